@@ -1,0 +1,212 @@
+//! API keys: `sk_test_…`, `sk_live_…`, `pk_test_…`, `pk_live_…`.
+//!
+//! Keys are stored as SHA-256 digests and looked up by digest, so the server never holds a key it could
+//! leak and never compares key bytes itself. (Keys carry ≥128 random bits, so a fast hash is enough.)
+
+use sha2::{Digest, Sha256};
+
+use crate::model::{AccountRecord, ApiKeyRecord, Scope};
+use crate::{ids, DomainError, Finconn};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Secret,
+    Publishable,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Secret => "secret",
+            KeyKind::Publishable => "publishable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "secret" => Some(KeyKind::Secret),
+            "publishable" => Some(KeyKind::Publishable),
+            _ => None,
+        }
+    }
+}
+
+/// A syntactically valid key. Its `Debug` never prints the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    raw: String,
+    pub kind: KeyKind,
+    pub livemode: bool,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKey({})", mask_key(&self.raw))
+    }
+}
+
+impl ApiKey {
+    /// `None` when the text cannot be a key at all.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (kind, rest) = if let Some(r) = raw.strip_prefix("sk_") {
+            (KeyKind::Secret, r)
+        } else if let Some(r) = raw.strip_prefix("pk_") {
+            (KeyKind::Publishable, r)
+        } else {
+            return None;
+        };
+        let (livemode, suffix) = if let Some(s) = rest.strip_prefix("test_") {
+            (false, s)
+        } else if let Some(s) = rest.strip_prefix("live_") {
+            (true, s)
+        } else {
+            return None;
+        };
+        let ok = !suffix.is_empty()
+            && raw.len() <= 255
+            && suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        ok.then(|| ApiKey { raw: raw.to_owned(), kind, livemode })
+    }
+
+    pub fn hash(&self) -> String {
+        hash_key(&self.raw)
+    }
+
+    /// The part after `sk_test_` / `pk_test_`.
+    pub fn suffix(&self) -> &str {
+        &self.raw[8..]
+    }
+
+    pub fn masked(&self) -> String {
+        mask_key(&self.raw)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+}
+
+pub fn hash_key(raw: &str) -> String {
+    hex::encode(Sha256::digest(raw.as_bytes()))
+}
+
+/// Stripe's masking in "Invalid API Key provided: …": length kept, first 8 and last 4 characters shown.
+pub fn mask_key(raw: &str) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    let n = chars.len();
+    if n <= 4 {
+        return raw.to_owned();
+    }
+    if n <= 12 {
+        let tail: String = chars[n - 4..].iter().collect();
+        return format!("{}{tail}", "*".repeat(n - 4));
+    }
+    let head: String = chars[..8].iter().collect();
+    let tail: String = chars[n - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(n - 12))
+}
+
+/// Who made a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub scope: Scope,
+    pub kind: KeyKind,
+}
+
+/// A new account and its key pair, as `finconn keys create` prints it.
+pub struct CreatedKeys {
+    pub account: String,
+    pub secret_key: String,
+    pub publishable_key: String,
+}
+
+impl Finconn {
+    /// Resolves a key to its account, provisioning a sandbox account for an unregistered test key when
+    /// sandbox keys are on. `None` means the key is unknown (401).
+    pub async fn authenticate(&self, key: &ApiKey) -> Result<Option<Caller>, DomainError> {
+        if let Some(rec) = self.store.find_api_key(&key.hash()).await? {
+            return Ok(Some(Caller {
+                scope: Scope { account: rec.account, livemode: rec.livemode },
+                kind: rec.kind,
+            }));
+        }
+        if key.livemode || !self.settings.sandbox_keys {
+            return Ok(None);
+        }
+        self.provision_sandbox(key).await
+    }
+
+    async fn provision_sandbox(&self, key: &ApiKey) -> Result<Option<Caller>, DomainError> {
+        let suffix = key.suffix();
+        let sk = hash_key(&format!("sk_test_{suffix}"));
+        let pk = hash_key(&format!("pk_test_{suffix}"));
+        // The account id is derived from the secret key's digest, so two processes provisioning the same
+        // key at once create the same rows and the second insert is a no-op.
+        let account = format!("{}{}", ids::ACCOUNT, ids::base62_of(&Sha256::digest(sk.as_bytes()), 16));
+        let now = self.now();
+        let keys = [
+            ApiKeyRecord { hash: sk, account: account.clone(), kind: KeyKind::Secret, livemode: false, sandbox: true, created: now },
+            ApiKeyRecord { hash: pk, account: account.clone(), kind: KeyKind::Publishable, livemode: false, sandbox: true, created: now },
+        ];
+        let rec = AccountRecord { id: account.clone(), display_name: None, sandbox: true, created: now };
+        if !self.store.provision_account(&rec, &keys).await? {
+            // One of the two keys is registered to a non-sandbox account (e.g. someone typed the suffix of
+            // a `finconn keys create` publishable key): never hand that account out.
+            return Ok(None);
+        }
+        match self.store.find_api_key(&key.hash()).await? {
+            Some(rec) if rec.account == account => Ok(Some(Caller {
+                scope: Scope { account, livemode: false },
+                kind: key.kind,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Creates an account with a fresh random key pair (never a sandbox account).
+    pub async fn create_account_keys(&self, livemode: bool, display_name: Option<String>) -> Result<CreatedKeys, DomainError> {
+        let mode = if livemode { "live" } else { "test" };
+        let secret_key = format!("sk_{mode}_{}", ids::random_base62(32));
+        let publishable_key = format!("pk_{mode}_{}", ids::random_base62(32));
+        let account = ids::new_id(ids::ACCOUNT);
+        let now = self.now();
+        let keys = [
+            ApiKeyRecord { hash: hash_key(&secret_key), account: account.clone(), kind: KeyKind::Secret, livemode, sandbox: false, created: now },
+            ApiKeyRecord { hash: hash_key(&publishable_key), account: account.clone(), kind: KeyKind::Publishable, livemode, sandbox: false, created: now },
+        ];
+        let rec = AccountRecord { id: account.clone(), display_name, sandbox: false, created: now };
+        if !self.store.provision_account(&rec, &keys).await? {
+            return Err(DomainError::Internal("a freshly generated key collided".into()));
+        }
+        Ok(CreatedKeys { account, secret_key, publishable_key })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_four_key_kinds() {
+        let k = ApiKey::parse("sk_test_abc").unwrap();
+        assert_eq!((k.kind, k.livemode, k.suffix()), (KeyKind::Secret, false, "abc"));
+        let k = ApiKey::parse("pk_live_X_9").unwrap();
+        assert_eq!((k.kind, k.livemode, k.suffix()), (KeyKind::Publishable, true, "X_9"));
+        for bad in ["", "sk_test_", "rk_test_abc", "sk_prod_abc", "sk_test_a b", "sk_test_é"] {
+            assert!(ApiKey::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn masks_like_stripe() {
+        assert_eq!(mask_key("sk_test_abcd1234"), "sk_test_****1234");
+        assert_eq!(mask_key("undefined"), "*****ined");
+        assert_eq!(mask_key("nil"), "nil");
+    }
+
+    #[test]
+    fn debug_never_prints_the_key() {
+        let k = ApiKey::parse("sk_test_supersecretvalue123").unwrap();
+        assert!(!format!("{k:?}").contains("supersecretvalue"));
+    }
+}

@@ -1,0 +1,51 @@
+#![doc = include_str!("../README.md")]
+
+pub mod clock;
+pub mod customers;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod model;
+pub mod sessions;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::DomainError;
+pub use model::Scope;
+pub use store::{Store, StoreError};
+
+/// Settings the domain needs; the server's `Config` fills them in.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Any well-formed, unregistered `sk_test_…` key provisions its own account on first use.
+    pub sandbox_keys: bool,
+    /// How long a session's client secret can be used.
+    pub client_secret_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { sandbox_keys: true, client_secret_ttl: Duration::from_secs(3600) }
+    }
+}
+
+/// The domain's entry point: every handler calls one method of this.
+#[derive(Clone)]
+pub struct Finconn {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+}
+
+impl Finconn {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        Self { store, clock, settings }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,144 @@
+//! Financial Connections sessions: creation and retrieval. (The link flow that completes them builds on
+//! these records.)
+
+use finconn_types::{
+    AccountHolder, AccountHolderType, Expandable, Filters, Limits, List, ManualEntry, ManualEntryMode,
+    Permission, Prefetch, Session,
+};
+
+use crate::model::{FiltersRecord, HolderRecord, Scope, SessionRecord};
+use crate::{customers, ids, DomainError, Finconn};
+
+pub const OBJECT: &str = "financial_connections.session";
+pub const ACCOUNTS_URL: &str = "/v1/financial_connections/accounts";
+
+/// The parameters of `POST /v1/financial_connections/sessions`, checked for shape, enums and lengths.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub holder: HolderRecord,
+    pub permissions: Vec<Permission>,
+    pub prefetch: Vec<Prefetch>,
+    /// `None`: the default (US).
+    pub countries: Option<Vec<String>>,
+    pub filters: FiltersRecord,
+    pub limits: Option<i64>,
+    pub manual_entry: Option<ManualEntryMode>,
+    pub return_url: Option<String>,
+}
+
+impl SessionRecord {
+    /// The wire object; `accounts` are the linked account objects, already rendered.
+    pub fn to_wire(&self, livemode: bool, accounts: Vec<serde_json::Value>) -> Session {
+        let h = &self.holder;
+        Session {
+            account_holder: Some(AccountHolder {
+                account: h.account.clone().map(Expandable::Id),
+                customer: h.customer.clone().map(Expandable::Id),
+                customer_account: h.customer_account.clone(),
+                kind: h.kind.clone(),
+            }),
+            accounts: List::new(accounts, false, ACCOUNTS_URL),
+            client_secret: Some(self.client_secret.clone()),
+            filters: Some(Filters {
+                account_subcategories: self.filters.account_subcategories.clone(),
+                countries: Some(self.filters.countries.clone()),
+                require_payment_method_support: self.filters.require_payment_method_support.clone(),
+            }),
+            id: self.id.clone(),
+            limits: self.limits.map(|accounts| Limits { accounts }),
+            livemode,
+            manual_entry: self.manual_entry.clone().map(|mode| ManualEntry { mode: Some(mode) }),
+            object: OBJECT.to_owned(),
+            permissions: self.permissions.clone(),
+            prefetch: Some(self.prefetch.clone()),
+            return_url: self.return_url.clone(),
+        }
+    }
+}
+
+/// The permission a prefetched feature needs.
+fn permission_for(p: &Prefetch) -> Option<Permission> {
+    match p {
+        Prefetch::Balances => Some(Permission::Balances),
+        Prefetch::Ownership => Some(Permission::Ownership),
+        Prefetch::Transactions => Some(Permission::Transactions),
+        _ => None,
+    }
+}
+
+impl Finconn {
+    pub async fn create_session(&self, scope: &Scope, new: NewSession) -> Result<Session, DomainError> {
+        match new.holder.kind {
+            AccountHolderType::Customer => {
+                if let Some(id) = &new.holder.customer {
+                    let param = Some("account_holder[customer]");
+                    let rec = self.find_customer(scope, id, param).await?;
+                    if rec.deleted {
+                        return Err(DomainError::not_found(customers::OBJECT, id, param));
+                    }
+                }
+            }
+            AccountHolderType::Account => {
+                // finconn has no connected accounts: an account holder is the caller's own account.
+                if let Some(id) = &new.holder.account {
+                    if *id != scope.account {
+                        return Err(DomainError::not_found("account", id, Some("account_holder[account]")));
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (i, p) in new.prefetch.iter().enumerate() {
+            if let Some(needed) = permission_for(p) {
+                if !new.permissions.contains(&needed) {
+                    return Err(DomainError::InvalidParam {
+                        param: format!("prefetch[{i}]"),
+                        message: format!(
+                            "Invalid prefetch[{i}]: prefetching {p} requires the {needed} permission in `permissions`"
+                        ),
+                    });
+                }
+            }
+        }
+        let id = ids::new_id(ids::SESSION);
+        let now = self.now();
+        let ttl = i64::try_from(self.settings.client_secret_ttl.as_secs()).unwrap_or(i64::MAX);
+        let mut filters = new.filters;
+        filters.countries = new.countries.unwrap_or_else(|| vec!["US".to_owned()]);
+        let rec = SessionRecord {
+            client_secret: ids::session_client_secret(&id),
+            id,
+            scope: Some(scope.clone()),
+            created: now,
+            expires_at: now.saturating_add(ttl),
+            holder: new.holder,
+            permissions: new.permissions,
+            prefetch: new.prefetch,
+            filters,
+            limits: new.limits,
+            manual_entry: new.manual_entry,
+            return_url: new.return_url,
+            accounts: Vec::new(),
+        };
+        self.store.insert_session(scope, &rec).await?;
+        Ok(rec.to_wire(scope.livemode, Vec::new()))
+    }
+
+    pub async fn find_session(&self, scope: &Scope, id: &str) -> Result<SessionRecord, DomainError> {
+        match self.store.get_session(&scope.account, id).await? {
+            Some(rec) if rec.scope.as_ref().is_some_and(|s| s.livemode == scope.livemode) => Ok(rec),
+            Some(rec) => Err(DomainError::NotFound {
+                object: OBJECT,
+                id: id.to_owned(),
+                param: None,
+                other_mode: rec.scope.map(|s| s.livemode),
+            }),
+            None => Err(DomainError::not_found(OBJECT, id, None)),
+        }
+    }
+
+    pub async fn retrieve_session(&self, scope: &Scope, id: &str) -> Result<Session, DomainError> {
+        let rec = self.find_session(scope, id).await?;
+        Ok(rec.to_wire(scope.livemode, Vec::new()))
+    }
+}

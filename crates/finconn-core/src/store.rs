@@ -1,0 +1,89 @@
+//! The storage boundary. `finconn-store` implements it for SQLite and PostgreSQL.
+
+use async_trait::async_trait;
+
+use crate::model::{
+    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Scope, SessionRecord,
+    StoredResponse,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The pagination cursor names no object of this list.
+    #[error("pagination cursor not found")]
+    CursorNotFound,
+    #[error("stored data could not be decoded: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A page request: `limit` already validated to 1..=100.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cursor {
+    /// `starting_after`: objects older than this one.
+    After(String),
+    /// `ending_before`: objects newer than this one.
+    Before(String),
+}
+
+/// One page, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomerFilter {
+    pub email: Option<String>,
+}
+
+/// The outcome of claiming an idempotency key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IdempotencyClaim {
+    /// This request owns the key and must run.
+    Claimed,
+    /// The key was seen before; here is what was stored.
+    Existing(IdempotencyRecord),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend, for start-up messages ("sqlite", "postgres").
+    fn backend(&self) -> &'static str;
+
+    async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// Inserts the account and its keys unless any of the keys is registered to another account.
+    /// Returns false (and changes nothing) in that case; re-provisioning the same rows is a no-op.
+    async fn provision_account(&self, account: &AccountRecord, keys: &[ApiKeyRecord]) -> Result<bool, StoreError>;
+    async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
+
+    async fn insert_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError>;
+    /// Looks a customer up in the account, in either mode (`scope` on the record says which).
+    async fn get_customer(&self, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    /// Writes `rec` if the stored version is still `rec.version`; false if another write came first.
+    async fn update_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError>;
+    async fn list_customers(&self, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<CustomerRecord>, StoreError>;
+
+    async fn insert_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<(), StoreError>;
+    async fn get_session(&self, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Claims `key` for a request, or returns what is stored under it.
+    async fn claim_idempotency_key(&self, scope: &Scope, rec: &IdempotencyRecord) -> Result<IdempotencyClaim, StoreError>;
+    /// Takes over a key whose lock lapsed (its first request died). False if someone else did first.
+    async fn reclaim_idempotency_key(&self, scope: &Scope, key: &str, previous_locked_until: i64, locked_until: i64) -> Result<bool, StoreError>;
+    async fn complete_idempotency_key(&self, scope: &Scope, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
+    /// Forgets a claim whose request must not be remembered (validation failures, 5xx).
+    async fn release_idempotency_key(&self, scope: &Scope, key: &str) -> Result<(), StoreError>;
+    /// Removes keys created before `before`; returns how many.
+    async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError>;
+
+    async fn ping(&self) -> Result<(), StoreError>;
+}

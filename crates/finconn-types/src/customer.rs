@@ -1,0 +1,55 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `customer`, with the fields finconn keeps; the billing fields it does not model carry Stripe's values
+/// for a customer that never used billing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub address: Option<Address>,
+    pub balance: i64,
+    pub created: i64,
+    pub currency: Option<String>,
+    pub default_source: Option<String>,
+    pub delinquent: Option<bool>,
+    pub description: Option<String>,
+    pub discount: Option<serde_json::Value>,
+    pub email: Option<String>,
+    pub id: String,
+    pub invoice_prefix: Option<String>,
+    pub invoice_settings: serde_json::Value,
+    pub livemode: bool,
+    pub metadata: BTreeMap<String, String>,
+    pub name: Option<String>,
+    pub next_invoice_sequence: i64,
+    pub object: String,
+    pub phone: Option<String>,
+    pub preferred_locales: Option<Vec<String>>,
+    pub shipping: Option<serde_json::Value>,
+    pub tax_exempt: Option<String>,
+    pub test_clock: Option<String>,
+}
+
+impl crate::expandable::HasId for Customer {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Address {
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub postal_code: Option<String>,
+    pub state: Option<String>,
+}
+
+/// What retrieving or deleting a deleted customer returns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeletedCustomer {
+    pub deleted: bool,
+    pub id: String,
+    pub object: String,
+}

@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+
+mod customer;
+mod enums;
+mod error;
+mod expandable;
+mod ids;
+mod list;
+mod session;
+
+pub use customer::{Address, Customer, DeletedCustomer};
+pub use enums::{
+    AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch,
+    RequirePaymentMethodSupport,
+};
+pub use error::{ApiErrorBody, ErrorEnvelope, ErrorType};
+pub use expandable::Expandable;
+pub use ids::{IdError, ObjectId};
+pub use list::List;
+pub use session::{AccountHolder, Filters, Limits, ManualEntry, Session};
+
+/// The Stripe API version whose wire format finconn serves.
+pub const API_VERSION: &str = "2026-07-29.dahlia";
