@@ -1,0 +1,93 @@
+//! Accounts (tenants) and their API keys.
+
+use finconn_core::keys::KeyKind;
+use finconn_core::model::{AccountRecord, ApiKeyRecord};
+use finconn_core::StoreError;
+use sqlx::Row;
+
+use crate::pool::Pools;
+use crate::{corrupt, db_err};
+
+pub(crate) async fn find_api_key(pools: &Pools, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+    let row = on_pool!(pools, read, |p| {
+        sqlx::query("SELECT hash, account_id, kind, livemode, sandbox, created FROM api_keys WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?
+            .map(|r| -> Result<ApiKeyRecord, StoreError> {
+                let kind: String = r.try_get("kind").map_err(db_err)?;
+                Ok(ApiKeyRecord {
+                    hash: r.try_get("hash").map_err(db_err)?,
+                    account: r.try_get("account_id").map_err(db_err)?,
+                    kind: KeyKind::parse(&kind).ok_or_else(|| corrupt(format!("key kind {kind}")))?,
+                    livemode: r.try_get("livemode").map_err(db_err)?,
+                    sandbox: r.try_get("sandbox").map_err(db_err)?,
+                    created: r.try_get("created").map_err(db_err)?,
+                })
+            })
+    });
+    row.transpose()
+}
+
+pub(crate) async fn provision_account(pools: &Pools, account: &AccountRecord, keys: &[ApiKeyRecord]) -> Result<bool, StoreError> {
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin().await.map_err(db_err)?;
+        for k in keys {
+            let owner: Option<String> = sqlx::query_scalar("SELECT account_id FROM api_keys WHERE hash = $1")
+                .bind(&k.hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if owner.is_some_and(|o| o != account.id) {
+                return Ok(false);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO accounts (id, display_name, sandbox, created) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&account.id)
+        .bind(&account.display_name)
+        .bind(account.sandbox)
+        .bind(account.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for k in keys {
+            sqlx::query(
+                "INSERT INTO api_keys (hash, account_id, kind, livemode, sandbox, created) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(&k.hash)
+            .bind(&k.account)
+            .bind(k.kind.as_str())
+            .bind(k.livemode)
+            .bind(k.sandbox)
+            .bind(k.created)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    })
+}
+
+pub(crate) async fn get_account(pools: &Pools, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+    let row = on_pool!(pools, read, |p| {
+        sqlx::query("SELECT id, display_name, sandbox, created FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?
+            .map(|r| -> Result<AccountRecord, sqlx::Error> {
+                Ok(AccountRecord {
+                    id: r.try_get("id")?,
+                    display_name: r.try_get("display_name")?,
+                    sandbox: r.try_get("sandbox")?,
+                    created: r.try_get("created")?,
+                })
+            })
+    });
+    row.transpose().map_err(db_err)
+}

@@ -1,0 +1,178 @@
+//! Customers and sessions: a JSON record plus the columns queries filter on.
+
+use finconn_core::model::{CustomerRecord, Scope, SessionRecord};
+use finconn_core::store::{CustomerFilter, Cursor, Page, PageRequest};
+use finconn_core::StoreError;
+use sqlx::Row;
+
+use crate::pool::Pools;
+use crate::{corrupt, db_err};
+
+fn to_json<T: serde::Serialize>(rec: &T) -> Result<String, StoreError> {
+    serde_json::to_string(rec).map_err(corrupt)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, StoreError> {
+    serde_json::from_str(data).map_err(corrupt)
+}
+
+/// The `seq` of a cursor object, which must belong to the same list.
+async fn cursor_seq(pools: &Pools, table: &str, scope: &Scope, id: &str) -> Result<i64, StoreError> {
+    let sql = format!("SELECT seq FROM {table} WHERE id = $1 AND account_id = $2 AND livemode = $3");
+    let seq: Option<i64> = on_pool!(pools, read, |p| sqlx::query_scalar(&sql)
+        .bind(id)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .fetch_optional(p)
+        .await
+        .map_err(db_err)?);
+    seq.ok_or(StoreError::CursorNotFound)
+}
+
+/// Newest first. `starting_after` walks to older objects, `ending_before` to newer ones; either way the
+/// page holds up to `limit` objects and `has_more` says whether more lie beyond it in that direction.
+fn page_bounds(cursor_seq: Option<i64>, cursor: &Option<Cursor>) -> (&'static str, &'static str, i64) {
+    match (cursor, cursor_seq) {
+        (Some(Cursor::Before(_)), Some(s)) => (">", "ASC", s),
+        (Some(Cursor::After(_)), Some(s)) => ("<", "DESC", s),
+        _ => ("<", "DESC", i64::MAX),
+    }
+}
+
+fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
+    let limit = page.limit as usize;
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    if matches!(page.cursor, Some(Cursor::Before(_))) {
+        items.reverse();
+    }
+    Page { items, has_more }
+}
+
+fn decode_customer(data: &str, account: String, livemode: bool, version: i64) -> Result<CustomerRecord, StoreError> {
+    let mut rec: CustomerRecord = from_json(data)?;
+    rec.scope = Some(Scope { account, livemode });
+    rec.version = version;
+    Ok(rec)
+}
+
+pub(crate) async fn insert_customer(pools: &Pools, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError> {
+    let data = to_json(rec)?;
+    on_pool!(pools, write, |p| sqlx::query(
+        "INSERT INTO customers (id, account_id, livemode, created, email, deleted, version, data) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7)"
+    )
+    .bind(&rec.id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(rec.created)
+    .bind(&rec.email)
+    .bind(rec.deleted)
+    .bind(&data)
+    .execute(p)
+    .await
+    .map(|_| ())
+    .map_err(db_err))?;
+    Ok(())
+}
+
+pub(crate) async fn get_customer(pools: &Pools, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
+    let row = on_pool!(pools, read, |p| {
+        match sqlx::query("SELECT livemode, version, data FROM customers WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?
+        {
+            Some(r) => Some((
+                r.try_get::<bool, _>("livemode").map_err(db_err)?,
+                r.try_get::<i64, _>("version").map_err(db_err)?,
+                r.try_get::<String, _>("data").map_err(db_err)?,
+            )),
+            None => None,
+        }
+    });
+    row.map(|(livemode, version, data)| decode_customer(&data, account.to_owned(), livemode, version)).transpose()
+}
+
+pub(crate) async fn update_customer(pools: &Pools, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError> {
+    let data = to_json(rec)?;
+    let done = on_pool!(pools, write, |p| sqlx::query(
+        "UPDATE customers SET email = $1, deleted = $2, data = $3, version = version + 1 \
+         WHERE id = $4 AND account_id = $5 AND livemode = $6 AND version = $7"
+    )
+    .bind(&rec.email)
+    .bind(rec.deleted)
+    .bind(&data)
+    .bind(&rec.id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(rec.version)
+    .execute(p)
+    .await
+    .map_err(db_err)?
+    .rows_affected());
+    Ok(done == 1)
+}
+
+pub(crate) async fn list_customers(pools: &Pools, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<CustomerRecord>, StoreError> {
+    let seq = match &page.cursor {
+        Some(Cursor::After(id) | Cursor::Before(id)) => Some(cursor_seq(pools, "customers", scope, id).await?),
+        None => None,
+    };
+    let (cmp, order, bound) = page_bounds(seq, &page.cursor);
+    let sql = format!(
+        "SELECT version, data FROM customers WHERE account_id = $1 AND livemode = $2 AND deleted = $3 \
+         AND (CAST($4 AS TEXT) IS NULL OR email = $4) AND seq {cmp} $5 ORDER BY seq {order} LIMIT $6"
+    );
+    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .bind(false)
+        .bind(&filter.email)
+        .bind(bound)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(p)
+        .await
+        .map_err(db_err)?);
+    let items = rows
+        .into_iter()
+        .map(|(version, data)| decode_customer(&data, scope.account.clone(), scope.livemode, version))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(finish_page(items, page))
+}
+
+pub(crate) async fn insert_session(pools: &Pools, scope: &Scope, rec: &SessionRecord) -> Result<(), StoreError> {
+    let data = to_json(rec)?;
+    on_pool!(pools, write, |p| sqlx::query(
+        "INSERT INTO sessions (id, account_id, livemode, created, version, data) VALUES ($1, $2, $3, $4, 0, $5)"
+    )
+    .bind(&rec.id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(rec.created)
+    .bind(&data)
+    .execute(p)
+    .await
+    .map(|_| ())
+    .map_err(db_err))?;
+    Ok(())
+}
+
+pub(crate) async fn get_session(pools: &Pools, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+    let row: Option<(bool, String)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT livemode, data FROM sessions WHERE id = $1 AND account_id = $2"
+    )
+    .bind(id)
+    .bind(account)
+    .fetch_optional(p)
+    .await
+    .map_err(db_err)?);
+    row.map(|(livemode, data)| {
+        let mut rec: SessionRecord = from_json(&data)?;
+        rec.scope = Some(Scope { account: account.to_owned(), livemode });
+        Ok(rec)
+    })
+    .transpose()
+}

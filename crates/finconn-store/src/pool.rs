@@ -1,0 +1,169 @@
+//! Connection set-up, the one place where the two backends differ in code.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+/// Runs `$body` with `$p` bound to the right pool of either backend. The body is written once and
+/// compiled twice, once per backend's concrete types: no `Any` driver, no trait-bound towers.
+/// `read` may use any connection; `write` uses SQLite's single writer (PostgreSQL: the same pool).
+macro_rules! on_pool {
+    ($pools:expr, read, |$p:ident| $body:expr) => {
+        match &$pools {
+            $crate::pool::Pools::Sqlite { read: $p, .. } => $body,
+            $crate::pool::Pools::Postgres { pool: $p, .. } => $body,
+        }
+    };
+    ($pools:expr, write, |$p:ident| $body:expr) => {
+        match &$pools {
+            $crate::pool::Pools::Sqlite { write: $p, .. } => $body,
+            $crate::pool::Pools::Postgres { pool: $p, .. } => $body,
+        }
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot open database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("migrating database {url} failed: {source}")]
+    Migrate { url: String, source: sqlx::migrate::MigrateError },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pools {
+    /// SQLite allows one writer at a time: all writes go through a one-connection pool, so transactions
+    /// queue in-process instead of failing with SQLITE_BUSY; reads use their own connections (WAL).
+    Sqlite { read: SqlitePool, write: SqlitePool, describe: String },
+    Postgres { pool: PgPool, describe: String },
+}
+
+pub(crate) fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// `sqlite://x.db`, `sqlite:x.db` and `x.db` all name the file `x.db`.
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
+}
+
+/// The URL with any password replaced, for logs and start-up messages.
+pub(crate) fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let rest = &url[scheme_end + 3..];
+    let Some(at) = rest.find('@') else { return url.to_owned() };
+    let userinfo = &rest[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!("{}://{}:***{}", &url[..scheme_end], &userinfo[..colon], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+impl Pools {
+    pub(crate) async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let open = |source| ConnectError::Open { url: redact(url), source };
+        if is_postgres(url) {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(open)?;
+            return Ok(Pools::Postgres { pool, describe: format!("PostgreSQL {}", redact(url)) });
+        }
+        let path = sqlite_path(url);
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(open)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a write the client was told about is on disk, not only in the OS cache.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(open)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(open)?;
+        let absolute = std::path::Path::new(path)
+            .canonicalize()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.to_owned());
+        Ok(Pools::Sqlite { read, write, describe: format!("SQLite {absolute}") })
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<(), ConnectError> {
+        let err = |source| ConnectError::Migrate { url: self.describe(), source };
+        match self {
+            Pools::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await.map_err(err),
+            Pools::Postgres { pool, .. } => sqlx::migrate!("./migrations/postgres").run(pool).await.map_err(err),
+        }
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Pools::Sqlite { describe, .. } | Pools::Postgres { describe, .. } => describe.clone(),
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Pools::Sqlite { read, write, .. } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres { pool, .. } => pool.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("finconn.db"), "finconn.db");
+    }
+
+    #[test]
+    fn sqlite_urls_name_files() {
+        assert_eq!(sqlite_path("sqlite://a/b.db"), "a/b.db");
+        assert_eq!(sqlite_path("sqlite:b.db"), "b.db");
+        assert_eq!(sqlite_path("b.db"), "b.db");
+        assert!(is_postgres("postgresql://x"));
+    }
+}

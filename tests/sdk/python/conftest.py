@@ -1,0 +1,193 @@
+"""Shared fixtures for the stripe-python conformance suite.
+
+The suite talks to a running finconn whose base URL is in FINCONN_BASE_URL
+(tests/sdk/run.sh starts one). Every test gets its own freshly provisioned
+sandbox tenant: a random ``sk_test_<suffix>`` key provisions itself on first
+use, and ``pk_test_<suffix>`` is its publishable key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pytest
+import requests
+import stripe
+
+import finconn_schema
+
+BASE_URL = os.environ.get("FINCONN_BASE_URL", "").rstrip("/")
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not BASE_URL:
+        raise pytest.UsageError(
+            "FINCONN_BASE_URL is not set: start finconn and point the suite at it "
+            "(tests/sdk/run.sh does both)"
+        )
+
+
+def random_suffix(n: int = 24) -> str:
+    return "".join(secrets.choice(_ALNUM) for _ in range(n))
+
+
+def make_client(api_key: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": BASE_URL},
+        max_network_retries=0,
+    )
+
+
+@dataclass
+class Tenant:
+    suffix: str
+    sk: str = field(init=False)
+    pk: str = field(init=False)
+    client: stripe.StripeClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sk = f"sk_test_{self.suffix}"
+        self.pk = f"pk_test_{self.suffix}"
+        self.client = make_client(self.sk)
+
+    @property
+    def v1(self):
+        return self.client.v1
+
+
+@pytest.fixture
+def tenant() -> Tenant:
+    return Tenant(random_suffix())
+
+
+@pytest.fixture
+def other_tenant() -> Tenant:
+    return Tenant(random_suffix())
+
+
+@pytest.fixture
+def base_url() -> str:
+    return BASE_URL
+
+
+# --- raw HTTP, for what the SDK will not send or hides ----------------------
+
+
+def form_encode(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Stripe-style form encoding: nested dicts as a[b], lists as a[0]."""
+    out: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if isinstance(value, dict):
+            out.extend(form_encode(value, name))
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    out.extend(form_encode(item, f"{name}[{i}]"))
+                else:
+                    out.append((f"{name}[{i}]", _scalar(item)))
+        else:
+            out.append((name, _scalar(value)))
+    return out
+
+
+def _scalar(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def raw(
+    method: str,
+    path: str,
+    *,
+    key: Optional[str] = None,
+    auth: str = "bearer",
+    data: Any = None,
+    params: Any = None,
+    headers: Optional[dict[str, str]] = None,
+) -> requests.Response:
+    """One HTTP request to finconn, no SDK involved."""
+    h = dict(headers or {})
+    basic = None
+    if key is not None:
+        if auth == "bearer":
+            h["Authorization"] = f"Bearer {key}"
+        elif auth == "basic":
+            basic = (key, "")
+        else:
+            raise ValueError(auth)
+    if isinstance(data, dict):
+        data = form_encode(data)
+    if isinstance(params, dict):
+        params = form_encode(params)
+    return requests.request(
+        method, BASE_URL + path, data=data, params=params, headers=h, auth=basic, timeout=15
+    )
+
+
+# --- assertions -------------------------------------------------------------
+
+
+def raw_json(obj: Any) -> Any:
+    """The JSON body the server sent for an SDK object (not the SDK's view of it)."""
+    resp = getattr(obj, "last_response", None)
+    assert resp is not None, f"{type(obj).__name__} has no last_response"
+    return resp.data
+
+
+def assert_stripe_error(
+    exc: BaseException,
+    cls: type,
+    *,
+    status: int,
+    message: str,
+    type_: str = "invalid_request_error",
+    code: Optional[str] = None,
+    param: Optional[str] = None,
+) -> dict:
+    """Check an SDK exception the way an integrator would, plus its raw body.
+
+    ``code=None`` / ``param=None`` mean the key must be absent from the body
+    (errors.md: keys that do not apply are omitted, not null).
+    """
+    assert type(exc) is cls, f"expected {cls.__name__}, got {type(exc).__name__}: {exc}"
+    assert exc.http_status == status, (exc.http_status, exc.json_body)
+    body = exc.json_body
+    finconn_schema.assert_valid(body, "error")
+    err = body["error"]
+    assert err["type"] == type_, err
+    assert err.get("message") == message, err
+    assert err.get("code") == code, err
+    assert err.get("param") == param, err
+    assert all(v is not None for v in err.values()), f"null-valued keys in {err}"
+    if code is None:
+        assert "doc_url" not in err, err
+    else:
+        assert err.get("doc_url") == "https://stripe.com/docs/error-codes/" + code.replace("_", "-"), err
+    # What the SDK exposes to the integrator.
+    assert exc.user_message == message
+    if isinstance(exc, (stripe.InvalidRequestError, stripe.CardError)):
+        assert exc.code == code
+        assert exc.param == param
+    return err
+
+
+def mask_key(key: str) -> str:
+    """errors.md §3.2: how Stripe masks a key in 'Invalid API Key provided'."""
+    n = len(key)
+    if n > 12:
+        keep_tail = 6 if key.startswith("rk_") else 4
+        return key[:8] + "*" * (n - 8 - keep_tail) + key[-keep_tail:]
+    if n >= 5:
+        return "*" * (n - 4) + key[-4:]
+    return key
