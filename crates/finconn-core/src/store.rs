@@ -40,9 +40,19 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CustomerFilter {
     pub email: Option<String>,
+    /// Inclusive bounds on `created`.
+    pub created: (i64, i64),
+    /// finconn has no test clocks yet: a clock filter matches no customer.
+    pub test_clock: Option<String>,
+}
+
+impl Default for CustomerFilter {
+    fn default() -> Self {
+        Self { email: None, created: (i64::MIN, i64::MAX), test_clock: None }
+    }
 }
 
 /// The outcome of claiming an idempotency key.

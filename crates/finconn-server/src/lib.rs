@@ -1,1 +1,12 @@
+#![doc = include_str!("../README.md")]
 
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod expand;
+pub mod extract;
+pub mod idempotency;
+pub mod json;
+pub mod router;
+pub mod startup;
+pub mod telemetry;

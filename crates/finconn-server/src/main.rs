@@ -1,1 +1,118 @@
-fn main(){}
+//! The `finconn` command.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use finconn_core::{Finconn, Settings, SystemClock};
+use finconn_server::config::{Config, Overrides};
+use finconn_server::{startup, telemetry};
+
+#[derive(Parser)]
+#[command(name = "finconn", version, about = "A self-hosted Stripe Financial Connections server")]
+struct Cli {
+    /// Config file (default: ./finconn.toml when it exists). Env: FINCONN_CONFIG.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the API.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8420]. Env: FINCONN_LISTEN.
+        #[arg(long)]
+        listen: Option<String>,
+        /// sqlite://PATH (default sqlite://finconn.db) or postgres://… Env: FINCONN_DATABASE_URL.
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Run the database migrations and exit.
+    Migrate {
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an account with a new key pair and print it (test mode unless --live).
+    Create {
+        #[arg(long)]
+        live: bool,
+        /// The account's display name (shown to end users in the link flow).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+fn load(config_file: Option<PathBuf>, listen: Option<String>, database: Option<String>) -> anyhow::Result<Config> {
+    Ok(Config::load(&Overrides { config_file, listen, database_url: database })?)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("finconn: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen, database } => {
+            let config = load(cli.config, listen, database)?;
+            telemetry::init(config.log_json);
+            let listen = config.listen;
+            let (app, db) = startup::build(config).await?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            let addr = listener.local_addr()?;
+            println!("finconn listening on http://{addr}");
+            println!("database: {}", db.describe());
+            if app.config.sandbox_keys {
+                println!("keys: test mode works with any key of the form sk_test_<letters/digits> (its publishable key is pk_test_<same>);");
+            } else {
+                println!("keys: sandbox keys are off;");
+            }
+            println!("      create registered keys with `finconn keys create [--live]`.");
+            startup::serve(app, listener, startup::shutdown_signal()).await?;
+            db.close().await;
+            println!("finconn stopped");
+            Ok(())
+        }
+        Command::Migrate { database } => {
+            let config = load(cli.config, None, database)?;
+            let db = startup::open_database(&config).await?;
+            println!("migrated {}", db.describe());
+            db.close().await;
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Create { live, name, database } } => {
+            let config = load(cli.config, None, database)?;
+            let db = startup::open_database(&config).await?;
+            let core = Finconn::new(Arc::new(db.clone()), Arc::new(SystemClock), Settings::default());
+            let keys = core.create_account_keys(live, name).await?;
+            println!("account:         {}", keys.account);
+            println!("secret key:      {}", keys.secret_key);
+            println!("publishable key: {}", keys.publishable_key);
+            println!("(the secret key is shown only now; finconn stores a hash of it)");
+            db.close().await;
+            Ok(())
+        }
+    }
+}

@@ -117,6 +117,9 @@ pub(crate) async fn update_customer(pools: &Pools, scope: &Scope, rec: &Customer
 }
 
 pub(crate) async fn list_customers(pools: &Pools, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<CustomerRecord>, StoreError> {
+    if filter.test_clock.is_some() {
+        return Ok(Page { items: Vec::new(), has_more: false });
+    }
     let seq = match &page.cursor {
         Some(Cursor::After(id) | Cursor::Before(id)) => Some(cursor_seq(pools, "customers", scope, id).await?),
         None => None,
@@ -124,7 +127,8 @@ pub(crate) async fn list_customers(pools: &Pools, scope: &Scope, filter: &Custom
     let (cmp, order, bound) = page_bounds(seq, &page.cursor);
     let sql = format!(
         "SELECT version, data FROM customers WHERE account_id = $1 AND livemode = $2 AND deleted = $3 \
-         AND (CAST($4 AS TEXT) IS NULL OR email = $4) AND seq {cmp} $5 ORDER BY seq {order} LIMIT $6"
+         AND (CAST($4 AS TEXT) IS NULL OR email = $4) AND seq {cmp} $5 AND created >= $7 AND created <= $8 \
+         ORDER BY seq {order} LIMIT $6"
     );
     let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
         .bind(&scope.account)
@@ -133,6 +137,8 @@ pub(crate) async fn list_customers(pools: &Pools, scope: &Scope, filter: &Custom
         .bind(&filter.email)
         .bind(bound)
         .bind(i64::from(page.limit) + 1)
+        .bind(filter.created.0)
+        .bind(filter.created.1)
         .fetch_all(p)
         .await
         .map_err(db_err)?);

@@ -3,9 +3,9 @@ use serde::{Deserialize, Serialize};
 /// Stripe's list object: `{"object": "list", "data": [...], "has_more": bool, "url": "/v1/..."}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct List<T> {
-    object: ListTag,
     pub data: Vec<T>,
     pub has_more: bool,
+    object: ListTag,
     pub url: String,
 }
 
@@ -17,7 +17,7 @@ enum ListTag {
 
 impl<T> List<T> {
     pub fn new(data: Vec<T>, has_more: bool, url: impl Into<String>) -> Self {
-        Self { object: ListTag::List, data, has_more, url: url.into() }
+        Self { data, has_more, object: ListTag::List, url: url.into() }
     }
 
     pub fn empty(url: impl Into<String>) -> Self {

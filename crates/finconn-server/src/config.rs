@@ -1,0 +1,157 @@
+//! One typed `Config`: defaults, then an optional `finconn.toml`, then `FINCONN_*` environment variables,
+//! then command-line flags. Validated once at start-up; errors name the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
+pub const DEFAULT_DATABASE: &str = "sqlite://finconn.db";
+
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// May carry a password: never printed whole (see `finconn_store::Db::describe`).
+    pub database_url: String,
+    pub sandbox_keys: bool,
+    pub client_secret_ttl: Duration,
+    pub max_body_bytes: usize,
+    pub log_json: bool,
+    pub shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &"<redacted>")
+            .field("sandbox_keys", &self.sandbox_keys)
+            .field("client_secret_ttl", &self.client_secret_ttl)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("log_json", &self.log_json)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8420))),
+            database_url: DEFAULT_DATABASE.to_owned(),
+            sandbox_keys: true,
+            client_secret_ttl: Duration::from_secs(3600),
+            max_body_bytes: 1 << 20,
+            log_json: false,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `finconn.toml`: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    sandbox_keys: Option<bool>,
+    client_secret_ttl_seconds: Option<u64>,
+    max_body_bytes: Option<usize>,
+    log_format: Option<String>,
+    shutdown_grace_seconds: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("invalid {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, message: message.into() }
+}
+
+/// Overrides from the command line (they win over everything else).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads from `./finconn.toml` (or the given file), the environment and the overrides.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let file = match overrides.config_file.clone().or_else(|| env("FINCONN_CONFIG").map(PathBuf::from)) {
+            Some(path) => read_file(&path)?,
+            None if Path::new("finconn.toml").exists() => read_file(Path::new("finconn.toml"))?,
+            None => FileConfig::default(),
+        };
+        let mut c = Config::default();
+        let listen = overrides.listen.clone().or_else(|| env("FINCONN_LISTEN")).or(file.listen);
+        if let Some(l) = listen {
+            c.listen = l.parse().map_err(|_| invalid("listen (FINCONN_LISTEN, --listen)", format!("'{l}' is not ADDR:PORT")))?;
+        }
+        if let Some(d) = overrides.database_url.clone().or_else(|| env("FINCONN_DATABASE_URL")).or(file.database_url) {
+            c.database_url = d;
+        }
+        if c.database_url.trim().is_empty() {
+            return Err(invalid("database_url (FINCONN_DATABASE_URL, --database)", "must not be empty"));
+        }
+        if let Some(v) = env("FINCONN_SANDBOX_KEYS") {
+            c.sandbox_keys = parse_bool(&v).ok_or_else(|| invalid("sandbox_keys (FINCONN_SANDBOX_KEYS)", "expected true or false"))?;
+        } else if let Some(b) = file.sandbox_keys {
+            c.sandbox_keys = b;
+        }
+        let ttl = match env("FINCONN_CLIENT_SECRET_TTL_SECONDS") {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| invalid("client_secret_ttl_seconds (FINCONN_CLIENT_SECRET_TTL_SECONDS)", "expected seconds"))?),
+            None => file.client_secret_ttl_seconds,
+        };
+        if let Some(t) = ttl {
+            if !(60..=7 * 24 * 3600).contains(&t) {
+                return Err(invalid("client_secret_ttl_seconds", "must be between 60 and 604800"));
+            }
+            c.client_secret_ttl = Duration::from_secs(t);
+        }
+        let max_body = match env("FINCONN_MAX_BODY_BYTES") {
+            Some(v) => Some(v.parse::<usize>().map_err(|_| invalid("max_body_bytes (FINCONN_MAX_BODY_BYTES)", "expected a byte count"))?),
+            None => file.max_body_bytes,
+        };
+        if let Some(m) = max_body {
+            if !(1024..=64 << 20).contains(&m) {
+                return Err(invalid("max_body_bytes", "must be between 1024 and 67108864"));
+            }
+            c.max_body_bytes = m;
+        }
+        if let Some(f) = env("FINCONN_LOG_FORMAT").or(file.log_format) {
+            c.log_json = match f.as_str() {
+                "json" => true,
+                "text" => false,
+                _ => return Err(invalid("log_format (FINCONN_LOG_FORMAT)", "expected text or json")),
+            };
+        }
+        if let Some(g) = file.shutdown_grace_seconds {
+            c.shutdown_grace = Duration::from_secs(g);
+        }
+        Ok(c)
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })
+}

@@ -1,0 +1,120 @@
+//! `expand[]`, once for every object and list: an id field named by a path is replaced by its object.
+
+use std::collections::HashMap;
+
+use finconn_core::customers::CustomerView;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::extract::auth::Ctx;
+use crate::json::Json;
+use crate::startup::AppState;
+
+/// The kinds of object an id can expand into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    Customer,
+    Account,
+}
+
+/// The expandable paths of one object type.
+pub type Expandables = &'static [(&'static str, Target)];
+
+pub const SESSION: Expandables = &[("account_holder.customer", Target::Customer), ("account_holder.account", Target::Account)];
+pub const CUSTOMER: Expandables = &[];
+
+fn cannot_expand(param: &str, path: &str) -> ApiError {
+    ApiError::invalid(param.to_owned(), format!("This property cannot be expanded ({path})."))
+}
+
+/// Checks the requested paths against `allowed`; for a list every path starts with `data.`.
+fn plan(requested: &[(String, String)], allowed: Expandables, list: bool) -> Result<Vec<(Vec<String>, Target)>, ApiError> {
+    let mut out = Vec::new();
+    for (param, path) in requested {
+        let inner = if list {
+            path.strip_prefix("data.").ok_or_else(|| cannot_expand(param, path))?
+        } else {
+            path.as_str()
+        };
+        let target = allowed
+            .iter()
+            .find(|(p, _)| *p == inner)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| cannot_expand(param, path))?;
+        out.push((inner.split('.').map(str::to_owned).collect(), target));
+    }
+    Ok(out)
+}
+
+async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str) -> Result<Option<Value>, ApiError> {
+    let v = match target {
+        Target::Customer => match app.core.find_customer(ctx.scope(), id, None).await {
+            Ok(rec) => Some(match app.core.retrieve_customer(ctx.scope(), &rec.id).await? {
+                CustomerView::Live(c) => serde_json::to_value(c),
+                CustomerView::Deleted(d) => serde_json::to_value(d),
+            }
+            .map_err(|e| ApiError::internal(&e))?),
+            Err(finconn_core::DomainError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
+        // finconn has no account objects beyond the tenant itself: a minimal `account`.
+        Target::Account => Some(serde_json::json!({ "id": id, "object": "account" })),
+    };
+    Ok(v)
+}
+
+async fn expand_one(
+    app: &AppState,
+    ctx: &Ctx,
+    obj: &mut Value,
+    path: &[String],
+    target: Target,
+    cache: &mut HashMap<(Target, String), Option<Value>>,
+) -> Result<(), ApiError> {
+    let Some((last, parents)) = path.split_last() else { return Ok(()) };
+    let mut cur = obj;
+    for seg in parents {
+        match cur.get_mut(seg.as_str()) {
+            Some(next) => cur = next,
+            None => return Ok(()),
+        }
+    }
+    let Some(field) = cur.get_mut(last.as_str()) else { return Ok(()) };
+    let Some(id) = field.as_str().map(str::to_owned) else { return Ok(()) };
+    let key = (target, id.clone());
+    if !cache.contains_key(&key) {
+        let v = resolve(app, ctx, target, &id).await?;
+        cache.insert(key.clone(), v);
+    }
+    if let Some(Some(v)) = cache.get(&key) {
+        *field = v.clone();
+    }
+    Ok(())
+}
+
+/// Renders `object` with the requested expansions.
+pub async fn object<T: Serialize>(app: &AppState, ctx: &Ctx, object: T, requested: &[(String, String)], allowed: Expandables) -> Result<Json<Value>, ApiError> {
+    let plan = plan(requested, allowed, false)?;
+    let mut v = serde_json::to_value(object).map_err(|e| ApiError::internal(&e))?;
+    let mut cache = HashMap::new();
+    for (path, target) in &plan {
+        expand_one(app, ctx, &mut v, path, *target, &mut cache).await?;
+    }
+    Ok(Json(v))
+}
+
+/// Renders a list object with the requested expansions (paths start with `data.`).
+pub async fn list<T: Serialize>(app: &AppState, ctx: &Ctx, list: finconn_types::List<T>, requested: &[(String, String)], allowed: Expandables) -> Result<Json<Value>, ApiError> {
+    let plan = plan(requested, allowed, true)?;
+    let mut v = serde_json::to_value(list).map_err(|e| ApiError::internal(&e))?;
+    let mut cache = HashMap::new();
+    if let Some(items) = v.get_mut("data").and_then(Value::as_array_mut) {
+        for item in items {
+            for (path, target) in &plan {
+                expand_one(app, ctx, item, path, *target, &mut cache).await?;
+            }
+        }
+    }
+    Ok(Json(v))
+}

@@ -1,0 +1,218 @@
+//! The `/v1` request context: request id, API key, `Stripe-Version`, content type and parameters, checked in
+//! Stripe's order before any handler runs.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use finconn_core::keys::{mask_key, ApiKey, Caller, KeyKind};
+use finconn_core::Scope;
+
+use super::form::{self, Form};
+use crate::error::{ApiError, ErrorMeta};
+use crate::startup::AppState;
+
+/// Everything a `/v1` handler knows about its request.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub request_id: String,
+    pub caller: Caller,
+    pub form: Form,
+    pub idempotency_key: Option<String>,
+}
+
+impl Ctx {
+    pub fn scope(&self) -> &Scope {
+        &self.caller.scope
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Ctx>().cloned().ok_or_else(|| {
+            ApiError::internal(&*Box::<dyn std::error::Error + Send + Sync>::from("route has no request context"))
+        })
+    }
+}
+
+/// The request id as the request span and the response carry it.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+fn new_request_id() -> String {
+    format!("{}{}", finconn_core::ids::REQUEST, finconn_core::ids::random_base62(14))
+}
+
+/// The key in `Authorization`, as Bearer or as Basic user name.
+fn key_from_header(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(raw) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::no_api_key(None));
+    };
+    let raw = String::from_utf8_lossy(raw.as_bytes()).into_owned();
+    let no_key = || ApiError::no_api_key(Some(&raw));
+    let (scheme, rest) = raw.trim().split_once(' ').unwrap_or((raw.trim(), ""));
+    let key = if scheme.eq_ignore_ascii_case("bearer") {
+        rest.trim().to_owned()
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).map_err(|_| no_key())?;
+        let text = String::from_utf8(decoded).map_err(|_| no_key())?;
+        text.split_once(':').map(|(user, _)| user.to_owned()).unwrap_or(text)
+    } else {
+        return Err(no_key());
+    };
+    if key.is_empty() {
+        return Err(no_key());
+    }
+    Ok(key)
+}
+
+/// Accepts any well-formed version (`YYYY-MM-DD` or `YYYY-MM-DD.name`): the SDKs send versions newer than
+/// the spec's, and finconn answers them all in its own version's format.
+fn valid_version(v: &str) -> bool {
+    let (date, name) = v.split_once('.').unwrap_or((v, "x"));
+    let b = date.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && !name.is_empty()
+        && name.bytes().all(|c| c.is_ascii_lowercase())
+}
+
+async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let raw = key_from_header(headers)?;
+    if raw.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid_api_key(&format!(
+            "{}. This key contains at least one space. Please delete the spaces and try again. If you have any \
+             questions, we can help at https://support.stripe.com/",
+            mask_key(&raw)
+        )));
+    }
+    let Some(key) = ApiKey::parse(&raw) else {
+        return Err(ApiError::invalid_api_key(&mask_key(&raw)));
+    };
+    let caller = app.core.authenticate(&key).await?.ok_or_else(|| ApiError::invalid_api_key(&key.masked()))?;
+    if caller.kind == KeyKind::Publishable {
+        return Err(ApiError::secret_key_required());
+    }
+    Ok(caller)
+}
+
+/// The checks before a handler, in Stripe's order: key, version, content type, parameters.
+async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiError> {
+    let caller = authenticate(app, req.headers()).await?;
+    let versions: Vec<String> = req
+        .headers()
+        .get_all("stripe-version")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    if !versions.is_empty() && (versions.len() > 1 || !valid_version(&versions[0])) {
+        return Err(ApiError::invalid_version(&versions.join(", ")));
+    }
+    let idempotency_key = match req.headers().get("idempotency-key") {
+        Some(v) if req.method() == Method::POST => {
+            let key = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            if key.is_empty() || key.chars().count() > 255 {
+                return Err(ApiError::invalid_request(
+                    "Invalid Idempotency-Key: it must be between 1 and 255 characters long.",
+                ));
+            }
+            Some(key)
+        }
+        _ => None,
+    };
+    let (parts, body) = req.into_parts();
+    let limit = app.config.max_body_bytes;
+    let bytes = to_bytes(body, limit).await.map_err(|_| ApiError::body_too_large(limit))?;
+    let input: &[u8] = if parts.method == Method::POST {
+        if !bytes.is_empty() {
+            let ct = parts.headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let ok = ct.as_deref().is_some_and(|c| {
+                c.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            });
+            if !ok {
+                return Err(ApiError::unsupported_content_type(ct.as_deref().unwrap_or("")));
+            }
+        }
+        &bytes
+    } else {
+        parts.uri.query().unwrap_or("").as_bytes()
+    };
+    let form = form::parse(input).map_err(|e| match e.param() {
+        Some(p) => ApiError::invalid(p.to_owned(), e.to_string()),
+        None => ApiError::invalid_request(e.to_string()),
+    })?;
+    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
+    let ctx = Ctx { request_id, caller, form, idempotency_key };
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert(ctx.clone());
+    Ok((req, ctx))
+}
+
+/// Middleware for every `/v1` route.
+pub async fn api_context(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let version = req
+        .headers()
+        .get("stripe-version")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_version(v))
+        .unwrap_or(finconn_types::API_VERSION)
+        .to_owned();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
+    let idem_header = req.headers().get("idempotency-key").cloned();
+    let mut res = match prepare(&app, req).await {
+        Ok((req, ctx)) => crate::idempotency::run(&app, &ctx, req, next).await,
+        Err(e) => e.into_response(),
+    };
+    let meta = res.extensions().get::<ErrorMeta>().copied();
+    let h = res.headers_mut();
+    if meta.is_none_or(|m| m.request_id) {
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            h.insert("request-id", v.clone());
+            if !h.contains_key("original-request") && idem_header.is_some() {
+                h.insert("original-request", v);
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&version) {
+            h.insert("stripe-version", v);
+        }
+    }
+    if let Some(k) = idem_header {
+        h.insert("idempotency-key", k);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_well_formed_versions_only() {
+        for ok in ["2026-07-29.dahlia", "2026-10-28.endive", "2020-08-27"] {
+            assert!(valid_version(ok), "{ok}");
+        }
+        for bad in ["2019-2-19", "latest", "2026-07-29.", "2026-07-29.Dahlia", ""] {
+            assert!(!valid_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_bearer_and_basic() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer sk_test_abc"));
+        assert_eq!(key_from_header(&h).unwrap(), "sk_test_abc");
+        // base64("sk_test_abc:")
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic c2tfdGVzdF9hYmM6"));
+        assert_eq!(key_from_header(&h).unwrap(), "sk_test_abc");
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
+        assert_eq!(key_from_header(&h).unwrap_err().status, 401);
+    }
+}

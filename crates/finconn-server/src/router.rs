@@ -1,0 +1,51 @@
+//! The route table: every URL finconn serves.
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::api::{customers, sessions};
+use crate::error::ApiError;
+use crate::extract::auth::api_context;
+use crate::startup::AppState;
+use crate::telemetry;
+
+pub fn router(app: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/customers", post(customers::create_customer).get(customers::list_customers))
+        .route(
+            "/v1/customers/{customer}",
+            get(customers::retrieve_customer).post(customers::update_customer).delete(customers::delete_customer),
+        )
+        .route("/v1/financial_connections/sessions", post(sessions::create_session))
+        .route("/v1/financial_connections/sessions/{session}", get(sessions::retrieve_session))
+        .route_layer(middleware::from_fn_with_state(app.clone(), api_context));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(v1)
+        .fallback(unrecognized)
+        .method_not_allowed_fallback(unrecognized)
+        .layer(middleware::from_fn(telemetry::request_span))
+        .with_state(app)
+}
+
+/// Liveness and database reachability.
+async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    match app.core.store.ping().await {
+        Ok(()) => (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ok\"}\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, [("content-type", "application/json")], "{\"status\":\"database unavailable\"}\n")
+                .into_response()
+        }
+    }
+}
+
+/// Stripe answers unknown paths and wrong methods alike, before looking at the key.
+async fn unrecognized(req: Request) -> Response {
+    ApiError::unrecognized_url(req.method().as_str(), req.uri().path()).into_response()
+}

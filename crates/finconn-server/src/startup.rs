@@ -1,0 +1,96 @@
+//! Wiring: database, domain, router, background tasks, graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use finconn_core::{Clock, Finconn, Settings, SystemClock};
+use finconn_store::Db;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Finconn,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> Self {
+        let settings = Settings { sandbox_keys: config.sandbox_keys, client_secret_ttl: config.client_secret_ttl };
+        Self { core: Finconn::new(Arc::new(db), clock, settings), config: Arc::new(config) }
+    }
+}
+
+/// Opens and migrates the database named by the config.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+pub async fn build(config: Config) -> anyhow::Result<(AppState, Db)> {
+    let db = open_database(&config).await?;
+    Ok((AppState::new(config, db.clone(), Arc::new(SystemClock)), db))
+}
+
+/// Idempotency keys are kept 24 hours, as Stripe keeps them.
+async fn prune_idempotency_keys(app: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let before = app.core.now() - 24 * 3600;
+        match app.core.store.prune_idempotency_keys(before).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned idempotency keys older than 24 hours"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish (up to the grace period).
+pub async fn serve(app: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let pruner = tokio::spawn(prune_idempotency_keys(app.clone()));
+    let grace = app.config.shutdown_grace;
+    let router = crate::router::router(app);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    let result = tokio::select! {
+        r = server => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+        _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("shutdown grace period over; dropping the remaining connections");
+            Ok(())
+        }
+    };
+    pruner.abort();
+    result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

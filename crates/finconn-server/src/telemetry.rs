@@ -1,0 +1,34 @@
+//! Logging: one span per request (method, route, request id), one line when it ends. Never the
+//! `Authorization` header, bodies or query strings: they carry keys and client secrets.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::extract::auth::RequestId;
+
+pub fn init(json: bool) {
+    let filter = EnvFilter::try_from_env("FINCONN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+pub async fn request_span(mut req: Request, next: Next) -> Response {
+    let request_id = format!("{}{}", finconn_core::ids::REQUEST, finconn_core::ids::random_base62(14));
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    // The path holds object ids, never secrets: finconn takes keys and client secrets only in headers and
+    // bodies.
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id);
+    let start = Instant::now();
+    async move {
+        let res = next.run(req).await;
+        tracing::info!(status = res.status().as_u16(), ms = start.elapsed().as_millis() as u64, "finished");
+        res
+    }
+    .instrument(span)
+    .await
+}
