@@ -163,12 +163,19 @@ impl Finconn {
         }
     }
 
-    /// Creates an account with a fresh random key pair (never a sandbox account).
-    pub async fn create_account_keys(&self, livemode: bool, display_name: Option<String>) -> Result<CreatedKeys, DomainError> {
+    /// Creates a fresh random key pair, for a new account or for an existing one (e.g. live keys for an
+    /// account that has test keys). Never a sandbox account.
+    pub async fn create_account_keys(&self, livemode: bool, display_name: Option<String>, existing: Option<&str>) -> Result<CreatedKeys, DomainError> {
         let mode = if livemode { "live" } else { "test" };
         let secret_key = format!("sk_{mode}_{}", ids::random_base62(32));
         let publishable_key = format!("pk_{mode}_{}", ids::random_base62(32));
-        let account = ids::new_id(ids::ACCOUNT);
+        let (account, display_name) = match existing {
+            Some(id) => match self.store.get_account(id).await? {
+                Some(acct) => (acct.id, acct.display_name),
+                None => return Err(DomainError::not_found("account", id, Some("account"))),
+            },
+            None => (ids::new_id(ids::ACCOUNT), display_name),
+        };
         let now = self.now();
         let keys = [
             ApiKeyRecord { hash: hash_key(&secret_key), account: account.clone(), kind: KeyKind::Secret, livemode, sandbox: false, created: now },

@@ -50,6 +50,9 @@ enum KeysCommand {
         /// The account's display name (shown to end users in the link flow).
         #[arg(long)]
         name: Option<String>,
+        /// Add the key pair to this existing account (e.g. live keys beside its test keys).
+        #[arg(long)]
+        account: Option<String>,
         #[arg(long)]
         database: Option<String>,
     },
@@ -102,11 +105,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
-        Command::Keys { command: KeysCommand::Create { live, name, database } } => {
+        Command::Keys { command: KeysCommand::Create { live, name, account, database } } => {
             let config = load(cli.config, None, database)?;
             let db = startup::open_database(&config).await?;
             let core = Finconn::new(Arc::new(db.clone()), Arc::new(SystemClock), Settings::default());
-            let keys = core.create_account_keys(live, name).await?;
+            let keys = core.create_account_keys(live, name, account.as_deref()).await?;
             println!("account:         {}", keys.account);
             println!("secret key:      {}", keys.secret_key);
             println!("publishable key: {}", keys.publishable_key);

@@ -9,8 +9,10 @@ use, and ``pk_test_<suffix>`` is its publishable key.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import string
+import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -75,6 +77,38 @@ def other_tenant() -> Tenant:
 @pytest.fixture
 def base_url() -> str:
     return BASE_URL
+
+
+# --- registered keys: `finconn keys create [--live] --database URL` -----------
+
+
+@dataclass
+class Registered:
+    account: str
+    sk: str
+    pk: str
+    client: stripe.StripeClient
+
+
+def keys_create(*, live: bool) -> Registered:
+    """A new account with a registered key pair, made with the finconn CLI.
+
+    run.sh passes FINCONN_BIN and FINCONN_DATABASE_URL (the database the
+    server under test uses). The CLI prints `account:`, `secret key:` and
+    `publishable key:` lines.
+    """
+    binary = os.environ.get("FINCONN_BIN")
+    database = os.environ.get("FINCONN_DATABASE_URL")
+    assert binary and database, "FINCONN_BIN and FINCONN_DATABASE_URL must be set (run.sh sets them)"
+    args = [binary, "keys", "create", "--database", database] + (["--live"] if live else [])
+    out = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, f"{' '.join(args)} failed: {out.stderr}"
+    mode = "live" if live else "test"
+    account = re.search(r"\bacct_[A-Za-z0-9]+", out.stdout)
+    sk = re.search(rf"\bsk_{mode}_[A-Za-z0-9_]+", out.stdout)
+    pk = re.search(rf"\bpk_{mode}_[A-Za-z0-9_]+", out.stdout)
+    assert account and sk and pk, f"unexpected `keys create` output: {out.stdout!r}"
+    return Registered(account.group(0), sk.group(0), pk.group(0), make_client(sk.group(0)))
 
 
 # --- raw HTTP, for what the SDK will not send or hides ----------------------

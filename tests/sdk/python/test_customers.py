@@ -135,6 +135,17 @@ def test_delete_customer(tenant):
     listed = tenant.v1.customers.list(params={"limit": 100})
     assert created.id not in [c.id for c in listed.data]
 
+    # a deleted customer can be neither updated nor deleted again
+    missing = dict(
+        status=404, code="resource_missing", param="id", message=f"No such customer: '{created.id}'"
+    )
+    with pytest.raises(stripe.StripeError) as exc:
+        tenant.v1.customers.update(created.id, params={"name": "back"})
+    assert_stripe_error(exc.value, stripe.InvalidRequestError, **missing)
+    with pytest.raises(stripe.StripeError) as exc:
+        tenant.v1.customers.delete(created.id)
+    assert_stripe_error(exc.value, stripe.InvalidRequestError, **missing)
+
 
 def test_retrieve_unknown_customer(tenant):
     with pytest.raises(stripe.InvalidRequestError) as exc:
@@ -280,6 +291,20 @@ def test_list_limit_not_an_integer(tenant):
         code="parameter_invalid_integer",
         param="limit",
         message="Invalid integer: ten",
+    )
+
+
+def test_list_cursor_that_does_not_exist(tenant):
+    _create(tenant)
+    with pytest.raises(stripe.StripeError) as exc:
+        tenant.v1.customers.list(params={"starting_after": "cus_nope"})
+    assert_stripe_error(
+        exc.value,
+        stripe.InvalidRequestError,
+        status=400,
+        code="resource_missing",
+        param="starting_after",
+        message="No such customer: 'cus_nope'",
     )
 
 

@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import {randomInt} from 'node:crypto';
+import {spawnSync} from 'node:child_process';
 import Stripe from 'stripe';
 
 const RAW_BASE = process.env.FINCONN_BASE_URL;
@@ -40,6 +41,23 @@ export function newTenant(suffix = randomSuffix()) {
   const sk = `sk_test_${suffix}`;
   const pk = `pk_test_${suffix}`;
   return {suffix, sk, pk, stripe: makeClient(sk)};
+}
+
+// A new account with a registered key pair, from `finconn keys create [--live]`
+// against the server's database (run.sh passes FINCONN_BIN and FINCONN_DATABASE_URL).
+export function keysCreate({live}) {
+  const bin = process.env.FINCONN_BIN;
+  const db = process.env.FINCONN_DATABASE_URL;
+  assert.ok(bin && db, 'FINCONN_BIN and FINCONN_DATABASE_URL must be set (run.sh sets them)');
+  const args = ['keys', 'create', '--database', db, ...(live ? ['--live'] : [])];
+  const out = spawnSync(bin, args, {encoding: 'utf8', timeout: 30000});
+  assert.equal(out.status, 0, `finconn ${args.join(' ')} failed: ${out.stderr}`);
+  const mode = live ? 'live' : 'test';
+  const account = out.stdout.match(/\bacct_[A-Za-z0-9]+/);
+  const sk = out.stdout.match(new RegExp(`\\bsk_${mode}_[A-Za-z0-9_]+`));
+  const pk = out.stdout.match(new RegExp(`\\bpk_${mode}_[A-Za-z0-9_]+`));
+  assert.ok(account && sk && pk, `unexpected keys create output: ${out.stdout}`);
+  return {account: account[0], sk: sk[0], pk: pk[0], stripe: makeClient(sk[0])};
 }
 
 // The parsed JSON the server sent; stripe-node hands it back as is and hangs

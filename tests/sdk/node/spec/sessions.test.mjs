@@ -1,9 +1,22 @@
 // Financial Connections sessions through stripe-node: create and retrieve.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {newTenant, plain, raw, checkGeneratedSessionFields, withoutGenerated} from '../lib/helpers.mjs';
+import {newTenant, plain, raw, keysCreate, checkGeneratedSessionFields, withoutGenerated} from '../lib/helpers.mjs';
 
-const ALWAYS = ['account_holder', 'accounts', 'client_secret', 'id', 'livemode', 'object', 'permissions', 'prefetch'];
+// Required + nullable fields, and filters: Stripe defaults the country filter to US
+// (its API reference example for a session created without filters shows it).
+const ALWAYS = [
+  'account_holder',
+  'accounts',
+  'client_secret',
+  'filters',
+  'id',
+  'livemode',
+  'object',
+  'permissions',
+  'prefetch',
+];
+const DEFAULT_FILTERS = {account_subcategories: null, countries: ['US']};
 
 async function setup() {
   const t = newTenant();
@@ -22,31 +35,32 @@ test('create a minimal session', async () => {
   assert.deepEqual(plain(s.account_holder), {type: 'customer', customer: customer.id});
   assert.deepEqual(s.permissions, ['payment_method']);
   assert.ok(s.prefetch === null || (Array.isArray(s.prefetch) && s.prefetch.length === 0), `${s.prefetch}`);
+  assert.deepEqual(plain(s.filters), DEFAULT_FILTERS);
   assert.equal('return_url' in s, false);
 });
 
 const CASES = {
-  'account_holder[account]': [
-    {account_holder: {type: 'account', account: 'acct_1FinconnHolder'}},
-    {account_holder: {type: 'account', account: 'acct_1FinconnHolder'}},
-  ],
   'account_holder[customer_account]': [
     {account_holder: {type: 'customer', customer_account: 'acct_1FinconnCustAcct'}},
     {account_holder: {type: 'customer', customer_account: 'acct_1FinconnCustAcct'}},
   ],
   'filters[account_subcategories]': [
     {filters: {account_subcategories: ['checking', 'savings']}},
-    {filters: {account_subcategories: ['checking', 'savings'], countries: null}},
+    {filters: {account_subcategories: ['checking', 'savings'], countries: ['US']}},
   ],
   'filters[countries]': [
-    {filters: {countries: ['US']}},
-    {filters: {account_subcategories: null, countries: ['US']}},
+    {filters: {countries: ['CA']}},
+    {filters: {account_subcategories: null, countries: ['CA']}},
   ],
   'filters[require_payment_method_support]': [
     {filters: {require_payment_method_support: 'at_least_one'}},
-    {filters: {account_subcategories: null, countries: null, require_payment_method_support: 'at_least_one'}},
+    {filters: {account_subcategories: null, countries: ['US'], require_payment_method_support: 'at_least_one'}},
   ],
-  prefetch: [{prefetch: ['balances', 'ownership', 'transactions']}, {prefetch: ['balances', 'ownership', 'transactions']}],
+  // prefetching a feature needs its permission, so permissions come along
+  prefetch: [
+    {permissions: ['balances', 'ownership', 'transactions'], prefetch: ['balances', 'ownership', 'transactions']},
+    {permissions: ['balances', 'ownership', 'transactions'], prefetch: ['balances', 'ownership', 'transactions']},
+  ],
   return_url: [{return_url: 'https://example.com/fc/return?x=1'}, {return_url: 'https://example.com/fc/return?x=1'}],
   'limits[accounts]': [{limits: {accounts: 3}}, {limits: {accounts: 3}}],
   'manual_entry[mode]': [{manual_entry: {mode: 'disabled'}}, {manual_entry: {mode: 'disabled'}}],
@@ -65,7 +79,11 @@ for (const [name, [extra, shown]] of Object.entries(CASES)) {
       ...extra,
     });
     checkGeneratedSessionFields(s);
-    const expected = {account_holder: {type: 'customer', customer: customer.id}, permissions: ['payment_method']};
+    const expected = {
+      account_holder: {type: 'customer', customer: customer.id},
+      permissions: ['payment_method'],
+      filters: DEFAULT_FILTERS,
+    };
     if (!('prefetch' in shown)) {
       assert.ok(s.prefetch === null || (Array.isArray(s.prefetch) && s.prefetch.length === 0), `${s.prefetch}`);
       expected.prefetch = plain(s).prefetch;
@@ -163,4 +181,31 @@ test('session ids and client secrets are unique', async () => {
   }
   assert.equal(new Set(made.map((s) => s.id)).size, 4);
   assert.equal(new Set(made.map((s) => s.client_secret)).size, 4);
+});
+
+test('account_holder of type account: the caller\'s own account', async () => {
+  const reg = keysCreate({live: false});
+  const s = await reg.stripe.financialConnections.sessions.create({
+    account_holder: {type: 'account', account: reg.account},
+    permissions: ['balances'],
+  });
+  checkGeneratedSessionFields(s);
+  assert.deepEqual(plain(s.account_holder), {type: 'account', account: reg.account});
+  assert.deepEqual(plain(await reg.stripe.financialConnections.sessions.retrieve(s.id)), plain(s));
+
+  const other = newTenant();
+  await assert.rejects(
+    other.stripe.financialConnections.sessions.create({
+      account_holder: {type: 'account', account: reg.account},
+      permissions: ['balances'],
+    }),
+    (e) => {
+      assert.equal(e.type, 'StripeInvalidRequestError');
+      assert.equal(e.statusCode, 400);
+      assert.equal(e.code, 'resource_missing');
+      assert.equal(e.param, 'account_holder[account]');
+      assert.equal(e.message, `No such account: '${reg.account}'`);
+      return true;
+    }
+  );
 });

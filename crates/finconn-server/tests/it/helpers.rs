@@ -1,0 +1,191 @@
+//! `TestApp`: a finconn server on a random port, on SQLite or PostgreSQL, with typed request helpers.
+
+use std::sync::Arc;
+
+use finconn_core::SystemClock;
+use finconn_server::config::Config;
+use finconn_server::startup::{self, AppState};
+use finconn_store::Db;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL the tests use: `FINCONN_TEST_DATABASE_URL`, default the local server's `finconn_test`
+/// database (created when missing). There is no silent skip: without PostgreSQL these tests fail.
+pub async fn postgres_url() -> String {
+    if let Ok(url) = std::env::var("FINCONN_TEST_DATABASE_URL") {
+        return url;
+    }
+    static CREATED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CREATED
+        .get_or_init(|| async {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+                .await
+                .expect("PostgreSQL must run at 127.0.0.1:5432 (user postgres, trust auth) for these tests");
+            // Another test binary may create it at the same moment: "already exists" is fine.
+            let _ = sqlx::query("CREATE DATABASE finconn_test").execute(&mut admin).await;
+        })
+        .await;
+    "postgres://postgres@127.0.0.1:5432/finconn_test".to_owned()
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `error.<field>` of an error body.
+    pub fn error(&self, field: &str) -> &Value {
+        &self.body["error"][field]
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        assert_eq!(self.status, 200, "expected 200, got {}: {}", self.status, self.body);
+        self.body
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub state: AppState,
+    client: reqwest::Client,
+    _dir: Arc<tempfile::TempDir>,
+    _shutdown: Arc<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub fn random_key() -> String {
+    format!("sk_test_{}", finconn_core::ids::random_base62(24))
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("finconn.db").display()),
+            Backend::Postgres => postgres_url().await,
+        };
+        let config = Config { database_url, ..Config::default() };
+        let db = Db::connect(&config.database_url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let state = AppState::new(config, db, Arc::new(SystemClock));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(startup::serve(state.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            key: random_key(),
+            state,
+            client: reqwest::Client::new(),
+            _dir: Arc::new(dir),
+            _shutdown: Arc::new(tx),
+        }
+    }
+
+    /// The same server, another key (another tenant when the key is a fresh sandbox key).
+    pub fn with_key(&self, key: &str) -> TestApp {
+        TestApp {
+            base: self.base.clone(),
+            key: key.to_owned(),
+            state: self.state.clone(),
+            client: self.client.clone(),
+            _dir: self._dir.clone(),
+            _shutdown: self._shutdown.clone(),
+        }
+    }
+
+    pub fn publishable_key(&self) -> String {
+        self.key.replacen("sk_", "pk_", 1)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp { status, headers, body }
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key)
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send(self.request(reqwest::Method::POST, path).form(form)).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Resp {
+        self.send(
+            self.request(reqwest::Method::POST, path)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> Resp {
+        self.send(self.request(reqwest::Method::GET, path_and_query)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(self.request(reqwest::Method::DELETE, path)).await
+    }
+
+    pub async fn create_customer(&self, form: &[(&str, &str)]) -> Value {
+        self.post("/v1/customers", form).await.ok()
+    }
+
+    pub async fn create_session(&self, form: &[(&str, &str)]) -> Resp {
+        self.post("/v1/financial_connections/sessions", form).await
+    }
+
+    /// A session for a fresh customer with the given permissions.
+    pub async fn customer_session(&self, extra: &[(&str, &str)]) -> Value {
+        let cus = self.create_customer(&[]).await;
+        let id = cus["id"].as_str().expect("id").to_owned();
+        let mut form = vec![("account_holder[type]", "customer"), ("account_holder[customer]", id.as_str()), ("permissions[]", "balances")];
+        form.extend_from_slice(extra);
+        self.create_session(&form).await.ok()
+    }
+}
+
+/// Runs each listed test against SQLite and against PostgreSQL: `mod sqlite { fn t() }`,
+/// `mod postgres { fn t() }`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+                }
+            )*
+        }
+    };
+}

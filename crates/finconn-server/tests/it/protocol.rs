@@ -1,0 +1,123 @@
+//! The wire conventions every endpoint shares: auth, routing, encodings, headers, limits.
+
+use crate::helpers::TestApp;
+
+async fn authentication_errors_are_stripes(app: TestApp) {
+    let url = format!("{}/v1/customers", app.base);
+    let c = reqwest::Client::new();
+    let send = |req: reqwest::RequestBuilder| app.send(req);
+
+    let r = send(c.get(&url)).await;
+    assert_eq!(r.status, 401);
+    assert!(r.error("message").as_str().unwrap().starts_with("You did not provide an API key."));
+    assert!(r.error("code").is_null() && r.error("param").is_null());
+    assert!(r.header("request-id").is_none(), "Stripe sends no Request-Id on a 401");
+
+    let r = send(c.get(&url).header("authorization", "Bearer")).await;
+    assert_eq!(r.status, 401);
+    assert!(r.error("message").as_str().unwrap().contains("though you did set your Authorization header to \"Bearer\""));
+
+    let r = send(c.get(&url).bearer_auth("sk_test_abcd1234x")).await;
+    assert_eq!(r.status, 200, "a well-formed sandbox key provisions its account");
+    let r = send(c.get(&url).bearer_auth("sk_live_abcd1234")).await;
+    assert_eq!(r.status, 401, "live keys are never provisioned");
+    assert_eq!(r.error("message"), "Invalid API Key provided: sk_live_****1234");
+    let r = send(c.get(&url).bearer_auth("nonsense-key-123")).await;
+    assert_eq!(r.error("message"), "Invalid API Key provided: nonsense****-123");
+
+    let r = send(c.get(&url).basic_auth(&app.key, Some(""))).await;
+    assert_eq!(r.status, 200, "HTTP Basic with the key as user name");
+
+    let r = send(c.get(&url).bearer_auth(app.publishable_key())).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error("code"), "secret_key_required");
+    assert!(r.header("request-id").is_some());
+}
+
+async fn unknown_routes_and_methods_are_404_before_auth(app: TestApp) {
+    let c = reqwest::Client::new();
+    let r = app.send(c.get(format!("{}/v1/financial_connections/sessions", app.base))).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.error("message"),
+        "Unrecognized request URL (GET: /v1/financial_connections/sessions). Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
+    );
+    let r = app.send(c.delete(format!("{}/v1/financial_connections/sessions/x", app.base))).await;
+    assert_eq!(r.status, 404);
+    let r = app.get("/v1/customers/").await;
+    assert_eq!(r.status, 404);
+    assert!(r.error("message").as_str().unwrap().contains("remove the trailing slash"));
+    let h = app.send(c.get(format!("{}/healthz", app.base))).await;
+    assert_eq!(h.status, 200);
+}
+
+async fn bad_bodies_get_stripe_errors_not_500s(app: TestApp) {
+    let path = "/v1/financial_connections/sessions";
+    let r = app.post_raw(path, b"account_holder[type]=%FF%FE".to_vec()).await;
+    assert_eq!(r.status, 400);
+    assert!(r.error("message").as_str().unwrap().contains("UTF-8"));
+    let r = app.post_raw(path, "a[b=1").await;
+    assert_eq!((r.status, r.error("param").as_str()), (400, Some("a[b")));
+    let deep = format!("a{}=1", "[x]".repeat(50));
+    assert_eq!(app.post_raw(path, deep).await.status, 400);
+    let r = app.post_raw(path, "permissions=x&permissions[0]=y").await;
+    assert_eq!((r.status, r.error("param").as_str()), (400, Some("permissions")));
+    let huge = format!("return_url={}", "a".repeat(2 << 20));
+    let r = app.post_raw(path, huge).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.error("type"), "invalid_request_error");
+    let many = "x=1&".repeat(5000);
+    assert_eq!(app.post_raw(path, many).await.status, 400);
+
+    let r = app
+        .send(app.request(reqwest::Method::POST, "/v1/customers").header("content-type", "application/json").body("{\"email\":\"a@b.c\"}"))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.error("message"),
+        "Invalid request: unsupported Content-Type application/json. If error persists and you need assistance, please contact support@stripe.com."
+    );
+    // The server is still fine and nothing was stored by the failures.
+    assert_eq!(app.get("/v1/customers").await.ok()["data"].as_array().unwrap().len(), 0);
+}
+
+async fn both_array_styles_and_charset_are_accepted(app: TestApp) {
+    let cus = app.create_customer(&[]).await;
+    let cus = cus["id"].as_str().unwrap();
+    let body = format!("account_holder[type]=customer&account_holder[customer]={cus}&permissions[]=balances&permissions[1]=ownership");
+    let r = app
+        .send(
+            app.request(reqwest::Method::POST, "/v1/financial_connections/sessions")
+                .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+                .body(body),
+        )
+        .await
+        .ok();
+    assert_eq!(r["permissions"], serde_json::json!(["balances", "ownership"]));
+}
+
+async fn every_response_carries_stripes_headers(app: TestApp) {
+    let r = app.send(app.request(reqwest::Method::GET, "/v1/customers").header("Stripe-Version", "2026-10-28.endive")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("stripe-version"), Some("2026-10-28.endive"));
+    assert_eq!(r.header("cache-control"), Some("no-cache, no-store"));
+    let id = r.header("request-id").unwrap();
+    assert!(id.starts_with("req_") && id.len() == 18, "{id}");
+    let r = app.get("/v1/customers").await;
+    assert_eq!(r.header("stripe-version"), Some(finconn_types::API_VERSION));
+    let r = app.send(app.request(reqwest::Method::GET, "/v1/customers").header("Stripe-Version", "2019-2-19")).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error("message"), "Invalid Stripe API version: 2019-2-19");
+    let r = app.get("/v1/customers/cus_x").await;
+    assert_eq!(r.header("stripe-should-retry"), Some("false"));
+    assert!(r.header("request-id").is_some());
+}
+
+crate::on_both_backends!(
+    authentication_errors_are_stripes,
+    unknown_routes_and_methods_are_404_before_auth,
+    bad_bodies_get_stripe_errors_not_500s,
+    both_array_styles_and_charset_are_accepted,
+    every_response_carries_stripes_headers,
+);
