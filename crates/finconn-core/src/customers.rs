@@ -43,7 +43,7 @@ pub struct CustomerChanges {
 
 /// What retrieving a customer can show.
 pub enum CustomerView {
-    Live(Customer),
+    Live(Box<Customer>),
     Deleted(DeletedCustomer),
 }
 
@@ -136,7 +136,12 @@ impl Finconn {
 
     /// A customer of this account and mode, deleted or not. `param` names the parameter the id came in
     /// (`None`: the URL path).
-    pub async fn find_customer(&self, scope: &Scope, id: &str, param: Option<&str>) -> Result<CustomerRecord, DomainError> {
+    pub async fn find_customer(
+        &self,
+        scope: &Scope,
+        id: &str,
+        param: Option<&str>,
+    ) -> Result<CustomerRecord, DomainError> {
         match self.store.get_customer(&scope.account, id).await? {
             Some(rec) if rec.scope.as_ref().is_some_and(|s| s.livemode == scope.livemode) => Ok(rec),
             Some(rec) => Err(DomainError::NotFound {
@@ -154,11 +159,16 @@ impl Finconn {
         Ok(if rec.deleted {
             CustomerView::Deleted(rec.deleted_view())
         } else {
-            CustomerView::Live(rec.to_wire(scope.livemode))
+            CustomerView::Live(Box::new(rec.to_wire(scope.livemode)))
         })
     }
 
-    pub async fn update_customer(&self, scope: &Scope, id: &str, changes: CustomerChanges) -> Result<Customer, DomainError> {
+    pub async fn update_customer(
+        &self,
+        scope: &Scope,
+        id: &str,
+        changes: CustomerChanges,
+    ) -> Result<Customer, DomainError> {
         // Read-modify-write with a version check; a concurrent writer makes us re-read and re-apply.
         for _ in 0..16 {
             let mut rec = self.find_customer(scope, id, None).await?;
@@ -187,7 +197,12 @@ impl Finconn {
         Err(DomainError::Internal("customer delete kept conflicting".into()))
     }
 
-    pub async fn list_customers(&self, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<Customer>, DomainError> {
+    pub async fn list_customers(
+        &self,
+        scope: &Scope,
+        filter: &CustomerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, DomainError> {
         let page = self.store.list_customers(scope, filter, page).await.map_err(|e| cursor_error(e, OBJECT, page))?;
         Ok(Page { items: page.items.iter().map(|c| c.to_wire(scope.livemode)).collect(), has_more: page.has_more })
     }

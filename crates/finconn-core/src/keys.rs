@@ -62,9 +62,8 @@ impl ApiKey {
         } else {
             return None;
         };
-        let ok = !suffix.is_empty()
-            && raw.len() <= 255
-            && suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let ok =
+            !suffix.is_empty() && raw.len() <= 255 && suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         ok.then(|| ApiKey { raw: raw.to_owned(), kind, livemode })
     }
 
@@ -125,10 +124,7 @@ impl Finconn {
     /// sandbox keys are on. `None` means the key is unknown (401).
     pub async fn authenticate(&self, key: &ApiKey) -> Result<Option<Caller>, DomainError> {
         if let Some(rec) = self.store.find_api_key(&key.hash()).await? {
-            return Ok(Some(Caller {
-                scope: Scope { account: rec.account, livemode: rec.livemode },
-                kind: rec.kind,
-            }));
+            return Ok(Some(Caller { scope: Scope { account: rec.account, livemode: rec.livemode }, kind: rec.kind }));
         }
         if key.livemode || !self.settings.sandbox_keys {
             return Ok(None);
@@ -145,8 +141,22 @@ impl Finconn {
         let account = format!("{}{}", ids::ACCOUNT, ids::base62_of(&Sha256::digest(sk.as_bytes()), 16));
         let now = self.now();
         let keys = [
-            ApiKeyRecord { hash: sk, account: account.clone(), kind: KeyKind::Secret, livemode: false, sandbox: true, created: now },
-            ApiKeyRecord { hash: pk, account: account.clone(), kind: KeyKind::Publishable, livemode: false, sandbox: true, created: now },
+            ApiKeyRecord {
+                hash: sk,
+                account: account.clone(),
+                kind: KeyKind::Secret,
+                livemode: false,
+                sandbox: true,
+                created: now,
+            },
+            ApiKeyRecord {
+                hash: pk,
+                account: account.clone(),
+                kind: KeyKind::Publishable,
+                livemode: false,
+                sandbox: true,
+                created: now,
+            },
         ];
         let rec = AccountRecord { id: account.clone(), display_name: None, sandbox: true, created: now };
         if !self.store.provision_account(&rec, &keys).await? {
@@ -155,17 +165,21 @@ impl Finconn {
             return Ok(None);
         }
         match self.store.find_api_key(&key.hash()).await? {
-            Some(rec) if rec.account == account => Ok(Some(Caller {
-                scope: Scope { account, livemode: false },
-                kind: key.kind,
-            })),
+            Some(rec) if rec.account == account => {
+                Ok(Some(Caller { scope: Scope { account, livemode: false }, kind: key.kind }))
+            }
             _ => Ok(None),
         }
     }
 
     /// Creates a fresh random key pair, for a new account or for an existing one (e.g. live keys for an
     /// account that has test keys). Never a sandbox account.
-    pub async fn create_account_keys(&self, livemode: bool, display_name: Option<String>, existing: Option<&str>) -> Result<CreatedKeys, DomainError> {
+    pub async fn create_account_keys(
+        &self,
+        livemode: bool,
+        display_name: Option<String>,
+        existing: Option<&str>,
+    ) -> Result<CreatedKeys, DomainError> {
         let mode = if livemode { "live" } else { "test" };
         let secret_key = format!("sk_{mode}_{}", ids::random_base62(32));
         let publishable_key = format!("pk_{mode}_{}", ids::random_base62(32));
@@ -178,8 +192,22 @@ impl Finconn {
         };
         let now = self.now();
         let keys = [
-            ApiKeyRecord { hash: hash_key(&secret_key), account: account.clone(), kind: KeyKind::Secret, livemode, sandbox: false, created: now },
-            ApiKeyRecord { hash: hash_key(&publishable_key), account: account.clone(), kind: KeyKind::Publishable, livemode, sandbox: false, created: now },
+            ApiKeyRecord {
+                hash: hash_key(&secret_key),
+                account: account.clone(),
+                kind: KeyKind::Secret,
+                livemode,
+                sandbox: false,
+                created: now,
+            },
+            ApiKeyRecord {
+                hash: hash_key(&publishable_key),
+                account: account.clone(),
+                kind: KeyKind::Publishable,
+                livemode,
+                sandbox: false,
+                created: now,
+            },
         ];
         let rec = AccountRecord { id: account.clone(), display_name, sandbox: false, created: now };
         if !self.store.provision_account(&rec, &keys).await? {

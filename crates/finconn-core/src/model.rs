@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use finconn_types::{
-    AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch,
-    RequirePaymentMethodSupport,
+    AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch, RequirePaymentMethodSupport,
 };
 use serde::{Deserialize, Serialize};
 

@@ -2,8 +2,8 @@
 //! these records.)
 
 use finconn_types::{
-    AccountHolder, AccountHolderType, Expandable, Filters, Limits, List, ManualEntry, ManualEntryMode,
-    Permission, Prefetch, Session,
+    AccountHolder, AccountHolderType, Expandable, Filters, Limits, List, ManualEntry, ManualEntryMode, Permission,
+    Prefetch, Session,
 };
 
 use crate::model::{FiltersRecord, HolderRecord, Scope, SessionRecord};

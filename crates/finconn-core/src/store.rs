@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Scope, SessionRecord,
-    StoredResponse,
+    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Scope, SessionRecord, StoredResponse,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -80,16 +79,36 @@ pub trait Store: Send + Sync + 'static {
     async fn get_customer(&self, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
     /// Writes `rec` if the stored version is still `rec.version`; false if another write came first.
     async fn update_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError>;
-    async fn list_customers(&self, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<CustomerRecord>, StoreError>;
+    async fn list_customers(
+        &self,
+        scope: &Scope,
+        filter: &CustomerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<CustomerRecord>, StoreError>;
 
     async fn insert_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<(), StoreError>;
     async fn get_session(&self, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Claims `key` for a request, or returns what is stored under it.
-    async fn claim_idempotency_key(&self, scope: &Scope, rec: &IdempotencyRecord) -> Result<IdempotencyClaim, StoreError>;
+    async fn claim_idempotency_key(
+        &self,
+        scope: &Scope,
+        rec: &IdempotencyRecord,
+    ) -> Result<IdempotencyClaim, StoreError>;
     /// Takes over a key whose lock lapsed (its first request died). False if someone else did first.
-    async fn reclaim_idempotency_key(&self, scope: &Scope, key: &str, previous_locked_until: i64, locked_until: i64) -> Result<bool, StoreError>;
-    async fn complete_idempotency_key(&self, scope: &Scope, key: &str, response: &StoredResponse) -> Result<(), StoreError>;
+    async fn reclaim_idempotency_key(
+        &self,
+        scope: &Scope,
+        key: &str,
+        previous_locked_until: i64,
+        locked_until: i64,
+    ) -> Result<bool, StoreError>;
+    async fn complete_idempotency_key(
+        &self,
+        scope: &Scope,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
     /// Forgets a claim whose request must not be remembered (validation failures, 5xx).
     async fn release_idempotency_key(&self, scope: &Scope, key: &str) -> Result<(), StoreError>;
     /// Removes keys created before `before`; returns how many.

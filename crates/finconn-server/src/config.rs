@@ -96,7 +96,9 @@ impl Config {
         let mut c = Config::default();
         let listen = overrides.listen.clone().or_else(|| env("FINCONN_LISTEN")).or(file.listen);
         if let Some(l) = listen {
-            c.listen = l.parse().map_err(|_| invalid("listen (FINCONN_LISTEN, --listen)", format!("'{l}' is not ADDR:PORT")))?;
+            c.listen = l
+                .parse()
+                .map_err(|_| invalid("listen (FINCONN_LISTEN, --listen)", format!("'{l}' is not ADDR:PORT")))?;
         }
         if let Some(d) = overrides.database_url.clone().or_else(|| env("FINCONN_DATABASE_URL")).or(file.database_url) {
             c.database_url = d;
@@ -105,12 +107,15 @@ impl Config {
             return Err(invalid("database_url (FINCONN_DATABASE_URL, --database)", "must not be empty"));
         }
         if let Some(v) = env("FINCONN_SANDBOX_KEYS") {
-            c.sandbox_keys = parse_bool(&v).ok_or_else(|| invalid("sandbox_keys (FINCONN_SANDBOX_KEYS)", "expected true or false"))?;
+            c.sandbox_keys = parse_bool(&v)
+                .ok_or_else(|| invalid("sandbox_keys (FINCONN_SANDBOX_KEYS)", "expected true or false"))?;
         } else if let Some(b) = file.sandbox_keys {
             c.sandbox_keys = b;
         }
         let ttl = match env("FINCONN_CLIENT_SECRET_TTL_SECONDS") {
-            Some(v) => Some(v.parse::<u64>().map_err(|_| invalid("client_secret_ttl_seconds (FINCONN_CLIENT_SECRET_TTL_SECONDS)", "expected seconds"))?),
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                invalid("client_secret_ttl_seconds (FINCONN_CLIENT_SECRET_TTL_SECONDS)", "expected seconds")
+            })?),
             None => file.client_secret_ttl_seconds,
         };
         if let Some(t) = ttl {
@@ -120,7 +125,10 @@ impl Config {
             c.client_secret_ttl = Duration::from_secs(t);
         }
         let max_body = match env("FINCONN_MAX_BODY_BYTES") {
-            Some(v) => Some(v.parse::<usize>().map_err(|_| invalid("max_body_bytes (FINCONN_MAX_BODY_BYTES)", "expected a byte count"))?),
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .map_err(|_| invalid("max_body_bytes (FINCONN_MAX_BODY_BYTES)", "expected a byte count"))?,
+            ),
             None => file.max_body_bytes,
         };
         if let Some(m) = max_body {

@@ -156,7 +156,9 @@ impl ApiError {
         };
         let mut e = Self::new(
             StatusCode::NOT_FOUND,
-            format!("Unrecognized request URL ({method}: {path}).{hint} Please see https://stripe.com/docs or {SUPPORT}."),
+            format!(
+                "Unrecognized request URL ({method}: {path}).{hint} Please see https://stripe.com/docs or {SUPPORT}."
+            ),
         )
         .validation();
         e.meta.request_id = false;
@@ -234,8 +236,12 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::NotFound { object, id, param, other_mode } => {
                 let suffix = match other_mode {
-                    Some(true) => "; a similar object exists in live mode, but a test mode key was used to make this request.",
-                    Some(false) => "; a similar object exists in test mode, but a live mode key was used to make this request.",
+                    Some(true) => {
+                        "; a similar object exists in live mode, but a test mode key was used to make this request."
+                    }
+                    Some(false) => {
+                        "; a similar object exists in test mode, but a live mode key was used to make this request."
+                    }
                     None => "",
                 };
                 let message = format!("No such {object}: '{id}'{suffix}");

@@ -21,7 +21,8 @@ pub enum Target {
 /// The expandable paths of one object type.
 pub type Expandables = &'static [(&'static str, Target)];
 
-pub const SESSION: Expandables = &[("account_holder.customer", Target::Customer), ("account_holder.account", Target::Account)];
+pub const SESSION: Expandables =
+    &[("account_holder.customer", Target::Customer), ("account_holder.account", Target::Account)];
 pub const CUSTOMER: Expandables = &[];
 
 fn cannot_expand(param: &str, path: &str) -> ApiError {
@@ -29,19 +30,17 @@ fn cannot_expand(param: &str, path: &str) -> ApiError {
 }
 
 /// Checks the requested paths against `allowed`; for a list every path starts with `data.`.
-fn plan(requested: &[(String, String)], allowed: Expandables, list: bool) -> Result<Vec<(Vec<String>, Target)>, ApiError> {
+fn plan(
+    requested: &[(String, String)],
+    allowed: Expandables,
+    list: bool,
+) -> Result<Vec<(Vec<String>, Target)>, ApiError> {
     let mut out = Vec::new();
     for (param, path) in requested {
-        let inner = if list {
-            path.strip_prefix("data.").ok_or_else(|| cannot_expand(param, path))?
-        } else {
-            path.as_str()
-        };
-        let target = allowed
-            .iter()
-            .find(|(p, _)| *p == inner)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| cannot_expand(param, path))?;
+        let inner =
+            if list { path.strip_prefix("data.").ok_or_else(|| cannot_expand(param, path))? } else { path.as_str() };
+        let target =
+            allowed.iter().find(|(p, _)| *p == inner).map(|(_, t)| *t).ok_or_else(|| cannot_expand(param, path))?;
         out.push((inner.split('.').map(str::to_owned).collect(), target));
     }
     Ok(out)
@@ -50,11 +49,13 @@ fn plan(requested: &[(String, String)], allowed: Expandables, list: bool) -> Res
 async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str) -> Result<Option<Value>, ApiError> {
     let v = match target {
         Target::Customer => match app.core.find_customer(ctx.scope(), id, None).await {
-            Ok(rec) => Some(match app.core.retrieve_customer(ctx.scope(), &rec.id).await? {
-                CustomerView::Live(c) => serde_json::to_value(c),
-                CustomerView::Deleted(d) => serde_json::to_value(d),
-            }
-            .map_err(|e| ApiError::internal(&e))?),
+            Ok(rec) => Some(
+                match app.core.retrieve_customer(ctx.scope(), &rec.id).await? {
+                    CustomerView::Live(c) => serde_json::to_value(c),
+                    CustomerView::Deleted(d) => serde_json::to_value(d),
+                }
+                .map_err(|e| ApiError::internal(&e))?,
+            ),
             Err(finconn_core::DomainError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         },
@@ -94,7 +95,13 @@ async fn expand_one(
 }
 
 /// Renders `object` with the requested expansions.
-pub async fn object<T: Serialize>(app: &AppState, ctx: &Ctx, object: T, requested: &[(String, String)], allowed: Expandables) -> Result<Json<Value>, ApiError> {
+pub async fn object<T: Serialize>(
+    app: &AppState,
+    ctx: &Ctx,
+    object: T,
+    requested: &[(String, String)],
+    allowed: Expandables,
+) -> Result<Json<Value>, ApiError> {
     let plan = plan(requested, allowed, false)?;
     let mut v = serde_json::to_value(object).map_err(|e| ApiError::internal(&e))?;
     let mut cache = HashMap::new();
@@ -105,7 +112,13 @@ pub async fn object<T: Serialize>(app: &AppState, ctx: &Ctx, object: T, requeste
 }
 
 /// Renders a list object with the requested expansions (paths start with `data.`).
-pub async fn list<T: Serialize>(app: &AppState, ctx: &Ctx, list: finconn_types::List<T>, requested: &[(String, String)], allowed: Expandables) -> Result<Json<Value>, ApiError> {
+pub async fn list<T: Serialize>(
+    app: &AppState,
+    ctx: &Ctx,
+    list: finconn_types::List<T>,
+    requested: &[(String, String)],
+    allowed: Expandables,
+) -> Result<Json<Value>, ApiError> {
     let plan = plan(requested, allowed, true)?;
     let mut v = serde_json::to_value(list).map_err(|e| ApiError::internal(&e))?;
     let mut cache = HashMap::new();

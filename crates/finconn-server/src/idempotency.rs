@@ -51,7 +51,13 @@ pub async fn run(app: &AppState, ctx: &Ctx, req: Request, next: Next) -> Respons
 }
 
 /// `Ok(None)`: this request owns the key and must run. `Ok(Some(r))`: answer `r` instead.
-async fn claim(app: &AppState, ctx: &Ctx, key: &str, method: String, path: String) -> Result<Option<Response>, ApiError> {
+async fn claim(
+    app: &AppState,
+    ctx: &Ctx,
+    key: &str,
+    method: String,
+    path: String,
+) -> Result<Option<Response>, ApiError> {
     let now = app.core.now();
     let rec = IdempotencyRecord {
         key: key.to_owned(),
@@ -62,10 +68,11 @@ async fn claim(app: &AppState, ctx: &Ctx, key: &str, method: String, path: Strin
         response: None,
         locked_until: now + LOCK_SECONDS,
     };
-    let existing = match app.core.store.claim_idempotency_key(ctx.scope(), &rec).await.map_err(|e| ApiError::internal(&e))? {
-        IdempotencyClaim::Claimed => return Ok(None),
-        IdempotencyClaim::Existing(e) => e,
-    };
+    let existing =
+        match app.core.store.claim_idempotency_key(ctx.scope(), &rec).await.map_err(|e| ApiError::internal(&e))? {
+            IdempotencyClaim::Claimed => return Ok(None),
+            IdempotencyClaim::Existing(e) => e,
+        };
     if existing.path != rec.path || existing.method != rec.method {
         return Err(ApiError::idempotency_other_endpoint(key, &rec.path, &existing.path));
     }
@@ -81,7 +88,11 @@ async fn claim(app: &AppState, ctx: &Ctx, key: &str, method: String, path: Strin
                 .reclaim_idempotency_key(ctx.scope(), key, existing.locked_until, now + LOCK_SECONDS)
                 .await
                 .map_err(|e| ApiError::internal(&e))?;
-            if ok { Ok(None) } else { Err(ApiError::idempotency_in_use(key)) }
+            if ok {
+                Ok(None)
+            } else {
+                Err(ApiError::idempotency_in_use(key))
+            }
         }
         None => Err(ApiError::idempotency_in_use(key)),
     }
@@ -115,7 +126,8 @@ async fn execute(app: AppState, ctx: Ctx, key: String, req: Request, next: Next)
             Ok(b) => b,
             Err(e) => return ApiError::internal(&e).into_response(),
         };
-        let stored = StoredResponse { status: parts.status.as_u16(), body: bytes.to_vec(), request_id: ctx.request_id.clone() };
+        let stored =
+            StoredResponse { status: parts.status.as_u16(), body: bytes.to_vec(), request_id: ctx.request_id.clone() };
         if let Err(e) = app.core.store.complete_idempotency_key(ctx.scope(), &key, &stored).await {
             // The side effects happened; the answer is still true. A retry after the lock lapses would
             // run again, which is what a crash at this point would also lead to.

@@ -39,7 +39,11 @@ async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> R
         Ok(()) => (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ok\"}\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, [("content-type", "application/json")], "{\"status\":\"database unavailable\"}\n")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("content-type", "application/json")],
+                "{\"status\":\"database unavailable\"}\n",
+            )
                 .into_response()
         }
     }

@@ -51,7 +51,11 @@ async fn prune_idempotency_keys(app: AppState) {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to the grace period).
-pub async fn serve(app: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    app: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let pruner = tokio::spawn(prune_idempotency_keys(app.clone()));
     let grace = app.config.shutdown_grace;
     let router = crate::router::router(app);

@@ -22,7 +22,8 @@ pub async fn request_span(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestId(request_id.clone()));
     // The path holds object ids, never secrets: finconn takes keys and client secrets only in headers and
     // bodies.
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id);
+    let span =
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id);
     let start = Instant::now();
     async move {
         let res = next.run(req).await;

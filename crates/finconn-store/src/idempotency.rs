@@ -8,10 +8,15 @@ use sqlx::Row;
 use crate::db_err;
 use crate::pool::Pools;
 
-pub(crate) async fn claim(pools: &Pools, scope: &Scope, rec: &IdempotencyRecord) -> Result<IdempotencyClaim, StoreError> {
+pub(crate) async fn claim(
+    pools: &Pools,
+    scope: &Scope,
+    rec: &IdempotencyRecord,
+) -> Result<IdempotencyClaim, StoreError> {
     // The primary key makes the insert the lock: exactly one concurrent request gets rows_affected = 1,
     // in one process or across several sharing PostgreSQL.
-    let inserted = on_pool!(pools, write, |p| sqlx::query(
+    let inserted = on_pool!(pools, write, |p| {
+        sqlx::query(
         "INSERT INTO idempotency_keys (account_id, livemode, key, method, path, fingerprint, created, locked_until) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account_id, livemode, key) DO NOTHING"
     )
@@ -26,7 +31,8 @@ pub(crate) async fn claim(pools: &Pools, scope: &Scope, rec: &IdempotencyRecord)
     .execute(p)
     .await
     .map_err(db_err)?
-    .rows_affected());
+    .rows_affected()
+    });
     if inserted == 1 {
         return Ok(IdempotencyClaim::Claimed);
     }
@@ -72,7 +78,13 @@ pub(crate) async fn claim(pools: &Pools, scope: &Scope, rec: &IdempotencyRecord)
     }
 }
 
-pub(crate) async fn reclaim(pools: &Pools, scope: &Scope, key: &str, previous: i64, locked_until: i64) -> Result<bool, StoreError> {
+pub(crate) async fn reclaim(
+    pools: &Pools,
+    scope: &Scope,
+    key: &str,
+    previous: i64,
+    locked_until: i64,
+) -> Result<bool, StoreError> {
     let n = on_pool!(pools, write, |p| sqlx::query(
         "UPDATE idempotency_keys SET locked_until = $1 \
          WHERE account_id = $2 AND livemode = $3 AND key = $4 AND locked_until = $5 AND status IS NULL"
@@ -89,7 +101,12 @@ pub(crate) async fn reclaim(pools: &Pools, scope: &Scope, key: &str, previous: i
     Ok(n == 1)
 }
 
-pub(crate) async fn complete(pools: &Pools, scope: &Scope, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
+pub(crate) async fn complete(
+    pools: &Pools,
+    scope: &Scope,
+    key: &str,
+    response: &StoredResponse,
+) -> Result<(), StoreError> {
     on_pool!(pools, write, |p| sqlx::query(
         "UPDATE idempotency_keys SET status = $1, body = $2, request_id = $3 \
          WHERE account_id = $4 AND livemode = $5 AND key = $6"

@@ -30,7 +30,11 @@ pub(crate) async fn find_api_key(pools: &Pools, hash: &str) -> Result<Option<Api
     row.transpose()
 }
 
-pub(crate) async fn provision_account(pools: &Pools, account: &AccountRecord, keys: &[ApiKeyRecord]) -> Result<bool, StoreError> {
+pub(crate) async fn provision_account(
+    pools: &Pools,
+    account: &AccountRecord,
+    keys: &[ApiKeyRecord],
+) -> Result<bool, StoreError> {
     on_pool!(pools, write, |p| {
         let mut tx = p.begin().await.map_err(db_err)?;
         for k in keys {

@@ -8,8 +8,7 @@ mod objects;
 
 use async_trait::async_trait;
 use finconn_core::model::{
-    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Scope, SessionRecord,
-    StoredResponse,
+    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Scope, SessionRecord, StoredResponse,
 };
 use finconn_core::store::{CustomerFilter, IdempotencyClaim, Page, PageRequest};
 use finconn_core::{Store, StoreError};
@@ -85,7 +84,12 @@ impl Store for Db {
         objects::update_customer(&self.pool, scope, rec).await
     }
 
-    async fn list_customers(&self, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<CustomerRecord>, StoreError> {
+    async fn list_customers(
+        &self,
+        scope: &Scope,
+        filter: &CustomerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<CustomerRecord>, StoreError> {
         objects::list_customers(&self.pool, scope, filter, page).await
     }
 
@@ -97,15 +101,30 @@ impl Store for Db {
         objects::get_session(&self.pool, account, id).await
     }
 
-    async fn claim_idempotency_key(&self, scope: &Scope, rec: &IdempotencyRecord) -> Result<IdempotencyClaim, StoreError> {
+    async fn claim_idempotency_key(
+        &self,
+        scope: &Scope,
+        rec: &IdempotencyRecord,
+    ) -> Result<IdempotencyClaim, StoreError> {
         idempotency::claim(&self.pool, scope, rec).await
     }
 
-    async fn reclaim_idempotency_key(&self, scope: &Scope, key: &str, previous_locked_until: i64, locked_until: i64) -> Result<bool, StoreError> {
+    async fn reclaim_idempotency_key(
+        &self,
+        scope: &Scope,
+        key: &str,
+        previous_locked_until: i64,
+        locked_until: i64,
+    ) -> Result<bool, StoreError> {
         idempotency::reclaim(&self.pool, scope, key, previous_locked_until, locked_until).await
     }
 
-    async fn complete_idempotency_key(&self, scope: &Scope, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
+    async fn complete_idempotency_key(
+        &self,
+        scope: &Scope,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
         idempotency::complete(&self.pool, scope, key, response).await
     }
 

@@ -1,7 +1,7 @@
 //! Customers and sessions: a JSON record plus the columns queries filter on.
 
 use finconn_core::model::{CustomerRecord, Scope, SessionRecord};
-use finconn_core::store::{CustomerFilter, Cursor, Page, PageRequest};
+use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
 use sqlx::Row;
 
@@ -116,7 +116,12 @@ pub(crate) async fn update_customer(pools: &Pools, scope: &Scope, rec: &Customer
     Ok(done == 1)
 }
 
-pub(crate) async fn list_customers(pools: &Pools, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<CustomerRecord>, StoreError> {
+pub(crate) async fn list_customers(
+    pools: &Pools,
+    scope: &Scope,
+    filter: &CustomerFilter,
+    page: &PageRequest,
+) -> Result<Page<CustomerRecord>, StoreError> {
     if filter.test_clock.is_some() {
         return Ok(Page { items: Vec::new(), has_more: false });
     }

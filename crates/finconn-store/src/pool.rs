@@ -51,8 +51,15 @@ pub enum ConnectError {
 pub(crate) enum Pools {
     /// SQLite allows one writer at a time: all writes go through a one-connection pool, so transactions
     /// queue in-process instead of failing with SQLITE_BUSY; reads use their own connections (WAL).
-    Sqlite { read: SqlitePool, write: SqlitePool, describe: String },
-    Postgres { pool: PgPool, describe: String },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        describe: String,
+    },
+    Postgres {
+        pool: PgPool,
+        describe: String,
+    },
 }
 
 pub(crate) fn is_postgres(url: &str) -> bool {

@@ -48,12 +48,10 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Expandable<T> {
         let v = serde_json::Value::deserialize(d)?;
         match v {
             serde_json::Value::String(id) => Ok(Expandable::Id(id)),
-            obj @ serde_json::Value::Object(_) => serde_json::from_value(obj)
-                .map(|o| Expandable::Object(Box::new(o)))
-                .map_err(serde::de::Error::custom),
-            other => Err(serde::de::Error::custom(format!(
-                "expected an id or an object, found {other}"
-            ))),
+            obj @ serde_json::Value::Object(_) => {
+                serde_json::from_value(obj).map(|o| Expandable::Object(Box::new(o))).map_err(serde::de::Error::custom)
+            }
+            other => Err(serde::de::Error::custom(format!("expected an id or an object, found {other}"))),
         }
     }
 }

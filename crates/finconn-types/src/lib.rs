@@ -10,8 +10,7 @@ mod session;
 
 pub use customer::{Address, Customer, DeletedCustomer};
 pub use enums::{
-    AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch,
-    RequirePaymentMethodSupport,
+    AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch, RequirePaymentMethodSupport,
 };
 pub use error::{ApiErrorBody, ErrorEnvelope, ErrorType};
 pub use expandable::Expandable;

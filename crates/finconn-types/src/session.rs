@@ -1,8 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AccountHolderType, AccountSubcategory, Customer, Expandable, List, ManualEntryMode, Permission,
-    Prefetch, RequirePaymentMethodSupport,
+    AccountHolderType, AccountSubcategory, Customer, Expandable, List, ManualEntryMode, Permission, Prefetch,
+    RequirePaymentMethodSupport,
 };
 
 /// `financial_connections.session`. Fields are in Stripe's (alphabetical) order.

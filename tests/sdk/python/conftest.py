@@ -90,8 +90,9 @@ class Registered:
     client: stripe.StripeClient
 
 
-def keys_create(*, live: bool) -> Registered:
-    """A new account with a registered key pair, made with the finconn CLI.
+def keys_create(*, live: bool, account: Optional[str] = None) -> Registered:
+    """A registered key pair, made with the finconn CLI: for a new account, or
+    (``account=``) beside the keys an existing account already has.
 
     run.sh passes FINCONN_BIN and FINCONN_DATABASE_URL (the database the
     server under test uses). The CLI prints `account:`, `secret key:` and
@@ -101,14 +102,18 @@ def keys_create(*, live: bool) -> Registered:
     database = os.environ.get("FINCONN_DATABASE_URL")
     assert binary and database, "FINCONN_BIN and FINCONN_DATABASE_URL must be set (run.sh sets them)"
     args = [binary, "keys", "create", "--database", database] + (["--live"] if live else [])
+    if account:
+        args += ["--account", account]
     out = subprocess.run(args, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, f"{' '.join(args)} failed: {out.stderr}"
     mode = "live" if live else "test"
-    account = re.search(r"\bacct_[A-Za-z0-9]+", out.stdout)
+    found_account = re.search(r"\bacct_[A-Za-z0-9]+", out.stdout)
     sk = re.search(rf"\bsk_{mode}_[A-Za-z0-9_]+", out.stdout)
     pk = re.search(rf"\bpk_{mode}_[A-Za-z0-9_]+", out.stdout)
-    assert account and sk and pk, f"unexpected `keys create` output: {out.stdout!r}"
-    return Registered(account.group(0), sk.group(0), pk.group(0), make_client(sk.group(0)))
+    assert found_account and sk and pk, f"unexpected `keys create` output: {out.stdout!r}"
+    if account:
+        assert found_account.group(0) == account, out.stdout
+    return Registered(found_account.group(0), sk.group(0), pk.group(0), make_client(sk.group(0)))
 
 
 # --- raw HTTP, for what the SDK will not send or hides ----------------------

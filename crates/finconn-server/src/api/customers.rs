@@ -63,7 +63,11 @@ pub async fn create_customer(State(app): State<AppState>, ctx: Ctx) -> Result<Js
 }
 
 /// `GET /v1/customers/{customer}`: a deleted customer answers `{"deleted": true, ...}`.
-pub async fn retrieve_customer(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_customer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     match app.core.retrieve_customer(ctx.scope(), &id).await? {
         CustomerView::Live(c) => expand::object(&app, &ctx, c, &expand, expand::CUSTOMER).await,
@@ -72,14 +76,22 @@ pub async fn retrieve_customer(State(app): State<AppState>, ctx: Ctx, Path(id): 
 }
 
 /// `POST /v1/customers/{customer}`
-pub async fn update_customer(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn update_customer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let (changes, expand) = params::parse(&ctx.form, changes)?;
     let customer = app.core.update_customer(ctx.scope(), &id, changes).await?;
     expand::object(&app, &ctx, customer, &expand, expand::CUSTOMER).await
 }
 
 /// `DELETE /v1/customers/{customer}`
-pub async fn delete_customer(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete_customer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     params::parse(&ctx.form, |_| Some(()))?;
     let deleted = app.core.delete_customer(ctx.scope(), &id).await?;
     Ok(Json(serde_json::to_value(deleted).map_err(|e| ApiError::internal(&e))?))

@@ -4,8 +4,7 @@ use axum::extract::{Path, State};
 use finconn_core::model::{FiltersRecord, HolderRecord};
 use finconn_core::sessions::NewSession;
 use finconn_types::{
-    AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch,
-    RequirePaymentMethodSupport,
+    AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch, RequirePaymentMethodSupport,
 };
 use serde_json::Value;
 
@@ -37,16 +36,24 @@ fn holder(root: &Obj<'_>) -> Option<HolderRecord> {
                 not_for("account", "customer");
             }
             match (&customer, &customer_account) {
-                (Some(_), Some(_)) => report.reject(ApiError::exclusive("account_holder[customer]", "account_holder[customer_account]")),
+                (Some(_), Some(_)) => {
+                    report.reject(ApiError::exclusive("account_holder[customer]", "account_holder[customer_account]"))
+                }
                 (None, None) if h.has("customer") || h.has("customer_account") => {}
                 (None, None) => report.reject(ApiError::missing("account_holder[customer]")),
                 _ => {}
             }
             if customer.as_deref().is_some_and(|c| !c.starts_with("cus_")) {
-                report.reject(ApiError::invalid("account_holder[customer]", "Invalid account_holder[customer]: must be a customer id (cus_…)"));
+                report.reject(ApiError::invalid(
+                    "account_holder[customer]",
+                    "Invalid account_holder[customer]: must be a customer id (cus_…)",
+                ));
             }
             if customer_account.as_deref().is_some_and(|c| !c.starts_with("acct_")) {
-                report.reject(ApiError::invalid("account_holder[customer_account]", "Invalid account_holder[customer_account]: must be an account id (acct_…)"));
+                report.reject(ApiError::invalid(
+                    "account_holder[customer_account]",
+                    "Invalid account_holder[customer_account]: must be an account id (acct_…)",
+                ));
             }
         }
         AccountHolderType::Account => {
@@ -72,7 +79,10 @@ fn countries(f: &Obj<'_>) -> Option<Option<Vec<String>>> {
             for (path, c) in items {
                 let code = c.to_ascii_uppercase();
                 if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-                    f.report().reject(ApiError::invalid(path.clone(), format!("Invalid {path}: must be a two-letter ISO 3166-1 country code")));
+                    f.report().reject(ApiError::invalid(
+                        path.clone(),
+                        format!("Invalid {path}: must be a two-letter ISO 3166-1 country code"),
+                    ));
                     return None;
                 }
                 if !out.contains(&code) {
@@ -104,7 +114,11 @@ fn new_session(root: Obj<'_>) -> Option<(NewSession, Expand)> {
             .value()
             .filter(|v| !v.is_empty());
         filters.require_payment_method_support = f
-            .enumeration("require_payment_method_support", RequirePaymentMethodSupport::VALUES, RequirePaymentMethodSupport::parse_known)
+            .enumeration(
+                "require_payment_method_support",
+                RequirePaymentMethodSupport::VALUES,
+                RequirePaymentMethodSupport::parse_known,
+            )
             .value();
         country_filter = countries(&f);
     }
@@ -153,7 +167,11 @@ pub async fn create_session(State(app): State<AppState>, ctx: Ctx) -> Result<Jso
 }
 
 /// `GET /v1/financial_connections/sessions/{session}`
-pub async fn retrieve_session(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_session(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let session = app.core.retrieve_session(ctx.scope(), &id).await?;
     expand::object(&app, &ctx, session, &expand, expand::SESSION).await

@@ -132,7 +132,8 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
     let bytes = to_bytes(body, limit).await.map_err(|_| ApiError::body_too_large(limit))?;
     let input: &[u8] = if parts.method == Method::POST {
         if !bytes.is_empty() {
-            let ct = parts.headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let ct =
+                parts.headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
             let ok = ct.as_deref().is_some_and(|c| {
                 c.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
             });

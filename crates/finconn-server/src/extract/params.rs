@@ -52,7 +52,11 @@ pub fn parse<T>(form: &Form, read: impl FnOnce(Obj<'_>) -> Option<T>) -> Result<
     let report = Report::default();
     let out = read(Obj::root(&form.root, &report));
     report.into_result()?;
-    out.ok_or_else(|| ApiError::internal(&*Box::<dyn std::error::Error + Send + Sync>::from("parameter reader gave up without reporting why")))
+    out.ok_or_else(|| {
+        ApiError::internal(&*Box::<dyn std::error::Error + Send + Sync>::from(
+            "parameter reader gave up without reporting why",
+        ))
+    })
 }
 
 /// A string value with Stripe's three states: absent, `""` (unset), or a value.
@@ -204,7 +208,8 @@ impl<'a> Obj<'a> {
     fn enum_at<E>(&self, path: String, raw: &str, values: &[&str], parse: fn(&str) -> Option<E>) -> Option<E> {
         let v = parse(raw);
         if v.is_none() {
-            self.report.invalid(ApiError::invalid(path.clone(), format!("Invalid {path}: must be one of {}", one_of(values))));
+            self.report
+                .invalid(ApiError::invalid(path.clone(), format!("Invalid {path}: must be one of {}", one_of(values))));
         }
         v
     }
@@ -233,11 +238,17 @@ impl<'a> Obj<'a> {
                 let well_formed = raw.strip_prefix('-').unwrap_or(&raw).bytes().all(|b| b.is_ascii_digit());
                 match raw.parse::<i64>() {
                     Ok(n) if well_formed && n < min => {
-                        self.report.invalid(ApiError::invalid(path, format!("This value must be greater than or equal to {min}.")));
+                        self.report.invalid(ApiError::invalid(
+                            path,
+                            format!("This value must be greater than or equal to {min}."),
+                        ));
                         Field::Absent
                     }
                     Ok(n) if well_formed && n > max => {
-                        self.report.invalid(ApiError::invalid(path, format!("This value must be less than or equal to {max}.")));
+                        self.report.invalid(ApiError::invalid(
+                            path,
+                            format!("This value must be less than or equal to {max}."),
+                        ));
                         Field::Absent
                     }
                     Ok(n) if well_formed => Field::Value(n),
@@ -309,7 +320,10 @@ impl<'a> Obj<'a> {
                     return Field::Absent;
                 }
                 if entries.len() > max_items {
-                    self.report.invalid(ApiError::invalid(path, format!("Invalid array: must have at most {max_items} elements")));
+                    self.report.invalid(ApiError::invalid(
+                        path,
+                        format!("Invalid array: must have at most {max_items} elements"),
+                    ));
                     return Field::Absent;
                 }
                 let mut items: Vec<(usize, &Node)> =
@@ -324,7 +338,11 @@ impl<'a> Obj<'a> {
                         None => ok = false,
                     }
                 }
-                if ok { Field::Value(out) } else { Field::Absent }
+                if ok {
+                    Field::Value(out)
+                } else {
+                    Field::Absent
+                }
             }
         }
     }
@@ -342,7 +360,11 @@ impl<'a> Obj<'a> {
                         None => ok = false,
                     }
                 }
-                if ok { Field::Value(out) } else { Field::Absent }
+                if ok {
+                    Field::Value(out)
+                } else {
+                    Field::Absent
+                }
             }
             Field::Empty => Field::Empty,
             Field::Absent => Field::Absent,
@@ -374,7 +396,10 @@ impl<'a> Obj<'a> {
                             format!("Invalid val: {} must be a string under 500 characters", shown(v)),
                         )),
                         Node::Str(v) => out.push((k.clone(), v.clone())),
-                        Node::Map(_) => self.report.invalid(ApiError::invalid(format!("{path}[{k}]"), "Invalid string: an object or array was given")),
+                        Node::Map(_) => self.report.invalid(ApiError::invalid(
+                            format!("{path}[{k}]"),
+                            "Invalid string: an object or array was given",
+                        )),
                     }
                 }
                 obj.seen.borrow_mut().iter_mut().for_each(|s| *s = true);

@@ -24,7 +24,10 @@ async fn customers_are_created_updated_and_deleted(app: TestApp) {
     assert_eq!(c["address"]["city"], serde_json::Value::Null);
 
     let u = app
-        .post(&format!("/v1/customers/{id}"), &[("name", "J. Rosen"), ("description", ""), ("metadata[team]", ""), ("metadata[tier]", "2")])
+        .post(
+            &format!("/v1/customers/{id}"),
+            &[("name", "J. Rosen"), ("description", ""), ("metadata[team]", ""), ("metadata[tier]", "2")],
+        )
         .await
         .ok();
     assert_eq!(u["name"], "J. Rosen");
@@ -44,7 +47,11 @@ async fn customers_are_created_updated_and_deleted(app: TestApp) {
     let r = app.delete(&format!("/v1/customers/{id}")).await;
     assert_eq!(r.status, 404);
     let r = app
-        .create_session(&[("account_holder[type]", "customer"), ("account_holder[customer]", id), ("permissions[]", "balances")])
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", id),
+            ("permissions[]", "balances"),
+        ])
         .await;
     assert_eq!(r.status, 400, "a deleted customer cannot hold accounts");
 }
@@ -73,7 +80,9 @@ async fn customer_parameters_are_validated(app: TestApp) {
 async fn customer_lists_paginate_in_both_directions(app: TestApp) {
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(app.create_customer(&[("email", &format!("c{i}@example.com"))]).await["id"].as_str().unwrap().to_owned());
+        ids.push(
+            app.create_customer(&[("email", &format!("c{i}@example.com"))]).await["id"].as_str().unwrap().to_owned(),
+        );
     }
     ids.reverse(); // newest first
     let page = app.get("/v1/customers?limit=2").await.ok();
@@ -108,7 +117,11 @@ async fn customer_lists_paginate_in_both_directions(app: TestApp) {
         ("limit=101", "limit", "This value must be less than or equal to 100."),
         ("limit=ten", "limit", "Invalid integer: ten"),
         ("starting_after=cus_nope", "starting_after", "No such customer: 'cus_nope'"),
-        ("starting_after=a&ending_before=b", "starting_after", "You may only specify one of these parameters: starting_after, ending_before."),
+        (
+            "starting_after=a&ending_before=b",
+            "starting_after",
+            "You may only specify one of these parameters: starting_after, ending_before.",
+        ),
         ("colour=red", "colour", "Received unknown parameter: colour"),
         ("expand[]=data.nothing", "expand[0]", "This property cannot be expanded (data.nothing)."),
     ] {

@@ -160,7 +160,11 @@ impl TestApp {
     pub async fn customer_session(&self, extra: &[(&str, &str)]) -> Value {
         let cus = self.create_customer(&[]).await;
         let id = cus["id"].as_str().expect("id").to_owned();
-        let mut form = vec![("account_holder[type]", "customer"), ("account_holder[customer]", id.as_str()), ("permissions[]", "balances")];
+        let mut form = vec![
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", id.as_str()),
+            ("permissions[]", "balances"),
+        ];
         form.extend_from_slice(extra);
         self.create_session(&form).await.ok()
     }

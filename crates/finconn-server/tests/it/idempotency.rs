@@ -12,7 +12,10 @@ async fn a_repeated_key_replays_the_first_response(app: TestApp) {
     let cus = app.create_customer(&[]).await["id"].as_str().unwrap().to_owned();
     let form = session_form(&cus);
     let send = |key: &'static str, form: Vec<(&'static str, String)>| {
-        let req = app.request(reqwest::Method::POST, "/v1/financial_connections/sessions").header("Idempotency-Key", key).form(&form);
+        let req = app
+            .request(reqwest::Method::POST, "/v1/financial_connections/sessions")
+            .header("Idempotency-Key", key)
+            .form(&form);
         app.send(req)
     };
     let first = send("key-1", form.clone()).await;
@@ -35,20 +38,33 @@ async fn a_repeated_key_replays_the_first_response(app: TestApp) {
         mismatch.error("message"),
         "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than 'key-1' if you meant to execute a different request."
     );
-    let other_endpoint = app.send(app.request(reqwest::Method::POST, "/v1/customers").header("Idempotency-Key", "key-1")).await;
+    let other_endpoint =
+        app.send(app.request(reqwest::Method::POST, "/v1/customers").header("Idempotency-Key", "key-1")).await;
     assert_eq!(other_endpoint.status, 400);
     assert_eq!(other_endpoint.error("type"), "idempotency_error");
 
     // Keys belong to one account: another tenant's same key is a new request.
     let stranger = app.with_key(&crate::helpers::random_key());
-    let theirs = stranger.send(stranger.request(reqwest::Method::POST, "/v1/customers").header("Idempotency-Key", "key-1")).await;
+    let theirs = stranger
+        .send(stranger.request(reqwest::Method::POST, "/v1/customers").header("Idempotency-Key", "key-1"))
+        .await;
     assert_eq!(theirs.status, 200);
 }
 
 async fn validation_failures_are_not_remembered(app: TestApp) {
-    let bad = app.send(app.request(reqwest::Method::POST, "/v1/customers").header("Idempotency-Key", "k2").form(&[("nope", "1")])).await;
+    let bad = app
+        .send(
+            app.request(reqwest::Method::POST, "/v1/customers").header("Idempotency-Key", "k2").form(&[("nope", "1")]),
+        )
+        .await;
     assert_eq!(bad.status, 400);
-    let good = app.send(app.request(reqwest::Method::POST, "/v1/customers").header("Idempotency-Key", "k2").form(&[("email", "a@b.c")])).await;
+    let good = app
+        .send(
+            app.request(reqwest::Method::POST, "/v1/customers")
+                .header("Idempotency-Key", "k2")
+                .form(&[("email", "a@b.c")]),
+        )
+        .await;
     assert_eq!(good.status, 200, "{}", good.body);
     let long = "k".repeat(256);
     let r = app.send(app.request(reqwest::Method::POST, "/v1/customers").header("Idempotency-Key", long)).await;

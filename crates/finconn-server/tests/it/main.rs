@@ -1,5 +1,6 @@
 //! finconn-server's integration tests: a real server on a random port, over HTTP, against SQLite and
 //! PostgreSQL.
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a failed test should panic with its cause")]
 
 mod helpers;
 

@@ -15,7 +15,11 @@ async fn authentication_errors_are_stripes(app: TestApp) {
 
     let r = send(c.get(&url).header("authorization", "Bearer")).await;
     assert_eq!(r.status, 401);
-    assert!(r.error("message").as_str().unwrap().contains("though you did set your Authorization header to \"Bearer\""));
+    assert!(r
+        .error("message")
+        .as_str()
+        .unwrap()
+        .contains("though you did set your Authorization header to \"Bearer\""));
 
     let r = send(c.get(&url).bearer_auth("sk_test_abcd1234x")).await;
     assert_eq!(r.status, 200, "a well-formed sandbox key provisions its account");
@@ -70,7 +74,11 @@ async fn bad_bodies_get_stripe_errors_not_500s(app: TestApp) {
     assert_eq!(app.post_raw(path, many).await.status, 400);
 
     let r = app
-        .send(app.request(reqwest::Method::POST, "/v1/customers").header("content-type", "application/json").body("{\"email\":\"a@b.c\"}"))
+        .send(
+            app.request(reqwest::Method::POST, "/v1/customers")
+                .header("content-type", "application/json")
+                .body("{\"email\":\"a@b.c\"}"),
+        )
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(
@@ -84,7 +92,9 @@ async fn bad_bodies_get_stripe_errors_not_500s(app: TestApp) {
 async fn both_array_styles_and_charset_are_accepted(app: TestApp) {
     let cus = app.create_customer(&[]).await;
     let cus = cus["id"].as_str().unwrap();
-    let body = format!("account_holder[type]=customer&account_holder[customer]={cus}&permissions[]=balances&permissions[1]=ownership");
+    let body = format!(
+        "account_holder[type]=customer&account_holder[customer]={cus}&permissions[]=balances&permissions[1]=ownership"
+    );
     let r = app
         .send(
             app.request(reqwest::Method::POST, "/v1/financial_connections/sessions")
@@ -97,7 +107,9 @@ async fn both_array_styles_and_charset_are_accepted(app: TestApp) {
 }
 
 async fn every_response_carries_stripes_headers(app: TestApp) {
-    let r = app.send(app.request(reqwest::Method::GET, "/v1/customers").header("Stripe-Version", "2026-10-28.endive")).await;
+    let r = app
+        .send(app.request(reqwest::Method::GET, "/v1/customers").header("Stripe-Version", "2026-10-28.endive"))
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.header("stripe-version"), Some("2026-10-28.endive"));

@@ -33,7 +33,10 @@ async fn create_session_with_every_parameter_returns_them_all(app: TestApp) {
     assert_eq!(s["object"], "financial_connections.session");
     assert_eq!(s["livemode"], false);
     assert_eq!(s["account_holder"], json!({"customer": cus_id, "type": "customer"}));
-    assert_eq!(s["accounts"], json!({"data": [], "has_more": false, "object": "list", "url": "/v1/financial_connections/accounts"}));
+    assert_eq!(
+        s["accounts"],
+        json!({"data": [], "has_more": false, "object": "list", "url": "/v1/financial_connections/accounts"})
+    );
     assert_eq!(s["permissions"], json!(["balances", "ownership", "transactions", "payment_method"]));
     assert_eq!(s["prefetch"], json!(["balances", "transactions"]));
     assert_eq!(
@@ -53,7 +56,17 @@ async fn minimal_session_omits_optional_fields_and_nulls_nullable_ones(app: Test
     let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["account_holder", "accounts", "client_secret", "filters", "id", "livemode", "object", "permissions", "prefetch"],
+        [
+            "account_holder",
+            "accounts",
+            "client_secret",
+            "filters",
+            "id",
+            "livemode",
+            "object",
+            "permissions",
+            "prefetch"
+        ],
         "return_url, limits, manual_entry are optional and not nullable: left out"
     );
     assert_eq!(s["filters"], json!({"account_subcategories": null, "countries": ["US"]}));
@@ -76,7 +89,11 @@ async fn retrieve_expands_the_customer(app: TestApp) {
 async fn account_holder_of_type_account_is_the_callers_own_account(app: TestApp) {
     // The sandbox account behind this key: learn its id from a customer-less session error.
     let other = app
-        .create_session(&[("account_holder[type]", "account"), ("account_holder[account]", "acct_notmine"), ("permissions[]", "ownership")])
+        .create_session(&[
+            ("account_holder[type]", "account"),
+            ("account_holder[account]", "acct_notmine"),
+            ("permissions[]", "ownership"),
+        ])
         .await;
     assert_eq!(other.status, 400);
     assert_eq!(other.error("code"), "resource_missing");
@@ -84,7 +101,12 @@ async fn account_holder_of_type_account_is_the_callers_own_account(app: TestApp)
     let keys = finconn_core::keys::ApiKey::parse(&app.key).unwrap();
     let me = app.state.core.authenticate(&keys).await.unwrap().unwrap().scope.account;
     let s = app
-        .create_session(&[("account_holder[type]", "account"), ("account_holder[account]", &me), ("permissions[]", "ownership"), ("expand[]", "account_holder.account")])
+        .create_session(&[
+            ("account_holder[type]", "account"),
+            ("account_holder[account]", &me),
+            ("permissions[]", "ownership"),
+            ("expand[]", "account_holder.account"),
+        ])
         .await
         .ok();
     assert_eq!(s["account_holder"], json!({"account": {"id": me, "object": "account"}, "type": "account"}));
@@ -94,7 +116,9 @@ async fn session_validation_names_each_param(app: TestApp) {
     let cus = app.create_customer(&[]).await;
     let cus_id = cus["id"].as_str().unwrap();
     let base = [("account_holder[type]", "customer"), ("account_holder[customer]", cus_id)];
-    let cases: Vec<(Vec<(&str, &str)>, u16, Option<&str>, &str, &str)> = vec![
+    // (form, status, code, param, message)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, Option<&'a str>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![("permissions[]", "balances")], 400, Some("parameter_missing"), "account_holder", "Missing required param: account_holder."),
         (base.to_vec(), 400, Some("parameter_missing"), "permissions", "Missing required param: permissions."),
         ([&base[..], &[("permissions[]", "balances"), ("bogus", "1")]].concat(), 400, Some("parameter_unknown"), "bogus", "Received unknown parameter: bogus"),
@@ -123,12 +147,17 @@ async fn session_validation_names_each_param(app: TestApp) {
         assert_eq!(r.error("param"), param, "{form:?}");
         assert_eq!(r.error("message"), message, "{form:?}");
         match code {
-            Some(c) => assert_eq!(r.error("doc_url").as_str().unwrap(), format!("https://stripe.com/docs/error-codes/{}", c.replace('_', "-"))),
+            Some(c) => assert_eq!(
+                r.error("doc_url").as_str().unwrap(),
+                format!("https://stripe.com/docs/error-codes/{}", c.replace('_', "-"))
+            ),
             None => assert_eq!(r.error("doc_url"), &Value::Null, "no code, no doc_url"),
         }
     }
     let long = format!("https://example.com/{}", "a".repeat(5000));
-    let r = app.create_session(&[&base[..], &[("permissions[]", "balances"), ("return_url", long.as_str())]].concat()).await;
+    let r = app
+        .create_session(&[&base[..], &[("permissions[]", "balances"), ("return_url", long.as_str())]].concat())
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error("param"), "return_url");
     assert_eq!(r.error("message"), "Invalid string: https://ex...aaaaaaaaaa; must be at most 5000 characters");
@@ -145,13 +174,25 @@ async fn tenants_and_modes_never_see_each_others_sessions(app: TestApp) {
     // A customer of another tenant cannot be an account holder here.
     let cus = app.create_customer(&[]).await;
     let r = stranger
-        .create_session(&[("account_holder[type]", "customer"), ("account_holder[customer]", cus["id"].as_str().unwrap()), ("permissions[]", "balances")])
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", cus["id"].as_str().unwrap()),
+            ("permissions[]", "balances"),
+        ])
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error("message"), format!("No such customer: '{}'", cus["id"].as_str().unwrap()).as_str());
 
     // The same account's live keys see none of its test objects, and are told so.
-    let me = app.state.core.authenticate(&finconn_core::keys::ApiKey::parse(&app.key).unwrap()).await.unwrap().unwrap().scope.account;
+    let me = app
+        .state
+        .core
+        .authenticate(&finconn_core::keys::ApiKey::parse(&app.key).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .scope
+        .account;
     let live = app.state.core.create_account_keys(true, None, Some(&me)).await.unwrap();
     let live_app = app.with_key(&live.secret_key);
     let r = live_app.get(&format!("/v1/financial_connections/sessions/{id}")).await;
@@ -161,7 +202,11 @@ async fn tenants_and_modes_never_see_each_others_sessions(app: TestApp) {
         format!("No such financial_connections.session: '{id}'; a similar object exists in test mode, but a live mode key was used to make this request.").as_str()
     );
     let live_session = live_app
-        .create_session(&[("account_holder[type]", "account"), ("account_holder[account]", &me), ("permissions[]", "balances")])
+        .create_session(&[
+            ("account_holder[type]", "account"),
+            ("account_holder[account]", &me),
+            ("permissions[]", "balances"),
+        ])
         .await
         .ok();
     assert_eq!(live_session["livemode"], true);

@@ -45,19 +45,21 @@ export function newTenant(suffix = randomSuffix()) {
 
 // A new account with a registered key pair, from `finconn keys create [--live]`
 // against the server's database (run.sh passes FINCONN_BIN and FINCONN_DATABASE_URL).
-export function keysCreate({live}) {
+// With `account`, the pair is added beside that account's existing keys.
+export function keysCreate({live, account}) {
   const bin = process.env.FINCONN_BIN;
   const db = process.env.FINCONN_DATABASE_URL;
   assert.ok(bin && db, 'FINCONN_BIN and FINCONN_DATABASE_URL must be set (run.sh sets them)');
-  const args = ['keys', 'create', '--database', db, ...(live ? ['--live'] : [])];
+  const args = ['keys', 'create', '--database', db, ...(live ? ['--live'] : []), ...(account ? ['--account', account] : [])];
   const out = spawnSync(bin, args, {encoding: 'utf8', timeout: 30000});
   assert.equal(out.status, 0, `finconn ${args.join(' ')} failed: ${out.stderr}`);
   const mode = live ? 'live' : 'test';
-  const account = out.stdout.match(/\bacct_[A-Za-z0-9]+/);
+  const found = out.stdout.match(/\bacct_[A-Za-z0-9]+/);
   const sk = out.stdout.match(new RegExp(`\\bsk_${mode}_[A-Za-z0-9_]+`));
   const pk = out.stdout.match(new RegExp(`\\bpk_${mode}_[A-Za-z0-9_]+`));
-  assert.ok(account && sk && pk, `unexpected keys create output: ${out.stdout}`);
-  return {account: account[0], sk: sk[0], pk: pk[0], stripe: makeClient(sk[0])};
+  assert.ok(found && sk && pk, `unexpected keys create output: ${out.stdout}`);
+  if (account) assert.equal(found[0], account, out.stdout);
+  return {account: found[0], sk: sk[0], pk: pk[0], stripe: makeClient(sk[0])};
 }
 
 // The parsed JSON the server sent; stripe-node hands it back as is and hangs

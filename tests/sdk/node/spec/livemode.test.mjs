@@ -1,66 +1,75 @@
-// Live and test mode are separate. Live keys come only from
-// `finconn keys create --live --database URL` (run.sh passes FINCONN_BIN and
-// FINCONN_DATABASE_URL); that CLI always makes a new account, so these tests
-// check that live and test objects never leak into each other.
+// Live and test mode of one account are separate. `finconn keys create` makes
+// an account with a test pair; `keys create --live --account ID` adds a live
+// pair to it (run.sh passes FINCONN_BIN and FINCONN_DATABASE_URL).
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {newTenant, keysCreate, makeClient} from '../lib/helpers.mjs';
+import {newTenant, keysCreate, makeClient, expectStripeError, TYPES} from '../lib/helpers.mjs';
+
+const LIVE_KEY_USED = '; a similar object exists in test mode, but a live mode key was used to make this request.';
+const TEST_KEY_USED = '; a similar object exists in live mode, but a test mode key was used to make this request.';
+
+function pair() {
+  const t = keysCreate({live: false});
+  const l = keysCreate({live: true, account: t.account});
+  return [t, l];
+}
+
+const session = (stripe, customer) =>
+  stripe.financialConnections.sessions.create({
+    account_holder: {type: 'customer', customer},
+    permissions: ['balances'],
+  });
 
 test('test-mode objects say livemode: false', async () => {
   const {stripe} = newTenant();
   const c = await stripe.customers.create({name: 't'});
-  const s = await stripe.financialConnections.sessions.create({
-    account_holder: {type: 'customer', customer: c.id},
-    permissions: ['balances'],
-  });
+  const s = await session(stripe, c.id);
   assert.equal(c.livemode, false);
   assert.equal(s.livemode, false);
 });
 
-test('a registered live key works and its objects say livemode: true', async () => {
-  const live = keysCreate({live: true});
+test('live-key objects say livemode: true', async () => {
+  const [, live] = pair();
   const c = await live.stripe.customers.create({name: 'live'});
   assert.equal(c.livemode, true);
-  const s = await live.stripe.financialConnections.sessions.create({
-    account_holder: {type: 'customer', customer: c.id},
-    permissions: ['balances'],
-  });
+  const s = await session(live.stripe, c.id);
   assert.equal(s.livemode, true);
   assert.equal((await live.stripe.financialConnections.sessions.retrieve(s.id)).id, s.id);
 });
 
-test('a live key cannot read a test-mode session, nor a test key a live one', async () => {
-  const t = newTenant();
+test('a live key cannot read the same account\'s test-mode session, and vice versa', async () => {
+  const [t, live] = pair();
   const c = await t.stripe.customers.create({name: 't'});
-  const s = await t.stripe.financialConnections.sessions.create({
-    account_holder: {type: 'customer', customer: c.id},
-    permissions: ['balances'],
+  const s = await session(t.stripe, c.id);
+  await expectStripeError(live.stripe.financialConnections.sessions.retrieve(s.id), {
+    sdkType: TYPES.invalid,
+    status: 404,
+    code: 'resource_missing',
+    param: 'id',
+    message: `No such financial_connections.session: '${s.id}'${LIVE_KEY_USED}`,
   });
-  const live = keysCreate({live: true});
-  await assert.rejects(live.stripe.financialConnections.sessions.retrieve(s.id), (e) => {
-    assert.equal(e.type, 'StripeInvalidRequestError');
-    assert.equal(e.statusCode, 404);
-    assert.equal(e.code, 'resource_missing');
-    assert.equal(e.param, 'id');
-    assert.ok(e.message.startsWith(`No such financial_connections.session: '${s.id}'`), e.message);
-    return true;
+  await expectStripeError(session(live.stripe, c.id), {
+    sdkType: TYPES.invalid,
+    status: 400,
+    code: 'resource_missing',
+    param: 'account_holder[customer]',
+    message: `No such customer: '${c.id}'${LIVE_KEY_USED}`,
   });
   const lc = await live.stripe.customers.create({name: 'live'});
-  const ls = await live.stripe.financialConnections.sessions.create({
-    account_holder: {type: 'customer', customer: lc.id},
-    permissions: ['balances'],
-  });
-  await assert.rejects(t.stripe.financialConnections.sessions.retrieve(ls.id), (e) => {
-    assert.equal(e.statusCode, 404);
-    assert.equal(e.code, 'resource_missing');
-    return true;
+  const ls = await session(live.stripe, lc.id);
+  await expectStripeError(t.stripe.financialConnections.sessions.retrieve(ls.id), {
+    sdkType: TYPES.invalid,
+    status: 404,
+    code: 'resource_missing',
+    param: 'id',
+    message: `No such financial_connections.session: '${ls.id}'${TEST_KEY_USED}`,
   });
 });
 
 test('a live publishable key is refused on secret endpoints', async () => {
-  const live = keysCreate({live: true});
+  const [, live] = pair();
   await assert.rejects(makeClient(live.pk).customers.list(), (e) => {
-    assert.equal(e.type, 'StripePermissionError');
+    assert.equal(e.type, TYPES.permission);
     assert.equal(e.statusCode, 403);
     return true;
   });

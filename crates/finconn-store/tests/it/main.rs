@@ -1,0 +1,244 @@
+//! The storage conformance suite: every test runs against SQLite and against PostgreSQL.
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a failed test should panic with its cause")]
+
+use std::collections::BTreeMap;
+
+use finconn_core::keys::KeyKind;
+use finconn_core::model::{
+    AccountRecord, ApiKeyRecord, CustomerRecord, FiltersRecord, HolderRecord, IdempotencyRecord, Scope, SessionRecord,
+    StoredResponse,
+};
+use finconn_core::store::{Cursor, CustomerFilter, IdempotencyClaim, PageRequest};
+use finconn_core::{ids, Store, StoreError};
+use finconn_store::Db;
+
+struct Fixture {
+    db: Db,
+    _dir: tempfile::TempDir,
+}
+
+async fn postgres_url() -> String {
+    if let Ok(url) = std::env::var("FINCONN_TEST_DATABASE_URL") {
+        return url;
+    }
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .expect("PostgreSQL must run at 127.0.0.1:5432 (user postgres, trust auth) for these tests");
+    let _ = sqlx::query("CREATE DATABASE finconn_test").execute(&mut admin).await;
+    "postgres://postgres@127.0.0.1:5432/finconn_test".to_owned()
+}
+
+async fn open(postgres: bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = if postgres { postgres_url().await } else { format!("sqlite://{}", dir.path().join("t.db").display()) };
+    let db = Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    Fixture { db, _dir: dir }
+}
+
+fn scope() -> Scope {
+    Scope { account: ids::new_id(ids::ACCOUNT), livemode: false }
+}
+
+fn customer(email: &str) -> CustomerRecord {
+    CustomerRecord {
+        id: ids::new_id(ids::CUSTOMER),
+        scope: None,
+        created: 1_700_000_000,
+        email: Some(email.to_owned()),
+        name: None,
+        description: None,
+        phone: None,
+        address: None,
+        metadata: BTreeMap::new(),
+        invoice_prefix: "ABC".into(),
+        deleted: false,
+        version: 0,
+    }
+}
+
+fn key(hash: &str, account: &str) -> ApiKeyRecord {
+    ApiKeyRecord {
+        hash: hash.to_owned(),
+        account: account.to_owned(),
+        kind: KeyKind::Secret,
+        livemode: false,
+        sandbox: true,
+        created: 1,
+    }
+}
+
+async fn provisioning_is_idempotent_and_never_steals_a_key(db: &Db) {
+    let a = AccountRecord { id: ids::new_id(ids::ACCOUNT), display_name: Some("A".into()), sandbox: true, created: 1 };
+    let h = ids::random_base62(40);
+    assert!(db.provision_account(&a, &[key(&h, &a.id)]).await.unwrap());
+    assert!(db.provision_account(&a, &[key(&h, &a.id)]).await.unwrap(), "same rows again: a no-op");
+    let b = AccountRecord { id: ids::new_id(ids::ACCOUNT), display_name: None, sandbox: true, created: 1 };
+    let h2 = ids::random_base62(40);
+    assert!(!db.provision_account(&b, &[key(&h2, &b.id), key(&h, &b.id)]).await.unwrap());
+    assert!(db.find_api_key(&h2).await.unwrap().is_none(), "a refused provisioning writes nothing");
+    assert_eq!(db.find_api_key(&h).await.unwrap().unwrap().account, a.id);
+    assert_eq!(db.get_account(&a.id).await.unwrap().unwrap().display_name.as_deref(), Some("A"));
+    assert!(db.get_account(&b.id).await.unwrap().is_none());
+}
+
+async fn customers_are_scoped_and_versioned(db: &Db) {
+    let s = scope();
+    let mut c = customer("a@example.com");
+    db.insert_customer(&s, &c).await.unwrap();
+    let got = db.get_customer(&s.account, &c.id).await.unwrap().unwrap();
+    assert_eq!(got.email.as_deref(), Some("a@example.com"));
+    assert_eq!(got.scope, Some(s.clone()));
+    assert!(db.get_customer("acct_other", &c.id).await.unwrap().is_none());
+
+    c.name = Some("first".into());
+    assert!(db.update_customer(&s, &c).await.unwrap());
+    c.name = Some("stale".into());
+    assert!(!db.update_customer(&s, &c).await.unwrap(), "a write based on an old version is refused");
+    let got = db.get_customer(&s.account, &c.id).await.unwrap().unwrap();
+    assert_eq!(got.name.as_deref(), Some("first"));
+    assert_eq!(got.version, 1);
+    let other_mode = Scope { livemode: true, ..s.clone() };
+    let mut g = got.clone();
+    g.name = Some("live".into());
+    assert!(!db.update_customer(&other_mode, &g).await.unwrap(), "the other mode cannot write it");
+}
+
+async fn lists_page_newest_first_within_scope(db: &Db) {
+    let s = scope();
+    let mut ids_newest_first = Vec::new();
+    for i in 0..7 {
+        let c = customer(&format!("{i}@x.test"));
+        db.insert_customer(&s, &c).await.unwrap();
+        ids_newest_first.insert(0, c.id.clone());
+    }
+    db.insert_customer(&scope(), &customer("stranger@x.test")).await.unwrap();
+    let f = CustomerFilter::default();
+    let p = db.list_customers(&s, &f, &PageRequest { limit: 3, cursor: None }).await.unwrap();
+    assert!(p.has_more);
+    assert_eq!(p.items.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), ids_newest_first[0..3]);
+    let p = db
+        .list_customers(&s, &f, &PageRequest { limit: 3, cursor: Some(Cursor::After(ids_newest_first[5].clone())) })
+        .await
+        .unwrap();
+    assert!(!p.has_more);
+    assert_eq!(p.items.len(), 1);
+    let p = db
+        .list_customers(&s, &f, &PageRequest { limit: 2, cursor: Some(Cursor::Before(ids_newest_first[3].clone())) })
+        .await
+        .unwrap();
+    assert_eq!(p.items.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), ids_newest_first[1..3]);
+    assert!(p.has_more);
+    let err =
+        db.list_customers(&s, &f, &PageRequest { limit: 2, cursor: Some(Cursor::After("cus_nope".into())) }).await;
+    assert!(matches!(err, Err(StoreError::CursorNotFound)));
+    let f = CustomerFilter { email: Some("4@x.test".into()), ..CustomerFilter::default() };
+    assert_eq!(db.list_customers(&s, &f, &PageRequest { limit: 10, cursor: None }).await.unwrap().items.len(), 1);
+}
+
+async fn sessions_round_trip(db: &Db) {
+    let s = scope();
+    let rec = SessionRecord {
+        id: ids::new_id(ids::SESSION),
+        scope: None,
+        created: 5,
+        client_secret: "fcsess_x_secret_y".into(),
+        expires_at: 3605,
+        holder: HolderRecord {
+            kind: finconn_types::AccountHolderType::Customer,
+            customer: Some("cus_1".into()),
+            account: None,
+            customer_account: None,
+        },
+        permissions: vec![finconn_types::Permission::Balances],
+        prefetch: vec![],
+        filters: FiltersRecord { countries: vec!["US".into()], ..FiltersRecord::default() },
+        limits: Some(2),
+        manual_entry: None,
+        return_url: None,
+        accounts: vec![],
+    };
+    db.insert_session(&s, &rec).await.unwrap();
+    let got = db.get_session(&s.account, &rec.id).await.unwrap().unwrap();
+    assert_eq!(got, SessionRecord { scope: Some(s.clone()), ..rec.clone() });
+    assert!(db.get_session("acct_x", &rec.id).await.unwrap().is_none());
+    assert!(db.insert_session(&s, &rec).await.is_err(), "ids are unique");
+}
+
+async fn idempotency_keys_lock_complete_and_expire(db: &Db) {
+    let s = scope();
+    let rec = IdempotencyRecord {
+        key: "k".into(),
+        method: "POST".into(),
+        path: "/v1/customers".into(),
+        fingerprint: "f".into(),
+        created: 100,
+        response: None,
+        locked_until: 160,
+    };
+    assert_eq!(db.claim_idempotency_key(&s, &rec).await.unwrap(), IdempotencyClaim::Claimed);
+    let IdempotencyClaim::Existing(e) = db.claim_idempotency_key(&s, &rec).await.unwrap() else {
+        panic!("second claim must see the first")
+    };
+    assert_eq!(e.response, None);
+    assert!(db.reclaim_idempotency_key(&s, "k", 160, 300).await.unwrap());
+    assert!(!db.reclaim_idempotency_key(&s, "k", 160, 400).await.unwrap(), "only one process takes a lapsed lock over");
+    let resp = StoredResponse { status: 200, body: b"{}\n".to_vec(), request_id: "req_1".into() };
+    db.complete_idempotency_key(&s, "k", &resp).await.unwrap();
+    let IdempotencyClaim::Existing(e) = db.claim_idempotency_key(&s, &rec).await.unwrap() else { panic!() };
+    assert_eq!(e.response, Some(resp));
+    db.release_idempotency_key(&s, "k").await.unwrap();
+    assert!(
+        matches!(db.claim_idempotency_key(&s, &rec).await.unwrap(), IdempotencyClaim::Existing(_)),
+        "a completed key is not released"
+    );
+
+    let other = Scope { account: s.account.clone(), livemode: true };
+    assert_eq!(db.claim_idempotency_key(&other, &rec).await.unwrap(), IdempotencyClaim::Claimed, "keys are per mode");
+    db.release_idempotency_key(&other, "k").await.unwrap();
+    assert_eq!(
+        db.claim_idempotency_key(&other, &rec).await.unwrap(),
+        IdempotencyClaim::Claimed,
+        "a released claim is gone"
+    );
+
+    assert!(db.prune_idempotency_keys(101).await.unwrap() >= 2);
+    assert_eq!(db.claim_idempotency_key(&s, &rec).await.unwrap(), IdempotencyClaim::Claimed);
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { let f = super::open(false).await; super::$name(&f.db).await; } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { let f = super::open(true).await; super::$name(&f.db).await; } )*
+        }
+    };
+}
+
+conformance!(
+    provisioning_is_idempotent_and_never_steals_a_key,
+    customers_are_scoped_and_versioned,
+    lists_page_newest_first_within_scope,
+    sessions_round_trip,
+    idempotency_keys_lock_complete_and_expire,
+);
+
+#[tokio::test]
+async fn sqlite_data_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let s = scope();
+    let c = customer("keep@x.test");
+    {
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        db.insert_customer(&s, &c).await.unwrap();
+        db.close().await;
+    }
+    let db = Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    assert!(db.get_customer(&s.account, &c.id).await.unwrap().is_some());
+}
