@@ -320,20 +320,23 @@ def test_account_holder_of_type_account(tenant):
     assert exc.value.user_message == f"No such account: '{registered.account}'"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known gap: stripe-python 16.1.0 pins Stripe-Version 2026-10-28.endive, whose typed params and "
-        "Session.filters use `country` (a string; renamed from `countries` in 2026-09-30.endive). The "
-        "contract (2026-07-29.dahlia) only has `countries`, so finconn answers 400 parameter_unknown."
-    ),
-)
 def test_filters_country_as_typed_by_the_latest_sdk(tenant, customer):
+    # stripe-python 16.x pins 2026-10-28.endive, whose typed params name the filter `country` (one string).
+    # finconn accepts it and renders the contract's (2026-07-29.dahlia) `countries`.
     session = tenant.v1.financial_connections.sessions.create(
         params={
             "account_holder": {"type": "customer", "customer": customer.id},
             "permissions": ["balances"],
-            "filters": {"country": "CA"},
+            "filters": {"country": "ca"},
         }
     )
-    assert session.filters.country == "CA"
+    assert session.filters.countries == ["CA"]
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        tenant.v1.financial_connections.sessions.create(
+            params={
+                "account_holder": {"type": "customer", "customer": customer.id},
+                "permissions": ["balances"],
+                "filters": {"country": "CA", "countries": ["US"]},
+            }
+        )
+    assert exc.value.param == "filters[country]"

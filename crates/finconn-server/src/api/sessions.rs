@@ -72,8 +72,15 @@ fn holder(root: &Obj<'_>) -> Option<HolderRecord> {
     Some(HolderRecord { kind: kind?, customer, account, customer_account })
 }
 
+/// `filters[countries][]`, or endive's `filters[country]` (one country; the newest SDKs type it so).
 fn countries(f: &Obj<'_>) -> Option<Option<Vec<String>>> {
-    match f.string_array("countries", 5000, 100) {
+    let single = f.string_set("country", 5000).map(|c| vec![(f.path("country"), c)]);
+    let list = f.string_array("countries", 5000, 100);
+    if single.is_some() && !matches!(list, Field::Absent) {
+        f.report().reject(ApiError::exclusive("filters[country]", "filters[countries]"));
+        return None;
+    }
+    match single.map(Field::Value).unwrap_or(list) {
         Field::Value(items) => {
             let mut out: Vec<String> = Vec::new();
             for (path, c) in items {

@@ -73,6 +73,22 @@ async fn minimal_session_omits_optional_fields_and_nulls_nullable_ones(app: Test
     assert_eq!(s["prefetch"], json!([]));
 }
 
+async fn endive_country_filter_is_accepted(app: TestApp) {
+    let s = app.customer_session(&[("filters[country]", "ca")]).await;
+    assert_eq!(s["filters"]["countries"], json!(["CA"]));
+    let cus = app.create_customer(&[]).await;
+    let r = app
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", cus["id"].as_str().unwrap()),
+            ("permissions[]", "balances"),
+            ("filters[country]", "CA"),
+            ("filters[countries][]", "US"),
+        ])
+        .await;
+    assert_eq!((r.status, r.error("param").as_str()), (400, Some("filters[country]")));
+}
+
 async fn retrieve_expands_the_customer(app: TestApp) {
     let s = app.customer_session(&[]).await;
     let id = s["id"].as_str().unwrap();
@@ -218,6 +234,7 @@ crate::on_both_backends!(
     create_session_with_every_parameter_returns_them_all,
     minimal_session_omits_optional_fields_and_nulls_nullable_ones,
     retrieve_expands_the_customer,
+    endive_country_filter_is_accepted,
     account_holder_of_type_account_is_the_callers_own_account,
     session_validation_names_each_param,
     tenants_and_modes_never_see_each_others_sessions,
