@@ -85,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr()?;
+            let shutdown = startup::shutdown_signal();
             println!("finconn listening on http://{addr}");
             println!("database: {}", db.describe());
             if app.config.sandbox_keys {
@@ -93,7 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("keys: sandbox keys are off;");
             }
             println!("      create registered keys with `finconn keys create [--live]`.");
-            startup::serve(app, listener, startup::shutdown_signal()).await?;
+            startup::serve(app, listener, shutdown).await?;
             db.close().await;
             println!("finconn stopped");
             Ok(())

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod binary;
 mod customers;
 mod idempotency;
 mod protocol;
