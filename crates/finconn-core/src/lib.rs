@@ -6,6 +6,7 @@ pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod model;
+pub mod provider;
 pub mod sessions;
 pub mod store;
 
