@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# Load benchmark: finconn session create / retrieve as ratios to the bare echo baseline
+# (../shared/bench/echo), measured in the same run on the same machine. See bench/README.md.
+#
+#   bash bench/run.sh                 # SQLite only, ~2 minutes (+ build)
+#   BENCH_PG=1 bash bench/run.sh      # + PostgreSQL (a scratch database, dropped afterwards)
+#
+# Environment (all optional):
+#   BENCH_DURATION   wrk -d per measurement            (default 10s)
+#   BENCH_WARMUP     wrk -d warm-up per server, c=16   (default 2s; 0 to skip)
+#   BENCH_CONNS      connection counts                 (default "16 64")
+#   BENCH_THREADS    wrk -t                            (default 2)
+#   BENCH_IDS        sessions created for the retrieve run (default 1000)
+#   BENCH_PORT_BASE  first port tried                  (default 18700)
+#   BENCH_TMPDIR     where the scratch SQLite files go (default: a mktemp dir under $TMPDIR or /tmp;
+#                    must be a real disk, not tmpfs, or synchronous=FULL costs nothing)
+#   BENCH_PG         1: also benchmark finconn on PostgreSQL
+#   BENCH_PG_URL     PostgreSQL base URL               (default postgres://postgres@127.0.0.1:5432)
+#   BENCH_NO_BUILD   1: skip the two cargo builds (binaries must exist)
+#   BENCH_ECHO_DIR   the echo crate                    (default <repo>/../shared/bench/echo)
+#   BENCH_KEEP_LOGS  1: keep the scratch dir (server logs, raw wrk output) and print its path
+#   FINCONN_LOG      passed to finconn (default: finconn's own default, info: one log line per request)
+# Exit status: 0 when every measurement ran and finconn answered (almost) only 2xx; 1 otherwise.
+
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+cd "$ROOT"
+
+DURATION="${BENCH_DURATION:-10s}"
+WARMUP="${BENCH_WARMUP:-2s}"
+CONNS="${BENCH_CONNS:-16 64}"
+THREADS="${BENCH_THREADS:-2}"
+N_IDS="${BENCH_IDS:-1000}"
+NEXT_PORT="${BENCH_PORT_BASE:-18700}"
+ECHO_DIR="${BENCH_ECHO_DIR:-$ROOT/../shared/bench/echo}"
+PG_BASE_IN="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+KEY="sk_test_bench$RANDOM"
+FINCONN_BIN="$ROOT/target/release/finconn"
+ECHO_BIN="$ROOT/target/echo/release/echo"
+LUA_DIR="$HERE/lua"
+
+say() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'bench: WARNING: %s\n' "$*" >&2; }
+die() { printf 'bench: FAIL: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- cleanup ----
+SERVER_PID=""
+PG_DB=""
+PG_ADMIN=""
+TMP=""
+cleanup() {
+  stop_server || true
+  if [ -n "$PG_DB" ]; then
+    psql "$PG_ADMIN" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1 \
+      || warn "could not drop PostgreSQL database $PG_DB"
+  fi
+  if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+    if [ "${BENCH_KEEP_LOGS:-0}" = 1 ]; then
+      printf 'bench: logs and raw wrk output kept in %s\n' "$TMP" >&2
+    else
+      rm -rf "$TMP"
+    fi
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ----------------------------------------------------------------- tools -----
+ensure_wrk() {
+  command -v wrk >/dev/null && return 0
+  say "wrk not found: installing it from Debian (apt-get install wrk)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null || die "wrk is missing and apt-get is not available: install wrk yourself"
+  $sudo apt-get update -qq >&2 || die "apt-get update failed"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2 || die "apt-get install wrk failed"
+  command -v wrk >/dev/null || die "wrk still not on PATH after installing it"
+}
+
+ensure_wrk
+command -v curl >/dev/null || die "curl is required"
+[ -f "$LUA_DIR/report.lua" ] || die "missing $LUA_DIR/report.lua"
+
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  say "building finconn (release)"
+  cargo build --release -p finconn-server >&2 || die "cargo build --release -p finconn-server failed"
+  say "building echo baseline (release) from $ECHO_DIR"
+  [ -f "$ECHO_DIR/Cargo.toml" ] || die "echo baseline not found at $ECHO_DIR (set BENCH_ECHO_DIR)"
+  cargo build --release --locked --manifest-path "$ECHO_DIR/Cargo.toml" --target-dir target/echo >&2 \
+    || die "building echo failed"
+fi
+[ -x "$FINCONN_BIN" ] || die "missing $FINCONN_BIN"
+[ -x "$ECHO_BIN" ] || die "missing $ECHO_BIN"
+
+if [ -n "${BENCH_TMPDIR:-}" ]; then
+  mkdir -p "$BENCH_TMPDIR"
+  TMP="$(mktemp -d "$BENCH_TMPDIR/finconn-bench.XXXXXX")"
+else
+  TMP="$(mktemp -d "${TMPDIR:-/tmp}/finconn-bench.XXXXXX")"
+fi
+fstype="$(stat -f -c %T "$TMP" 2>/dev/null || echo unknown)"
+case "$fstype" in tmpfs|ramfs) warn "$TMP is on $fstype: fsync is free there, the durable figures mean little (set BENCH_TMPDIR)";; esac
+
+# --------------------------------------------------------------- servers -----
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  while port_in_use "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+  PORT="$NEXT_PORT"
+  NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+# start_server NAME READY_PATH CMD... : sets SERVER_PID and URL
+start_server() {
+  local name="$1" ready="$2"
+  shift 2
+  pick_port
+  URL="http://127.0.0.1:$PORT"
+  local cmd=("$@")
+  cmd=("${cmd[@]//@PORT@/$PORT}")
+  "${cmd[@]}" >"$TMP/$name.log" 2>&1 &
+  SERVER_PID=$!
+  local i
+  for i in $(seq 1 300); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      tail -20 "$TMP/$name.log" >&2
+      die "$name exited during start-up (log above)"
+    fi
+    if curl -fsS -o /dev/null --max-time 1 "$URL$ready" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "$name did not answer $URL$ready within 30 s"
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  local pid="$SERVER_PID"
+  SERVER_PID=""
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      warn "server $pid ignored SIGTERM for 10 s: killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+# ------------------------------------------------------------ measuring ------
+declare -A R       # R[label|c] = "rps p50_us p99_us non2xx sock_errors requests"
+LABELS=()          # in display order
+BAD=0
+
+# run_wrk LABEL CONNS DURATION SCRIPT URL [record] ; extra env comes from the caller's exports
+run_wrk() {
+  local label="$1" c="$2" dur="$3" script="$4" url="$5" record="${6:-record}"
+  local out="$TMP/wrk.$(echo "$label" | tr -c 'A-Za-z0-9' _).c$c.$record.txt"
+  BENCH_LUA_DIR="$LUA_DIR" BENCH_KEY="$KEY" \
+    wrk -t"$THREADS" -c"$c" -d"$dur" --timeout 10s -s "$LUA_DIR/$script" "$url" >"$out" 2>&1 \
+    || { cat "$out" >&2; die "wrk failed for $label c=$c"; }
+  local line
+  line="$(grep '^RESULT ' "$out" | tail -1)" || { cat "$out" >&2; die "no RESULT line from wrk for $label c=$c"; }
+  [ "$record" = record ] || return 0
+  local requests rps p50 p99 non2xx sock
+  requests="$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")"
+  rps="$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$line")"
+  p50="$(sed -n 's/.*p50_us=\([0-9]*\).*/\1/p' <<<"$line")"
+  p99="$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")"
+  non2xx="$(sed -n 's/.*non2xx=\([0-9]*\).*/\1/p' <<<"$line")"
+  sock="$(sed -n 's/.*sock_errors=\([0-9]*\).*/\1/p' <<<"$line")"
+  R["$label|$c"]="$rps $p50 $p99 $non2xx $sock $requests"
+  case " ${LABELS[*]-} " in *" $label "*) ;; *) LABELS+=("$label") ;; esac
+  local bad=$((non2xx + sock))
+  printf '    %-34s c=%-3s %10s req/s  p50 %6.2f ms  p99 %7.2f ms  non-2xx %s  socket errors %s\n' \
+    "$label" "$c" "$rps" "$(awk -v x="$p50" 'BEGIN{print x/1000}')" "$(awk -v x="$p99" 'BEGIN{print x/1000}')" \
+    "$non2xx" "$sock" >&2
+  if [ "$requests" -eq 0 ] || [ "$bad" -ge "$requests" ]; then
+    warn "$label c=$c: every request failed; this measurement is worthless (raw output: $out)"
+    BAD=1
+  elif [ "$bad" -gt 0 ]; then
+    # Anything above 0.1% errors makes the req/s figure suspect.
+    if [ $((bad * 1000)) -gt "$requests" ]; then
+      warn "$label c=$c: $bad of $requests requests were errors (>0.1%)"
+      BAD=1
+    else
+      warn "$label c=$c: $bad of $requests requests were errors"
+    fi
+  fi
+}
+
+measure() {  # measure LABEL SCRIPT  (uses $URL)
+  local c
+  for c in $CONNS; do run_wrk "$1" "$c" "$DURATION" "$2" "$URL"; done
+}
+warmup() {  # warmup SCRIPT
+  [ "$WARMUP" = 0 ] || [ "$WARMUP" = 0s ] || run_wrk warmup 16 "$WARMUP" "$1" "$URL" discard
+}
+
+# curl_json METHOD PATH [form...] -> body on stdout, fails unless 200
+curl_200() {
+  local method="$1" path="$2"
+  shift 2
+  local args=(-sS --max-time 10 -o "$TMP/curl.body" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $KEY" "$URL$path")
+  local a
+  for a in "$@"; do args+=(--data-urlencode "$a"); done
+  local code
+  code="$(curl "${args[@]}")" || die "curl $method $path failed"
+  [ "$code" = 200 ] || { cat "$TMP/curl.body" >&2; die "$method $path answered $code, not 200"; }
+  cat "$TMP/curl.body"
+}
+json_id() { grep -o '"id": *"[a-z_]*[A-Za-z0-9]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/'; }
+
+SESSION_FORM=("account_holder[type]=customer" "permissions[]=balances" "permissions[]=ownership" "filters[countries][]=US")
+
+# bench_finconn LABEL_SUFFIX DATABASE_URL
+bench_finconn() {
+  local tag="$1" db="$2"
+  say "finconn ($tag): $db"
+  if [ -n "${FINCONN_LOG:-}" ]; then
+    start_server "finconn-$tag" /healthz env FINCONN_LOG="$FINCONN_LOG" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
+  else
+    start_server "finconn-$tag" /healthz "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
+  fi
+  local cus sess
+  cus="$(curl_200 POST /v1/customers "email=bench@example.com" | json_id)"
+  [[ "$cus" == cus_* ]] || die "could not create a customer on finconn ($tag)"
+  sess="$(curl_200 POST /v1/financial_connections/sessions "account_holder[customer]=$cus" "${SESSION_FORM[@]}" | json_id)"
+  [[ "$sess" == fcsess_* ]] || die "could not create a session on finconn ($tag)"
+  curl_200 GET "/v1/financial_connections/sessions/$sess" >/dev/null
+  export BENCH_CUSTOMER="$cus"
+  warmup create.lua
+  measure "finconn/$tag create" create.lua
+
+  # Seed the retrieve run: N sessions over one keep-alive connection, ids scraped from the bodies.
+  local cfg="$TMP/seed.curl" ids="$TMP/ids-$tag.txt" i
+  : >"$cfg"
+  for i in $(seq 1 "$N_IDS"); do
+    printf 'url = "%s/v1/financial_connections/sessions"\nheader = "Authorization: Bearer %s"\ndata = "account_holder[type]=customer&account_holder[customer]=%s&permissions[]=balances&permissions[]=ownership&filters[countries][]=US"\n' \
+      "$URL" "$KEY" "$cus" >>"$cfg"
+    [ "$i" -eq "$N_IDS" ] || printf 'next\n' >>"$cfg"
+  done
+  curl -sS -K "$cfg" | grep -o '"id": *"fcsess_[A-Za-z0-9]*"' | sed 's/.*"\(fcsess_[A-Za-z0-9]*\)"$/\1/' >"$ids" \
+    || die "seeding sessions failed"
+  local got
+  got="$(wc -l <"$ids" | tr -d ' ')"
+  [ "$got" -eq "$N_IDS" ] || die "seeding: asked for $N_IDS sessions, got $got ids"
+  curl_200 GET "/v1/financial_connections/sessions/$(tail -1 "$ids")" >/dev/null
+  export BENCH_IDS_FILE="$ids"
+  warmup retrieve.lua
+  measure "finconn/$tag retrieve" retrieve.lua
+  stop_server
+}
+
+# ------------------------------------------------------------------ runs -----
+say "scratch dir $TMP ($fstype); wrk -t$THREADS, $DURATION per measurement, c in {$CONNS}"
+
+say "echo --db none"
+start_server echo-none /hello "$ECHO_BIN" --port @PORT@ --db none
+warmup create.lua
+measure "echo none POST" create.lua
+measure "echo GET /hello" hello.lua
+stop_server
+
+for mode in full batch; do
+  say "echo --db $mode"
+  start_server "echo-$mode" /hello "$ECHO_BIN" --port @PORT@ --db "$mode" --db-path "$TMP/echo-$mode/fc.db"
+  warmup create.lua
+  measure "echo $mode POST" create.lua
+  stop_server
+done
+
+bench_finconn sqlite "sqlite://$TMP/finconn.db"
+
+if [ "${BENCH_PG:-0}" = 1 ]; then
+  command -v psql >/dev/null || die "BENCH_PG=1 needs psql"
+  PG_BASE="$(sed -E 's#^(postgres(ql)?://[^/?]+).*#\1#' <<<"$PG_BASE_IN")"
+  case "$PG_BASE" in postgres://*|postgresql://*) ;; *) die "BENCH_PG_URL must be a postgres:// URL";; esac
+  PG_ADMIN="$PG_BASE/postgres"
+  PG_DB="finconn_bench_$$_$RANDOM"
+  psql "$PG_ADMIN" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PG_DB\"" >/dev/null \
+    || { PG_DB=""; die "cannot create database on $PG_BASE"; }
+  bench_finconn postgres "$PG_BASE/$PG_DB"
+fi
+
+# ----------------------------------------------------------------- table -----
+get() { local v="${R["$1|$2"]:-}"; if [ -n "$v" ]; then awk -v i="$3" '{print $i}' <<<"$v"; fi; }
+ratio() {
+  local a b
+  a="$(get "$1" "$3" 1)"; b="$(get "$2" "$3" 1)"
+  if [ -n "$a" ] && [ -n "$b" ]; then awk -v a="$a" -v b="$b" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }'; else printf -- '-'; fi
+}
+
+ncpu="$(nproc 2>/dev/null || echo '?')"
+{
+  echo
+  echo "finconn vs echo baseline — wrk -t$THREADS, $DURATION per cell, loopback, $ncpu CPUs shared by server and wrk"
+  echo "scratch files on $fstype; finconn log: ${FINCONN_LOG:-default (info, one line per request)}"
+  echo
+  printf '%-28s %4s %11s %9s %9s %9s %9s\n' "scenario" "c" "req/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
+  printf '%-28s %4s %11s %9s %9s %9s %9s\n' "----------------------------" "----" "-----------" "---------" "---------" "---------" "---------"
+  for label in "${LABELS[@]}"; do
+    for c in $CONNS; do
+      v="${R["$label|$c"]:-}"
+      [ -n "$v" ] || continue
+      read -r rps p50 p99 n2 se _ <<<"$v"
+      printf '%-28s %4s %11.0f %9.2f %9.2f %9s %9s\n' "$label" "$c" "$rps" \
+        "$(awk -v x="$p50" 'BEGIN{print x/1000}')" "$(awk -v x="$p99" 'BEGIN{print x/1000}')" "$n2" "$se"
+    done
+  done
+  echo
+  echo "ratios, finconn req/s / echo req/s (1.00 = as fast as the bare baseline)"
+  hdr="$(printf '%-52s' "")"
+  for c in $CONNS; do hdr+="$(printf ' %8s' "c=$c")"; done
+  echo "$hdr"
+  tags=(sqlite)
+  [ "${BENCH_PG:-0}" = 1 ] && tags+=(postgres)
+  for tag in "${tags[@]}"; do
+    for pair in "create|echo full POST|create / echo full (durable, 1 txn/req)" \
+                "create|echo batch POST|create / echo batch (durable, group commit)" \
+                "create|echo none POST|create / echo none (no storage)" \
+                "retrieve|echo GET /hello|retrieve / echo GET /hello"; do
+      IFS='|' read -r what base text <<<"$pair"
+      line="$(printf '%-52s' "$tag $text")"
+      for c in $CONNS; do line+="$(printf ' %8s' "$(ratio "finconn/$tag $what" "$base" "$c")")"; done
+      echo "$line"
+    done
+  done
+  echo
+}
+
+if [ "$BAD" != 0 ]; then
+  die "some measurements had errors (see warnings above): their figures are not trustworthy"
+fi

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Crash test: every session whose create was acknowledged (200) must survive `kill -9` of finconn.
+#
+#   cargo build -p finconn-server && bash tests/crash/run.sh
+#   FINCONN_BIN=target/release/finconn FINCONN_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+#     bash tests/crash/run.sh
+#
+# Builds nothing. Environment:
+#   FINCONN_BIN                 finconn binary (default: target/debug/finconn)
+#   FINCONN_TEST_DATABASE_URL   postgres://USER@HOST:PORT/ANY — if set, the test also runs against a fresh
+#                               PostgreSQL database created (and dropped afterwards) with psql
+#   CRASH_WORKERS               concurrent creating clients (default 8)
+#   CRASH_SECONDS               seconds of load before kill -9 (default 3)
+#   CRASH_ROUNDS                load / kill -9 / restart / verify rounds per backend (default 1)
+#   CRASH_LOG_DIR               keep server logs here (default: a temp dir, kept only on failure)
+#   CRASH_HEALTH_TIMEOUT        seconds to wait for /healthz (default 30)
+# Needs python3 (standard library only) and, for PostgreSQL, psql.
+# Exits non-zero when an acknowledged session is missing or changed after the restart, or nothing was
+# acknowledged (a run that verifies 0 sessions proves nothing).
+
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BIN="${FINCONN_BIN:-$ROOT/target/debug/finconn}"
+case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+
+command -v python3 >/dev/null || { echo "tests/crash/run.sh: FAIL: python3 is required" >&2; exit 2; }
+[ -x "$BIN" ] || { echo "tests/crash/run.sh: FAIL: finconn binary not found: $BIN (cargo build -p finconn-server)" >&2; exit 2; }
+
+exec python3 "$HERE/crash.py" --bin "$BIN" "$@"
