@@ -11,6 +11,10 @@ pub enum DomainError {
     /// A parameter that is well-formed but not acceptable in this state.
     #[error("{message}")]
     InvalidParam { param: String, message: String },
+    /// The link flow cannot go on: `code` is one of Stripe.js's error codes (`session_expired`,
+    /// `institution_unavailable_planned`, `no_eligible_accounts`, …).
+    #[error("{message}")]
+    Link { code: &'static str, message: String, param: Option<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

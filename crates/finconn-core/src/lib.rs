@@ -3,8 +3,10 @@
 pub mod clock;
 pub mod customers;
 pub mod error;
+pub mod flow;
 pub mod ids;
 pub mod keys;
+pub mod link;
 pub mod model;
 pub mod provider;
 pub mod sessions;
@@ -39,11 +41,17 @@ pub struct Finconn {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    pub providers: link::Providers,
 }
 
 impl Finconn {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self { store, clock, settings }
+        Self { store, clock, settings, providers: link::Providers::default() }
+    }
+
+    pub fn with_providers(mut self, providers: link::Providers) -> Self {
+        self.providers = providers;
+        self
     }
 
     pub fn now(&self) -> i64 {

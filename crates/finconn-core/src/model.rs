@@ -83,6 +83,53 @@ pub struct SessionRecord {
     /// Ids of the `financial_connections.account`s linked through this session.
     #[serde(default)]
     pub accounts: Vec<String>,
+    #[serde(default)]
+    pub status: SessionStatus,
+    #[serde(default)]
+    pub completed_at: Option<i64>,
+    /// Where the end user is in the hosted flow.
+    #[serde(default)]
+    pub link: crate::flow::LinkStep,
+    /// Optimistic-concurrency counter (the `version` column).
+    #[serde(skip)]
+    pub version: i64,
+}
+
+/// Where a session's link flow stands. A session completes (or is cancelled) once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    #[default]
+    Open,
+    Completed,
+    Cancelled,
+}
+
+/// A linked `financial_connections.account`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkedAccountRecord {
+    pub id: String,
+    #[serde(skip)]
+    pub scope: Option<Scope>,
+    pub created: i64,
+    pub session: String,
+    pub holder: HolderRecord,
+    pub institution_id: String,
+    pub institution_name: String,
+    /// The account's name at the institution (`display_name`).
+    pub name: String,
+    pub category: String,
+    pub subcategory: String,
+    pub last4: Option<String>,
+    pub supported_payment_method_types: Vec<String>,
+    pub permissions: Vec<Permission>,
+    pub status: String,
+    pub subscriptions: Vec<String>,
+    /// Entered by hand (routing and account number) rather than through an institution.
+    #[serde(default)]
+    pub manual: bool,
+    #[serde(skip)]
+    pub version: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

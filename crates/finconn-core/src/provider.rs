@@ -33,7 +33,9 @@ pub enum LoginKind {
 pub enum InstitutionStatus {
     Active,
     /// Down for planned maintenance; back at `expected_to_be_available_at` (seconds from now).
-    DownScheduled { available_in_seconds: i64 },
+    DownScheduled {
+        available_in_seconds: i64,
+    },
     /// Down without notice.
     DownUnscheduled,
     /// Up, but every connection attempt fails with an error.
@@ -73,7 +75,8 @@ impl AccountSubcategoryOrOther {
 }
 
 /// An extra step a login can ask for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Challenge {
     /// A one-time code sent to the user ("mfa").
     Code { prompt: String },
@@ -91,9 +94,14 @@ pub enum LoginOutcome {
     Authorized,
     Challenge(Challenge),
     /// Wrong credentials or answer: the user may try again.
-    Incorrect { message: String },
+    Incorrect {
+        message: String,
+    },
     /// The attempt is over (`authorization_failed`, `institution_unavailable_unplanned`, …).
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
 }
 
 /// The source of institutions and their accounts for one mode.

@@ -119,6 +119,10 @@ impl Finconn {
             manual_entry: new.manual_entry,
             return_url: new.return_url,
             accounts: Vec::new(),
+            status: crate::model::SessionStatus::Open,
+            completed_at: None,
+            link: crate::flow::LinkStep::Consent,
+            version: 0,
         };
         self.store.insert_session(scope, &rec).await?;
         Ok(rec.to_wire(scope.livemode, Vec::new()))
@@ -139,6 +143,6 @@ impl Finconn {
 
     pub async fn retrieve_session(&self, scope: &Scope, id: &str) -> Result<Session, DomainError> {
         let rec = self.find_session(scope, id).await?;
-        Ok(rec.to_wire(scope.livemode, Vec::new()))
+        self.render_session(scope, &rec).await
     }
 }

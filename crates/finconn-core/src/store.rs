@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Scope, SessionRecord, StoredResponse,
+    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, LinkedAccountRecord, Scope, SessionRecord,
+    StoredResponse,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +89,21 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<(), StoreError>;
     async fn get_session(&self, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// A session by id alone, in any account (its record's `scope` says whose). For the OAuth page, which
+    /// the end user reaches without a key.
+    async fn find_session_by_id(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Writes `rec` if the stored version is still `rec.version`; false if another write came first.
+    async fn update_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<bool, StoreError>;
+    /// In one transaction: writes the completed session (if its version is still `session.version`) and
+    /// inserts its accounts. False, and nothing written, if the session changed meanwhile.
+    async fn complete_session(
+        &self,
+        scope: &Scope,
+        session: &SessionRecord,
+        accounts: &[LinkedAccountRecord],
+    ) -> Result<bool, StoreError>;
+    /// The accounts linked through a session, in link order.
+    async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
 
     /// Claims `key` for a request, or returns what is stored under it.
     async fn claim_idempotency_key(

@@ -20,6 +20,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub log_json: bool,
     pub shutdown_grace: Duration,
+    /// Who the consent pane says is asking, for accounts without a display name of their own.
+    pub display_name: String,
+    /// Serve the demo merchant page at `/demo` (test mode only).
+    pub demo: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -45,6 +49,8 @@ impl Default for Config {
             max_body_bytes: 1 << 20,
             log_json: false,
             shutdown_grace: Duration::from_secs(30),
+            display_name: "finconn sandbox".to_owned(),
+            demo: true,
         }
     }
 }
@@ -60,6 +66,8 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     log_format: Option<String>,
     shutdown_grace_seconds: Option<u64>,
+    display_name: Option<String>,
+    demo: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +151,17 @@ impl Config {
                 "text" => false,
                 _ => return Err(invalid("log_format (FINCONN_LOG_FORMAT)", "expected text or json")),
             };
+        }
+        if let Some(n) = env("FINCONN_DISPLAY_NAME").or(file.display_name) {
+            if n.trim().is_empty() || n.chars().count() > 100 {
+                return Err(invalid("display_name (FINCONN_DISPLAY_NAME)", "must be 1 to 100 characters"));
+            }
+            c.display_name = n;
+        }
+        if let Some(v) = env("FINCONN_DEMO") {
+            c.demo = parse_bool(&v).ok_or_else(|| invalid("demo (FINCONN_DEMO)", "expected true or false"))?;
+        } else if let Some(b) = file.demo {
+            c.demo = b;
         }
         if let Some(g) = file.shutdown_grace_seconds {
             c.shutdown_grace = Duration::from_secs(g);

@@ -147,6 +147,12 @@ impl ApiError {
         .validation()
     }
 
+    pub fn publishable_key_required() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "The link flow takes a publishable key, never a secret key.")
+            .code("publishable_key_required")
+            .validation()
+    }
+
     pub fn unrecognized_url(method: &str, path: &str) -> Self {
         let hint = if path.ends_with('/') {
             " If you are trying to list objects, remove the trailing slash. If you are trying to retrieve an object, \
@@ -170,6 +176,10 @@ impl ApiError {
             "Invalid request: unsupported Content-Type {raw}. If error persists and you need assistance, please \
              contact support@stripe.com."
         ))
+    }
+
+    pub fn test_mode_only() -> Self {
+        Self::invalid_request("This endpoint can only be used with a test mode key.")
     }
 
     pub fn invalid_version(raw: &str) -> Self {
@@ -251,6 +261,13 @@ impl From<DomainError> for ApiError {
                 }
             }
             DomainError::InvalidParam { param, message } => ApiError::invalid(param, message),
+            DomainError::Link { code, message, param } => {
+                let e = ApiError::new(StatusCode::BAD_REQUEST, message).code(code);
+                match param {
+                    Some(p) => e.param(p),
+                    None => e,
+                }
+            }
             DomainError::Store(e) => ApiError::internal(&e),
             DomainError::Internal(m) => ApiError::internal(&*Box::<dyn std::error::Error + Send + Sync>::from(m)),
         }

@@ -24,6 +24,7 @@ pub type Expandables = &'static [(&'static str, Target)];
 pub const SESSION: Expandables =
     &[("account_holder.customer", Target::Customer), ("account_holder.account", Target::Account)];
 pub const CUSTOMER: Expandables = &[];
+pub const NONE: Expandables = &[];
 
 fn cannot_expand(param: &str, path: &str) -> ApiError {
     ApiError::invalid(param.to_owned(), format!("This property cannot be expanded ({path})."))

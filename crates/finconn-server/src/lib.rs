@@ -7,6 +7,7 @@ pub mod expand;
 pub mod extract;
 pub mod idempotency;
 pub mod json;
+pub mod link;
 pub mod router;
 pub mod startup;
 pub mod telemetry;

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::api::{customers, sessions};
+use crate::api::{customers, institutions, sessions, test_helpers};
 use crate::error::ApiError;
 use crate::extract::auth::api_context;
 use crate::startup::AppState;
@@ -22,11 +22,19 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/v1/financial_connections/sessions", post(sessions::create_session))
         .route("/v1/financial_connections/sessions/{session}", get(sessions::retrieve_session))
+        .route("/v1/financial_connections/institutions", get(institutions::list_institutions))
+        .route("/v1/financial_connections/institutions/{institution}", get(institutions::retrieve_institution))
+        .route(
+            "/v1/test_helpers/financial_connections/sessions/{session}/complete",
+            post(test_helpers::complete_session),
+        )
+        .route("/v1/test_helpers/financial_connections/sessions/{session}/expire", post(test_helpers::expire_session))
         .route_layer(middleware::from_fn_with_state(app.clone(), api_context));
 
     Router::new()
         .route("/healthz", get(healthz))
         .merge(v1)
+        .merge(crate::link::routes())
         .fallback(unrecognized)
         .method_not_allowed_fallback(unrecognized)
         .layer(middleware::from_fn(telemetry::request_span))

@@ -20,7 +20,16 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> Self {
         let settings = Settings { sandbox_keys: config.sandbox_keys, client_secret_ttl: config.client_secret_ttl };
-        Self { core: Finconn::new(Arc::new(db), clock, settings), config: Arc::new(config) }
+        let sandbox: Option<Arc<dyn finconn_core::provider::Provider>> = match finconn_providers::Sandbox::load() {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                tracing::error!(error = %e, "the sandbox catalogue does not load; test mode has no institutions");
+                None
+            }
+        };
+        let providers = finconn_core::link::Providers { test: sandbox, live: None };
+        let core = Finconn::new(Arc::new(db), clock, settings).with_providers(providers);
+        Self { core, config: Arc::new(config) }
     }
 }
 

@@ -8,7 +8,8 @@ mod objects;
 
 use async_trait::async_trait;
 use finconn_core::model::{
-    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Scope, SessionRecord, StoredResponse,
+    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, LinkedAccountRecord, Scope, SessionRecord,
+    StoredResponse,
 };
 use finconn_core::store::{CustomerFilter, IdempotencyClaim, Page, PageRequest};
 use finconn_core::{Store, StoreError};
@@ -99,6 +100,27 @@ impl Store for Db {
 
     async fn get_session(&self, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         objects::get_session(&self.pool, account, id).await
+    }
+
+    async fn find_session_by_id(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        objects::find_session_by_id(&self.pool, id).await
+    }
+
+    async fn update_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<bool, StoreError> {
+        objects::update_session(&self.pool, scope, rec).await
+    }
+
+    async fn complete_session(
+        &self,
+        scope: &Scope,
+        session: &SessionRecord,
+        accounts: &[LinkedAccountRecord],
+    ) -> Result<bool, StoreError> {
+        objects::complete_session(&self.pool, scope, session, accounts).await
+    }
+
+    async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError> {
+        objects::session_accounts(&self.pool, scope, session).await
     }
 
     async fn claim_idempotency_key(

@@ -1,6 +1,6 @@
 //! Customers and sessions: a JSON record plus the columns queries filter on.
 
-use finconn_core::model::{CustomerRecord, Scope, SessionRecord};
+use finconn_core::model::{CustomerRecord, LinkedAccountRecord, Scope, SessionRecord};
 use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
 use sqlx::Row;
@@ -172,18 +172,125 @@ pub(crate) async fn insert_session(pools: &Pools, scope: &Scope, rec: &SessionRe
 }
 
 pub(crate) async fn get_session(pools: &Pools, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError> {
-    let row: Option<(bool, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT livemode, data FROM sessions WHERE id = $1 AND account_id = $2"
+    let row: Option<(bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT livemode, version, data FROM sessions WHERE id = $1 AND account_id = $2"
     )
     .bind(id)
     .bind(account)
     .fetch_optional(p)
     .await
     .map_err(db_err)?);
-    row.map(|(livemode, data)| {
+    row.map(|(livemode, version, data)| {
         let mut rec: SessionRecord = from_json(&data)?;
         rec.scope = Some(Scope { account: account.to_owned(), livemode });
+        rec.version = version;
         Ok(rec)
     })
     .transpose()
+}
+
+pub(crate) async fn find_session_by_id(pools: &Pools, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+    let row: Option<(String, bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT account_id, livemode, version, data FROM sessions WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await
+    .map_err(db_err)?);
+    row.map(|(account, livemode, version, data)| {
+        let mut rec: SessionRecord = from_json(&data)?;
+        rec.scope = Some(Scope { account, livemode });
+        rec.version = version;
+        Ok(rec)
+    })
+    .transpose()
+}
+
+const UPDATE_SESSION: &str = "UPDATE sessions SET data = $1, version = version + 1 \
+     WHERE id = $2 AND account_id = $3 AND livemode = $4 AND version = $5";
+
+pub(crate) async fn update_session(pools: &Pools, scope: &Scope, rec: &SessionRecord) -> Result<bool, StoreError> {
+    let data = to_json(rec)?;
+    let n = on_pool!(pools, write, |p| sqlx::query(UPDATE_SESSION)
+        .bind(&data)
+        .bind(&rec.id)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .bind(rec.version)
+        .execute(p)
+        .await
+        .map_err(db_err)?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+pub(crate) async fn complete_session(
+    pools: &Pools,
+    scope: &Scope,
+    session: &SessionRecord,
+    accounts: &[LinkedAccountRecord],
+) -> Result<bool, StoreError> {
+    let data = to_json(session)?;
+    let rows = accounts.iter().map(|a| Ok((a, to_json(a)?))).collect::<Result<Vec<_>, StoreError>>()?;
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin().await.map_err(db_err)?;
+        let n = sqlx::query(UPDATE_SESSION)
+            .bind(&data)
+            .bind(&session.id)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(session.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        for (a, json) in &rows {
+            sqlx::query(
+                "INSERT INTO fc_accounts (id, account_id, livemode, created, session_id, holder_customer, holder_account, version, data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
+            )
+            .bind(&a.id)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(a.created)
+            .bind(&a.session)
+            .bind(&a.holder.customer)
+            .bind(&a.holder.account)
+            .bind(json)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    })
+}
+
+pub(crate) async fn session_accounts(
+    pools: &Pools,
+    scope: &Scope,
+    session: &str,
+) -> Result<Vec<LinkedAccountRecord>, StoreError> {
+    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| {
+        sqlx::query_as(
+        "SELECT version, data FROM fc_accounts WHERE account_id = $1 AND livemode = $2 AND session_id = $3 ORDER BY seq"
+    )
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(session)
+    .fetch_all(p)
+    .await
+    .map_err(db_err)?
+    });
+    rows.into_iter()
+        .map(|(version, data)| {
+            let mut rec: LinkedAccountRecord = from_json(&data)?;
+            rec.scope = Some(scope.clone());
+            rec.version = version;
+            Ok(rec)
+        })
+        .collect()
 }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod account;
 mod customer;
 mod enums;
 mod error;
@@ -8,6 +9,7 @@ mod ids;
 mod list;
 mod session;
 
+pub use account::{Account, Balance, CashBalance, CreditBalance, Refresh, TransactionRefresh};
 pub use customer::{Address, Customer, DeletedCustomer};
 pub use enums::{
     AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch, RequirePaymentMethodSupport,

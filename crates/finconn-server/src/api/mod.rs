@@ -1,7 +1,9 @@
 //! The `/v1` handlers. Each reads its parameters, makes one domain call and renders the result.
 
 pub mod customers;
+pub mod institutions;
 pub mod sessions;
+pub mod test_helpers;
 
 use finconn_core::store::{Cursor, PageRequest};
 

@@ -1,15 +1,17 @@
 //! The `/v1` request context: request id, API key, `Stripe-Version`, content type and parameters, checked in
 //! Stripe's order before any handler runs.
 
-use axum::body::{to_bytes, Body};
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use bytes::BytesMut;
 use finconn_core::keys::{mask_key, ApiKey, Caller, KeyKind};
 use finconn_core::Scope;
+use http_body_util::BodyExt;
 
 use super::form::{self, Form};
 use crate::error::{ApiError, ErrorMeta};
@@ -103,6 +105,31 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, Api
     Ok(caller)
 }
 
+/// Reads the body up to `limit` bytes. A larger body is refused with 413, but first read on (and dropped)
+/// up to a bound, so the client, still sending, gets to read the answer instead of a reset connection.
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    const DRAIN_LIMIT: usize = 16 << 20;
+    let mut buf = BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(ApiError::invalid_request("Invalid request: the body could not be read."));
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        total = total.saturating_add(data.len());
+        if total > DRAIN_LIMIT {
+            break;
+        }
+        if total <= limit {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if total > limit {
+        return Err(ApiError::body_too_large(limit));
+    }
+    Ok(buf.freeze())
+}
+
 /// The checks before a handler, in Stripe's order: key, version, content type, parameters.
 async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiError> {
     let caller = authenticate(app, req.headers()).await?;
@@ -129,7 +156,7 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
     };
     let (parts, body) = req.into_parts();
     let limit = app.config.max_body_bytes;
-    let bytes = to_bytes(body, limit).await.map_err(|_| ApiError::body_too_large(limit))?;
+    let bytes = read_body(body, limit).await?;
     let input: &[u8] = if parts.method == Method::POST {
         if !bytes.is_empty() {
             let ct =

@@ -158,6 +158,10 @@ async fn sessions_round_trip(db: &Db) {
         manual_entry: None,
         return_url: None,
         accounts: vec![],
+        status: finconn_core::model::SessionStatus::Open,
+        completed_at: None,
+        link: finconn_core::flow::LinkStep::Consent,
+        version: 0,
     };
     db.insert_session(&s, &rec).await.unwrap();
     let got = db.get_session(&s.account, &rec.id).await.unwrap().unwrap();

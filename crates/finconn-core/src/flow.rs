@@ -1,0 +1,602 @@
+//! The hosted link flow as a state machine over the session: consent → institution → log in (credentials,
+//! challenges, or the institution's OAuth page) → accounts → done. Every step checks that the session is
+//! open, unexpired and at the step the request belongs to, and writes with compare-and-swap, so steps cannot
+//! be skipped or replayed and a session completes once.
+
+use finconn_types::Permission;
+use serde::{Deserialize, Serialize};
+
+use crate::link::{account_choices, AccountChoice};
+use crate::model::{Scope, SessionRecord, SessionStatus};
+use crate::provider::{Challenge, Institution, InstitutionStatus, LoginKind, LoginOutcome};
+use crate::{ids, DomainError, Finconn};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum LinkStep {
+    #[default]
+    Consent,
+    Institutions,
+    Login {
+        institution: String,
+    },
+    Challenge {
+        institution: String,
+        challenge: Challenge,
+    },
+    /// Waiting for the institution's authorization page; `state` names the page (`/link/oauth/{state}`).
+    OAuth {
+        institution: String,
+        state: String,
+    },
+    Accounts {
+        institution: String,
+    },
+    Manual,
+    Done,
+}
+
+/// An event for the page's `onEvent` (Stripe's mobile event names).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlowEvent {
+    pub name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub institution_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub manual_entry: bool,
+}
+
+impl FlowEvent {
+    fn named(name: &'static str) -> Self {
+        Self { name, institution_name: None, error_code: None, manual_entry: false }
+    }
+
+    fn institution(name: &'static str, inst: &str) -> Self {
+        Self { institution_name: Some(inst.to_owned()), ..Self::named(name) }
+    }
+
+    pub fn error(code: &str) -> Self {
+        Self { error_code: Some(code.to_owned()), ..Self::named("error") }
+    }
+}
+
+/// What the end user sees next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pane {
+    Consent {
+        requester: String,
+        permissions: Vec<Permission>,
+    },
+    Institutions {
+        featured: Vec<Institution>,
+        query: Option<String>,
+        results: Vec<Institution>,
+        manual_entry: bool,
+        livemode: bool,
+    },
+    Login {
+        institution: Institution,
+        message: Option<String>,
+    },
+    Challenge {
+        institution: Institution,
+        challenge: Challenge,
+        message: Option<String>,
+    },
+    OAuth {
+        institution: Institution,
+        state: String,
+    },
+    Accounts {
+        institution: Institution,
+        choices: Vec<AccountChoice>,
+        limit: Option<i64>,
+        message: Option<String>,
+    },
+    Manual {
+        message: Option<String>,
+    },
+    Success {
+        institution_name: String,
+        accounts: Vec<String>,
+    },
+    /// `retry`: the user may go back and pick another institution.
+    Error {
+        code: String,
+        title: String,
+        message: String,
+        expected_at: Option<i64>,
+        retry: bool,
+    },
+}
+
+/// The answer to every flow request.
+#[derive(Clone, Debug)]
+pub struct FlowView {
+    pub session: SessionRecord,
+    pub pane: Pane,
+    pub events: Vec<FlowEvent>,
+}
+
+/// A request of the flow.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Show where the flow stands (start, resume after OAuth, poll).
+    Show,
+    Consent,
+    Search {
+        query: String,
+    },
+    SelectInstitution {
+        institution: String,
+    },
+    Login {
+        username: String,
+        password: String,
+    },
+    Answer {
+        answer: String,
+    },
+    Back,
+    SelectAccounts {
+        names: Vec<String>,
+    },
+    StartManual,
+    Manual {
+        routing_number: String,
+        account_number: String,
+        account_type: String,
+    },
+    Cancel,
+}
+
+fn step_error() -> DomainError {
+    DomainError::Link {
+        code: "invalid_step",
+        message: "This step of the flow is not available now.".into(),
+        param: None,
+    }
+}
+
+/// The ABA routing number checksum: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
+pub fn aba_checksum_ok(routing: &str) -> bool {
+    let d: Vec<u32> = routing.chars().filter_map(|c| c.to_digit(10)).collect();
+    if d.len() != 9 || routing.len() != 9 {
+        return false;
+    }
+    let sum = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8]);
+    sum.is_multiple_of(10)
+}
+
+fn down_pane(inst: &Institution, now: i64) -> Option<Pane> {
+    match inst.status {
+        InstitutionStatus::Active => None,
+        InstitutionStatus::DownScheduled { available_in_seconds } => Some(Pane::Error {
+            code: "institution_unavailable_planned".into(),
+            title: format!("{} is under maintenance", inst.name),
+            message: format!("{} is down for scheduled maintenance. Try again later, or pick another bank.", inst.name),
+            expected_at: Some(now + available_in_seconds),
+            retry: true,
+        }),
+        InstitutionStatus::Erroring => Some(Pane::Error {
+            code: "unexpected_error".into(),
+            title: format!("Could not connect to {}", inst.name),
+            message: format!(
+                "Something went wrong while connecting to {}. Try again later, or pick another bank.",
+                inst.name
+            ),
+            expected_at: None,
+            retry: true,
+        }),
+        InstitutionStatus::DownUnscheduled => Some(Pane::Error {
+            code: "institution_unavailable_unplanned".into(),
+            title: format!("{} is unavailable", inst.name),
+            message: format!("{} is unexpectedly unavailable. Try again later, or pick another bank.", inst.name),
+            expected_at: None,
+            retry: true,
+        }),
+    }
+}
+
+impl Finconn {
+    /// Finds the session for the flow by its id, in any account (the OAuth page has only the state).
+    fn institution_of(&self, session: &SessionRecord, livemode: bool, id: &str) -> Result<Institution, DomainError> {
+        self.institutions_for(session, livemode)
+            .into_iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| DomainError::not_found("financial_connections.institution", id, Some("institution")))
+    }
+
+    fn institutions_pane(&self, session: &SessionRecord, livemode: bool, query: Option<String>) -> Pane {
+        let all = self.institutions_for(session, livemode);
+        let results = match &query {
+            Some(q) => {
+                let q = q.to_lowercase();
+                all.iter().filter(|i| i.name.to_lowercase().contains(&q)).cloned().collect()
+            }
+            None => Vec::new(),
+        };
+        Pane::Institutions {
+            featured: all.into_iter().filter(|i| i.featured).collect(),
+            query,
+            results,
+            manual_entry: session.manual_entry == Some(finconn_types::ManualEntryMode::Automatic),
+            livemode,
+        }
+    }
+
+    fn accounts_pane(
+        &self,
+        session: &SessionRecord,
+        livemode: bool,
+        inst: Institution,
+        message: Option<String>,
+    ) -> Pane {
+        let accounts = self.provider(livemode).map(|p| p.accounts(&inst.id)).unwrap_or_default();
+        let choices = account_choices(session, accounts);
+        if choices.iter().all(|c| c.disabled_reason.is_some()) {
+            return Pane::Error {
+                code: "no_eligible_accounts".into(),
+                title: "No eligible accounts".into(),
+                message: format!("None of your accounts at {} can be linked here. Try another bank.", inst.name),
+                expected_at: None,
+                retry: true,
+            };
+        }
+        Pane::Accounts { institution: inst, choices, limit: session.limits, message }
+    }
+
+    /// The pane for where the session stands.
+    fn pane_for(&self, session: &SessionRecord, livemode: bool, requester: &str) -> Result<Pane, DomainError> {
+        Ok(match &session.link {
+            LinkStep::Consent => {
+                Pane::Consent { requester: requester.to_owned(), permissions: session.permissions.clone() }
+            }
+            LinkStep::Institutions => self.institutions_pane(session, livemode, None),
+            LinkStep::Login { institution } => {
+                Pane::Login { institution: self.institution_of(session, livemode, institution)?, message: None }
+            }
+            LinkStep::Challenge { institution, challenge } => Pane::Challenge {
+                institution: self.institution_of(session, livemode, institution)?,
+                challenge: challenge.clone(),
+                message: None,
+            },
+            LinkStep::OAuth { institution, state } => {
+                Pane::OAuth { institution: self.institution_of(session, livemode, institution)?, state: state.clone() }
+            }
+            LinkStep::Accounts { institution } => {
+                let inst = self.institution_of(session, livemode, institution)?;
+                self.accounts_pane(session, livemode, inst, None)
+            }
+            LinkStep::Manual => Pane::Manual { message: None },
+            LinkStep::Done => Pane::Success { institution_name: String::new(), accounts: Vec::new() },
+        })
+    }
+
+    /// Runs one request of the hosted flow for the session whose client secret the caller proved.
+    pub async fn flow(
+        &self,
+        scope: &Scope,
+        session_id: &str,
+        requester: &str,
+        action: Action,
+    ) -> Result<FlowView, DomainError> {
+        for _ in 0..8 {
+            let session = self.find_session(scope, session_id).await?;
+            session.check_usable(self.now())?;
+            match self.flow_step(scope, session, requester, action.clone()).await {
+                Err(DomainError::Link { code: "conflict", .. }) => continue,
+                other => return other,
+            }
+        }
+        Err(DomainError::Internal("the session kept changing under the flow".into()))
+    }
+
+    async fn save(&self, scope: &Scope, session: &SessionRecord) -> Result<(), DomainError> {
+        if self.store.update_session(scope, session).await? {
+            Ok(())
+        } else {
+            Err(DomainError::Link { code: "conflict", message: "retry".into(), param: None })
+        }
+    }
+
+    async fn flow_step(
+        &self,
+        scope: &Scope,
+        mut session: SessionRecord,
+        requester: &str,
+        action: Action,
+    ) -> Result<FlowView, DomainError> {
+        let livemode = scope.livemode;
+        let now = self.now();
+        let view = |session: SessionRecord, pane: Pane, events: Vec<FlowEvent>| Ok(FlowView { session, pane, events });
+        match (action, session.link.clone()) {
+            (Action::Show, _) => {
+                let pane = self.pane_for(&session, livemode, requester)?;
+                view(session, pane, Vec::new())
+            }
+            (Action::Cancel, _) => {
+                session.status = SessionStatus::Cancelled;
+                session.link = LinkStep::Done;
+                self.save(scope, &session).await?;
+                view(
+                    session,
+                    Pane::Success { institution_name: String::new(), accounts: Vec::new() },
+                    vec![FlowEvent::named("cancel")],
+                )
+            }
+            (Action::Consent, LinkStep::Consent) => {
+                session.link = LinkStep::Institutions;
+                self.save(scope, &session).await?;
+                let pane = self.institutions_pane(&session, livemode, None);
+                view(session, pane, vec![FlowEvent::named("consent_acquired")])
+            }
+            (Action::Search { query }, LinkStep::Institutions) => {
+                let q = query.trim().to_owned();
+                let pane = self.institutions_pane(&session, livemode, (!q.is_empty()).then_some(q));
+                view(session, pane, vec![FlowEvent::named("search_initiated")])
+            }
+            (Action::SelectInstitution { institution }, LinkStep::Institutions) => {
+                let inst = self.institution_of(&session, livemode, &institution)?;
+                let mut events = vec![FlowEvent::institution("institution_selected", &inst.name)];
+                if let Some(pane) = down_pane(&inst, now) {
+                    if let Pane::Error { code, .. } = &pane {
+                        events.push(FlowEvent::error(code));
+                    }
+                    return view(session, pane, events);
+                }
+                session.link = match inst.login {
+                    LoginKind::Credentials => LinkStep::Login { institution: inst.id.clone() },
+                    LoginKind::OAuth => LinkStep::OAuth { institution: inst.id.clone(), state: ids::random_base62(32) },
+                };
+                self.save(scope, &session).await?;
+                let pane = self.pane_for(&session, livemode, requester)?;
+                view(session, pane, events)
+            }
+            (Action::Login { username, password }, LinkStep::Login { institution }) => {
+                let inst = self.institution_of(&session, livemode, &institution)?;
+                let outcome = self.provider(livemode).map(|p| p.login(&inst.id, &username, &password));
+                self.after_login(scope, session, inst, outcome).await
+            }
+            (Action::Answer { answer }, LinkStep::Challenge { institution, challenge }) => {
+                let inst = self.institution_of(&session, livemode, &institution)?;
+                let outcome = self.provider(livemode).map(|p| p.answer(&inst.id, &challenge, &answer));
+                self.after_login(scope, session, inst, outcome).await
+            }
+            (
+                Action::Back,
+                LinkStep::Login { .. }
+                | LinkStep::Challenge { .. }
+                | LinkStep::OAuth { .. }
+                | LinkStep::Accounts { .. }
+                | LinkStep::Manual
+                | LinkStep::Institutions,
+            ) => {
+                session.link = LinkStep::Institutions;
+                self.save(scope, &session).await?;
+                let pane = self.institutions_pane(&session, livemode, None);
+                view(session, pane, Vec::new())
+            }
+            (Action::SelectAccounts { names }, LinkStep::Accounts { institution }) => {
+                let inst = self.institution_of(&session, livemode, &institution)?;
+                let accounts = self.provider(livemode).map(|p| p.accounts(&inst.id)).unwrap_or_default();
+                let choices = account_choices(&session, accounts);
+                let mut chosen = Vec::new();
+                for name in &names {
+                    match choices.iter().find(|c| &c.account.name == name) {
+                        Some(c) if c.disabled_reason.is_none() => {
+                            if !chosen.iter().any(|a: &crate::provider::InstitutionAccount| &a.name == name) {
+                                chosen.push(c.account.clone());
+                            }
+                        }
+                        _ => {
+                            return Err(DomainError::InvalidParam {
+                                param: "accounts".into(),
+                                message: format!("'{name}' cannot be linked."),
+                            })
+                        }
+                    }
+                }
+                let limit = usize::try_from(session.limits.unwrap_or(100)).unwrap_or(100);
+                let problem = if chosen.is_empty() {
+                    Some("Select at least one account.".to_owned())
+                } else if chosen.len() > limit {
+                    Some(format!("You can link at most {limit} account{} here.", if limit == 1 { "" } else { "s" }))
+                } else if session.filters.require_payment_method_support
+                    == Some(finconn_types::RequirePaymentMethodSupport::AtLeastOne)
+                    && chosen.iter().all(|a| a.supported_payment_method_types.is_empty())
+                {
+                    Some("Select at least one account that can be used for payments.".to_owned())
+                } else {
+                    None
+                };
+                if let Some(message) = problem {
+                    let pane = self.accounts_pane(&session, livemode, inst, Some(message));
+                    return view(session, pane, Vec::new());
+                }
+                session.link = LinkStep::Done;
+                let names: Vec<String> = chosen.iter().map(|a| a.name.clone()).collect();
+                let done = self.finish_link(scope, session.clone(), &inst, chosen).await?;
+                let _ = done;
+                let session = self.find_session(scope, &session.id).await?;
+                view(
+                    session,
+                    Pane::Success { institution_name: inst.name.clone(), accounts: names },
+                    vec![
+                        FlowEvent::institution("accounts_selected", &inst.name),
+                        FlowEvent::institution("success", &inst.name),
+                    ],
+                )
+            }
+            (Action::StartManual, LinkStep::Institutions)
+                if session.manual_entry == Some(finconn_types::ManualEntryMode::Automatic) =>
+            {
+                session.link = LinkStep::Manual;
+                self.save(scope, &session).await?;
+                view(session, Pane::Manual { message: None }, vec![FlowEvent::named("manual_entry_initiated")])
+            }
+            (Action::Manual { routing_number, account_number, account_type }, LinkStep::Manual) => {
+                let problem = if !aba_checksum_ok(&routing_number) {
+                    Some("Enter a valid 9-digit routing number.")
+                } else if !(4..=17).contains(&account_number.len())
+                    || !account_number.bytes().all(|b| b.is_ascii_digit())
+                {
+                    Some("Enter an account number of 4 to 17 digits.")
+                } else if !matches!(account_type.as_str(), "checking" | "savings") {
+                    Some("Choose checking or savings.")
+                } else {
+                    None
+                };
+                if let Some(m) = problem {
+                    return view(session, Pane::Manual { message: Some(m.to_owned()) }, Vec::new());
+                }
+                let last4 = account_number[account_number.len() - 4..].to_owned();
+                let name = format!("{} ••••{last4}", if account_type == "savings" { "Savings" } else { "Checking" });
+                let manual = crate::provider::InstitutionAccount {
+                    name: name.clone(),
+                    category: "cash".into(),
+                    subcategory: crate::provider::AccountSubcategoryOrOther::Known(if account_type == "savings" {
+                        finconn_types::AccountSubcategory::Savings
+                    } else {
+                        finconn_types::AccountSubcategory::Checking
+                    }),
+                    last4,
+                    supported_payment_method_types: vec!["us_bank_account".into()],
+                    purpose: "entered manually".into(),
+                };
+                let inst = Institution {
+                    id: format!("routing_{routing_number}"),
+                    name: format!("Bank (routing {routing_number})"),
+                    url: String::new(),
+                    countries: vec!["US".into()],
+                    featured: false,
+                    login: LoginKind::Credentials,
+                    status: InstitutionStatus::Active,
+                    features: vec![Permission::PaymentMethod],
+                };
+                session.link = LinkStep::Done;
+                self.finish_link(scope, session.clone(), &inst, vec![manual]).await?;
+                let session = self.find_session(scope, &session.id).await?;
+                let mut success = FlowEvent::named("success");
+                success.manual_entry = true;
+                view(session, Pane::Success { institution_name: inst.name, accounts: vec![name] }, vec![success])
+            }
+            _ => Err(step_error()),
+        }
+    }
+
+    async fn after_login(
+        &self,
+        scope: &Scope,
+        mut session: SessionRecord,
+        inst: Institution,
+        outcome: Option<LoginOutcome>,
+    ) -> Result<FlowView, DomainError> {
+        let livemode = scope.livemode;
+        let outcome = outcome.unwrap_or(LoginOutcome::Failed {
+            code: "unexpected_error".into(),
+            message: "No provider serves this institution.".into(),
+        });
+        match outcome {
+            LoginOutcome::Authorized => {
+                session.link = LinkStep::Accounts { institution: inst.id.clone() };
+                self.save(scope, &session).await?;
+                let mut events = vec![FlowEvent::institution("institution_authorized", &inst.name)];
+                let pane = self.accounts_pane(&session, livemode, inst, None);
+                if let Pane::Error { code, .. } = &pane {
+                    events.push(FlowEvent::error(code));
+                }
+                Ok(FlowView { session, pane, events })
+            }
+            LoginOutcome::Challenge(challenge) => {
+                session.link = LinkStep::Challenge { institution: inst.id.clone(), challenge: challenge.clone() };
+                self.save(scope, &session).await?;
+                Ok(FlowView {
+                    session,
+                    pane: Pane::Challenge { institution: inst, challenge, message: None },
+                    events: Vec::new(),
+                })
+            }
+            LoginOutcome::Incorrect { message } => {
+                let pane = match &session.link {
+                    LinkStep::Challenge { challenge, .. } => {
+                        Pane::Challenge { institution: inst, challenge: challenge.clone(), message: Some(message) }
+                    }
+                    _ => Pane::Login { institution: inst, message: Some(message) },
+                };
+                Ok(FlowView { session, pane, events: Vec::new() })
+            }
+            LoginOutcome::Failed { code, message } => {
+                session.link = LinkStep::Institutions;
+                self.save(scope, &session).await?;
+                let events = vec![FlowEvent::error(&code)];
+                let pane = Pane::Error {
+                    code,
+                    title: format!("Could not connect to {}", inst.name),
+                    message,
+                    expected_at: None,
+                    retry: true,
+                };
+                Ok(FlowView { session, pane, events })
+            }
+        }
+    }
+
+    /// The institution's (simulated) authorization page: the user authorizes or cancels. `state` is the
+    /// random name of the page, drawn when the institution was selected.
+    pub async fn oauth_decide(
+        &self,
+        session_id: &str,
+        state: &str,
+        approve: bool,
+    ) -> Result<(SessionRecord, Institution), DomainError> {
+        let missing = || DomainError::not_found("authorization", state, None);
+        for _ in 0..8 {
+            let mut session = self.store.find_session_by_id(session_id).await?.ok_or_else(missing)?;
+            let scope = session.scope.clone().ok_or_else(missing)?;
+            session.check_usable(self.now())?;
+            let LinkStep::OAuth { institution, state: expected } = session.link.clone() else { return Err(missing()) };
+            if !crate::keys::constant_time_eq(expected.as_bytes(), state.as_bytes()) {
+                return Err(missing());
+            }
+            let inst = self.institution_of(&session, scope.livemode, &institution)?;
+            session.link = if approve { LinkStep::Accounts { institution } } else { LinkStep::Institutions };
+            match self.save(&scope, &session).await {
+                Ok(()) => return Ok((session, inst)),
+                Err(DomainError::Link { code: "conflict", .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DomainError::Internal("the session kept changing".into()))
+    }
+
+    /// The institution of a session's OAuth step, for rendering its authorization page.
+    pub async fn oauth_page(&self, session_id: &str, state: &str) -> Result<(SessionRecord, Institution), DomainError> {
+        let missing = || DomainError::not_found("authorization", state, None);
+        let session = self.store.find_session_by_id(session_id).await?.ok_or_else(missing)?;
+        let scope = session.scope.clone().ok_or_else(missing)?;
+        session.check_usable(self.now())?;
+        let LinkStep::OAuth { institution, state: expected } = &session.link else { return Err(missing()) };
+        if !crate::keys::constant_time_eq(expected.as_bytes(), state.as_bytes()) {
+            return Err(missing());
+        }
+        let inst = self.institution_of(&session, scope.livemode, institution)?;
+        Ok((session, inst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aba_checksum() {
+        assert!(aba_checksum_ok("110000000"));
+        assert!(aba_checksum_ok("021000021"));
+        assert!(!aba_checksum_ok("021000022"));
+        assert!(!aba_checksum_ok("12345678"));
+        assert!(!aba_checksum_ok("02100002a"));
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", finconn_providers::catalogue_markdown());
+}

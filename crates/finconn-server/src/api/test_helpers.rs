@@ -1,0 +1,48 @@
+//! `/v1/test_helpers/financial_connections/…`: automate the link flow without a browser (test mode only).
+
+use axum::extract::{Path, State};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::expand;
+use crate::extract::auth::Ctx;
+use crate::extract::params::{self, Field};
+use crate::json::Json;
+use crate::startup::AppState;
+
+/// `POST /v1/test_helpers/financial_connections/sessions/{session}/complete`: `institution` (required),
+/// `accounts[]` (account names; default every account the session allows, up to its limit).
+pub async fn complete_session(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if ctx.scope().livemode {
+        return Err(ApiError::test_mode_only());
+    }
+    let (institution, accounts, expand) = params::parse(&ctx.form, |root| {
+        let institution = root.required_string("institution", 5000);
+        let accounts = match root.string_array("accounts", 5000, 100) {
+            Field::Value(a) => Some(Some(a)),
+            Field::Absent if root.has("accounts") => None,
+            _ => Some(None),
+        };
+        Some((institution?, accounts?, root.expand()))
+    })?;
+    let session = app.core.complete_session_for_test(ctx.scope(), &id, &institution, accounts).await?;
+    expand::object(&app, &ctx, session, &expand, expand::SESSION).await
+}
+
+/// `POST /v1/test_helpers/financial_connections/sessions/{session}/expire`: its client secret stops working.
+pub async fn expire_session(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if ctx.scope().livemode {
+        return Err(ApiError::test_mode_only());
+    }
+    let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
+    let session = app.core.expire_session_for_test(ctx.scope(), &id).await?;
+    expand::object(&app, &ctx, session, &expand, expand::SESSION).await
+}

@@ -1,0 +1,73 @@
+//! The end user's side: the Stripe.js-compatible embed (`/v3/`), the hosted flow in finconn's iframe
+//! (`/link/frame`, server-rendered panes, the client-side API `/link/api/*`), the institutions' simulated
+//! authorization pages (`/link/oauth/*`) and the demo merchant page (`/demo`).
+
+mod api;
+mod demo;
+mod oauth;
+mod panes;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::startup::AppState;
+
+const EMBED_JS: &str = include_str!("../../../../web/embed/finconn.js");
+const FRAME_JS: &str = include_str!("../../../../web/link/frame.js");
+const OAUTH_DONE_JS: &str = include_str!("../../../../web/link/oauth-done.js");
+const LINK_CSS: &str = include_str!("../../../../web/link/link.css");
+const DEMO_JS: &str = include_str!("../../../../web/link/demo.js");
+
+/// The flow's pages may be framed by any merchant origin; they load nothing from anywhere else.
+const FRAME_CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors *; base-uri 'none'";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v3", get(embed))
+        .route("/v3/", get(embed))
+        .route("/js/finconn.js", get(embed))
+        .route("/link/frame", get(frame))
+        .route("/link/static/frame.js", get(|| async { asset(FRAME_JS, "text/javascript; charset=utf-8") }))
+        .route("/link/static/oauth-done.js", get(|| async { asset(OAUTH_DONE_JS, "text/javascript; charset=utf-8") }))
+        .route("/link/static/demo.js", get(|| async { asset(DEMO_JS, "text/javascript; charset=utf-8") }))
+        .route("/link/static/link.css", get(|| async { asset(LINK_CSS, "text/css; charset=utf-8") }))
+        .route("/link/api/{action}", post(api::flow))
+        .route("/link/oauth/{session}/{state}", get(oauth::page).post(oauth::decide))
+        .route("/demo", get(demo::page))
+        .route("/demo/session", post(demo::create_session))
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    res
+}
+
+async fn embed() -> Response {
+    let mut res = asset(EMBED_JS, "text/javascript; charset=utf-8");
+    // Merchant pages on any origin load it.
+    res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    res
+}
+
+/// HTML with the flow's security headers.
+pub(crate) fn html(body: String) -> Response {
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FRAME_CSP));
+    res
+}
+
+async fn frame() -> Response {
+    panes::render_page("frame.html", minijinja::context! {})
+}

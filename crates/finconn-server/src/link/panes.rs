@@ -1,0 +1,149 @@
+//! Server-rendered panes (minijinja templates compiled into the binary; HTML auto-escaped).
+
+use std::sync::OnceLock;
+
+use axum::response::Response;
+use finconn_core::flow::Pane;
+use finconn_types::Permission;
+use minijinja::{context, Environment, Value};
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("frame.html", include_str!("templates/frame.html")),
+    ("consent.html", include_str!("templates/consent.html")),
+    ("institutions.html", include_str!("templates/institutions.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("challenge.html", include_str!("templates/challenge.html")),
+    ("oauth.html", include_str!("templates/oauth.html")),
+    ("accounts.html", include_str!("templates/accounts.html")),
+    ("manual.html", include_str!("templates/manual.html")),
+    ("success.html", include_str!("templates/success.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("oauth_page.html", include_str!("templates/oauth_page.html")),
+    ("demo.html", include_str!("templates/demo.html")),
+];
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "a built-in template does not compile");
+            }
+        }
+        env
+    })
+}
+
+pub fn render(name: &str, ctx: Value) -> String {
+    match env().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "rendering a pane failed");
+            "<section class=\"pane\" data-testid=\"pane-error\"><h1 tabindex=\"-1\">Something went wrong</h1></section>"
+                .into()
+        }
+    }
+}
+
+pub fn render_page(name: &str, ctx: Value) -> Response {
+    super::html(render(name, ctx))
+}
+
+fn permission_text(p: &Permission) -> &'static str {
+    match p {
+        Permission::Balances => "Account balances",
+        Permission::Ownership => "Account ownership details",
+        Permission::PaymentMethod => "Account and routing numbers",
+        Permission::Transactions => "Transactions",
+        _ => "Other account data",
+    }
+}
+
+/// Unix seconds as an ISO 8601 UTC timestamp (civil-from-days, Howard Hinnant's algorithm).
+pub fn iso8601(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+fn institution(i: &finconn_core::provider::Institution) -> Value {
+    context! { id => i.id, name => i.name }
+}
+
+pub fn pane_html(pane: &Pane, session_id: &str) -> String {
+    match pane {
+        Pane::Consent { requester, permissions } => render(
+            "consent.html",
+            context! { requester, permissions => permissions.iter().map(permission_text).collect::<Vec<_>>() },
+        ),
+        Pane::Institutions { featured, query, results, manual_entry, livemode } => render(
+            "institutions.html",
+            context! {
+                featured => featured.iter().map(institution).collect::<Vec<_>>(),
+                query, results => results.iter().map(institution).collect::<Vec<_>>(),
+                manual_entry, livemode,
+            },
+        ),
+        Pane::Login { institution: i, message } => {
+            render("login.html", context! { institution => institution(i), message })
+        }
+        Pane::Challenge { institution: i, challenge, message } => render(
+            "challenge.html",
+            context! { institution => institution(i), challenge => Value::from_serialize(challenge), message },
+        ),
+        Pane::OAuth { institution: i, state } => render(
+            "oauth.html",
+            context! { institution => institution(i), url => format!("/link/oauth/{session_id}/{state}") },
+        ),
+        Pane::Accounts { institution: i, choices, limit, message } => render(
+            "accounts.html",
+            context! {
+                institution => institution(i), limit, message,
+                choices => choices.iter().map(|c| context! {
+                    name => c.account.name, last4 => c.account.last4, reason => c.disabled_reason,
+                }).collect::<Vec<_>>(),
+            },
+        ),
+        Pane::Manual { message } => render("manual.html", context! { message }),
+        Pane::Success { institution_name, accounts } => render("success.html", context! { institution_name, accounts }),
+        Pane::Error { code, title, message, expected_at, retry } => render(
+            "error.html",
+            context! { code, title, message, expected_at, expected_at_iso => expected_at.map(iso8601), retry },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_formats_utc() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_795_675_327), "2026-11-26T06:42:07Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn every_template_compiles() {
+        for (name, _) in TEMPLATES {
+            assert!(env().get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn panes_escape_html() {
+        let html = pane_html(&Pane::Manual { message: Some("<script>x</script>".into()) }, "fcsess_1");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+}

@@ -1,0 +1,165 @@
+/*
+ * The hosted flow inside finconn's iframe. It receives the publishable key and client secret from the embed
+ * by postMessage (never through a URL), keeps them in memory, and drives the panes: every pane is HTML
+ * rendered by the server; forms and buttons carry data-action, which becomes a POST to /link/api/<action>.
+ */
+(function () {
+  'use strict';
+  var pk = null, secret = null, parentOrigin = null;
+  var session = null;        // the Stripe.js-shaped session from the last answer
+  var polling = null, busy = false, searchTimer = null;
+  var paneEl = document.getElementById('pane');
+  var closeBtn = document.getElementById('close');
+
+  function toParent(message) {
+    if (parentOrigin) window.parent.postMessage(message, parentOrigin);
+  }
+
+  function emit(events) {
+    (events || []).forEach(function (e) {
+      var metadata = {};
+      if (e.institution_name) metadata.institutionName = e.institution_name;
+      if (e.error_code) metadata.errorCode = e.error_code;
+      if (e.manual_entry) metadata.manualEntry = true;
+      toParent({ type: 'finconn:event', event: { name: e.name, metadata: metadata } });
+    });
+  }
+
+  function finish(result) {
+    stopPolling();
+    toParent({ type: 'finconn:result', result: result });
+  }
+
+  function render(html) {
+    paneEl.innerHTML = html;
+    var target = paneEl.querySelector('[autofocus]') || paneEl.querySelector('h1');
+    if (target) target.focus();
+    var oauth = paneEl.querySelector('[data-oauth-url]');
+    if (oauth) startPolling(); else stopPolling();
+  }
+
+  function api(action, params) {
+    var body = new URLSearchParams(params || {});
+    return fetch('/link/api/' + action, {
+      method: 'POST',
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
+      headers: {
+        'Authorization': 'Bearer ' + pk,
+        'Finconn-Client-Secret': secret,
+        'Content-Type': 'application/x-www-form-urlencoded'
+      },
+      body: body.toString()
+    }).then(function (res) {
+      return res.json().then(function (json) { return { ok: res.ok, json: json }; });
+    });
+  }
+
+  function run(action, params) {
+    if (busy && action !== 'show') return Promise.resolve();
+    busy = true;
+    paneEl.setAttribute('aria-busy', 'true');
+    return api(action, params).then(function (r) {
+      busy = false;
+      paneEl.removeAttribute('aria-busy');
+      if (!r.ok) {
+        var err = (r.json && r.json.error) || { type: 'api_error', message: 'Unexpected error.' };
+        if (r.json && r.json.pane) render(r.json.pane);
+        emit([{ name: 'error', error_code: err.code || 'unexpected_error' }]);
+        if (!session || action === 'start') finish({ error: err });
+        return;
+      }
+      if (r.json.session) session = r.json.session;
+      emit(r.json.events);
+      if (r.json.pane) render(r.json.pane);
+      if (action === 'cancel') finish({ financialConnectionsSession: session });
+    }).catch(function () {
+      busy = false;
+      paneEl.removeAttribute('aria-busy');
+      emit([{ name: 'error', error_code: 'unexpected_error' }]);
+      if (!session) finish({ error: { type: 'api_connection_error', message: 'Could not reach finconn.' } });
+    });
+  }
+
+  function close() {
+    if (!secret) return;
+    if (session && session.accounts && session.accounts.length > 0) {
+      finish({ financialConnectionsSession: session });
+    } else if (session) {
+      run('cancel');
+    } else {
+      finish({ error: { type: 'invalid_request_error', message: 'The flow was closed before it started.' } });
+    }
+  }
+
+  function startPolling() {
+    if (polling) return;
+    polling = setInterval(function () { if (!busy) run('show'); }, 1000);
+  }
+
+  function stopPolling() {
+    if (polling) clearInterval(polling);
+    polling = null;
+  }
+
+  paneEl.addEventListener('submit', function (event) {
+    var form = event.target;
+    var action = form.getAttribute('data-action');
+    if (!action) return;
+    event.preventDefault();
+    var params = new URLSearchParams();
+    new FormData(form).forEach(function (value, key) { params.append(key, value); });
+    run(action, params);
+  });
+
+  paneEl.addEventListener('click', function (event) {
+    var el = event.target.closest('[data-action],[data-oauth-url]');
+    if (!el || el.tagName === 'FORM' || el.type === 'submit') return;
+    if (el.hasAttribute('data-oauth-url')) {
+      var popup = window.open(el.getAttribute('data-oauth-url'), 'finconn_oauth', 'popup,width=480,height=640');
+      var note = paneEl.querySelector('[data-testid="oauth-status"]');
+      if (!popup && note) note.textContent = 'Your browser blocked the window. Allow pop-ups, or use the link below.';
+      return;
+    }
+    var action = el.getAttribute('data-action');
+    if (action === 'done') { finish({ financialConnectionsSession: session }); return; }
+    if (action === 'close') { close(); return; }
+    var params = {};
+    if (el.hasAttribute('data-institution')) params.institution = el.getAttribute('data-institution');
+    run(action, params);
+  });
+
+  paneEl.addEventListener('input', function (event) {
+    if (event.target.name !== 'query') return;
+    var value = event.target.value;
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(function () {
+      run('search', { query: value }).then(function () {
+        var q = paneEl.querySelector('input[name="query"]');
+        if (q) { q.focus(); q.setSelectionRange(q.value.length, q.value.length); }
+      });
+    }, 250);
+  });
+
+  closeBtn.addEventListener('click', close);
+  document.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape') { event.preventDefault(); close(); }
+  });
+
+  window.addEventListener('message', function (event) {
+    var data = event.data || {};
+    if (event.source === window.parent && data.type === 'finconn:init' && !secret) {
+      parentOrigin = event.origin;
+      pk = String(data.publishableKey || '');
+      secret = String(data.clientSecret || '');
+      toParent({ type: 'finconn:event', event: { name: 'open', metadata: {} } });
+      run('start');
+    } else if (event.source === window.parent && data.type === 'finconn:close') {
+      close();
+    } else if (event.origin === location.origin && data.type === 'finconn:oauth-done') {
+      run('show');
+    }
+  });
+
+  window.parent.postMessage({ type: 'finconn:ready' }, '*');
+})();
