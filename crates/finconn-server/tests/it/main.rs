@@ -7,5 +7,6 @@ mod helpers;
 mod binary;
 mod customers;
 mod idempotency;
+mod link;
 mod protocol;
 mod sessions;
