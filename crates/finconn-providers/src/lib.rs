@@ -34,4 +34,13 @@ mod tests {
             "crates/finconn-providers/README.md is out of date: paste the output of catalogue_markdown() into it"
         );
     }
+
+    #[test]
+    fn the_project_readme_shows_the_current_catalogue() {
+        let readme = include_str!("../../../README.md");
+        assert!(
+            readme.contains(&super::catalogue_markdown()),
+            "README.md is out of date: paste the output of catalogue_markdown() under 'Sandbox institutions'"
+        );
+    }
 }
