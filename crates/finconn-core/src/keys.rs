@@ -131,13 +131,41 @@ impl Finconn {
     /// Resolves a key to its account, provisioning a sandbox account for an unregistered test key when
     /// sandbox keys are on. `None` means the key is unknown (401).
     pub async fn authenticate(&self, key: &ApiKey) -> Result<Option<Caller>, DomainError> {
-        if let Some(rec) = self.store.find_api_key(&key.hash()).await? {
-            return Ok(Some(Caller { scope: Scope { account: rec.account, livemode: rec.livemode }, kind: rec.kind }));
+        let hash = key.hash();
+        let now = self.now();
+        if let Some(caller) = self.cached_caller(&hash, now) {
+            return Ok(Some(caller));
+        }
+        if let Some(rec) = self.store.find_api_key(&hash).await? {
+            let caller = Caller { scope: Scope { account: rec.account, livemode: rec.livemode }, kind: rec.kind };
+            self.cache_caller(hash, caller.clone(), now);
+            return Ok(Some(caller));
         }
         if key.livemode || !self.settings.sandbox_keys {
             return Ok(None);
         }
         self.provision_sandbox(key).await
+    }
+
+    /// Keys are never changed once created, so a positive answer may be reused for a while; unknown keys
+    /// are not cached (they may be provisioned or created at any moment).
+    fn cached_caller(&self, hash: &str, now: i64) -> Option<Caller> {
+        let cache = self.key_cache.lock().ok()?;
+        cache.get(hash).filter(|(_, until)| *until > now).map(|(c, _)| c.clone())
+    }
+
+    fn cache_caller(&self, hash: String, caller: Caller, now: i64) {
+        const TTL: i64 = 300;
+        const MAX: usize = 10_000;
+        if let Ok(mut cache) = self.key_cache.lock() {
+            if cache.len() >= MAX {
+                cache.retain(|_, (_, until)| *until > now);
+                if cache.len() >= MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(hash, (caller, now + TTL));
+        }
     }
 
     async fn provision_sandbox(&self, key: &ApiKey) -> Result<Option<Caller>, DomainError> {

@@ -42,11 +42,13 @@ pub struct Finconn {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub providers: link::Providers,
+    /// Recently authenticated keys (digest → caller), so a request does not pay a key lookup.
+    key_cache: Arc<std::sync::Mutex<std::collections::HashMap<String, (keys::Caller, i64)>>>,
 }
 
 impl Finconn {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self { store, clock, settings, providers: link::Providers::default() }
+        Self { store, clock, settings, providers: link::Providers::default(), key_cache: Arc::default() }
     }
 
     pub fn with_providers(mut self, providers: link::Providers) -> Self {
