@@ -116,3 +116,81 @@ pub trait Provider: Send + Sync + 'static {
     /// The user's answer to `challenge` (the one the last outcome asked for).
     fn answer(&self, institution_id: &str, challenge: &Challenge, answer: &str) -> LoginOutcome;
 }
+
+/// A balance as an institution reports it; amounts in minor units of `currency`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceData {
+    pub as_of: i64,
+    pub currency: String,
+    pub kind: BalanceKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BalanceKind {
+    /// `current` and `available` (what can be spent now; `None` when the institution does not say).
+    Cash { current: i64, available: Option<i64> },
+    /// `current` (negative: owed) and `used` credit.
+    Credit { current: i64, used: Option<i64> },
+}
+
+/// One owner of an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerData {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub raw_address: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStatus {
+    Pending,
+    Posted,
+    Void,
+}
+
+/// One transaction as of a fetch. `provider_id` is stable across fetches, so a pending transaction that
+/// later posts or is voided is recognised as the same one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionData {
+    pub provider_id: String,
+    /// Minor units; negative for money leaving the account.
+    pub amount: i64,
+    pub currency: String,
+    pub description: String,
+    pub transacted_at: i64,
+    pub status: TransactionStatus,
+    /// When it posted (`Posted`) or was voided (`Void`).
+    pub status_changed_at: Option<i64>,
+}
+
+/// Why a fetch failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The institution answered with an error (the refresh ends `failed`).
+    #[error("the institution refused: {0}")]
+    Refused(String),
+    /// The account is no longer reachable (relink needed; the account becomes `inactive`).
+    #[error("the account is no longer accessible: {0}")]
+    Inaccessible(String),
+}
+
+/// Which account a fetch is about: the institution, the account's name there, and a seed (the
+/// `fca_…` id) that keeps generated data stable per linked account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRef<'a> {
+    pub institution_id: &'a str,
+    pub account_name: &'a str,
+    pub seed: &'a str,
+}
+
+/// Account data, fetched asynchronously by the refresh engine. Live connectors do IO here; the engine
+/// bounds every call with a timeout, so a provider that hangs ends the refresh as `failed`.
+#[async_trait::async_trait]
+pub trait AccountData: Send + Sync + 'static {
+    async fn balance(&self, account: AccountRef<'_>, now: i64) -> Result<BalanceData, FetchError>;
+    async fn owners(&self, account: AccountRef<'_>, now: i64) -> Result<Vec<OwnerData>, FetchError>;
+    /// The transactions of the last 180 days as of `now`, newest first.
+    async fn transactions(&self, account: AccountRef<'_>, now: i64) -> Result<Vec<TransactionData>, FetchError>;
+}
