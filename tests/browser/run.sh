@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Real-browser tests of the link flow: Debian's chromium, driven by playwright-core, run by `node --test`.
+#
+#   cargo build -p finconn-server && bash tests/browser/run.sh [extra node --test args, e.g. a test file]
+#
+# What it does:
+#   1. installs Debian's chromium if /usr/bin/chromium is missing (apt-get; never a Playwright browser
+#      download) and checks that it starts headless; `npm ci` for playwright-core (pinned);
+#   2. starts finconn on a fresh temporary SQLite database, on a free port (it listens on port 0 and
+#      prints the address), and the stand-in merchant site (merchant.mjs) on another port, i.e. another
+#      origin;
+#   3. runs the tests (tests/browser/*.test.mjs) with node's test runner; screenshots go to
+#      artifacts/browser/ at the repository root;
+#   4. checks finconn's log (stderr and stdout) for every client secret (and API key) the tests created,
+#      and fails if any appears.
+# Environment:
+#   FINCONN_BIN             the finconn binary (default: target/debug/finconn)
+#   FINCONN_BROWSER_LOG_DIR where the finconn and merchant logs and the secrets list are kept
+#                           (default: artifacts/browser/logs)
+#   FINCONN_HEALTH_TIMEOUT  seconds to wait for /healthz (default: 60)
+# Exits non-zero on any failure.
+
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BIN="${FINCONN_BIN:-$ROOT/target/debug/finconn}"
+case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+CHROMIUM=/usr/bin/chromium
+ARTIFACTS_DIR="$ROOT/artifacts/browser"
+LOG_DIR="${FINCONN_BROWSER_LOG_DIR:-$ARTIFACTS_DIR/logs}"
+HEALTH_TIMEOUT="${FINCONN_HEALTH_TIMEOUT:-60}"
+
+say() { printf '==> %s\n' "$*"; }
+die() {
+  printf '\nrun.sh: FAIL: %s\n' "$*" >&2
+  exit 1
+}
+
+[ -x "$BIN" ] || die "finconn binary not found or not executable: $BIN (build it: cargo build -p finconn-server)"
+command -v node >/dev/null || die "node is required"
+command -v npm >/dev/null || die "npm is required"
+command -v curl >/dev/null || die "curl is required"
+
+# --- state cleaned up on exit ------------------------------------------------
+TMP="$(mktemp -d /tmp/finconn-browser.XXXXXX)" || die "mktemp failed"
+FINCONN_PID=""
+MERCHANT_PID=""
+
+stop() { # pid
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null
+}
+
+cleanup() {
+  stop "$MERCHANT_PID"
+  MERCHANT_PID=""
+  stop "$FINCONN_PID"
+  FINCONN_PID=""
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- chromium ----------------------------------------------------------------
+if [ ! -x "$CHROMIUM" ]; then
+  say "installing Debian's chromium (apt-get)"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -q >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; die "apt-get update failed"; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium >>"$TMP/apt.log" 2>&1 ||
+    { tail -40 "$TMP/apt.log" >&2; die "apt-get install chromium failed"; }
+fi
+[ -x "$CHROMIUM" ] || die "$CHROMIUM is still missing after apt-get install chromium"
+
+# --- node dependencies ---------------------------------------------------------
+say "npm ci (tests/browser: playwright-core, pinned)"
+(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in tests/browser"
+
+say "checking that chromium starts headless"
+(cd "$HERE" && CHROMIUM="$CHROMIUM" node --input-type=module -e "
+  import { launchBrowser } from './lib/launch.mjs';
+  const b = await launchBrowser();
+  const p = await b.newPage();
+  await p.setContent('<p id=x>ok</p>');
+  if ((await p.textContent('#x')) !== 'ok') throw new Error('chromium rendered nothing');
+  console.log('    chromium ' + b.version() + ' started');
+  await b.close();
+") 2>"$TMP/chromium-check.log" || {
+  cat "$TMP/chromium-check.log" >&2
+  die "chromium ($CHROMIUM) cannot start headless: see the error above"
+}
+
+# --- finconn -----------------------------------------------------------------
+mkdir -p "$LOG_DIR" "$ARTIFACTS_DIR" || die "cannot create $LOG_DIR"
+LOG_DIR="$(cd "$LOG_DIR" && pwd)"
+rm -f "$ARTIFACTS_DIR"/*.png
+FINCONN_LOG="$LOG_DIR/finconn.log"
+FINCONN_OUT="$LOG_DIR/finconn.stdout"
+SECRETS_FILE="$LOG_DIR/client-secrets.txt"
+KEYS_FILE="$LOG_DIR/api-keys.txt"
+: >"$SECRETS_FILE"
+: >"$KEYS_FILE"
+
+say "starting finconn ($BIN) on a fresh SQLite database"
+"$BIN" serve --listen 127.0.0.1:0 --database "sqlite://$TMP/finconn.db" >"$FINCONN_OUT" 2>"$FINCONN_LOG" &
+FINCONN_PID=$!
+FINCONN_URL=""
+for _ in $(seq 1 $((HEALTH_TIMEOUT * 10))); do
+  kill -0 "$FINCONN_PID" 2>/dev/null || { cat "$FINCONN_LOG" >&2; die "finconn exited during start-up"; }
+  FINCONN_URL="$(sed -n 's/^finconn listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$FINCONN_OUT" | head -1)"
+  if [ -n "$FINCONN_URL" ] && curl -fsS -o /dev/null "$FINCONN_URL/healthz" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+curl -fsS -o /dev/null "$FINCONN_URL/healthz" 2>/dev/null || { cat "$FINCONN_LOG" >&2; die "finconn never became healthy"; }
+say "finconn at $FINCONN_URL (log: $FINCONN_LOG)"
+
+# --- the merchant site, on another origin ------------------------------------
+node "$HERE/merchant.mjs" --finconn "$FINCONN_URL" --listen 127.0.0.1:0 >"$LOG_DIR/merchant.log" 2>&1 &
+MERCHANT_PID=$!
+MERCHANT_URL=""
+for _ in $(seq 1 100); do
+  kill -0 "$MERCHANT_PID" 2>/dev/null || { cat "$LOG_DIR/merchant.log" >&2; die "the merchant server exited"; }
+  MERCHANT_URL="$(sed -n 's/^merchant listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$LOG_DIR/merchant.log" | head -1)"
+  [ -n "$MERCHANT_URL" ] && break
+  sleep 0.1
+done
+[ -n "$MERCHANT_URL" ] || die "the merchant server did not start"
+say "merchant site at $MERCHANT_URL"
+
+# --- the tests ---------------------------------------------------------------
+say "node --test"
+TEST_RC=0
+(
+  cd "$HERE" &&
+    FINCONN_URL="$FINCONN_URL" MERCHANT_URL="$MERCHANT_URL" SECRETS_FILE="$SECRETS_FILE" KEYS_FILE="$KEYS_FILE" \
+      ARTIFACTS_DIR="$ARTIFACTS_DIR" CHROMIUM="$CHROMIUM" \
+      node --test --test-concurrency=2 --test-timeout=60000 "$@"
+) || TEST_RC=$?
+
+# --- no secret in finconn's log --------------------------------------------------
+stop "$MERCHANT_PID"
+MERCHANT_PID=""
+stop "$FINCONN_PID" # flush and close the log
+FINCONN_PID=""
+say "checking finconn's log for client secrets"
+# One plain-text copy of everything finconn printed (its text logs carry ANSI colours even into a file).
+sed 's/\x1b\[[0-9;]*m//g' "$FINCONN_LOG" "$FINCONN_OUT" >"$LOG_DIR/finconn.plain.log"
+PLAIN="$LOG_DIR/finconn.plain.log"
+N_SECRETS="$(grep -c . "$SECRETS_FILE" || true)"
+LEAK_RC=0
+if [ "$N_SECRETS" -eq 0 ]; then
+  printf 'run.sh: no client secret was recorded by the tests\n' >&2
+  [ "$TEST_RC" -ne 0 ] || LEAK_RC=1
+fi
+while IFS= read -r secret; do
+  [ -n "$secret" ] || continue
+  suffix="${secret##*_secret_}"
+  for needle in "$secret" "$suffix"; do
+    if grep -qF -- "$needle" "$FINCONN_LOG" "$FINCONN_OUT" "$PLAIN"; then
+      printf 'run.sh: LEAK: a client secret appears in the finconn log: %s\n' "$needle" >&2
+      grep -nF -- "$needle" "$PLAIN" | head -5 >&2
+      LEAK_RC=1
+    fi
+  done
+done <"$SECRETS_FILE"
+while IFS= read -r key; do
+  [ -n "$key" ] || continue
+  if grep -qF -- "$key" "$FINCONN_LOG" "$FINCONN_OUT" "$PLAIN"; then
+    printf 'run.sh: LEAK: an API key appears in the finconn log: %s\n' "$key" >&2
+    LEAK_RC=1
+  fi
+done <"$KEYS_FILE"
+# Positive control: every session id (the part before _secret_) appears in the log, in the path of the GET
+# /v1/financial_connections/sessions/{id} that createSession() makes, so the search read the right log.
+SEEN_IDS=0
+while IFS= read -r secret; do
+  [ -n "$secret" ] || continue
+  if grep -qF -- "${secret%%_secret_*}" "$PLAIN"; then SEEN_IDS=$((SEEN_IDS + 1)); fi
+done <"$SECRETS_FILE"
+if [ "$SEEN_IDS" -ne "$N_SECRETS" ]; then
+  printf 'run.sh: only %s of %s session ids appear in %s: is it the right, complete log?\n' \
+    "$SEEN_IDS" "$N_SECRETS" "$FINCONN_LOG" >&2
+  LEAK_RC=1
+fi
+LOG_LINES="$(wc -l <"$FINCONN_LOG")"
+say "$N_SECRETS client secrets checked against $LOG_LINES log lines ($SEEN_IDS of their session ids seen there): $([ "$LEAK_RC" -eq 0 ] && echo no secret found || echo FAILED)"
+
+if [ "$TEST_RC" -ne 0 ]; then die "browser tests failed (node --test exit $TEST_RC); screenshots in $ARTIFACTS_DIR"; fi
+if [ "$LEAK_RC" -ne 0 ]; then die "secret check failed"; fi
+say "browser tests passed; screenshots in $ARTIFACTS_DIR"
