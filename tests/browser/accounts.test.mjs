@@ -79,9 +79,7 @@ test('limits[accounts]=1: two accounts are refused with a message, one links', a
   }
 });
 
-test('limits[accounts]=1: after the message, the accounts the user ticked are still ticked', {
-  todo: 'product issue: the re-rendered accounts pane drops the selection (see report)',
-}, async () => {
+test('limits[accounts]=1: after the message, the accounts the user ticked are still ticked', async () => {
   const keys = newKeys();
   const session = await createSession(keys, { extra: [['limits[accounts]', '1']] });
   const { context, page } = await openMerchant(b.browser, keys);

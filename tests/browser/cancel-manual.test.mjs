@@ -112,9 +112,7 @@ test('manual entry: a bad routing number is refused, 110000000 / 000123456789 li
   }
 });
 
-test('manual entry: after a refused routing number, the chosen account type (Savings) is still chosen', {
-  todo: 'product bug: the re-rendered manual pane resets the account type to Checking (see report)',
-}, async () => {
+test('manual entry: after a refused routing number, the chosen account type (Savings) is still chosen', async () => {
   const keys = newKeys();
   const session = await createSession(keys, { extra: [['manual_entry[mode]', 'automatic']] });
   const { context, page } = await openMerchant(b.browser, keys);

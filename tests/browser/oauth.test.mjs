@@ -87,9 +87,7 @@ test('Test OAuth Institution: Cancel in the popup returns to the banks, Authoriz
   }
 });
 
-test('OAuth: onEvent reports institution_authorized after Authorize, as in the credentials flow', {
-  todo: 'product bug: the OAuth path emits no institution_authorized event (see report)',
-}, async () => {
+test('OAuth: onEvent reports institution_authorized after Authorize, as in the credentials flow', async () => {
   const { session, context, page } = await linkThroughOAuth();
   try {
     const frame = await launchModal(page, session.client_secret, 'oauth-events');
@@ -108,9 +106,7 @@ test('OAuth: onEvent reports institution_authorized after Authorize, as in the c
   }
 });
 
-test('OAuth with return_url set, in a browser popup: the popup still closes and returns to the modal', {
-  todo: 'product issue: with return_url set, Authorize redirects the browser popup to return_url (see report)',
-}, async () => {
+test('OAuth with return_url set, in a browser popup: the popup still closes and returns to the modal', async () => {
   const { session, context, page } = await linkThroughOAuth([['return_url', 'https://merchant.invalid/fc-return']]);
   try {
     const frame = await launchModal(page, session.client_secret, 'oauth-return-url');

@@ -92,7 +92,8 @@ run_suite() {
   base="http://127.0.0.1:$port"
 
   say "[$label] starting finconn on 127.0.0.1:$port (log: $log)"
-  "$BIN" serve --listen "127.0.0.1:$port" --database "$db_url" >"$log" 2>&1 &
+  # Refreshes may repeat at once (no cooldown), so the suite needs no clock of its own.
+  FINCONN_REFRESH_COOLDOWN_SECONDS=0 "$BIN" serve --listen "127.0.0.1:$port" --database "$db_url" >"$log" 2>&1 &
   SERVER_PID=$!
 
   local deadline=$((SECONDS + HEALTH_TIMEOUT)) healthy=""

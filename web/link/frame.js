@@ -7,7 +7,7 @@
   'use strict';
   var pk = null, secret = null, parentOrigin = null;
   var session = null;        // the Stripe.js-shaped session from the last answer
-  var polling = null, busy = false, searchTimer = null;
+  var polling = null, busy = false, searchTimer = null, searchQueued = false;
   var paneEl = document.getElementById('pane');
   var closeBtn = document.getElementById('close');
 
@@ -31,7 +31,23 @@
   }
 
   function render(html) {
+    // Keep what the user is typing in the search box: an answer to an older query must not overwrite it.
+    var typing = paneEl.querySelector('input[name="query"]');
+    var typed = typing && document.activeElement === typing ? typing.value : null;
     paneEl.innerHTML = html;
+    var q = paneEl.querySelector('input[name="query"]');
+    if (q && typed !== null) {
+      var answered = q.value;
+      q.value = typed;
+      q.focus();
+      q.setSelectionRange(typed.length, typed.length);
+      if (answered !== typed) scheduleSearch(typed);
+      return;
+    }
+    paneEl.querySelectorAll('time[data-timestamp]').forEach(function (t) {
+      var when = new Date(Number(t.getAttribute('data-timestamp')) * 1000);
+      t.textContent = when.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    });
     var target = paneEl.querySelector('[autofocus]') || paneEl.querySelector('h1');
     if (target) target.focus();
     var oauth = paneEl.querySelector('[data-oauth-url]');
@@ -56,12 +72,18 @@
   }
 
   function run(action, params) {
+    if (busy && action === 'search') { searchQueued = true; return Promise.resolve(); }
     if (busy && action !== 'show') return Promise.resolve();
     busy = true;
     paneEl.setAttribute('aria-busy', 'true');
     return api(action, params).then(function (r) {
       busy = false;
       paneEl.removeAttribute('aria-busy');
+      if (searchQueued) {
+        searchQueued = false;
+        var current = paneEl.querySelector('input[name="query"]');
+        if (current) scheduleSearch(current.value);
+      }
       if (!r.ok) {
         var err = (r.json && r.json.error) || { type: 'api_error', message: 'Unexpected error.' };
         if (r.json && r.json.pane) render(r.json.pane);
@@ -129,16 +151,13 @@
     run(action, params);
   });
 
-  paneEl.addEventListener('input', function (event) {
-    if (event.target.name !== 'query') return;
-    var value = event.target.value;
+  function scheduleSearch(value) {
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(function () {
-      run('search', { query: value }).then(function () {
-        var q = paneEl.querySelector('input[name="query"]');
-        if (q) { q.focus(); q.setSelectionRange(q.value.length, q.value.length); }
-      });
-    }, 250);
+    searchTimer = setTimeout(function () { run('search', { query: value }); }, 250);
+  }
+
+  paneEl.addEventListener('input', function (event) {
+    if (event.target.name === 'query') scheduleSearch(event.target.value);
   });
 
   closeBtn.addEventListener('click', close);

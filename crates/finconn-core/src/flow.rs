@@ -94,9 +94,14 @@ pub enum Pane {
         choices: Vec<AccountChoice>,
         limit: Option<i64>,
         message: Option<String>,
+        /// What the user had ticked, kept when the pane comes back with a message.
+        selected: Vec<String>,
     },
     Manual {
         message: Option<String>,
+        /// What the user typed (routing number, account number, account type), shown again with the
+        /// message so nothing they chose is silently reset.
+        entered: Option<(String, String, String)>,
     },
     Success {
         institution_name: String,
@@ -233,6 +238,7 @@ impl Finconn {
         livemode: bool,
         inst: Institution,
         message: Option<String>,
+        selected: Vec<String>,
     ) -> Pane {
         let accounts = self.provider(livemode).map(|p| p.accounts(&inst.id)).unwrap_or_default();
         let choices = account_choices(session, accounts);
@@ -245,7 +251,7 @@ impl Finconn {
                 retry: true,
             };
         }
-        Pane::Accounts { institution: inst, choices, limit: session.limits, message }
+        Pane::Accounts { institution: inst, choices, limit: session.limits, message, selected }
     }
 
     /// The pane for where the session stands.
@@ -268,9 +274,9 @@ impl Finconn {
             }
             LinkStep::Accounts { institution } => {
                 let inst = self.institution_of(session, livemode, institution)?;
-                self.accounts_pane(session, livemode, inst, None)
+                self.accounts_pane(session, livemode, inst, None, Vec::new())
             }
-            LinkStep::Manual => Pane::Manual { message: None },
+            LinkStep::Manual => Pane::Manual { message: None, entered: None },
             LinkStep::Done => Pane::Success { institution_name: String::new(), accounts: Vec::new() },
         })
     }
@@ -314,8 +320,16 @@ impl Finconn {
         let view = |session: SessionRecord, pane: Pane, events: Vec<FlowEvent>| Ok(FlowView { session, pane, events });
         match (action, session.link.clone()) {
             (Action::Show, _) => {
+                let mut events = Vec::new();
+                if let Some(name) = session.oauth_authorized.take() {
+                    self.save(scope, &session).await?;
+                    events.push(FlowEvent::institution("institution_authorized", &name));
+                }
                 let pane = self.pane_for(&session, livemode, requester)?;
-                view(session, pane, Vec::new())
+                if let Pane::Error { code, .. } = &pane {
+                    events.push(FlowEvent::error(code));
+                }
+                view(session, pane, events)
             }
             (Action::Cancel, _) => {
                 session.status = SessionStatus::Cancelled;
@@ -413,7 +427,7 @@ impl Finconn {
                     None
                 };
                 if let Some(message) = problem {
-                    let pane = self.accounts_pane(&session, livemode, inst, Some(message));
+                    let pane = self.accounts_pane(&session, livemode, inst, Some(message), names.clone());
                     return view(session, pane, Vec::new());
                 }
                 session.link = LinkStep::Done;
@@ -435,7 +449,11 @@ impl Finconn {
             {
                 session.link = LinkStep::Manual;
                 self.save(scope, &session).await?;
-                view(session, Pane::Manual { message: None }, vec![FlowEvent::named("manual_entry_initiated")])
+                view(
+                    session,
+                    Pane::Manual { message: None, entered: None },
+                    vec![FlowEvent::named("manual_entry_initiated")],
+                )
             }
             (Action::Manual { routing_number, account_number, account_type }, LinkStep::Manual) => {
                 let problem = if !aba_checksum_ok(&routing_number) {
@@ -450,7 +468,8 @@ impl Finconn {
                     None
                 };
                 if let Some(m) = problem {
-                    return view(session, Pane::Manual { message: Some(m.to_owned()) }, Vec::new());
+                    let entered = Some((routing_number.clone(), account_number.clone(), account_type.clone()));
+                    return view(session, Pane::Manual { message: Some(m.to_owned()), entered }, Vec::new());
                 }
                 let last4 = account_number[account_number.len() - 4..].to_owned();
                 let name = format!("{} ••••{last4}", if account_type == "savings" { "Savings" } else { "Checking" });
@@ -504,7 +523,7 @@ impl Finconn {
                 session.link = LinkStep::Accounts { institution: inst.id.clone() };
                 self.save(scope, &session).await?;
                 let mut events = vec![FlowEvent::institution("institution_authorized", &inst.name)];
-                let pane = self.accounts_pane(&session, livemode, inst, None);
+                let pane = self.accounts_pane(&session, livemode, inst, None, Vec::new());
                 if let Pane::Error { code, .. } = &pane {
                     events.push(FlowEvent::error(code));
                 }
@@ -563,6 +582,7 @@ impl Finconn {
             }
             let inst = self.institution_of(&session, scope.livemode, &institution)?;
             session.link = if approve { LinkStep::Accounts { institution } } else { LinkStep::Institutions };
+            session.oauth_authorized = approve.then(|| inst.name.clone());
             match self.save(&scope, &session).await {
                 Ok(()) => return Ok((session, inst)),
                 Err(DomainError::Link { code: "conflict", .. }) => continue,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod accounts;
 pub mod clock;
 pub mod customers;
 pub mod error;
@@ -27,11 +28,17 @@ pub struct Settings {
     pub sandbox_keys: bool,
     /// How long a session's client secret can be used.
     pub client_secret_ttl: Duration,
+    /// After a refresh ends, how long until the same feature can be refreshed again.
+    pub refresh_cooldown: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { sandbox_keys: true, client_secret_ttl: Duration::from_secs(3600) }
+        Self {
+            sandbox_keys: true,
+            client_secret_ttl: Duration::from_secs(3600),
+            refresh_cooldown: Duration::from_secs(60),
+        }
     }
 }
 

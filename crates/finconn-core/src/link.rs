@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use finconn_types::{Account, AccountSubcategory, Permission, RequirePaymentMethodSupport, Session};
+use finconn_types::{AccountSubcategory, Permission, RequirePaymentMethodSupport, Session};
 
 use crate::model::{LinkedAccountRecord, Scope, SessionRecord, SessionStatus};
 use crate::provider::{AccountSubcategoryOrOther, Institution, InstitutionAccount, InstitutionStatus, Provider};
@@ -17,6 +17,8 @@ pub const ACCOUNT: &str = "fca_";
 pub struct Providers {
     pub test: Option<Arc<dyn Provider>>,
     pub live: Option<Arc<dyn Provider>>,
+    pub test_data: Option<Arc<dyn crate::provider::AccountData>>,
+    pub live_data: Option<Arc<dyn crate::provider::AccountData>>,
 }
 
 /// An account as the account picker shows it.
@@ -69,40 +71,6 @@ impl SessionRecord {
                 Err(link_error("session_expired", "This Financial Connections Session has expired.", None))
             }
             SessionStatus::Open => Ok(()),
-        }
-    }
-}
-
-impl LinkedAccountRecord {
-    pub fn to_wire(&self, livemode: bool) -> Account {
-        let h = &self.holder;
-        Account {
-            account_holder: Some(finconn_types::AccountHolder {
-                account: h.account.clone().map(finconn_types::Expandable::Id),
-                customer: h.customer.clone().map(finconn_types::Expandable::Id),
-                customer_account: h.customer_account.clone(),
-                kind: h.kind.clone(),
-            }),
-            account_numbers: None,
-            balance: None,
-            balance_refresh: None,
-            category: self.category.clone(),
-            created: self.created,
-            display_name: Some(self.name.clone()),
-            id: self.id.clone(),
-            institution_name: self.institution_name.clone(),
-            last4: self.last4.clone(),
-            livemode,
-            object: Account::OBJECT.to_owned(),
-            ownership: None,
-            ownership_refresh: None,
-            permissions: Some(self.permissions.clone()),
-            status: self.status.clone(),
-            status_details: None,
-            subcategory: self.subcategory.clone(),
-            subscriptions: Some(self.subscriptions.clone()),
-            supported_payment_method_types: self.supported_payment_method_types.clone(),
-            transaction_refresh: None,
         }
     }
 }
@@ -169,7 +137,7 @@ impl Finconn {
         chosen: Vec<InstitutionAccount>,
     ) -> Result<Session, DomainError> {
         let now = self.now();
-        let accounts: Vec<LinkedAccountRecord> = chosen
+        let mut accounts: Vec<LinkedAccountRecord> = chosen
             .into_iter()
             .map(|a| LinkedAccountRecord {
                 id: ids::new_id(ACCOUNT),
@@ -188,13 +156,20 @@ impl Finconn {
                 status: "active".to_owned(),
                 subscriptions: Vec::new(),
                 manual: false,
+                balance: None,
+                balance_refresh: None,
+                ownership: None,
+                ownership_refresh: None,
+                transaction_refresh: None,
                 version: 0,
             })
             .collect();
+        let jobs: Vec<crate::model::NewJob> =
+            accounts.iter_mut().flat_map(|a| Finconn::prefetch_jobs(a, &session.prefetch, now)).collect();
         session.status = SessionStatus::Completed;
         session.completed_at = Some(now);
         session.accounts = accounts.iter().map(|a| a.id.clone()).collect();
-        if !self.store.complete_session(scope, &session, &accounts).await? {
+        if !self.store.complete_session(scope, &session, &accounts, &jobs).await? {
             return Err(link_error(
                 "session_expired",
                 "This Financial Connections Session has already been used.",

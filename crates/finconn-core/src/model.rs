@@ -90,6 +90,10 @@ pub struct SessionRecord {
     /// Where the end user is in the hosted flow.
     #[serde(default)]
     pub link: crate::flow::LinkStep,
+    /// The institution authorized on its own page; the flow reports `institution_authorized` on its next
+    /// request (the page itself has no channel to the merchant's `onEvent`).
+    #[serde(default)]
+    pub oauth_authorized: Option<String>,
     /// Optimistic-concurrency counter (the `version` column).
     #[serde(skip)]
     pub version: i64,
@@ -128,8 +132,132 @@ pub struct LinkedAccountRecord {
     /// Entered by hand (routing and account number) rather than through an institution.
     #[serde(default)]
     pub manual: bool,
+    #[serde(default)]
+    pub balance: Option<BalanceRecord>,
+    #[serde(default)]
+    pub balance_refresh: Option<RefreshRecord>,
+    /// The latest `fcaowns_…`, once an ownership refresh succeeded.
+    #[serde(default)]
+    pub ownership: Option<String>,
+    #[serde(default)]
+    pub ownership_refresh: Option<RefreshRecord>,
+    #[serde(default)]
+    pub transaction_refresh: Option<TransactionRefreshRecord>,
     #[serde(skip)]
     pub version: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl RefreshStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshStatus::Pending => "pending",
+            RefreshStatus::Succeeded => "succeeded",
+            RefreshStatus::Failed => "failed",
+        }
+    }
+}
+
+/// `balance_refresh` / `ownership_refresh`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub status: RefreshStatus,
+    pub last_attempted_at: i64,
+    /// `None` while pending.
+    pub next_refresh_available_at: Option<i64>,
+}
+
+/// `transaction_refresh`: a refresh with an id (`fctxnref_…`) that transactions point back to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionRefreshRecord {
+    pub id: String,
+    pub status: RefreshStatus,
+    pub last_attempted_at: i64,
+    pub next_refresh_available_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceRecord {
+    pub as_of: i64,
+    pub currency: String,
+    /// `cash` or `credit`.
+    pub kind: String,
+    pub current: i64,
+    /// Cash: available; credit: used.
+    pub other: Option<i64>,
+}
+
+/// A stored owner of an ownership (`fcaown_…`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerRecord {
+    pub id: String,
+    pub ownership: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub raw_address: Option<String>,
+    pub refreshed_at: i64,
+}
+
+/// A stored transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionRecord {
+    pub id: String,
+    pub account: String,
+    pub provider_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub description: String,
+    pub status: crate::provider::TransactionStatus,
+    pub posted_at: Option<i64>,
+    pub void_at: Option<i64>,
+    pub transacted_at: i64,
+    pub transaction_refresh: String,
+    pub updated: i64,
+}
+
+/// Background work, kept in the database so it survives restarts and is shared by every process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    RefreshBalance {
+        account: String,
+    },
+    RefreshOwnership {
+        account: String,
+    },
+    /// `refresh`: the `fctxnref_…` the job fills in.
+    RefreshTransactions {
+        account: String,
+        refresh: String,
+    },
+    /// The daily transaction refresh of a subscribed account.
+    SubscriptionTick {
+        account: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub scope: Scope,
+    pub kind: JobKind,
+    pub run_at: i64,
+    pub attempts: i64,
+}
+
+/// A job to add, in the same transaction as the change that needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewJob {
+    pub kind: JobKind,
+    pub run_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

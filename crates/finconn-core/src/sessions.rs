@@ -122,6 +122,7 @@ impl Finconn {
             status: crate::model::SessionStatus::Open,
             completed_at: None,
             link: crate::flow::LinkStep::Consent,
+            oauth_authorized: None,
             version: 0,
         };
         self.store.insert_session(scope, &rec).await?;

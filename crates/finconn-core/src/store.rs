@@ -2,9 +2,12 @@
 
 use async_trait::async_trait;
 
+use std::collections::HashMap;
+
+use crate::accounts::RefreshOutcome;
 use crate::model::{
-    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, LinkedAccountRecord, Scope, SessionRecord,
-    StoredResponse,
+    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord,
+    Scope, SessionRecord, StoredResponse, TransactionRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,24 @@ pub enum Cursor {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub has_more: bool,
+}
+
+/// `GET /v1/financial_connections/accounts` filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    pub customer: Option<String>,
+    pub account: Option<String>,
+    pub customer_account: Option<String>,
+    pub session: Option<String>,
+}
+
+/// `GET /v1/financial_connections/transactions` filters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionFilter {
+    /// Inclusive bounds on `transacted_at`.
+    pub transacted_at: (i64, i64),
+    /// `transaction_refresh[after]`: only transactions created or updated by later refreshes.
+    pub after_refresh: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,9 +122,64 @@ pub trait Store: Send + Sync + 'static {
         scope: &Scope,
         session: &SessionRecord,
         accounts: &[LinkedAccountRecord],
+        jobs: &[NewJob],
     ) -> Result<bool, StoreError>;
     /// The accounts linked through a session, in link order.
     async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
+
+    async fn get_linked_account(&self, account: &str, id: &str) -> Result<Option<LinkedAccountRecord>, StoreError>;
+    async fn list_linked_accounts(
+        &self,
+        scope: &Scope,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LinkedAccountRecord>, StoreError>;
+    /// Writes `rec` if its version is unchanged, and adds `jobs`, in one transaction.
+    async fn update_linked_account(
+        &self,
+        scope: &Scope,
+        rec: &LinkedAccountRecord,
+        jobs: &[NewJob],
+    ) -> Result<bool, StoreError>;
+    async fn ownership_created(&self, ownership: &str) -> Result<Option<i64>, StoreError>;
+    async fn ownership_belongs_to(&self, account: &str, ownership: &str) -> Result<bool, StoreError>;
+    async fn list_owners(
+        &self,
+        scope: &Scope,
+        ownership: &str,
+        page: &PageRequest,
+    ) -> Result<Page<OwnerRecord>, StoreError>;
+    /// Newest `transacted_at` first.
+    async fn list_transactions(
+        &self,
+        scope: &Scope,
+        account: &str,
+        filter: &TransactionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<TransactionRecord>, StoreError>;
+    async fn get_transaction(&self, scope: &Scope, id: &str) -> Result<Option<TransactionRecord>, StoreError>;
+    /// Every stored transaction of an account, by the provider's id.
+    async fn transactions_by_provider_id(
+        &self,
+        scope: &Scope,
+        account: &str,
+    ) -> Result<HashMap<String, TransactionRecord>, StoreError>;
+
+    /// Leases up to `limit` due jobs (run_at ≤ now, not leased) until `lease_until`. Several processes may
+    /// call this at once: each job goes to one of them. `only_account` restricts it to one tenant (tests
+    /// sharing a database drain only their own work).
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        only_account: Option<&str>,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Writes what a job produced (account, ownership, owners, transactions, follow-up jobs) and removes
+    /// the job, in one transaction.
+    async fn finish_job(&self, scope: &Scope, job: i64, outcome: &RefreshOutcome) -> Result<(), StoreError>;
+    /// How many jobs exist and how many of them ever ran more than once (for tests and metrics).
+    async fn job_counts(&self) -> Result<(i64, i64), StoreError>;
 
     /// Claims `key` for a request, or returns what is stored under it.
     async fn claim_idempotency_key(

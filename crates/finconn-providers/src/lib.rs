@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 mod catalogue;
+mod data;
 pub mod keywords;
 mod markdown;
 mod sandbox;
 
 pub use catalogue::{CatalogueError, CATALOGUE_TOML, CATALOGUE_VERSION};
+pub use data::{HISTORY_DAYS, MANUAL_ENTRY_PREFIX};
 pub use sandbox::{codes, Sandbox};
 
 impl Sandbox {

@@ -32,7 +32,7 @@ impl Sandbox {
         Ok(Self { entries: catalogue::parse(text)? })
     }
 
-    fn entry(&self, id: &str) -> Option<&Entry> {
+    pub(crate) fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.institution.id == id)
     }
 

@@ -24,6 +24,14 @@ pub struct Config {
     pub display_name: String,
     /// Serve the demo merchant page at `/demo` (test mode only).
     pub demo: bool,
+    /// After a refresh, how long until the same feature may be refreshed again.
+    pub refresh_cooldown: Duration,
+    /// How long a provider may take to answer one fetch before the refresh ends `failed`.
+    pub provider_timeout: Duration,
+    /// How often an idle job runner looks for due jobs (work queued by this process wakes it at once).
+    pub job_poll_interval: Duration,
+    /// Run the job runner in this process (several processes on one PostgreSQL may all run it).
+    pub run_jobs: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -51,6 +59,10 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             display_name: "finconn sandbox".to_owned(),
             demo: true,
+            refresh_cooldown: Duration::from_secs(60),
+            provider_timeout: Duration::from_secs(10),
+            job_poll_interval: Duration::from_millis(250),
+            run_jobs: true,
         }
     }
 }
@@ -68,6 +80,9 @@ struct FileConfig {
     shutdown_grace_seconds: Option<u64>,
     display_name: Option<String>,
     demo: Option<bool>,
+    refresh_cooldown_seconds: Option<u64>,
+    provider_timeout_seconds: Option<u64>,
+    run_jobs: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +177,33 @@ impl Config {
             c.demo = parse_bool(&v).ok_or_else(|| invalid("demo (FINCONN_DEMO)", "expected true or false"))?;
         } else if let Some(b) = file.demo {
             c.demo = b;
+        }
+        let cooldown = match env("FINCONN_REFRESH_COOLDOWN_SECONDS") {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                invalid("refresh_cooldown_seconds (FINCONN_REFRESH_COOLDOWN_SECONDS)", "expected seconds")
+            })?),
+            None => file.refresh_cooldown_seconds,
+        };
+        if let Some(c0) = cooldown {
+            c.refresh_cooldown = Duration::from_secs(c0);
+        }
+        let timeout = match env("FINCONN_PROVIDER_TIMEOUT_SECONDS") {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                invalid("provider_timeout_seconds (FINCONN_PROVIDER_TIMEOUT_SECONDS)", "expected seconds")
+            })?),
+            None => file.provider_timeout_seconds,
+        };
+        if let Some(t) = timeout {
+            if !(1..=300).contains(&t) {
+                return Err(invalid("provider_timeout_seconds", "must be between 1 and 300"));
+            }
+            c.provider_timeout = Duration::from_secs(t);
+        }
+        if let Some(v) = env("FINCONN_RUN_JOBS") {
+            c.run_jobs =
+                parse_bool(&v).ok_or_else(|| invalid("run_jobs (FINCONN_RUN_JOBS)", "expected true or false"))?;
+        } else if let Some(b) = file.run_jobs {
+            c.run_jobs = b;
         }
         if let Some(g) = file.shutdown_grace_seconds {
             c.shutdown_grace = Duration::from_secs(g);

@@ -16,6 +16,8 @@ use crate::startup::AppState;
 pub enum Target {
     Customer,
     Account,
+    /// An account's `ownership` (needs the account's id: the parent object's).
+    Ownership,
 }
 
 /// The expandable paths of one object type.
@@ -25,6 +27,7 @@ pub const SESSION: Expandables =
     &[("account_holder.customer", Target::Customer), ("account_holder.account", Target::Account)];
 pub const CUSTOMER: Expandables = &[];
 pub const NONE: Expandables = &[];
+pub const ACCOUNT: Expandables = &[("ownership", Target::Ownership)];
 
 fn cannot_expand(param: &str, path: &str) -> ApiError {
     ApiError::invalid(param.to_owned(), format!("This property cannot be expanded ({path})."))
@@ -47,7 +50,7 @@ fn plan(
     Ok(out)
 }
 
-async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str) -> Result<Option<Value>, ApiError> {
+async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str, parent: &str) -> Result<Option<Value>, ApiError> {
     let v = match target {
         Target::Customer => match app.core.find_customer(ctx.scope(), id, None).await {
             Ok(rec) => Some(
@@ -62,6 +65,10 @@ async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str) -> Result<
         },
         // finconn has no account objects beyond the tenant itself: a minimal `account`.
         Target::Account => Some(serde_json::json!({ "id": id, "object": "account" })),
+        Target::Ownership => match app.core.ownership_object(ctx.scope(), parent, id).await? {
+            Some(o) => Some(serde_json::to_value(o).map_err(|e| ApiError::internal(&e))?),
+            None => None,
+        },
     };
     Ok(v)
 }
@@ -82,11 +89,12 @@ async fn expand_one(
             None => return Ok(()),
         }
     }
+    let parent = cur.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
     let Some(field) = cur.get_mut(last.as_str()) else { return Ok(()) };
     let Some(id) = field.as_str().map(str::to_owned) else { return Ok(()) };
     let key = (target, id.clone());
     if !cache.contains_key(&key) {
-        let v = resolve(app, ctx, target, &id).await?;
+        let v = resolve(app, ctx, target, &id, &parent).await?;
         cache.insert(key.clone(), v);
     }
     if let Some(Some(v)) = cache.get(&key) {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod expand;
 pub mod extract;
 pub mod idempotency;
+pub mod jobs;
 pub mod json;
 pub mod link;
 pub mod router;

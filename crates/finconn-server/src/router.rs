@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::api::{customers, institutions, sessions, test_helpers};
+use crate::api::{accounts, customers, institutions, sessions, test_helpers, transactions};
 use crate::error::ApiError;
 use crate::extract::auth::api_context;
 use crate::startup::AppState;
@@ -22,6 +22,15 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/v1/financial_connections/sessions", post(sessions::create_session))
         .route("/v1/financial_connections/sessions/{session}", get(sessions::retrieve_session))
+        .route("/v1/financial_connections/accounts", get(accounts::list_accounts))
+        .route("/v1/financial_connections/accounts/{account}", get(accounts::retrieve_account))
+        .route("/v1/financial_connections/accounts/{account}/disconnect", post(accounts::disconnect_account))
+        .route("/v1/financial_connections/accounts/{account}/refresh", post(accounts::refresh_account))
+        .route("/v1/financial_connections/accounts/{account}/subscribe", post(accounts::subscribe_account))
+        .route("/v1/financial_connections/accounts/{account}/unsubscribe", post(accounts::unsubscribe_account))
+        .route("/v1/financial_connections/accounts/{account}/owners", get(accounts::list_owners))
+        .route("/v1/financial_connections/transactions", get(transactions::list_transactions))
+        .route("/v1/financial_connections/transactions/{transaction}", get(transactions::retrieve_transaction))
         .route("/v1/financial_connections/institutions", get(institutions::list_institutions))
         .route("/v1/financial_connections/institutions/{institution}", get(institutions::retrieve_institution))
         .route(

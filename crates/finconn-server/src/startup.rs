@@ -15,21 +15,31 @@ use crate::config::Config;
 pub struct AppState {
     pub core: Finconn,
     pub config: Arc<Config>,
+    pub jobs: crate::jobs::JobsHandle,
 }
 
 impl AppState {
     pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> Self {
-        let settings = Settings { sandbox_keys: config.sandbox_keys, client_secret_ttl: config.client_secret_ttl };
-        let sandbox: Option<Arc<dyn finconn_core::provider::Provider>> = match finconn_providers::Sandbox::load() {
+        let settings = Settings {
+            sandbox_keys: config.sandbox_keys,
+            client_secret_ttl: config.client_secret_ttl,
+            refresh_cooldown: config.refresh_cooldown,
+        };
+        let sandbox = match finconn_providers::Sandbox::load() {
             Ok(s) => Some(Arc::new(s)),
             Err(e) => {
                 tracing::error!(error = %e, "the sandbox catalogue does not load; test mode has no institutions");
                 None
             }
         };
-        let providers = finconn_core::link::Providers { test: sandbox, live: None };
+        let providers = finconn_core::link::Providers {
+            test: sandbox.clone().map(|s| s as Arc<dyn finconn_core::provider::Provider>),
+            live: None,
+            test_data: sandbox.map(|s| s as Arc<dyn finconn_core::provider::AccountData>),
+            live_data: None,
+        };
         let core = Finconn::new(Arc::new(db), clock, settings).with_providers(providers);
-        Self { core, config: Arc::new(config) }
+        Self { core, config: Arc::new(config), jobs: crate::jobs::JobsHandle::default() }
     }
 }
 
@@ -66,6 +76,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let pruner = tokio::spawn(prune_idempotency_keys(app.clone()));
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    let runner = app.config.run_jobs.then(|| tokio::spawn(crate::jobs::run(app.clone(), jobs_stopped)));
     let grace = app.config.shutdown_grace;
     let router = crate::router::router(app);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -82,6 +94,11 @@ pub async fn serve(
         }
     };
     pruner.abort();
+    // Jobs in flight finish; a job cut short would simply be retried after its lease by any process.
+    let _ = stop_jobs.send(true);
+    if let Some(r) = runner {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(15), r).await;
+    }
     result
 }
 

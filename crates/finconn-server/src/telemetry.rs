@@ -13,8 +13,18 @@ use crate::extract::auth::RequestId;
 
 pub fn init(json: bool) {
     let filter = EnvFilter::try_from_env("FINCONN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// The path holds object ids, never secrets (keys and client secrets travel only in headers and bodies),
+/// except the institution pages' random state, which names a one-time authorization: it is cut off.
+fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/link/oauth/") {
+        Some(rest) => format!("/link/oauth/{}/…", rest.split('/').next().unwrap_or_default()),
+        None => path.to_owned(),
+    }
 }
 
 pub async fn request_span(mut req: Request, next: Next) -> Response {
@@ -22,8 +32,7 @@ pub async fn request_span(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestId(request_id.clone()));
     // The path holds object ids, never secrets: finconn takes keys and client secrets only in headers and
     // bodies.
-    let span =
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id);
+    let span = tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %request_id);
     let start = Instant::now();
     async move {
         let res = next.run(req).await;

@@ -2,16 +2,20 @@
 
 #[macro_use]
 mod pool;
+mod data;
 mod idempotency;
 mod keys;
 mod objects;
 
 use async_trait::async_trait;
 use finconn_core::model::{
-    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, LinkedAccountRecord, Scope, SessionRecord,
-    StoredResponse,
+    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord,
+    Scope, SessionRecord, StoredResponse, TransactionRecord,
 };
-use finconn_core::store::{CustomerFilter, IdempotencyClaim, Page, PageRequest};
+use std::collections::HashMap;
+
+use finconn_core::accounts::RefreshOutcome;
+use finconn_core::store::{AccountFilter, CustomerFilter, IdempotencyClaim, Page, PageRequest, TransactionFilter};
 use finconn_core::{Store, StoreError};
 
 pub use pool::{Backend, ConnectError};
@@ -115,8 +119,88 @@ impl Store for Db {
         scope: &Scope,
         session: &SessionRecord,
         accounts: &[LinkedAccountRecord],
+        jobs: &[NewJob],
     ) -> Result<bool, StoreError> {
-        objects::complete_session(&self.pool, scope, session, accounts).await
+        objects::complete_session(&self.pool, scope, session, accounts, jobs).await
+    }
+
+    async fn get_linked_account(&self, account: &str, id: &str) -> Result<Option<LinkedAccountRecord>, StoreError> {
+        data::get_linked_account(&self.pool, account, id).await
+    }
+
+    async fn list_linked_accounts(
+        &self,
+        scope: &Scope,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LinkedAccountRecord>, StoreError> {
+        data::list_linked_accounts(&self.pool, scope, filter, page).await
+    }
+
+    async fn update_linked_account(
+        &self,
+        scope: &Scope,
+        rec: &LinkedAccountRecord,
+        jobs: &[NewJob],
+    ) -> Result<bool, StoreError> {
+        data::update_linked_account(&self.pool, scope, rec, jobs).await
+    }
+
+    async fn ownership_created(&self, ownership: &str) -> Result<Option<i64>, StoreError> {
+        data::ownership_created(&self.pool, ownership).await
+    }
+
+    async fn ownership_belongs_to(&self, account: &str, ownership: &str) -> Result<bool, StoreError> {
+        data::ownership_belongs_to(&self.pool, account, ownership).await
+    }
+
+    async fn list_owners(
+        &self,
+        scope: &Scope,
+        ownership: &str,
+        page: &PageRequest,
+    ) -> Result<Page<OwnerRecord>, StoreError> {
+        data::list_owners(&self.pool, scope, ownership, page).await
+    }
+
+    async fn list_transactions(
+        &self,
+        scope: &Scope,
+        account: &str,
+        filter: &TransactionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<TransactionRecord>, StoreError> {
+        data::list_transactions(&self.pool, scope, account, filter, page).await
+    }
+
+    async fn get_transaction(&self, scope: &Scope, id: &str) -> Result<Option<TransactionRecord>, StoreError> {
+        data::get_transaction(&self.pool, scope, id).await
+    }
+
+    async fn transactions_by_provider_id(
+        &self,
+        scope: &Scope,
+        account: &str,
+    ) -> Result<HashMap<String, TransactionRecord>, StoreError> {
+        data::transactions_by_provider_id(&self.pool, scope, account).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        only_account: Option<&str>,
+    ) -> Result<Vec<Job>, StoreError> {
+        data::claim_jobs(&self.pool, now, lease_until, limit, only_account).await
+    }
+
+    async fn finish_job(&self, scope: &Scope, job: i64, outcome: &RefreshOutcome) -> Result<(), StoreError> {
+        data::finish_job(&self.pool, scope, job, outcome).await
+    }
+
+    async fn job_counts(&self) -> Result<(i64, i64), StoreError> {
+        data::job_counts(&self.pool).await
     }
 
     async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError> {

@@ -1,6 +1,6 @@
 //! Customers and sessions: a JSON record plus the columns queries filter on.
 
-use finconn_core::model::{CustomerRecord, LinkedAccountRecord, Scope, SessionRecord};
+use finconn_core::model::{CustomerRecord, LinkedAccountRecord, NewJob, Scope, SessionRecord};
 use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
 use sqlx::Row;
@@ -8,16 +8,16 @@ use sqlx::Row;
 use crate::pool::Pools;
 use crate::{corrupt, db_err};
 
-fn to_json<T: serde::Serialize>(rec: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(rec: &T) -> Result<String, StoreError> {
     serde_json::to_string(rec).map_err(corrupt)
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, StoreError> {
     serde_json::from_str(data).map_err(corrupt)
 }
 
 /// The `seq` of a cursor object, which must belong to the same list.
-async fn cursor_seq(pools: &Pools, table: &str, scope: &Scope, id: &str) -> Result<i64, StoreError> {
+pub(crate) async fn cursor_seq(pools: &Pools, table: &str, scope: &Scope, id: &str) -> Result<i64, StoreError> {
     let sql = format!("SELECT seq FROM {table} WHERE id = $1 AND account_id = $2 AND livemode = $3");
     let seq: Option<i64> = on_pool!(pools, read, |p| sqlx::query_scalar(&sql)
         .bind(id)
@@ -31,7 +31,7 @@ async fn cursor_seq(pools: &Pools, table: &str, scope: &Scope, id: &str) -> Resu
 
 /// Newest first. `starting_after` walks to older objects, `ending_before` to newer ones; either way the
 /// page holds up to `limit` objects and `has_more` says whether more lie beyond it in that direction.
-fn page_bounds(cursor_seq: Option<i64>, cursor: &Option<Cursor>) -> (&'static str, &'static str, i64) {
+pub(crate) fn page_bounds(cursor_seq: Option<i64>, cursor: &Option<Cursor>) -> (&'static str, &'static str, i64) {
     match (cursor, cursor_seq) {
         (Some(Cursor::Before(_)), Some(s)) => (">", "ASC", s),
         (Some(Cursor::After(_)), Some(s)) => ("<", "DESC", s),
@@ -39,7 +39,7 @@ fn page_bounds(cursor_seq: Option<i64>, cursor: &Option<Cursor>) -> (&'static st
     }
 }
 
-fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
+pub(crate) fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
     let limit = page.limit as usize;
     let has_more = items.len() > limit;
     items.truncate(limit);
@@ -229,9 +229,11 @@ pub(crate) async fn complete_session(
     scope: &Scope,
     session: &SessionRecord,
     accounts: &[LinkedAccountRecord],
+    jobs: &[NewJob],
 ) -> Result<bool, StoreError> {
     let data = to_json(session)?;
     let rows = accounts.iter().map(|a| Ok((a, to_json(a)?))).collect::<Result<Vec<_>, StoreError>>()?;
+    let job_rows = jobs.iter().map(|j| Ok((to_json(&j.kind)?, j.run_at))).collect::<Result<Vec<_>, StoreError>>()?;
     on_pool!(pools, write, |p| {
         let mut tx = p.begin().await.map_err(db_err)?;
         let n = sqlx::query(UPDATE_SESSION)
@@ -263,6 +265,17 @@ pub(crate) async fn complete_session(
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        }
+        for (kind, run_at) in &job_rows {
+            sqlx::query(crate::data::INSERT_JOB)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(kind)
+                .bind(run_at)
+                .bind(session.completed_at.unwrap_or(*run_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(true)

@@ -2,6 +2,7 @@
 
 mod account;
 mod customer;
+mod data;
 mod enums;
 mod error;
 mod expandable;
@@ -11,6 +12,7 @@ mod session;
 
 pub use account::{Account, Balance, CashBalance, CreditBalance, Refresh, TransactionRefresh};
 pub use customer::{Address, Customer, DeletedCustomer};
+pub use data::{AccountOwner, AccountOwnership, StatusTransitions, Transaction};
 pub use enums::{
     AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch, RequirePaymentMethodSupport,
 };

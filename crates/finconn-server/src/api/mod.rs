@@ -1,9 +1,11 @@
 //! The `/v1` handlers. Each reads its parameters, makes one domain call and renders the result.
 
+pub mod accounts;
 pub mod customers;
 pub mod institutions;
 pub mod sessions;
 pub mod test_helpers;
+pub mod transactions;
 
 use finconn_core::store::{Cursor, PageRequest};
 

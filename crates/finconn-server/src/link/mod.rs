@@ -17,6 +17,7 @@ use crate::startup::AppState;
 const EMBED_JS: &str = include_str!("../../../../web/embed/finconn.js");
 const FRAME_JS: &str = include_str!("../../../../web/link/frame.js");
 const OAUTH_DONE_JS: &str = include_str!("../../../../web/link/oauth-done.js");
+const OAUTH_PAGE_JS: &str = include_str!("../../../../web/link/oauth-page.js");
 const LINK_CSS: &str = include_str!("../../../../web/link/link.css");
 const DEMO_JS: &str = include_str!("../../../../web/link/demo.js");
 
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/js/finconn.js", get(embed))
         .route("/link/frame", get(frame))
         .route("/link/static/frame.js", get(|| async { asset(FRAME_JS, "text/javascript; charset=utf-8") }))
+        .route("/link/static/oauth-page.js", get(|| async { asset(OAUTH_PAGE_JS, "text/javascript; charset=utf-8") }))
         .route("/link/static/oauth-done.js", get(|| async { asset(OAUTH_DONE_JS, "text/javascript; charset=utf-8") }))
         .route("/link/static/demo.js", get(|| async { asset(DEMO_JS, "text/javascript; charset=utf-8") }))
         .route("/link/static/link.css", get(|| async { asset(LINK_CSS, "text/css; charset=utf-8") }))

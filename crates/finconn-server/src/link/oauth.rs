@@ -41,12 +41,14 @@ pub async fn decide(
     Path((session, state)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let approve = crate::extract::form::parse(&body)
-        .map(|f| f.pairs.iter().any(|(k, v)| k == "decision" && v == "authorize"))
-        .unwrap_or(false);
+    let pairs = crate::extract::form::parse(&body).map(|f| f.pairs).unwrap_or_default();
+    let approve = pairs.iter().any(|(k, v)| k == "decision" && v == "authorize");
+    // A popup opened by the flow reports back to it; only a page without an opener (a webview's system
+    // browser) goes back to the app through return_url.
+    let popup = pairs.iter().any(|(k, v)| k == "popup" && v == "1");
     let Ok((rec, inst)) = app.core.oauth_decide(&session, &state, approve).await else { return not_found() };
     // Webview integrations: back to the app, which resumes the flow.
-    if let Some(url) = &rec.return_url {
+    if let Some(url) = rec.return_url.as_ref().filter(|_| !popup) {
         if let Ok(v) = HeaderValue::from_str(url) {
             let mut res = StatusCode::SEE_OTHER.into_response();
             res.headers_mut().insert(header::LOCATION, v);

@@ -76,6 +76,12 @@ pub fn iso8601(ts: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
+/// `2026-11-26 08:02 UTC`: readable without JavaScript; the iframe shows it in the user's time zone.
+fn human_time(ts: i64) -> String {
+    let iso = iso8601(ts);
+    format!("{} {} UTC", &iso[..10], &iso[11..16])
+}
+
 fn institution(i: &finconn_core::provider::Institution) -> Value {
     context! { id => i.id, name => i.name }
 }
@@ -105,20 +111,28 @@ pub fn pane_html(pane: &Pane, session_id: &str) -> String {
             "oauth.html",
             context! { institution => institution(i), url => format!("/link/oauth/{session_id}/{state}") },
         ),
-        Pane::Accounts { institution: i, choices, limit, message } => render(
+        Pane::Accounts { institution: i, choices, limit, message, selected } => render(
             "accounts.html",
             context! {
                 institution => institution(i), limit, message,
                 choices => choices.iter().map(|c| context! {
                     name => c.account.name, last4 => c.account.last4, reason => c.disabled_reason,
+                    checked => c.disabled_reason.is_none() && selected.contains(&c.account.name),
                 }).collect::<Vec<_>>(),
             },
         ),
-        Pane::Manual { message } => render("manual.html", context! { message }),
+        Pane::Manual { message, entered } => {
+            let (routing, account, kind) = entered.clone().unwrap_or_default();
+            render("manual.html", context! { message, routing, account, savings => kind == "savings" })
+        }
         Pane::Success { institution_name, accounts } => render("success.html", context! { institution_name, accounts }),
         Pane::Error { code, title, message, expected_at, retry } => render(
             "error.html",
-            context! { code, title, message, expected_at, expected_at_iso => expected_at.map(iso8601), retry },
+            context! {
+                code, title, message, expected_at, retry,
+                expected_at_iso => expected_at.map(iso8601),
+                expected_at_text => expected_at.map(human_time),
+            },
         ),
     }
 }
@@ -143,7 +157,7 @@ mod tests {
 
     #[test]
     fn panes_escape_html() {
-        let html = pane_html(&Pane::Manual { message: Some("<script>x</script>".into()) }, "fcsess_1");
+        let html = pane_html(&Pane::Manual { message: Some("<script>x</script>".into()), entered: None }, "fcsess_1");
         assert!(html.contains("&lt;script&gt;"), "{html}");
     }
 }

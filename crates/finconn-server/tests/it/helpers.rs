@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use finconn_core::SystemClock;
+use finconn_core::{ManualClock, SystemClock};
 use finconn_server::config::Config;
 use finconn_server::startup::{self, AppState};
 use finconn_store::Db;
@@ -62,6 +62,8 @@ pub struct TestApp {
     pub base: String,
     pub key: String,
     pub state: AppState,
+    /// The server's clock: tests set and advance it; it never moves by itself.
+    pub clock: Arc<ManualClock>,
     client: reqwest::Client,
     _dir: Arc<tempfile::TempDir>,
     _shutdown: Arc<tokio::sync::oneshot::Sender<()>>,
@@ -78,10 +80,12 @@ impl TestApp {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("finconn.db").display()),
             Backend::Postgres => postgres_url().await,
         };
-        let config = Config { database_url, ..Config::default() };
+        // Jobs run when a test says so (`run_jobs`), on a clock that moves when a test says so.
+        let config = Config { database_url, run_jobs: false, ..Config::default() };
         let db = Db::connect(&config.database_url).await.expect("connect");
         db.migrate().await.expect("migrate");
-        let state = AppState::new(config, db, Arc::new(SystemClock));
+        let clock = Arc::new(ManualClock::new(finconn_core::Clock::now(&SystemClock)));
+        let state = AppState::new(config, db, clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -92,6 +96,7 @@ impl TestApp {
             base,
             key: random_key(),
             state,
+            clock,
             client: reqwest::Client::new(),
             _dir: Arc::new(dir),
             _shutdown: Arc::new(tx),
@@ -104,10 +109,19 @@ impl TestApp {
             base: self.base.clone(),
             key: key.to_owned(),
             state: self.state.clone(),
+            clock: self.clock.clone(),
             client: self.client.clone(),
             _dir: self._dir.clone(),
             _shutdown: self._shutdown.clone(),
         }
+    }
+
+    /// Runs every due job (refreshes, subscription ticks) to the end, as the job runner would.
+    /// Only this key's account: other tests share the PostgreSQL database.
+    pub async fn run_jobs(&self) -> usize {
+        let key = finconn_core::keys::ApiKey::parse(&self.key).expect("key");
+        let caller = self.state.core.authenticate(&key).await.expect("auth").expect("known key");
+        finconn_server::jobs::drain(&self.state, Some(&caller.scope.account)).await
     }
 
     pub fn publishable_key(&self) -> String {

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod accounts;
 mod binary;
 mod customers;
 mod idempotency;

@@ -161,6 +161,7 @@ async fn sessions_round_trip(db: &Db) {
         status: finconn_core::model::SessionStatus::Open,
         completed_at: None,
         link: finconn_core::flow::LinkStep::Consent,
+        oauth_authorized: None,
         version: 0,
     };
     db.insert_session(&s, &rec).await.unwrap();

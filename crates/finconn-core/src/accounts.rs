@@ -1,0 +1,627 @@
+//! Linked accounts and their data: the Accounts, Owners and Transactions APIs, and the refresh engine's
+//! rules (gating, permissions, subscriptions). The engine's IO — calling the provider with a timeout,
+//! claiming jobs — is the server's; what a refresh changes is decided here.
+
+use std::collections::BTreeMap;
+
+use finconn_types::{
+    Account, AccountHolder, AccountOwner, AccountOwnership, Balance, CashBalance, CreditBalance, Expandable, List,
+    Permission, Refresh, StatusTransitions, Transaction, TransactionRefresh,
+};
+
+use crate::model::{
+    BalanceRecord, Job, JobKind, LinkedAccountRecord, NewJob, OwnerRecord, RefreshRecord, RefreshStatus, Scope,
+    TransactionRecord, TransactionRefreshRecord,
+};
+use crate::provider::{
+    AccountRef, BalanceData, BalanceKind, FetchError, OwnerData, TransactionData, TransactionStatus,
+};
+use crate::store::{AccountFilter, Page, PageRequest, TransactionFilter};
+use crate::{ids, DomainError, Finconn};
+
+pub const OBJECT: &str = "financial_connections.account";
+pub const OWNERSHIP: &str = "fcaowns_";
+pub const OWNER: &str = "fcaown_";
+pub const TRANSACTION: &str = "fctxn_";
+pub const TRANSACTION_REFRESH: &str = "fctxnref_";
+/// A day, for subscriptions.
+pub const DAY: i64 = 86_400;
+
+/// A refreshable feature (`features[]` of refresh; note the singular `balance`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    Balance,
+    Ownership,
+    Transactions,
+}
+
+impl Feature {
+    pub const VALUES: &'static [&'static str] = &["balance", "ownership", "transactions"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "balance" => Some(Feature::Balance),
+            "ownership" => Some(Feature::Ownership),
+            "transactions" => Some(Feature::Transactions),
+            _ => None,
+        }
+    }
+
+    fn permission(self) -> Permission {
+        match self {
+            Feature::Balance => Permission::Balances,
+            Feature::Ownership => Permission::Ownership,
+            Feature::Transactions => Permission::Transactions,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Feature::Balance => "balance",
+            Feature::Ownership => "ownership",
+            Feature::Transactions => "transactions",
+        }
+    }
+}
+
+fn refresh_wire(r: &RefreshRecord) -> Refresh {
+    Refresh {
+        last_attempted_at: r.last_attempted_at,
+        next_refresh_available_at: r.next_refresh_available_at,
+        status: r.status.as_str().to_owned(),
+    }
+}
+
+impl LinkedAccountRecord {
+    pub fn to_wire(&self, livemode: bool) -> Account {
+        let h = &self.holder;
+        Account {
+            account_holder: Some(AccountHolder {
+                account: h.account.clone().map(Expandable::Id),
+                customer: h.customer.clone().map(Expandable::Id),
+                customer_account: h.customer_account.clone(),
+                kind: h.kind.clone(),
+            }),
+            account_numbers: None,
+            balance: self.balance.as_ref().map(|b| {
+                let amount = |v: i64| BTreeMap::from([(b.currency.clone(), v)]);
+                Balance {
+                    as_of: b.as_of,
+                    cash: (b.kind == "cash").then(|| CashBalance { available: b.other.map(amount) }),
+                    credit: (b.kind == "credit").then(|| CreditBalance { used: b.other.map(amount) }),
+                    current: amount(b.current),
+                    kind: b.kind.clone(),
+                }
+            }),
+            balance_refresh: self.balance_refresh.as_ref().map(refresh_wire),
+            category: self.category.clone(),
+            created: self.created,
+            display_name: Some(self.name.clone()),
+            id: self.id.clone(),
+            institution_name: self.institution_name.clone(),
+            last4: self.last4.clone(),
+            livemode,
+            object: OBJECT.to_owned(),
+            ownership: self.ownership.clone().map(Expandable::Id),
+            ownership_refresh: self.ownership_refresh.as_ref().map(refresh_wire),
+            permissions: Some(self.permissions.clone()),
+            status: self.status.clone(),
+            status_details: None,
+            subcategory: self.subcategory.clone(),
+            subscriptions: Some(self.subscriptions.clone()),
+            supported_payment_method_types: self.supported_payment_method_types.clone(),
+            transaction_refresh: self.transaction_refresh.as_ref().map(|t| TransactionRefresh {
+                id: t.id.clone(),
+                last_attempted_at: t.last_attempted_at,
+                next_refresh_available_at: t.next_refresh_available_at,
+                status: t.status.as_str().to_owned(),
+            }),
+        }
+    }
+
+    fn refresh_state(&self, f: Feature) -> Option<(RefreshStatus, Option<i64>)> {
+        match f {
+            Feature::Balance => self.balance_refresh.as_ref().map(|r| (r.status, r.next_refresh_available_at)),
+            Feature::Ownership => self.ownership_refresh.as_ref().map(|r| (r.status, r.next_refresh_available_at)),
+            Feature::Transactions => self.transaction_refresh.as_ref().map(|r| (r.status, r.next_refresh_available_at)),
+        }
+    }
+
+    /// Marks `f` pending and returns the job that will fetch it.
+    fn start_refresh(&mut self, f: Feature, now: i64) -> NewJob {
+        let pending =
+            RefreshRecord { status: RefreshStatus::Pending, last_attempted_at: now, next_refresh_available_at: None };
+        let kind = match f {
+            Feature::Balance => {
+                self.balance_refresh = Some(pending);
+                JobKind::RefreshBalance { account: self.id.clone() }
+            }
+            Feature::Ownership => {
+                self.ownership_refresh = Some(pending);
+                JobKind::RefreshOwnership { account: self.id.clone() }
+            }
+            Feature::Transactions => {
+                let refresh = ids::new_id(TRANSACTION_REFRESH);
+                self.transaction_refresh = Some(TransactionRefreshRecord {
+                    id: refresh.clone(),
+                    status: RefreshStatus::Pending,
+                    last_attempted_at: now,
+                    next_refresh_available_at: None,
+                });
+                JobKind::RefreshTransactions { account: self.id.clone(), refresh }
+            }
+        };
+        NewJob { kind, run_at: now }
+    }
+}
+
+impl OwnerRecord {
+    pub fn to_wire(&self) -> AccountOwner {
+        AccountOwner {
+            email: self.email.clone(),
+            id: self.id.clone(),
+            name: self.name.clone(),
+            object: AccountOwner::OBJECT.to_owned(),
+            ownership: self.ownership.clone(),
+            phone: self.phone.clone(),
+            raw_address: self.raw_address.clone(),
+            refreshed_at: Some(self.refreshed_at),
+        }
+    }
+}
+
+impl TransactionRecord {
+    pub fn to_wire(&self, livemode: bool) -> Transaction {
+        let status = match self.status {
+            TransactionStatus::Pending => "pending",
+            TransactionStatus::Posted => "posted",
+            TransactionStatus::Void => "void",
+        };
+        Transaction {
+            account: self.account.clone(),
+            amount: self.amount,
+            currency: self.currency.clone(),
+            description: self.description.clone(),
+            id: self.id.clone(),
+            livemode,
+            object: Transaction::OBJECT.to_owned(),
+            status: status.to_owned(),
+            status_transitions: StatusTransitions { posted_at: self.posted_at, void_at: self.void_at },
+            transacted_at: self.transacted_at,
+            transaction_refresh: self.transaction_refresh.clone(),
+            updated: self.updated,
+        }
+    }
+}
+
+fn account_error(message: String, param: Option<&str>) -> DomainError {
+    DomainError::InvalidParam { param: param.unwrap_or("").to_owned(), message }
+}
+
+fn inactive(rec: &LinkedAccountRecord) -> DomainError {
+    DomainError::Link {
+        code: "financial_connections_account_inactive",
+        message: format!(
+            "The account {} is {}: its data can no longer be refreshed. Link it again in a new session.",
+            rec.id, rec.status
+        ),
+        param: None,
+    }
+}
+
+/// What a finished fetch changed, for the store to write in one transaction.
+#[derive(Clone, Debug, Default)]
+pub struct RefreshOutcome {
+    pub account: Option<LinkedAccountRecord>,
+    /// A new ownership (`fcaowns_…`, created) whose owners are `owners`.
+    pub ownership: Option<(String, i64)>,
+    pub owners: Vec<OwnerRecord>,
+    pub transactions: Vec<TransactionRecord>,
+    pub jobs: Vec<NewJob>,
+}
+
+/// What a job needs fetched: the provider call is the caller's to make (with its timeout).
+pub enum Fetch {
+    Balance,
+    Owners,
+    Transactions,
+    /// Nothing to fetch (the job is obsolete: account disconnected, unsubscribed, …).
+    Nothing,
+}
+
+pub enum Fetched {
+    Balance(Result<BalanceData, FetchError>),
+    Owners(Result<Vec<OwnerData>, FetchError>),
+    Transactions(Result<Vec<TransactionData>, FetchError>),
+    Nothing,
+}
+
+impl Finconn {
+    pub async fn find_account(
+        &self,
+        scope: &Scope,
+        id: &str,
+        param: Option<&str>,
+    ) -> Result<LinkedAccountRecord, DomainError> {
+        match self.store.get_linked_account(&scope.account, id).await? {
+            Some(rec) if rec.scope.as_ref().is_some_and(|s| s.livemode == scope.livemode) => Ok(rec),
+            Some(rec) => Err(DomainError::NotFound {
+                object: OBJECT,
+                id: id.to_owned(),
+                param: param.map(str::to_owned),
+                other_mode: rec.scope.map(|s| s.livemode),
+            }),
+            None => Err(DomainError::not_found(OBJECT, id, param)),
+        }
+    }
+
+    pub async fn retrieve_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
+        Ok(self.find_account(scope, id, None).await?.to_wire(scope.livemode))
+    }
+
+    pub async fn list_accounts(
+        &self,
+        scope: &Scope,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Account>, DomainError> {
+        let p = self
+            .store
+            .list_linked_accounts(scope, filter, page)
+            .await
+            .map_err(|e| crate::customers::cursor_error(e, OBJECT, page))?;
+        Ok(Page { items: p.items.iter().map(|a| a.to_wire(scope.livemode)).collect(), has_more: p.has_more })
+    }
+
+    /// Applies `change` to the account with compare-and-swap, adding `jobs` in the same transaction.
+    async fn change_account<F>(&self, scope: &Scope, id: &str, mut change: F) -> Result<Account, DomainError>
+    where
+        F: FnMut(&mut LinkedAccountRecord, i64) -> Result<Vec<NewJob>, DomainError>,
+    {
+        for _ in 0..16 {
+            let mut rec = self.find_account(scope, id, None).await?;
+            let jobs = change(&mut rec, self.now())?;
+            if self.store.update_linked_account(scope, &rec, &jobs).await? {
+                return Ok(rec.to_wire(scope.livemode));
+            }
+        }
+        Err(DomainError::Internal("the account kept changing".into()))
+    }
+
+    pub async fn disconnect_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
+        self.change_account(scope, id, |rec, _| {
+            rec.status = "disconnected".to_owned();
+            rec.subscriptions.clear();
+            Ok(Vec::new())
+        })
+        .await
+    }
+
+    /// `refresh` with `features` (already parsed). Each is refused without its permission, on an inactive
+    /// or disconnected account, and while its refresh is pending or its `next_refresh_available_at` lies
+    /// in the future.
+    pub async fn refresh_account(
+        &self,
+        scope: &Scope,
+        id: &str,
+        features: &[(String, Feature)],
+    ) -> Result<Account, DomainError> {
+        self.change_account(scope, id, |rec, now| {
+            if rec.status != "active" {
+                return Err(inactive(rec));
+            }
+            let mut jobs = Vec::new();
+            for (param, f) in features {
+                if !rec.permissions.contains(&f.permission()) {
+                    return Err(account_error(
+                        format!(
+                            "The account {} was not linked with the `{}` permission, so its {} cannot be refreshed.",
+                            rec.id,
+                            f.permission(),
+                            f.name()
+                        ),
+                        Some(param),
+                    ));
+                }
+                match rec.refresh_state(*f) {
+                    Some((RefreshStatus::Pending, _)) | Some((_, None)) => {
+                        return Err(account_error(
+                            format!("A {} refresh is already in progress for this account.", f.name()),
+                            Some(param),
+                        ))
+                    }
+                    Some((_, Some(next))) if next > now => {
+                        return Err(account_error(
+                            format!("The next {} refresh for this account is available at {next}.", f.name()),
+                            Some(param),
+                        ))
+                    }
+                    _ => {}
+                }
+                jobs.push(rec.start_refresh(*f, now));
+            }
+            Ok(jobs)
+        })
+        .await
+    }
+
+    pub async fn subscribe_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
+        self.change_account(scope, id, |rec, now| {
+            if rec.status != "active" {
+                return Err(inactive(rec));
+            }
+            if !rec.permissions.contains(&Permission::Transactions) {
+                return Err(account_error(
+                    format!("The account {} was not linked with the `transactions` permission.", rec.id),
+                    Some("features[0]"),
+                ));
+            }
+            if rec.subscriptions.iter().any(|s| s == "transactions") {
+                return Ok(Vec::new());
+            }
+            rec.subscriptions.push("transactions".to_owned());
+            let mut jobs =
+                vec![NewJob { kind: JobKind::SubscriptionTick { account: rec.id.clone() }, run_at: now + DAY }];
+            if !matches!(rec.refresh_state(Feature::Transactions), Some((RefreshStatus::Pending, _))) {
+                jobs.push(rec.start_refresh(Feature::Transactions, now));
+            }
+            Ok(jobs)
+        })
+        .await
+    }
+
+    pub async fn unsubscribe_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
+        self.change_account(scope, id, |rec, _| {
+            rec.subscriptions.retain(|s| s != "transactions");
+            Ok(Vec::new())
+        })
+        .await
+    }
+
+    /// The refreshes `prefetch` asks for, started when the session completes.
+    pub fn prefetch_jobs(rec: &mut LinkedAccountRecord, prefetch: &[finconn_types::Prefetch], now: i64) -> Vec<NewJob> {
+        prefetch
+            .iter()
+            .filter_map(|p| match p {
+                finconn_types::Prefetch::Balances => Some(Feature::Balance),
+                finconn_types::Prefetch::Ownership => Some(Feature::Ownership),
+                finconn_types::Prefetch::Transactions => Some(Feature::Transactions),
+                _ => None,
+            })
+            .map(|f| rec.start_refresh(f, now))
+            .collect()
+    }
+
+    pub async fn list_owners(
+        &self,
+        scope: &Scope,
+        account: &str,
+        ownership: &str,
+        page: &PageRequest,
+    ) -> Result<Page<AccountOwner>, DomainError> {
+        let rec = self.find_account(scope, account, None).await?;
+        if rec.ownership.as_deref() != Some(ownership) && !self.store.ownership_belongs_to(&rec.id, ownership).await? {
+            return Err(DomainError::not_found(
+                "financial_connections.account_ownership",
+                ownership,
+                Some("ownership"),
+            ));
+        }
+        let p = self
+            .store
+            .list_owners(scope, ownership, page)
+            .await
+            .map_err(|e| crate::customers::cursor_error(e, "financial_connections.account_owner", page))?;
+        Ok(Page { items: p.items.iter().map(OwnerRecord::to_wire).collect(), has_more: p.has_more })
+    }
+
+    /// The expanded `ownership` of an account: the ownership with its first owners.
+    pub async fn ownership_object(
+        &self,
+        scope: &Scope,
+        account: &str,
+        ownership: &str,
+    ) -> Result<Option<AccountOwnership>, DomainError> {
+        let Some(created) = self.store.ownership_created(ownership).await? else { return Ok(None) };
+        let page = PageRequest { limit: 10, cursor: None };
+        let p = self.store.list_owners(scope, ownership, &page).await?;
+        Ok(Some(AccountOwnership {
+            created,
+            id: ownership.to_owned(),
+            object: AccountOwnership::OBJECT.to_owned(),
+            owners: List::new(
+                p.items.iter().map(OwnerRecord::to_wire).collect(),
+                p.has_more,
+                format!("/v1/financial_connections/accounts/{account}/owners?ownership={ownership}"),
+            ),
+        }))
+    }
+
+    pub async fn list_transactions(
+        &self,
+        scope: &Scope,
+        account: &str,
+        filter: TransactionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Transaction>, DomainError> {
+        self.find_account(scope, account, Some("account")).await?;
+        let p = self.store.list_transactions(scope, account, &filter, page).await.map_err(|e| match e {
+            crate::StoreError::CursorNotFound if filter.after_refresh.is_some() && page.cursor.is_none() => {
+                DomainError::not_found(
+                    "financial_connections.transaction_refresh",
+                    filter.after_refresh.as_deref().unwrap_or(""),
+                    Some("transaction_refresh[after]"),
+                )
+            }
+            e => crate::customers::cursor_error(e, Transaction::OBJECT, page),
+        })?;
+        Ok(Page { items: p.items.iter().map(|t| t.to_wire(scope.livemode)).collect(), has_more: p.has_more })
+    }
+
+    pub async fn retrieve_transaction(&self, scope: &Scope, id: &str) -> Result<Transaction, DomainError> {
+        match self.store.get_transaction(scope, id).await? {
+            Some(t) => Ok(t.to_wire(scope.livemode)),
+            None => Err(DomainError::not_found(Transaction::OBJECT, id, None)),
+        }
+    }
+
+    /// What `job` needs from the provider, and the account it concerns (`None`: the job is obsolete).
+    pub async fn plan_job(&self, job: &Job) -> Result<(Fetch, Option<LinkedAccountRecord>), DomainError> {
+        let id = match &job.kind {
+            JobKind::RefreshBalance { account }
+            | JobKind::RefreshOwnership { account }
+            | JobKind::RefreshTransactions { account, .. }
+            | JobKind::SubscriptionTick { account } => account,
+        };
+        let Ok(rec) = self.find_account(&job.scope, id, None).await else { return Ok((Fetch::Nothing, None)) };
+        let fetch = match &job.kind {
+            JobKind::RefreshBalance { .. }
+                if rec.balance_refresh.as_ref().is_some_and(|r| r.status == RefreshStatus::Pending) =>
+            {
+                Fetch::Balance
+            }
+            JobKind::RefreshOwnership { .. }
+                if rec.ownership_refresh.as_ref().is_some_and(|r| r.status == RefreshStatus::Pending) =>
+            {
+                Fetch::Owners
+            }
+            JobKind::RefreshTransactions { refresh, .. }
+                if rec
+                    .transaction_refresh
+                    .as_ref()
+                    .is_some_and(|r| r.status == RefreshStatus::Pending && &r.id == refresh) =>
+            {
+                Fetch::Transactions
+            }
+            _ => Fetch::Nothing,
+        };
+        Ok((fetch, Some(rec)))
+    }
+
+    /// Applies what the provider answered (or its timeout) and writes it, with any follow-up jobs,
+    /// in one transaction that also marks `job` done.
+    pub async fn finish_job(&self, job: &Job, fetched: Fetched) -> Result<(), DomainError> {
+        let now = self.now();
+        let cooldown = i64::try_from(self.settings.refresh_cooldown.as_secs()).unwrap_or(60);
+        let (_, rec) = self.plan_job(job).await?;
+        let mut out = RefreshOutcome::default();
+        if let JobKind::SubscriptionTick { account } = &job.kind {
+            if let Some(mut rec) = rec {
+                if rec.status == "active" && rec.subscriptions.iter().any(|s| s == "transactions") {
+                    let mut jobs = vec![NewJob {
+                        kind: JobKind::SubscriptionTick { account: account.clone() },
+                        run_at: job.run_at + DAY,
+                    }];
+                    if !matches!(rec.refresh_state(Feature::Transactions), Some((RefreshStatus::Pending, _))) {
+                        jobs.push(rec.start_refresh(Feature::Transactions, now));
+                    }
+                    out.jobs = jobs;
+                    out.account = Some(rec);
+                }
+            }
+            return Ok(self.store.finish_job(&job.scope, job.id, &out).await?);
+        }
+        let Some(mut rec) = rec else { return Ok(self.store.finish_job(&job.scope, job.id, &out).await?) };
+        let done = |ok: bool| RefreshRecord {
+            status: if ok { RefreshStatus::Succeeded } else { RefreshStatus::Failed },
+            last_attempted_at: now,
+            next_refresh_available_at: Some(now + cooldown),
+        };
+        match fetched {
+            Fetched::Nothing => {}
+            Fetched::Balance(r) => {
+                if let Ok(b) = &r {
+                    let (kind, current, other) = match b.kind {
+                        BalanceKind::Cash { current, available } => ("cash", current, available),
+                        BalanceKind::Credit { current, used } => ("credit", current, used),
+                    };
+                    rec.balance = Some(BalanceRecord {
+                        as_of: b.as_of,
+                        currency: b.currency.clone(),
+                        kind: kind.to_owned(),
+                        current,
+                        other,
+                    });
+                }
+                if let Err(FetchError::Inaccessible(_)) = &r {
+                    rec.status = "inactive".to_owned();
+                }
+                rec.balance_refresh = Some(done(r.is_ok()));
+                out.account = Some(rec);
+            }
+            Fetched::Owners(r) => {
+                if let Ok(owners) = &r {
+                    let ownership = ids::new_id(OWNERSHIP);
+                    out.owners = owners
+                        .iter()
+                        .map(|o| OwnerRecord {
+                            id: ids::new_id(OWNER),
+                            ownership: ownership.clone(),
+                            name: o.name.clone(),
+                            email: o.email.clone(),
+                            phone: o.phone.clone(),
+                            raw_address: o.raw_address.clone(),
+                            refreshed_at: now,
+                        })
+                        .collect();
+                    out.ownership = Some((ownership.clone(), now));
+                    rec.ownership = Some(ownership);
+                }
+                rec.ownership_refresh = Some(done(r.is_ok()));
+                out.account = Some(rec);
+            }
+            Fetched::Transactions(r) => {
+                let refresh_id = rec.transaction_refresh.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+                if let Ok(txns) = &r {
+                    let known = self.store.transactions_by_provider_id(&job.scope, &rec.id).await?;
+                    for t in txns {
+                        let (posted_at, void_at) = match t.status {
+                            TransactionStatus::Posted => (t.status_changed_at, None),
+                            TransactionStatus::Void => (None, t.status_changed_at),
+                            TransactionStatus::Pending => (None, None),
+                        };
+                        match known.get(&t.provider_id) {
+                            Some(old) if old.status == t.status => {}
+                            Some(old) => out.transactions.push(TransactionRecord {
+                                status: t.status,
+                                posted_at,
+                                void_at,
+                                transaction_refresh: refresh_id.clone(),
+                                updated: now,
+                                ..old.clone()
+                            }),
+                            None => out.transactions.push(TransactionRecord {
+                                id: ids::new_id(TRANSACTION),
+                                account: rec.id.clone(),
+                                provider_id: t.provider_id.clone(),
+                                amount: t.amount,
+                                currency: t.currency.clone(),
+                                description: t.description.clone(),
+                                status: t.status,
+                                posted_at,
+                                void_at,
+                                transacted_at: t.transacted_at,
+                                transaction_refresh: refresh_id.clone(),
+                                updated: now,
+                            }),
+                        }
+                    }
+                }
+                let ok = r.is_ok();
+                rec.transaction_refresh = Some(TransactionRefreshRecord {
+                    id: refresh_id,
+                    status: if ok { RefreshStatus::Succeeded } else { RefreshStatus::Failed },
+                    last_attempted_at: now,
+                    next_refresh_available_at: Some(now + cooldown),
+                });
+                out.account = Some(rec);
+            }
+        }
+        Ok(self.store.finish_job(&job.scope, job.id, &out).await?)
+    }
+
+    /// The provider reference of an account.
+    pub fn account_ref(rec: &LinkedAccountRecord) -> AccountRef<'_> {
+        AccountRef { institution_id: &rec.institution_id, account_name: &rec.name, seed: &rec.id }
+    }
+}

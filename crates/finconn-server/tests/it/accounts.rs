@@ -1,0 +1,240 @@
+//! Linked accounts' data: refreshes, gating, subscriptions, owners, transactions.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{random_key, TestApp};
+
+/// A completed session's accounts (via the test helper).
+async fn link(app: &TestApp, extra: &[(&str, &str)], accounts: &[&str]) -> Vec<Value> {
+    let s = app.customer_session(extra).await;
+    let mut form = vec![("institution", "fcinst_TestInstitution")];
+    form.extend(accounts.iter().map(|a| ("accounts[]", *a)));
+    let done = app
+        .post(&format!("/v1/test_helpers/financial_connections/sessions/{}/complete", s["id"].as_str().unwrap()), &form)
+        .await
+        .ok();
+    done["accounts"]["data"].as_array().unwrap().clone()
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn refreshes_go_pending_then_succeed_and_are_gated(app: TestApp) {
+    let acct = &link(&app, &[("permissions[]", "transactions")], &["Success"]).await[0];
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    let now = finconn_core::Clock::now(&*app.clock);
+    let r = app.post(&format!("{path}/refresh"), &[("features[]", "balance")]).await.ok();
+    assert_eq!(
+        r["balance_refresh"],
+        json!({"last_attempted_at": now, "next_refresh_available_at": null, "status": "pending"})
+    );
+    assert!(r["balance"].is_null());
+    let again = app.post(&format!("{path}/refresh"), &[("features[]", "balance")]).await;
+    assert_eq!((again.status, again.error("param").as_str()), (400, Some("features[0]")), "refused while pending");
+
+    assert_eq!(app.run_jobs().await, 1);
+    let a = app.get(&path).await.ok();
+    assert_eq!(a["balance_refresh"]["status"], "succeeded");
+    assert_eq!(a["balance_refresh"]["next_refresh_available_at"], now + 60);
+    assert_eq!(a["balance"]["type"], "cash");
+    assert!(
+        a["balance"]["current"]["usd"].is_i64() && a["balance"]["cash"]["available"]["usd"].is_i64(),
+        "{}",
+        a["balance"]
+    );
+
+    let early = app.post(&format!("{path}/refresh"), &[("features[]", "balance")]).await;
+    assert_eq!(early.status, 400, "refused until next_refresh_available_at");
+    app.clock.advance(60);
+    app.post(&format!("{path}/refresh"), &[("features[]", "balance")]).await.ok();
+
+    let no_perm = app.post(&format!("{path}/refresh"), &[("features[]", "ownership")]).await;
+    assert_eq!((no_perm.status, no_perm.error("param").as_str()), (400, Some("features[0]")), "{}", no_perm.body);
+    let bad = app.post(&format!("{path}/refresh"), &[("features[]", "balances")]).await;
+    assert_eq!(bad.error("message"), "Invalid features[0]: must be one of balance, ownership, or transactions");
+    let none = app.post(&format!("{path}/refresh"), &[]).await;
+    assert_eq!(none.error("message"), "Missing required param: features.");
+}
+
+async fn failing_accounts_end_their_refreshes_failed(app: TestApp) {
+    let acct = &link(&app, &[("permissions[]", "ownership")], &["Refresh Fails"]).await[0];
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    app.post(&format!("{path}/refresh"), &[("features[]", "balance"), ("features[]", "ownership")]).await.ok();
+    app.run_jobs().await;
+    let a = app.get(&path).await.ok();
+    assert_eq!(a["balance_refresh"]["status"], "failed");
+    assert_eq!(a["ownership_refresh"]["status"], "failed");
+    assert!(a["balance"].is_null() && a["ownership"].is_null());
+}
+
+async fn ownership_is_read_through_expand_and_the_owners_list(app: TestApp) {
+    let accts = link(&app, &[("permissions[]", "ownership"), ("prefetch[]", "ownership")], &["Joint Checking"]).await;
+    let acct = &accts[0];
+    assert_eq!(acct["ownership_refresh"]["status"], "pending", "prefetch starts the refresh at completion");
+    app.run_jobs().await;
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    let a = app.get(&format!("{path}?expand[]=ownership")).await.ok();
+    let ownership = &a["ownership"];
+    assert!(ownership["id"].as_str().unwrap().starts_with("fcaowns_"));
+    assert_eq!(ownership["object"], "financial_connections.account_ownership");
+    assert_eq!(ownership["owners"]["data"].as_array().unwrap().len(), 2, "a joint account has two owners");
+    let plain = app.get(&path).await.ok();
+    let ownership_id = plain["ownership"].as_str().unwrap();
+    let owners = app.get(&format!("{path}/owners?ownership={ownership_id}&limit=1")).await.ok();
+    assert_eq!(owners["has_more"], true);
+    let o = &owners["data"][0];
+    assert!(o["id"].as_str().unwrap().starts_with("fcaown_"));
+    assert_eq!(o["ownership"], ownership_id);
+    assert_eq!(o["object"], "financial_connections.account_owner");
+    let rest = app.get(&format!("{path}/owners?ownership={ownership_id}&starting_after={}", id(o))).await.ok();
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert_ne!(rest["data"][0]["id"], o["id"]);
+    let missing = app.get(&format!("{path}/owners")).await;
+    assert_eq!(missing.error("message"), "Missing required param: ownership.");
+    let wrong = app.get(&format!("{path}/owners?ownership=fcaowns_nope")).await;
+    assert_eq!(wrong.error("param"), "ownership");
+}
+
+async fn subscriptions_refresh_transactions_daily_and_sync_incrementally(app: TestApp) {
+    let acct = &link(&app, &[("permissions[]", "transactions")], &["Success"]).await[0];
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    let s = app.post(&format!("{path}/subscribe"), &[("features[]", "transactions")]).await.ok();
+    assert_eq!(s["subscriptions"], json!(["transactions"]));
+    assert_eq!(s["transaction_refresh"]["status"], "pending", "subscribe starts a refresh at once");
+    app.run_jobs().await;
+    let a = app.get(&path).await.ok();
+    let first_refresh = a["transaction_refresh"]["id"].as_str().unwrap().to_owned();
+    assert!(first_refresh.starts_with("fctxnref_"));
+    assert_eq!(a["transaction_refresh"]["status"], "succeeded");
+
+    let list = |q: String| {
+        let app = &app;
+        async move { app.get(&format!("/v1/financial_connections/transactions?account={}&{q}", id(acct))).await.ok() }
+    };
+    let page = list("limit=100".into()).await;
+    let txns = page["data"].as_array().unwrap();
+    assert!(txns.len() >= 50, "about 180 days of history: {}", txns.len());
+    let t = &txns[0];
+    assert!(t["id"].as_str().unwrap().starts_with("fctxn_"));
+    assert_eq!(t["object"], "financial_connections.transaction");
+    assert_eq!(t["account"], id(acct));
+    assert_eq!(t["transaction_refresh"], first_refresh);
+    let times: Vec<i64> = txns.iter().map(|t| t["transacted_at"].as_i64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let pending = txns.iter().filter(|t| t["status"] == "pending").count();
+    assert!(pending > 0, "recent transactions are pending");
+
+    let nothing_new = list(format!("transaction_refresh[after]={first_refresh}")).await;
+    assert_eq!(nothing_new["data"], json!([]));
+
+    // A day later the subscription refreshes by itself. Two days later every transaction that was pending
+    // has settled (posted or voided) and the incremental sync returns it, touched by a later refresh.
+    let was_pending: Vec<String> = txns.iter().filter(|t| t["status"] == "pending").map(id).collect();
+    assert_eq!(app.run_jobs().await, 0, "nothing is due before the day is over");
+    app.clock.advance(86_400);
+    assert_eq!(app.run_jobs().await, 2, "the daily tick and its refresh");
+    let a = app.get(&path).await.ok();
+    assert_ne!(a["transaction_refresh"]["id"], first_refresh);
+    app.clock.advance(86_400);
+    assert_eq!(app.run_jobs().await, 2, "the next day's tick and its refresh");
+    let changed = list(format!("transaction_refresh[after]={first_refresh}&limit=100")).await;
+    let changed = changed["data"].as_array().unwrap();
+    assert!(changed.iter().all(|t| t["transaction_refresh"] != first_refresh));
+    for pid in &was_pending {
+        let t = changed.iter().find(|t| &id(t) == pid).unwrap_or_else(|| panic!("{pid} settled and is in the sync"));
+        match t["status"].as_str().unwrap() {
+            "posted" => {
+                assert!(t["status_transitions"]["posted_at"].as_i64().unwrap() > t["transacted_at"].as_i64().unwrap())
+            }
+            "void" => assert!(t["status_transitions"]["void_at"].is_i64()),
+            other => panic!("{pid} is still {other} two days later"),
+        }
+    }
+    let one = app.get(&format!("/v1/financial_connections/transactions/{}", id(&changed[0]))).await.ok();
+    assert_eq!(one, changed[0]);
+    let range = list(format!("transacted_at[gte]={}&limit=100", times[0])).await;
+    assert!(range["data"].as_array().unwrap().iter().all(|t| t["transacted_at"].as_i64().unwrap() >= times[0]));
+
+    let u = app.post(&format!("{path}/unsubscribe"), &[("features[]", "transactions")]).await.ok();
+    assert_eq!(u["subscriptions"], json!([]));
+    let last = app.get(&path).await.ok()["transaction_refresh"]["id"].clone();
+    app.clock.advance(86_400);
+    assert_eq!(app.run_jobs().await, 1, "the tick finds no subscription and stops");
+    assert_eq!(app.get(&path).await.ok()["transaction_refresh"]["id"], last);
+
+    let missing = app.get("/v1/financial_connections/transactions").await;
+    assert_eq!(missing.error("message"), "Missing required param: account.");
+    let unknown = app
+        .get(&format!(
+            "/v1/financial_connections/transactions?account={}&transaction_refresh[after]=fctxnref_nope",
+            id(acct)
+        ))
+        .await;
+    assert_eq!(unknown.error("param"), "transaction_refresh[after]");
+}
+
+async fn disconnected_accounts_keep_their_data_and_refuse_refreshes(app: TestApp) {
+    let acct = &link(&app, &[("permissions[]", "transactions"), ("prefetch[]", "balances")], &["Savings"]).await[0];
+    app.run_jobs().await;
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    let d = app.post(&format!("{path}/disconnect"), &[]).await.ok();
+    assert_eq!(d["status"], "disconnected");
+    assert_eq!(d["balance_refresh"]["status"], "succeeded", "data fetched before stays readable");
+    assert!(!d["balance"].is_null());
+    app.clock.advance(3600);
+    let r = app.post(&format!("{path}/refresh"), &[("features[]", "balance")]).await;
+    assert_eq!((r.status, r.error("code").as_str()), (400, Some("financial_connections_account_inactive")));
+    let r = app.post(&format!("{path}/subscribe"), &[("features[]", "transactions")]).await;
+    assert_eq!(r.error("code"), "financial_connections_account_inactive");
+}
+
+async fn accounts_are_listed_by_holder_and_session_within_the_tenant(app: TestApp) {
+    let s = app.customer_session(&[]).await;
+    let cus = s["account_holder"]["customer"].as_str().unwrap().to_owned();
+    let done = app
+        .post(
+            &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", id(&s)),
+            &[("institution", "fcinst_TestInstitution"), ("accounts[]", "Success"), ("accounts[]", "Savings")],
+        )
+        .await
+        .ok();
+    link(&app, &[], &["Mortgage"]).await;
+    let all = app.get("/v1/financial_connections/accounts").await.ok();
+    assert_eq!(all["data"].as_array().unwrap().len(), 3);
+    assert_eq!(all["url"], "/v1/financial_connections/accounts");
+    let by_session = app.get(&format!("/v1/financial_connections/accounts?session={}", id(&s))).await.ok();
+    let names: Vec<&str> =
+        by_session["data"].as_array().unwrap().iter().map(|a| a["display_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Savings", "Success"], "newest first");
+    let by_customer =
+        app.get(&format!("/v1/financial_connections/accounts?account_holder[customer]={cus}&limit=1")).await.ok();
+    assert_eq!(by_customer["has_more"], true);
+    let both = app
+        .get(&format!(
+            "/v1/financial_connections/accounts?account_holder[customer]={cus}&account_holder[account]=acct_x"
+        ))
+        .await;
+    assert_eq!(both.status, 400);
+    let stranger = app.with_key(&random_key());
+    assert_eq!(stranger.get("/v1/financial_connections/accounts").await.ok()["data"], json!([]));
+    let one = id(&done["accounts"]["data"][0]);
+    assert_eq!(stranger.get(&format!("/v1/financial_connections/accounts/{one}")).await.status, 404);
+    assert_eq!(
+        stranger
+            .post(&format!("/v1/financial_connections/accounts/{one}/refresh"), &[("features[]", "balance")])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(stranger.get(&format!("/v1/financial_connections/transactions?account={one}")).await.status, 400);
+}
+
+crate::on_both_backends!(
+    refreshes_go_pending_then_succeed_and_are_gated,
+    failing_accounts_end_their_refreshes_failed,
+    ownership_is_read_through_expand_and_the_owners_list,
+    subscriptions_refresh_transactions_daily_and_sync_incrementally,
+    disconnected_accounts_keep_their_data_and_refuse_refreshes,
+    accounts_are_listed_by_holder_and_session_within_the_tenant,
+);

@@ -1,0 +1,469 @@
+//! Linked accounts, ownerships, owners, transactions and the jobs table.
+
+use std::collections::HashMap;
+
+use finconn_core::accounts::RefreshOutcome;
+use finconn_core::model::{Job, JobKind, LinkedAccountRecord, NewJob, OwnerRecord, Scope, TransactionRecord};
+use finconn_core::store::{AccountFilter, Page, PageRequest, TransactionFilter};
+use finconn_core::StoreError;
+
+use crate::db_err;
+use crate::objects::{cursor_seq, finish_page, from_json, page_bounds, to_json};
+use crate::pool::Pools;
+
+pub(crate) const INSERT_JOB: &str =
+    "INSERT INTO jobs (account_id, livemode, kind, run_at, locked_until, attempts, created) VALUES ($1, $2, $3, $4, 0, 0, $5)";
+
+const UPDATE_ACCOUNT: &str = "UPDATE fc_accounts SET data = $1, version = version + 1 \
+     WHERE id = $2 AND account_id = $3 AND livemode = $4 AND version = $5";
+
+fn decode_account(data: &str, scope: Scope, version: i64) -> Result<LinkedAccountRecord, StoreError> {
+    let mut rec: LinkedAccountRecord = from_json(data)?;
+    rec.scope = Some(scope);
+    rec.version = version;
+    Ok(rec)
+}
+
+pub(crate) async fn get_linked_account(
+    pools: &Pools,
+    account: &str,
+    id: &str,
+) -> Result<Option<LinkedAccountRecord>, StoreError> {
+    let row: Option<(bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT livemode, version, data FROM fc_accounts WHERE id = $1 AND account_id = $2"
+    )
+    .bind(id)
+    .bind(account)
+    .fetch_optional(p)
+    .await
+    .map_err(db_err)?);
+    row.map(|(livemode, version, data)| decode_account(&data, Scope { account: account.to_owned(), livemode }, version))
+        .transpose()
+}
+
+pub(crate) async fn list_linked_accounts(
+    pools: &Pools,
+    scope: &Scope,
+    filter: &AccountFilter,
+    page: &PageRequest,
+) -> Result<Page<LinkedAccountRecord>, StoreError> {
+    let seq = match &page.cursor {
+        Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => {
+            Some(cursor_seq(pools, "fc_accounts", scope, id).await?)
+        }
+        None => None,
+    };
+    let (cmp, order, bound) = page_bounds(seq, &page.cursor);
+    // customer_account lives in the JSON record only; it is rare enough to filter after the query.
+    let sql = format!(
+        "SELECT version, data FROM fc_accounts WHERE account_id = $1 AND livemode = $2 \
+         AND (CAST($3 AS TEXT) IS NULL OR holder_customer = $3) AND (CAST($4 AS TEXT) IS NULL OR holder_account = $4) \
+         AND (CAST($5 AS TEXT) IS NULL OR session_id = $5) AND seq {cmp} $6 ORDER BY seq {order} LIMIT $7"
+    );
+    let fetch = |limit: i64| {
+        let sql = sql.clone();
+        async move {
+            let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(&filter.customer)
+                .bind(&filter.account)
+                .bind(&filter.session)
+                .bind(bound)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+                .map_err(db_err)?);
+            Ok::<_, StoreError>(rows)
+        }
+    };
+    let limit = i64::from(page.limit) + 1;
+    let rows = fetch(if filter.customer_account.is_some() { i64::MAX } else { limit }).await?;
+    let mut items = rows
+        .into_iter()
+        .map(|(version, data)| decode_account(&data, scope.clone(), version))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(ca) = &filter.customer_account {
+        items.retain(|a| a.holder.customer_account.as_deref() == Some(ca));
+        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    Ok(finish_page(items, page))
+}
+
+pub(crate) async fn update_linked_account(
+    pools: &Pools,
+    scope: &Scope,
+    rec: &LinkedAccountRecord,
+    jobs: &[NewJob],
+) -> Result<bool, StoreError> {
+    let data = to_json(rec)?;
+    let job_rows = jobs.iter().map(|j| Ok((to_json(&j.kind)?, j.run_at))).collect::<Result<Vec<_>, StoreError>>()?;
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin().await.map_err(db_err)?;
+        let n = sqlx::query(UPDATE_ACCOUNT)
+            .bind(&data)
+            .bind(&rec.id)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(rec.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        for (kind, run_at) in &job_rows {
+            sqlx::query(INSERT_JOB)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(kind)
+                .bind(run_at)
+                .bind(run_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    })
+}
+
+pub(crate) async fn ownership_created(pools: &Pools, ownership: &str) -> Result<Option<i64>, StoreError> {
+    on_pool!(pools, read, |p| sqlx::query_scalar("SELECT created FROM ownerships WHERE id = $1")
+        .bind(ownership)
+        .fetch_optional(p)
+        .await
+        .map_err(db_err))
+}
+
+pub(crate) async fn ownership_belongs_to(pools: &Pools, account: &str, ownership: &str) -> Result<bool, StoreError> {
+    let n: Option<i64> = on_pool!(pools, read, |p| sqlx::query_scalar(
+        "SELECT created FROM ownerships WHERE id = $1 AND fc_account_id = $2"
+    )
+    .bind(ownership)
+    .bind(account)
+    .fetch_optional(p)
+    .await
+    .map_err(db_err)?);
+    Ok(n.is_some())
+}
+
+pub(crate) async fn list_owners(
+    pools: &Pools,
+    scope: &Scope,
+    ownership: &str,
+    page: &PageRequest,
+) -> Result<Page<OwnerRecord>, StoreError> {
+    let seq = match &page.cursor {
+        Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => {
+            Some(cursor_seq(pools, "owners", scope, id).await?)
+        }
+        None => None,
+    };
+    // Owners keep the order the institution gave: oldest first, so cursors run the other way.
+    let (cmp, order, bound) = match (&page.cursor, seq) {
+        (Some(finconn_core::store::Cursor::Before(_)), Some(s)) => ("<", "DESC", s),
+        (Some(finconn_core::store::Cursor::After(_)), Some(s)) => (">", "ASC", s),
+        _ => (">", "ASC", i64::MIN),
+    };
+    let sql = format!(
+        "SELECT data FROM owners WHERE ownership_id = $1 AND account_id = $2 AND livemode = $3 AND seq {cmp} $4 \
+         ORDER BY seq {order} LIMIT $5"
+    );
+    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+        .bind(ownership)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .bind(bound)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(p)
+        .await
+        .map_err(db_err)?);
+    let items = rows.into_iter().map(|(d,)| from_json(&d)).collect::<Result<Vec<OwnerRecord>, _>>()?;
+    Ok(finish_page(items, page))
+}
+
+pub(crate) async fn list_transactions(
+    pools: &Pools,
+    scope: &Scope,
+    account: &str,
+    filter: &TransactionFilter,
+    page: &PageRequest,
+) -> Result<Page<TransactionRecord>, StoreError> {
+    let after_seq = match &filter.after_refresh {
+        Some(id) => {
+            let seq: Option<i64> = on_pool!(pools, read, |p| sqlx::query_scalar(
+                "SELECT seq FROM transaction_refreshes WHERE id = $1 AND fc_account_id = $2"
+            )
+            .bind(id)
+            .bind(account)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?);
+            seq.ok_or(StoreError::CursorNotFound)?
+        }
+        None => i64::MIN,
+    };
+    // Newest transacted_at first; the cursor is (transacted_at, seq).
+    let cursor = match &page.cursor {
+        Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => {
+            let row: Option<(i64, i64)> = on_pool!(pools, read, |p| sqlx::query_as(
+                "SELECT transacted_at, seq FROM transactions WHERE id = $1 AND fc_account_id = $2"
+            )
+            .bind(id)
+            .bind(account)
+            .fetch_optional(p)
+            .await
+            .map_err(db_err)?);
+            Some(row.ok_or(StoreError::CursorNotFound)?)
+        }
+        None => None,
+    };
+    let before = matches!(page.cursor, Some(finconn_core::store::Cursor::Before(_)));
+    let (cmp, order) = if before { (">", "ASC") } else { ("<", "DESC") };
+    let (ct, cs) = cursor.unwrap_or((i64::MAX, i64::MAX));
+    let sql = format!(
+        "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
+         AND transacted_at >= $4 AND transacted_at <= $5 AND refresh_seq > $6 \
+         AND (transacted_at {cmp} $7 OR (transacted_at = $7 AND seq {cmp} $8)) \
+         ORDER BY transacted_at {order}, seq {order} LIMIT $9"
+    );
+    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+        .bind(account)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .bind(filter.transacted_at.0)
+        .bind(filter.transacted_at.1)
+        .bind(after_seq)
+        .bind(if cursor.is_none() && before { i64::MIN } else { ct })
+        .bind(cs)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(p)
+        .await
+        .map_err(db_err)?);
+    let items = rows.into_iter().map(|(d,)| from_json(&d)).collect::<Result<Vec<TransactionRecord>, _>>()?;
+    Ok(finish_page(items, page))
+}
+
+pub(crate) async fn get_transaction(
+    pools: &Pools,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<TransactionRecord>, StoreError> {
+    let row: Option<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT data FROM transactions WHERE id = $1 AND account_id = $2 AND livemode = $3"
+    )
+    .bind(id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .fetch_optional(p)
+    .await
+    .map_err(db_err)?);
+    row.map(|(d,)| from_json(&d)).transpose()
+}
+
+pub(crate) async fn transactions_by_provider_id(
+    pools: &Pools,
+    scope: &Scope,
+    account: &str,
+) -> Result<HashMap<String, TransactionRecord>, StoreError> {
+    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3"
+    )
+    .bind(account)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .fetch_all(p)
+    .await
+    .map_err(db_err)?);
+    rows.into_iter().map(|(d,)| from_json::<TransactionRecord>(&d).map(|t| (t.provider_id.clone(), t))).collect()
+}
+
+fn decode_job(
+    id: i64,
+    account: String,
+    livemode: bool,
+    kind: &str,
+    run_at: i64,
+    attempts: i64,
+) -> Result<Job, StoreError> {
+    Ok(Job { id, scope: Scope { account, livemode }, kind: from_json::<JobKind>(kind)?, run_at, attempts })
+}
+
+pub(crate) async fn claim_jobs(
+    pools: &Pools,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+    only_account: Option<&str>,
+) -> Result<Vec<Job>, StoreError> {
+    // PostgreSQL: SKIP LOCKED lets concurrent claimers pass each other's rows instead of waiting, and the
+    // row lock makes each job go to one claimer. SQLite has one writer, which serializes claims anyway.
+    let rows: Vec<(i64, String, bool, String, i64, i64)> = match pools {
+        Pools::Postgres { pool, .. } => sqlx::query_as(
+            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 WHERE id IN ( \
+               SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $2 AND locked_until <= $2 \
+               AND (CAST($4 AS TEXT) IS NULL OR account_id = $4) \
+               ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, account_id, livemode, kind, run_at, attempts",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .bind(only_account)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?,
+        Pools::Sqlite { write, .. } => sqlx::query_as(
+            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 WHERE id IN ( \
+               SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $2 AND locked_until <= $2 \
+               AND (CAST($4 AS TEXT) IS NULL OR account_id = $4) \
+               ORDER BY run_at, id LIMIT $3) \
+             RETURNING id, account_id, livemode, kind, run_at, attempts",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .bind(only_account)
+        .fetch_all(write)
+        .await
+        .map_err(db_err)?,
+    };
+    rows.into_iter().map(|(id, a, l, k, r, at)| decode_job(id, a, l, &k, r, at)).collect()
+}
+
+pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &RefreshOutcome) -> Result<(), StoreError> {
+    let account = out.account.as_ref().map(|a| Ok::<_, StoreError>((a, to_json(a)?))).transpose()?;
+    let owners = out.owners.iter().map(|o| Ok((o, to_json(o)?))).collect::<Result<Vec<_>, StoreError>>()?;
+    let txns = out.transactions.iter().map(|t| Ok((t, to_json(t)?))).collect::<Result<Vec<_>, StoreError>>()?;
+    let jobs = out.jobs.iter().map(|j| Ok((to_json(&j.kind)?, j.run_at))).collect::<Result<Vec<_>, StoreError>>()?;
+    let refresh_id = out.account.as_ref().and_then(|a| {
+        a.transaction_refresh
+            .as_ref()
+            .filter(|t| t.status == finconn_core::model::RefreshStatus::Succeeded)
+            .map(|t| t.id.clone())
+    });
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin().await.map_err(db_err)?;
+        let done = sqlx::query("UPDATE jobs SET done_at = locked_until WHERE id = $1 AND done_at IS NULL")
+            .bind(job)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if done != 1 {
+            // Another process finished it (our lease lapsed): its result stands.
+            return Ok(());
+        }
+        if let Some((a, data)) = &account {
+            // The job owns the refresh it started; a concurrent API change (disconnect, subscribe)
+            // only touched other fields, so write the latest version with this job's fields merged.
+            let current: Option<(i64, String)> = sqlx::query_as("SELECT version, data FROM fc_accounts WHERE id = $1")
+                .bind(&a.id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let merged = match current {
+                Some((version, cur)) if version != a.version => {
+                    let mut latest: LinkedAccountRecord = from_json(&cur)?;
+                    latest.balance = a.balance.clone();
+                    latest.balance_refresh = a.balance_refresh.clone();
+                    latest.ownership = a.ownership.clone();
+                    latest.ownership_refresh = a.ownership_refresh.clone();
+                    latest.transaction_refresh = a.transaction_refresh.clone();
+                    if a.status == "inactive" && latest.status == "active" {
+                        latest.status = a.status.clone();
+                    }
+                    to_json(&latest)?
+                }
+                _ => data.clone(),
+            };
+            sqlx::query("UPDATE fc_accounts SET data = $1, version = version + 1 WHERE id = $2")
+                .bind(&merged)
+                .bind(&a.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some((ownership, created)) = &out.ownership {
+            let fc = out.account.as_ref().map(|a| a.id.clone()).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO ownerships (id, fc_account_id, account_id, livemode, created) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(ownership)
+            .bind(&fc)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(created)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for (o, data) in &owners {
+            sqlx::query(
+                "INSERT INTO owners (id, ownership_id, account_id, livemode, data) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&o.id)
+            .bind(&o.ownership)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(data)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let mut refresh_seq = 0i64;
+        if let (Some(id), Some((a, _))) = (&refresh_id, &account) {
+            refresh_seq = sqlx::query_scalar(
+                "INSERT INTO transaction_refreshes (id, fc_account_id) VALUES ($1, $2) RETURNING seq",
+            )
+            .bind(id)
+            .bind(&a.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for (t, data) in &txns {
+            sqlx::query(
+                "INSERT INTO transactions (id, account_id, livemode, fc_account_id, provider_id, transacted_at, refresh_seq, data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (fc_account_id, provider_id) DO UPDATE SET refresh_seq = $7, data = $8",
+            )
+            .bind(&t.id)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(&t.account)
+            .bind(&t.provider_id)
+            .bind(t.transacted_at)
+            .bind(refresh_seq)
+            .bind(data)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for (kind, run_at) in &jobs {
+            sqlx::query(INSERT_JOB)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(kind)
+                .bind(run_at)
+                .bind(run_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn job_counts(pools: &Pools) -> Result<(i64, i64), StoreError> {
+    let row: (i64, i64) = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 1 THEN 1 ELSE 0 END), 0) FROM jobs"
+    )
+    .fetch_one(p)
+    .await
+    .map_err(db_err)?);
+    Ok(row)
+}

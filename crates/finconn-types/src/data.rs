@@ -1,0 +1,87 @@
+use serde::{Deserialize, Serialize};
+
+use crate::List;
+
+/// `financial_connections.account_ownership`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountOwnership {
+    pub created: i64,
+    pub id: String,
+    pub object: String,
+    pub owners: List<AccountOwner>,
+}
+
+impl AccountOwnership {
+    pub const OBJECT: &'static str = "financial_connections.account_ownership";
+}
+
+/// `financial_connections.account_owner`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountOwner {
+    pub email: Option<String>,
+    pub id: String,
+    pub name: String,
+    pub object: String,
+    /// The ownership (`fcaowns_…`) this owner belongs to.
+    pub ownership: String,
+    pub phone: Option<String>,
+    pub raw_address: Option<String>,
+    pub refreshed_at: Option<i64>,
+}
+
+impl AccountOwner {
+    pub const OBJECT: &'static str = "financial_connections.account_owner";
+}
+
+/// `financial_connections.transaction`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transaction {
+    pub account: String,
+    pub amount: i64,
+    pub currency: String,
+    pub description: String,
+    pub id: String,
+    pub livemode: bool,
+    pub object: String,
+    pub status: String,
+    pub status_transitions: StatusTransitions,
+    pub transacted_at: i64,
+    /// The `fctxnref_…` of the refresh that last created or updated it.
+    pub transaction_refresh: String,
+    pub updated: i64,
+}
+
+impl Transaction {
+    pub const OBJECT: &'static str = "financial_connections.transaction";
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusTransitions {
+    pub posted_at: Option<i64>,
+    pub void_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(text: &str) {
+        let v: T = serde_json::from_str(text).unwrap();
+        let back = serde_json::to_value(&v).unwrap();
+        let orig: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(back, orig);
+    }
+
+    #[test]
+    fn stripe_fixtures_round_trip() {
+        round_trip::<Transaction>(include_str!(
+            "../../../../shared/reference/fixtures/financial_connections.transaction.json"
+        ));
+        round_trip::<AccountOwner>(include_str!(
+            "../../../../shared/reference/fixtures/financial_connections.account_owner.json"
+        ));
+        round_trip::<AccountOwnership>(include_str!(
+            "../../../../shared/reference/fixtures/financial_connections.account_ownership.json"
+        ));
+    }
+}
