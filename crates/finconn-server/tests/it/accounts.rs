@@ -238,3 +238,39 @@ crate::on_both_backends!(
     disconnected_accounts_keep_their_data_and_refuse_refreshes,
     accounts_are_listed_by_holder_and_session_within_the_tenant,
 );
+
+/// A provider that never answers: every fetch hangs.
+struct Hanging;
+
+#[async_trait::async_trait]
+impl finconn_core::provider::AccountData for Hanging {
+    async fn balance(&self, _: finconn_core::provider::AccountRef<'_>, _: i64) -> Result<finconn_core::provider::BalanceData, finconn_core::provider::FetchError> {
+        std::future::pending().await
+    }
+    async fn owners(&self, _: finconn_core::provider::AccountRef<'_>, _: i64) -> Result<Vec<finconn_core::provider::OwnerData>, finconn_core::provider::FetchError> {
+        std::future::pending().await
+    }
+    async fn transactions(&self, _: finconn_core::provider::AccountRef<'_>, _: i64) -> Result<Vec<finconn_core::provider::TransactionData>, finconn_core::provider::FetchError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_hangs_ends_the_refresh_failed_not_stuck() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let mut state = app.state.clone();
+    let mut config = (*state.config).clone();
+    config.provider_timeout = std::time::Duration::from_millis(200);
+    state.config = std::sync::Arc::new(config);
+    state.core.providers.test_data = Some(std::sync::Arc::new(Hanging));
+    let acct = &link(&app, &[("permissions[]", "transactions")], &["Success"]).await[0];
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    app.post(&format!("{path}/refresh"), &[("features[]", "balance"), ("features[]", "transactions")]).await.ok();
+    let key = finconn_core::keys::ApiKey::parse(&app.key).unwrap();
+    let account = state.core.authenticate(&key).await.unwrap().unwrap().scope.account;
+    assert_eq!(finconn_server::jobs::drain(&state, Some(&account)).await, 2);
+    let a = app.get(&path).await.ok();
+    assert_eq!(a["balance_refresh"]["status"], "failed");
+    assert_eq!(a["transaction_refresh"]["status"], "failed");
+    assert!(a["balance_refresh"]["next_refresh_available_at"].is_i64(), "a failed refresh can be retried later");
+}
