@@ -10,13 +10,13 @@ use finconn_types::{
 };
 
 use crate::model::{
-    BalanceRecord, Job, JobKind, LinkedAccountRecord, NewJob, OwnerRecord, RefreshRecord, RefreshStatus, Scope,
+    BalanceRecord, Job, JobKind, LinkedAccountRecord, NewJob, Origin, OwnerRecord, RefreshRecord, RefreshStatus, Scope,
     TransactionRecord, TransactionRefreshRecord,
 };
 use crate::provider::{
     AccountRef, BalanceData, BalanceKind, FetchError, OwnerData, TransactionData, TransactionStatus,
 };
-use crate::store::{AccountFilter, Page, PageRequest, TransactionFilter};
+use crate::store::{AccountFilter, Effects, Page, PageRequest, TransactionFilter};
 use crate::{ids, DomainError, Finconn};
 
 pub const OBJECT: &str = "financial_connections.account";
@@ -218,6 +218,7 @@ pub struct RefreshOutcome {
     pub owners: Vec<OwnerRecord>,
     pub transactions: Vec<TransactionRecord>,
     pub jobs: Vec<NewJob>,
+    pub events: Vec<crate::model::NewEvent>,
 }
 
 /// What a job needs fetched: the provider call is the caller's to make (with its timeout).
@@ -273,26 +274,43 @@ impl Finconn {
         Ok(Page { items: p.items.iter().map(|a| a.to_wire(scope.livemode)).collect(), has_more: p.has_more })
     }
 
-    /// Applies `change` to the account with compare-and-swap, adding `jobs` in the same transaction.
-    async fn change_account<F>(&self, scope: &Scope, id: &str, mut change: F) -> Result<Account, DomainError>
+    /// Applies `change` to the account with compare-and-swap, adding the jobs it asks for and the events
+    /// it names (about the account as changed) in the same transaction.
+    async fn change_account<F>(
+        &self,
+        scope: &Scope,
+        id: &str,
+        origin: Option<&Origin>,
+        mut change: F,
+    ) -> Result<Account, DomainError>
     where
-        F: FnMut(&mut LinkedAccountRecord, i64) -> Result<Vec<NewJob>, DomainError>,
+        F: FnMut(&mut LinkedAccountRecord, i64) -> Result<(Vec<NewJob>, Vec<&'static str>), DomainError>,
     {
         for _ in 0..16 {
             let mut rec = self.find_account(scope, id, None).await?;
-            let jobs = change(&mut rec, self.now())?;
-            if self.store.update_linked_account(scope, &rec, &jobs).await? {
-                return Ok(rec.to_wire(scope.livemode));
+            let now = self.now();
+            let (jobs, kinds) = change(&mut rec, now)?;
+            let wire = rec.to_wire(scope.livemode);
+            let events = kinds.iter().filter_map(|k| crate::events::new_event(k, &wire, now, origin)).collect();
+            if self.store.update_linked_account(scope, &rec, &Effects { jobs, events }).await? {
+                return Ok(wire);
             }
         }
         Err(DomainError::Internal("the account kept changing".into()))
     }
 
-    pub async fn disconnect_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
-        self.change_account(scope, id, |rec, _| {
-            rec.status = "disconnected".to_owned();
+    pub async fn disconnect_account(
+        &self,
+        scope: &Scope,
+        id: &str,
+        origin: Option<&Origin>,
+    ) -> Result<Account, DomainError> {
+        self.change_account(scope, id, origin, |rec, _| {
+            let was = std::mem::replace(&mut rec.status, "disconnected".to_owned());
             rec.subscriptions.clear();
-            Ok(Vec::new())
+            let events =
+                if was == "disconnected" { Vec::new() } else { vec!["financial_connections.account.disconnected"] };
+            Ok((Vec::new(), events))
         })
         .await
     }
@@ -306,7 +324,7 @@ impl Finconn {
         id: &str,
         features: &[(String, Feature)],
     ) -> Result<Account, DomainError> {
-        self.change_account(scope, id, |rec, now| {
+        self.change_account(scope, id, None, |rec, now| {
             if rec.status != "active" {
                 return Err(inactive(rec));
             }
@@ -340,13 +358,13 @@ impl Finconn {
                 }
                 jobs.push(rec.start_refresh(*f, now));
             }
-            Ok(jobs)
+            Ok((jobs, Vec::new()))
         })
         .await
     }
 
     pub async fn subscribe_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
-        self.change_account(scope, id, |rec, now| {
+        self.change_account(scope, id, None, |rec, now| {
             if rec.status != "active" {
                 return Err(inactive(rec));
             }
@@ -357,7 +375,7 @@ impl Finconn {
                 ));
             }
             if rec.subscriptions.iter().any(|s| s == "transactions") {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), Vec::new()));
             }
             rec.subscriptions.push("transactions".to_owned());
             let mut jobs =
@@ -365,15 +383,15 @@ impl Finconn {
             if !matches!(rec.refresh_state(Feature::Transactions), Some((RefreshStatus::Pending, _))) {
                 jobs.push(rec.start_refresh(Feature::Transactions, now));
             }
-            Ok(jobs)
+            Ok((jobs, Vec::new()))
         })
         .await
     }
 
     pub async fn unsubscribe_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
-        self.change_account(scope, id, |rec, _| {
+        self.change_account(scope, id, None, |rec, _| {
             rec.subscriptions.retain(|s| s != "transactions");
-            Ok(Vec::new())
+            Ok((Vec::new(), Vec::new()))
         })
         .await
     }
@@ -472,6 +490,7 @@ impl Finconn {
             | JobKind::RefreshOwnership { account }
             | JobKind::RefreshTransactions { account, .. }
             | JobKind::SubscriptionTick { account } => account,
+            JobKind::FanoutEvent { .. } | JobKind::DeliverWebhook { .. } => return Ok((Fetch::Nothing, None)),
         };
         let Ok(rec) = self.find_account(&job.scope, id, None).await else { return Ok((Fetch::Nothing, None)) };
         let fetch = match &job.kind {
@@ -527,6 +546,8 @@ impl Finconn {
             last_attempted_at: now,
             next_refresh_available_at: Some(now + cooldown),
         };
+        let was_active = rec.status == "active";
+        let mut refreshed: Option<&'static str> = None;
         match fetched {
             Fetched::Nothing => {}
             Fetched::Balance(r) => {
@@ -548,6 +569,7 @@ impl Finconn {
                 }
                 rec.balance_refresh = Some(done(r.is_ok()));
                 out.account = Some(rec);
+                refreshed = Some("financial_connections.account.refreshed_balance");
             }
             Fetched::Owners(r) => {
                 if let Ok(owners) = &r {
@@ -569,6 +591,7 @@ impl Finconn {
                 }
                 rec.ownership_refresh = Some(done(r.is_ok()));
                 out.account = Some(rec);
+                refreshed = Some("financial_connections.account.refreshed_ownership");
             }
             Fetched::Transactions(r) => {
                 let refresh_id = rec.transaction_refresh.as_ref().map(|t| t.id.clone()).unwrap_or_default();
@@ -615,6 +638,19 @@ impl Finconn {
                     next_refresh_available_at: Some(now + cooldown),
                 });
                 out.account = Some(rec);
+                refreshed = Some("financial_connections.account.refreshed_transactions");
+            }
+        }
+        if let (Some(kind), Some(acct)) = (refreshed, &out.account) {
+            let wire = acct.to_wire(job.scope.livemode);
+            out.events.extend(crate::events::new_event(kind, &wire, now, None));
+            if was_active && acct.status == "inactive" {
+                out.events.extend(crate::events::new_event(
+                    "financial_connections.account.deactivated",
+                    &wire,
+                    now,
+                    None,
+                ));
             }
         }
         Ok(self.store.finish_job(&job.scope, job.id, &out).await?)

@@ -288,11 +288,12 @@ impl Finconn {
         session_id: &str,
         requester: &str,
         action: Action,
+        origin: Option<&crate::model::Origin>,
     ) -> Result<FlowView, DomainError> {
         for _ in 0..8 {
             let session = self.find_session(scope, session_id).await?;
             session.check_usable(self.now())?;
-            match self.flow_step(scope, session, requester, action.clone()).await {
+            match self.flow_step(scope, session, requester, action.clone(), origin).await {
                 Err(DomainError::Link { code: "conflict", .. }) => continue,
                 other => return other,
             }
@@ -314,6 +315,7 @@ impl Finconn {
         mut session: SessionRecord,
         requester: &str,
         action: Action,
+        origin: Option<&crate::model::Origin>,
     ) -> Result<FlowView, DomainError> {
         let livemode = scope.livemode;
         let now = self.now();
@@ -432,7 +434,7 @@ impl Finconn {
                 }
                 session.link = LinkStep::Done;
                 let names: Vec<String> = chosen.iter().map(|a| a.name.clone()).collect();
-                let done = self.finish_link(scope, session.clone(), &inst, chosen).await?;
+                let done = self.finish_link(scope, session.clone(), &inst, chosen, origin).await?;
                 let _ = done;
                 let session = self.find_session(scope, &session.id).await?;
                 view(
@@ -496,7 +498,7 @@ impl Finconn {
                     features: vec![Permission::PaymentMethod],
                 };
                 session.link = LinkStep::Done;
-                self.finish_link(scope, session.clone(), &inst, vec![manual]).await?;
+                self.finish_link(scope, session.clone(), &inst, vec![manual], origin).await?;
                 let session = self.find_session(scope, &session.id).await?;
                 let mut success = FlowEvent::named("success");
                 success.manual_entry = true;

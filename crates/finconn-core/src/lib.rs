@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod clock;
 pub mod customers;
 pub mod error;
+pub mod events;
 pub mod flow;
 pub mod ids;
 pub mod keys;

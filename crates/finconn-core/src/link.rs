@@ -135,6 +135,7 @@ impl Finconn {
         mut session: SessionRecord,
         institution: &Institution,
         chosen: Vec<InstitutionAccount>,
+        origin: Option<&crate::model::Origin>,
     ) -> Result<Session, DomainError> {
         let now = self.now();
         let mut accounts: Vec<LinkedAccountRecord> = chosen
@@ -169,7 +170,19 @@ impl Finconn {
         session.status = SessionStatus::Completed;
         session.completed_at = Some(now);
         session.accounts = accounts.iter().map(|a| a.id.clone()).collect();
-        if !self.store.complete_session(scope, &session, &accounts, &jobs).await? {
+        let events = accounts
+            .iter()
+            .filter_map(|a| {
+                crate::events::new_event(
+                    "financial_connections.account.created",
+                    &a.to_wire(scope.livemode),
+                    now,
+                    origin,
+                )
+            })
+            .collect();
+        let effects = crate::store::Effects { jobs, events };
+        if !self.store.complete_session(scope, &session, &accounts, &effects).await? {
             return Err(link_error(
                 "session_expired",
                 "This Financial Connections Session has already been used.",
@@ -192,6 +205,7 @@ impl Finconn {
         session_id: &str,
         institution: &str,
         names: Option<Vec<(String, String)>>,
+        origin: Option<&crate::model::Origin>,
     ) -> Result<Session, DomainError> {
         let session = self.find_session(scope, session_id).await?;
         session.check_usable(self.now())?;
@@ -254,7 +268,7 @@ impl Finconn {
                 Some("accounts"),
             ));
         }
-        self.finish_link(scope, session, &inst, chosen).await
+        self.finish_link(scope, session, &inst, chosen, origin).await
     }
 
     /// The test helper: expires the session's client secret now.

@@ -242,6 +242,115 @@ pub enum JobKind {
     SubscriptionTick {
         account: String,
     },
+    /// Creates the webhook deliveries of a new event.
+    FanoutEvent {
+        event: String,
+    },
+    /// One attempt to deliver an event to an endpoint.
+    DeliverWebhook {
+        delivery: i64,
+    },
+}
+
+/// A new event, written in the same transaction as the change it reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub id: String,
+    pub kind: String,
+    pub created: i64,
+    pub object: serde_json::Value,
+    pub previous_attributes: Option<serde_json::Value>,
+    pub request: Option<Origin>,
+}
+
+/// The API request behind a change: its `Request-Id` and `Idempotency-Key`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub request_id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRecord {
+    pub id: String,
+    pub scope: Scope,
+    pub kind: String,
+    pub created: i64,
+    pub object: serde_json::Value,
+    pub previous_attributes: Option<serde_json::Value>,
+    pub request: Option<Origin>,
+    pub pending_webhooks: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpointRecord {
+    pub id: String,
+    #[serde(skip)]
+    pub scope: Option<Scope>,
+    pub created: i64,
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    pub description: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub api_version: Option<String>,
+    /// `whsec_…`, kept to sign deliveries; shown only in the answer to the creation.
+    pub secret: String,
+    pub disabled: bool,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(DeliveryStatus::Pending),
+            "succeeded" => Some(DeliveryStatus::Succeeded),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One event on its way to one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub scope: Scope,
+    pub event: String,
+    pub endpoint: String,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub created: i64,
+}
+
+/// One HTTP attempt of a delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub delivery: i64,
+    pub event: String,
+    pub endpoint: String,
+    pub attempted_at: i64,
+    /// The receiver's status code, if it answered.
+    pub status_code: Option<u16>,
+    pub latency_ms: i64,
+    /// Why there was no answer (timeout, connection refused, …).
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

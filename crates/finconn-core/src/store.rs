@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use crate::accounts::RefreshOutcome;
 use crate::model::{
-    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord,
-    Scope, SessionRecord, StoredResponse, TransactionRecord,
+    AccountRecord, ApiKeyRecord, AttemptRecord, CustomerRecord, DeliveryRecord, DeliveryStatus, EventRecord,
+    IdempotencyRecord, Job, LinkedAccountRecord, NewEvent, NewJob, OwnerRecord, Scope, SessionRecord, StoredResponse,
+    TransactionRecord, WebhookEndpointRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,25 @@ pub enum Cursor {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub has_more: bool,
+}
+
+/// What a change brings along, written in the change's own transaction: jobs to run and events to
+/// publish (each event also gets the job that fans it out to webhook endpoints).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Effects {
+    pub jobs: Vec<NewJob>,
+    pub events: Vec<NewEvent>,
+}
+
+/// `GET /v1/events` filters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Types to match, `*` a wildcard; empty: every type.
+    pub kinds: Vec<String>,
+    /// Inclusive bounds on `created`.
+    pub created: (i64, i64),
+    /// `delivery_success`: whether every webhook of the event was delivered.
+    pub delivery_success: Option<bool>,
 }
 
 /// `GET /v1/financial_connections/accounts` filters.
@@ -122,7 +142,7 @@ pub trait Store: Send + Sync + 'static {
         scope: &Scope,
         session: &SessionRecord,
         accounts: &[LinkedAccountRecord],
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<bool, StoreError>;
     /// The accounts linked through a session, in link order.
     async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
@@ -134,12 +154,12 @@ pub trait Store: Send + Sync + 'static {
         filter: &AccountFilter,
         page: &PageRequest,
     ) -> Result<Page<LinkedAccountRecord>, StoreError>;
-    /// Writes `rec` if its version is unchanged, and adds `jobs`, in one transaction.
+    /// Writes `rec` if its version is unchanged, and adds the jobs and events, in one transaction.
     async fn update_linked_account(
         &self,
         scope: &Scope,
         rec: &LinkedAccountRecord,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<bool, StoreError>;
     async fn ownership_created(&self, ownership: &str) -> Result<Option<i64>, StoreError>;
     async fn ownership_belongs_to(&self, account: &str, ownership: &str) -> Result<bool, StoreError>;
@@ -178,6 +198,43 @@ pub trait Store: Send + Sync + 'static {
     /// Writes what a job produced (account, ownership, owners, transactions, follow-up jobs) and removes
     /// the job, in one transaction.
     async fn finish_job(&self, scope: &Scope, job: i64, outcome: &RefreshOutcome) -> Result<(), StoreError>;
+    async fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError>;
+    async fn list_events(
+        &self,
+        scope: &Scope,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<EventRecord>, StoreError>;
+    /// Removes events created before `before` (and their deliveries and attempts).
+    async fn prune_events(&self, before: i64) -> Result<u64, StoreError>;
+    async fn insert_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<(), StoreError>;
+    async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError>;
+    async fn update_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<bool, StoreError>;
+    async fn delete_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<bool, StoreError>;
+    async fn list_webhook_endpoints(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookEndpointRecord>, StoreError>;
+    /// The enabled endpoints of an account and mode.
+    async fn active_webhook_endpoints(&self, scope: &Scope) -> Result<Vec<WebhookEndpointRecord>, StoreError>;
+    /// In one transaction: marks the fan-out job done, creates one pending delivery (and its first
+    /// delivery job, due now) per endpoint, and sets the event's `pending_webhooks`.
+    async fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError>;
+    async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
+    /// In one transaction: marks the job done, records the attempt, updates the delivery (a success
+    /// lowers the event's `pending_webhooks`), and adds the next attempt's job.
+    async fn finish_delivery(
+        &self,
+        job: i64,
+        attempt: &AttemptRecord,
+        status: DeliveryStatus,
+        attempts: i64,
+        next: Option<NewJob>,
+    ) -> Result<(), StoreError>;
+    /// An endpoint's delivery attempts, newest first.
+    async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError>;
+
     /// How many jobs exist and how many of them ever ran more than once (for tests and metrics).
     async fn job_counts(&self) -> Result<(i64, i64), StoreError>;
 

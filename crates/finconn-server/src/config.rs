@@ -32,6 +32,8 @@ pub struct Config {
     pub job_poll_interval: Duration,
     /// Run the job runner in this process (several processes on one PostgreSQL may all run it).
     pub run_jobs: bool,
+    /// How long one webhook delivery attempt may take.
+    pub webhook_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             provider_timeout: Duration::from_secs(10),
             job_poll_interval: Duration::from_millis(250),
             run_jobs: true,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 }

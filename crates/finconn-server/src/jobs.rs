@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use finconn_core::accounts::{Fetch, Fetched};
-use finconn_core::model::Job;
+use finconn_core::events::AttemptResult;
+use finconn_core::model::{Job, JobKind};
 use finconn_core::provider::{AccountData, FetchError};
 use finconn_core::Finconn;
 use tokio::sync::{watch, Notify};
@@ -30,6 +31,58 @@ impl JobsHandle {
 
 fn timed_out() -> FetchError {
     FetchError::Refused("the institution did not answer in time".into())
+}
+
+async fn run_job(app: &AppState, job: &Job) -> Result<(), finconn_core::DomainError> {
+    match &job.kind {
+        JobKind::FanoutEvent { event } => {
+            app.core.fanout_event(job, event).await?;
+            app.jobs.notify_one();
+            Ok(())
+        }
+        JobKind::DeliverWebhook { delivery } => deliver(app, job, *delivery).await,
+        _ => fetch(app, job).await,
+    }
+}
+
+/// One attempt to deliver an event: a signed POST, no redirects followed, bounded by a timeout.
+async fn deliver(app: &AppState, job: &Job, delivery: i64) -> Result<(), finconn_core::DomainError> {
+    let Some(out) = app.core.plan_delivery(&job.scope, delivery).await? else {
+        // Nothing to send any more (endpoint deleted, event pruned): just close the job.
+        let empty = finconn_core::accounts::RefreshOutcome::default();
+        return Ok(app.core.store.finish_job(&job.scope, job.id, &empty).await?);
+    };
+    let (t, signature) = app.core.signed(&out);
+    let started = std::time::Instant::now();
+    let sent = app
+        .http
+        .post(&out.url)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .header("stripe-signature", signature)
+        .body(out.payload.clone())
+        .send()
+        .await;
+    let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let result = match sent {
+        Ok(res) => AttemptResult { status_code: Some(res.status().as_u16()), latency_ms, error: None },
+        Err(e) => AttemptResult {
+            status_code: None,
+            latency_ms,
+            error: Some(if e.is_timeout() {
+                "timed out".to_owned()
+            } else if e.is_connect() {
+                "could not connect".to_owned()
+            } else {
+                "request failed".to_owned()
+            }),
+        },
+    };
+    let status = app.core.finish_delivery(job, &out, result, t).await?;
+    if status == finconn_core::model::DeliveryStatus::Failed {
+        tracing::warn!(endpoint = %out.delivery.endpoint, event = %out.delivery.event, "webhook endpoint failing: gave up after three days of retries");
+    }
+    Ok(())
 }
 
 async fn fetch(app: &AppState, job: &Job) -> Result<(), finconn_core::DomainError> {
@@ -96,7 +149,7 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
         let runs = jobs.iter().map(|job| {
             let app = app.clone();
             async move {
-                if let Err(e) = fetch(&app, job).await {
+                if let Err(e) = run_job(&app, job).await {
                     // The lease lapses and another claim retries it.
                     tracing::warn!(job = job.id, error = %e, "a job failed; it will be retried");
                 }
@@ -106,9 +159,10 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// For tests: run every due job of `account` (all accounts: `None`) now, until none is left.
-pub async fn drain(app: &AppState, account: Option<&str>) -> usize {
-    let mut n = 0;
+/// For tests: run every due job of `account` (all accounts: `None`) now, until none is left. Returns the
+/// kinds of the jobs that ran.
+pub async fn drain(app: &AppState, account: Option<&str>) -> Vec<JobKind> {
+    let mut n = Vec::new();
     loop {
         let now = app.core.now();
         let Ok(jobs) = app.core.store.claim_jobs(now, now + LEASE_SECONDS, BATCH, account).await else { return n };
@@ -116,8 +170,8 @@ pub async fn drain(app: &AppState, account: Option<&str>) -> usize {
             return n;
         }
         for job in &jobs {
-            if fetch(app, job).await.is_ok() {
-                n += 1;
+            if run_job(app, job).await.is_ok() {
+                n.push(job.kind.clone());
             }
         }
     }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::api::{accounts, customers, institutions, sessions, test_helpers, transactions};
+use crate::api::{accounts, customers, events, institutions, sessions, test_helpers, transactions};
 use crate::error::ApiError;
 use crate::extract::auth::api_context;
 use crate::startup::AppState;
@@ -31,6 +31,16 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/financial_connections/accounts/{account}/owners", get(accounts::list_owners))
         .route("/v1/financial_connections/transactions", get(transactions::list_transactions))
         .route("/v1/financial_connections/transactions/{transaction}", get(transactions::retrieve_transaction))
+        .route("/v1/events", get(events::list_events))
+        .route("/v1/events/{id}", get(events::retrieve_event))
+        .route("/v1/webhook_endpoints", post(events::create_webhook_endpoint).get(events::list_webhook_endpoints))
+        .route(
+            "/v1/webhook_endpoints/{webhook_endpoint}",
+            get(events::retrieve_webhook_endpoint)
+                .post(events::update_webhook_endpoint)
+                .delete(events::delete_webhook_endpoint),
+        )
+        .route("/v1/webhook_endpoints/{webhook_endpoint}/attempts", get(events::list_attempts))
         .route("/v1/financial_connections/institutions", get(institutions::list_institutions))
         .route("/v1/financial_connections/institutions/{institution}", get(institutions::retrieve_institution))
         .route(

@@ -16,6 +16,8 @@ pub struct AppState {
     pub core: Finconn,
     pub config: Arc<Config>,
     pub jobs: crate::jobs::JobsHandle,
+    /// For webhook deliveries: no redirects followed, every request bounded by `webhook_timeout`.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -39,7 +41,13 @@ impl AppState {
             live_data: None,
         };
         let core = Finconn::new(Arc::new(db), clock, settings).with_providers(providers);
-        Self { core, config: Arc::new(config), jobs: crate::jobs::JobsHandle::default() }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.webhook_timeout)
+            .connect_timeout(config.webhook_timeout)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { core, config: Arc::new(config), jobs: crate::jobs::JobsHandle::default(), http }
     }
 }
 
@@ -65,6 +73,12 @@ async fn prune_idempotency_keys(app: AppState) {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned idempotency keys older than 24 hours"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+        }
+        let before = app.core.now() - finconn_core::events::RETENTION;
+        match app.core.store.prune_events(before).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned events older than 30 days"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning events failed"),
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use finconn_core::accounts::RefreshOutcome;
-use finconn_core::model::{Job, JobKind, LinkedAccountRecord, NewJob, OwnerRecord, Scope, TransactionRecord};
+use finconn_core::model::{Job, JobKind, LinkedAccountRecord, OwnerRecord, Scope, TransactionRecord};
 use finconn_core::store::{AccountFilter, Page, PageRequest, TransactionFilter};
 use finconn_core::StoreError;
 
@@ -94,10 +94,10 @@ pub(crate) async fn update_linked_account(
     pools: &Pools,
     scope: &Scope,
     rec: &LinkedAccountRecord,
-    jobs: &[NewJob],
+    effects: &finconn_core::store::Effects,
 ) -> Result<bool, StoreError> {
     let data = to_json(rec)?;
-    let job_rows = jobs.iter().map(|j| Ok((to_json(&j.kind)?, j.run_at))).collect::<Result<Vec<_>, StoreError>>()?;
+    let effects = crate::effects::of(effects)?;
     on_pool!(pools, write, |p| {
         let mut tx = p.begin().await.map_err(db_err)?;
         let n = sqlx::query(UPDATE_ACCOUNT)
@@ -113,17 +113,7 @@ pub(crate) async fn update_linked_account(
         if n != 1 {
             return Ok(false);
         }
-        for (kind, run_at) in &job_rows {
-            sqlx::query(INSERT_JOB)
-                .bind(&scope.account)
-                .bind(scope.livemode)
-                .bind(kind)
-                .bind(run_at)
-                .bind(run_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
+        write_effects!(tx, scope, effects);
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     })
@@ -337,7 +327,7 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
     let account = out.account.as_ref().map(|a| Ok::<_, StoreError>((a, to_json(a)?))).transpose()?;
     let owners = out.owners.iter().map(|o| Ok((o, to_json(o)?))).collect::<Result<Vec<_>, StoreError>>()?;
     let txns = out.transactions.iter().map(|t| Ok((t, to_json(t)?))).collect::<Result<Vec<_>, StoreError>>()?;
-    let jobs = out.jobs.iter().map(|j| Ok((to_json(&j.kind)?, j.run_at))).collect::<Result<Vec<_>, StoreError>>()?;
+    let effects = crate::effects::rows(&out.jobs, &out.events)?;
     let refresh_id = out.account.as_ref().and_then(|a| {
         a.transaction_refresh
             .as_ref()
@@ -442,17 +432,7 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             .await
             .map_err(db_err)?;
         }
-        for (kind, run_at) in &jobs {
-            sqlx::query(INSERT_JOB)
-                .bind(&scope.account)
-                .bind(scope.livemode)
-                .bind(kind)
-                .bind(run_at)
-                .bind(run_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
+        write_effects!(tx, scope, effects);
         tx.commit().await.map_err(db_err)?;
         Ok(())
     })

@@ -2,20 +2,26 @@
 
 #[macro_use]
 mod pool;
+#[macro_use]
+mod effects;
 mod data;
+mod events;
 mod idempotency;
 mod keys;
 mod objects;
 
 use async_trait::async_trait;
 use finconn_core::model::{
-    AccountRecord, ApiKeyRecord, CustomerRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord,
-    Scope, SessionRecord, StoredResponse, TransactionRecord,
+    AccountRecord, ApiKeyRecord, AttemptRecord, CustomerRecord, DeliveryRecord, DeliveryStatus, EventRecord,
+    IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord, Scope, SessionRecord, StoredResponse,
+    TransactionRecord, WebhookEndpointRecord,
 };
 use std::collections::HashMap;
 
 use finconn_core::accounts::RefreshOutcome;
-use finconn_core::store::{AccountFilter, CustomerFilter, IdempotencyClaim, Page, PageRequest, TransactionFilter};
+use finconn_core::store::{
+    AccountFilter, CustomerFilter, Effects, EventFilter, IdempotencyClaim, Page, PageRequest, TransactionFilter,
+};
 use finconn_core::{Store, StoreError};
 
 pub use pool::{Backend, ConnectError};
@@ -119,9 +125,9 @@ impl Store for Db {
         scope: &Scope,
         session: &SessionRecord,
         accounts: &[LinkedAccountRecord],
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<bool, StoreError> {
-        objects::complete_session(&self.pool, scope, session, accounts, jobs).await
+        objects::complete_session(&self.pool, scope, session, accounts, effects).await
     }
 
     async fn get_linked_account(&self, account: &str, id: &str) -> Result<Option<LinkedAccountRecord>, StoreError> {
@@ -141,9 +147,77 @@ impl Store for Db {
         &self,
         scope: &Scope,
         rec: &LinkedAccountRecord,
-        jobs: &[NewJob],
+        effects: &Effects,
     ) -> Result<bool, StoreError> {
-        data::update_linked_account(&self.pool, scope, rec, jobs).await
+        data::update_linked_account(&self.pool, scope, rec, effects).await
+    }
+
+    async fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        events::get_event(&self.pool, scope, id).await
+    }
+
+    async fn list_events(
+        &self,
+        scope: &Scope,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<EventRecord>, StoreError> {
+        events::list_events(&self.pool, scope, filter, page).await
+    }
+
+    async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
+        events::prune_events(&self.pool, before).await
+    }
+
+    async fn insert_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<(), StoreError> {
+        events::insert_webhook_endpoint(&self.pool, scope, rec).await
+    }
+
+    async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError> {
+        events::get_webhook_endpoint(&self.pool, scope, id).await
+    }
+
+    async fn update_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<bool, StoreError> {
+        events::update_webhook_endpoint(&self.pool, scope, rec).await
+    }
+
+    async fn delete_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        events::delete_webhook_endpoint(&self.pool, scope, id).await
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookEndpointRecord>, StoreError> {
+        events::list_webhook_endpoints(&self.pool, scope, page).await
+    }
+
+    async fn active_webhook_endpoints(&self, scope: &Scope) -> Result<Vec<WebhookEndpointRecord>, StoreError> {
+        events::active_webhook_endpoints(&self.pool, scope).await
+    }
+
+    async fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError> {
+        events::finish_fanout(&self.pool, job, event, endpoints).await
+    }
+
+    async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {
+        events::get_delivery(&self.pool, id).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        job: i64,
+        attempt: &AttemptRecord,
+        status: DeliveryStatus,
+        attempts: i64,
+        next: Option<NewJob>,
+    ) -> Result<(), StoreError> {
+        events::finish_delivery(&self.pool, job, attempt, status, attempts, next).await
+    }
+
+    async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        events::list_attempts(&self.pool, scope, endpoint, limit).await
     }
 
     async fn ownership_created(&self, ownership: &str) -> Result<Option<i64>, StoreError> {

@@ -1,6 +1,6 @@
 //! Customers and sessions: a JSON record plus the columns queries filter on.
 
-use finconn_core::model::{CustomerRecord, LinkedAccountRecord, NewJob, Scope, SessionRecord};
+use finconn_core::model::{CustomerRecord, LinkedAccountRecord, Scope, SessionRecord};
 use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
 use sqlx::Row;
@@ -229,11 +229,11 @@ pub(crate) async fn complete_session(
     scope: &Scope,
     session: &SessionRecord,
     accounts: &[LinkedAccountRecord],
-    jobs: &[NewJob],
+    effects: &finconn_core::store::Effects,
 ) -> Result<bool, StoreError> {
     let data = to_json(session)?;
     let rows = accounts.iter().map(|a| Ok((a, to_json(a)?))).collect::<Result<Vec<_>, StoreError>>()?;
-    let job_rows = jobs.iter().map(|j| Ok((to_json(&j.kind)?, j.run_at))).collect::<Result<Vec<_>, StoreError>>()?;
+    let effects = crate::effects::of(effects)?;
     on_pool!(pools, write, |p| {
         let mut tx = p.begin().await.map_err(db_err)?;
         let n = sqlx::query(UPDATE_SESSION)
@@ -266,17 +266,7 @@ pub(crate) async fn complete_session(
             .await
             .map_err(db_err)?;
         }
-        for (kind, run_at) in &job_rows {
-            sqlx::query(crate::data::INSERT_JOB)
-                .bind(&scope.account)
-                .bind(scope.livemode)
-                .bind(kind)
-                .bind(run_at)
-                .bind(session.completed_at.unwrap_or(*run_at))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
+        write_effects!(tx, scope, effects);
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     })

@@ -5,6 +5,8 @@ mod customer;
 mod data;
 mod enums;
 mod error;
+mod event;
+pub mod event_types;
 mod expandable;
 mod ids;
 mod list;
@@ -17,6 +19,7 @@ pub use enums::{
     AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch, RequirePaymentMethodSupport,
 };
 pub use error::{ApiErrorBody, ErrorEnvelope, ErrorType};
+pub use event::{DeletedWebhookEndpoint, Event, EventData, EventRequest, WebhookEndpoint};
 pub use expandable::Expandable;
 pub use ids::{IdError, ObjectId};
 pub use list::List;

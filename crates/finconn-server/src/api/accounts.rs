@@ -60,7 +60,7 @@ pub async fn disconnect_account(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let account = app.core.disconnect_account(ctx.scope(), &id).await?;
+    let account = app.core.disconnect_account(ctx.scope(), &id, Some(&ctx.origin())).await?;
     expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
 }
 

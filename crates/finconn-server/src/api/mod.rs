@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod customers;
+pub mod events;
 pub mod institutions;
 pub mod sessions;
 pub mod test_helpers;

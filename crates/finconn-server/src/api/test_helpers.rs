@@ -29,7 +29,8 @@ pub async fn complete_session(
         };
         Some((institution?, accounts?, root.expand()))
     })?;
-    let session = app.core.complete_session_for_test(ctx.scope(), &id, &institution, accounts).await?;
+    let session =
+        app.core.complete_session_for_test(ctx.scope(), &id, &institution, accounts, Some(&ctx.origin())).await?;
     expand::object(&app, &ctx, session, &expand, expand::SESSION).await
 }
 

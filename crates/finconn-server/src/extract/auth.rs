@@ -30,6 +30,14 @@ impl Ctx {
     pub fn scope(&self) -> &Scope {
         &self.caller.scope
     }
+
+    /// This request, as the events it causes record it.
+    pub fn origin(&self) -> finconn_core::model::Origin {
+        finconn_core::model::Origin {
+            request_id: Some(self.request_id.clone()),
+            idempotency_key: self.idempotency_key.clone(),
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -75,7 +83,7 @@ fn key_from_header(headers: &HeaderMap) -> Result<String, ApiError> {
 
 /// Accepts any well-formed version (`YYYY-MM-DD` or `YYYY-MM-DD.name`): the SDKs send versions newer than
 /// the spec's, and finconn answers them all in its own version's format.
-fn valid_version(v: &str) -> bool {
+pub fn valid_version(v: &str) -> bool {
     let (date, name) = v.split_once('.').unwrap_or((v, "x"));
     let b = date.as_bytes();
     b.len() == 10

@@ -134,7 +134,13 @@ fn error_response(e: ApiError, code_for_pane: Option<&str>) -> Response {
     respond(status, json!({ "error": error, "pane": pane }))
 }
 
-pub async fn flow(State(app): State<AppState>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn flow(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    rid: Option<axum::Extension<crate::extract::auth::RequestId>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let caller = match authorize(&app, &headers).await {
         Ok(c) => c,
         Err(e) => return error_response(e, None),
@@ -147,7 +153,8 @@ pub async fn flow(State(app): State<AppState>, Path(name): Path<String>, headers
         Ok(Some(a)) => a.display_name.unwrap_or_else(|| app.config.display_name.clone()),
         _ => app.config.display_name.clone(),
     };
-    match app.core.flow(&caller.scope, &caller.session_id, &requester, action).await {
+    let origin = finconn_core::model::Origin { request_id: rid.map(|r| r.0 .0.clone()), idempotency_key: None };
+    match app.core.flow(&caller.scope, &caller.session_id, &requester, action, Some(&origin)).await {
         Ok(view) => render_view(&app, &caller.scope, view).await,
         Err(e) => {
             let code = match &e {

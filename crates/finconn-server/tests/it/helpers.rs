@@ -117,8 +117,19 @@ impl TestApp {
     }
 
     /// Runs every due job (refreshes, subscription ticks) to the end, as the job runner would.
-    /// Only this key's account: other tests share the PostgreSQL database.
+    /// Runs every due job of this key's account (other tests share the PostgreSQL database), events'
+    /// fan-out and webhook deliveries included, and returns how many refresh and subscription jobs ran.
     pub async fn run_jobs(&self) -> usize {
+        use finconn_core::model::JobKind;
+        self.run_all_jobs()
+            .await
+            .iter()
+            .filter(|k| !matches!(k, JobKind::FanoutEvent { .. } | JobKind::DeliverWebhook { .. }))
+            .count()
+    }
+
+    /// Runs every due job of this key's account and returns their kinds.
+    pub async fn run_all_jobs(&self) -> Vec<finconn_core::model::JobKind> {
         let key = finconn_core::keys::ApiKey::parse(&self.key).expect("key");
         let caller = self.state.core.authenticate(&key).await.expect("auth").expect("known key");
         finconn_server::jobs::drain(&self.state, Some(&caller.scope.account)).await

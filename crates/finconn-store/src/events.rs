@@ -1,0 +1,426 @@
+//! Events, webhook endpoints, deliveries and attempts.
+
+use finconn_core::model::{
+    AttemptRecord, DeliveryRecord, DeliveryStatus, EventRecord, JobKind, NewJob, Scope, WebhookEndpointRecord,
+};
+use finconn_core::store::{Cursor, EventFilter, Page, PageRequest};
+use finconn_core::StoreError;
+
+use crate::effects::StoredEvent;
+use crate::objects::{cursor_seq, finish_page, from_json, page_bounds, to_json};
+use crate::pool::Pools;
+use crate::{corrupt, db_err};
+
+type EventRow = (String, String, bool, String, i64, i64, String);
+/// id, account, livemode, event, endpoint, status, attempts, created.
+type DeliveryRow = (i64, String, bool, String, String, String, i64, i64);
+
+fn decode_event(row: EventRow) -> Result<EventRecord, StoreError> {
+    let (id, account, livemode, kind, created, pending, data) = row;
+    let stored: StoredEvent = from_json(&data)?;
+    Ok(EventRecord {
+        id,
+        scope: Scope { account, livemode },
+        kind,
+        created,
+        object: stored.object,
+        previous_attributes: stored.previous_attributes,
+        request: stored.request,
+        pending_webhooks: pending,
+    })
+}
+
+const EVENT_COLUMNS: &str = "id, account_id, livemode, type, created, pending_webhooks, data";
+
+pub(crate) async fn get_event(pools: &Pools, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND account_id = $2 AND livemode = $3");
+    let row: Option<EventRow> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+        .bind(id)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .fetch_optional(p)
+        .await
+        .map_err(db_err)?);
+    row.map(decode_event).transpose()
+}
+
+/// `financial_connections.account.*` → a LIKE pattern (`%` for `*`, with `%`, `_` and `\` escaped).
+fn like_pattern(kind: &str) -> String {
+    let mut out = String::with_capacity(kind.len());
+    for c in kind.chars() {
+        match c {
+            '*' => out.push('%'),
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub(crate) async fn list_events(
+    pools: &Pools,
+    scope: &Scope,
+    filter: &EventFilter,
+    page: &PageRequest,
+) -> Result<Page<EventRecord>, StoreError> {
+    let seq = match &page.cursor {
+        Some(Cursor::After(id) | Cursor::Before(id)) => Some(cursor_seq(pools, "events", scope, id).await?),
+        None => None,
+    };
+    let (cmp, order, bound) = page_bounds(seq, &page.cursor);
+    // Up to 20 type patterns: each is a bound parameter ($7 onwards).
+    let kinds: Vec<String> = filter.kinds.iter().map(|k| like_pattern(k)).collect();
+    let type_clause = if kinds.is_empty() {
+        String::new()
+    } else {
+        let ors: Vec<String> = (0..kinds.len()).map(|i| format!("type LIKE ${} ESCAPE '\\'", i + 7)).collect();
+        format!(" AND ({})", ors.join(" OR "))
+    };
+    let delivered = match filter.delivery_success {
+        Some(true) => " AND pending_webhooks = 0",
+        Some(false) => " AND pending_webhooks > 0",
+        None => "",
+    };
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE account_id = $1 AND livemode = $2 AND created >= $3 AND created <= $4 \
+         AND seq {cmp} $5{type_clause}{delivered} ORDER BY seq {order} LIMIT $6"
+    );
+    let rows: Vec<EventRow> = on_pool!(pools, read, |p| {
+        let mut q = sqlx::query_as(&sql)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(filter.created.0)
+            .bind(filter.created.1)
+            .bind(bound)
+            .bind(i64::from(page.limit) + 1);
+        for k in &kinds {
+            q = q.bind(k);
+        }
+        q.fetch_all(p).await.map_err(db_err)?
+    });
+    let items = rows.into_iter().map(decode_event).collect::<Result<Vec<_>, _>>()?;
+    Ok(finish_page(items, page))
+}
+
+pub(crate) async fn prune_events(pools: &Pools, before: i64) -> Result<u64, StoreError> {
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT d.id FROM webhook_deliveries d \
+             JOIN events e ON e.id = d.event_id WHERE e.created < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("DELETE FROM webhook_deliveries WHERE event_id IN (SELECT id FROM events WHERE created < $1)")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let n = sqlx::query("DELETE FROM events WHERE created < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    })
+}
+
+fn decode_endpoint(data: &str, scope: Scope, version: i64) -> Result<WebhookEndpointRecord, StoreError> {
+    let mut rec: WebhookEndpointRecord = from_json(data)?;
+    rec.scope = Some(scope);
+    rec.version = version;
+    Ok(rec)
+}
+
+pub(crate) async fn insert_webhook_endpoint(
+    pools: &Pools,
+    scope: &Scope,
+    rec: &WebhookEndpointRecord,
+) -> Result<(), StoreError> {
+    let data = to_json(rec)?;
+    on_pool!(pools, write, |p| {
+        sqlx::query(
+        "INSERT INTO webhook_endpoints (id, account_id, livemode, created, disabled, version, data) VALUES ($1, $2, $3, $4, $5, 0, $6)"
+    )
+    .bind(&rec.id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(rec.created)
+    .bind(rec.disabled)
+    .bind(&data)
+    .execute(p)
+    .await
+    .map(|_| ())
+    .map_err(db_err)
+    })
+}
+
+pub(crate) async fn get_webhook_endpoint(
+    pools: &Pools,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<WebhookEndpointRecord>, StoreError> {
+    let row: Option<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT version, data FROM webhook_endpoints WHERE id = $1 AND account_id = $2 AND livemode = $3"
+    )
+    .bind(id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .fetch_optional(p)
+    .await
+    .map_err(db_err)?);
+    row.map(|(v, d)| decode_endpoint(&d, scope.clone(), v)).transpose()
+}
+
+pub(crate) async fn update_webhook_endpoint(
+    pools: &Pools,
+    scope: &Scope,
+    rec: &WebhookEndpointRecord,
+) -> Result<bool, StoreError> {
+    let data = to_json(rec)?;
+    let n = on_pool!(pools, write, |p| sqlx::query(
+        "UPDATE webhook_endpoints SET data = $1, disabled = $2, version = version + 1 \
+         WHERE id = $3 AND account_id = $4 AND livemode = $5 AND version = $6"
+    )
+    .bind(&data)
+    .bind(rec.disabled)
+    .bind(&rec.id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(rec.version)
+    .execute(p)
+    .await
+    .map_err(db_err)?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+pub(crate) async fn delete_webhook_endpoint(pools: &Pools, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+    let n = on_pool!(pools, write, |p| sqlx::query(
+        "DELETE FROM webhook_endpoints WHERE id = $1 AND account_id = $2 AND livemode = $3"
+    )
+    .bind(id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .execute(p)
+    .await
+    .map_err(db_err)?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+pub(crate) async fn list_webhook_endpoints(
+    pools: &Pools,
+    scope: &Scope,
+    page: &PageRequest,
+) -> Result<Page<WebhookEndpointRecord>, StoreError> {
+    let seq = match &page.cursor {
+        Some(Cursor::After(id) | Cursor::Before(id)) => Some(cursor_seq(pools, "webhook_endpoints", scope, id).await?),
+        None => None,
+    };
+    let (cmp, order, bound) = page_bounds(seq, &page.cursor);
+    let sql = format!(
+        "SELECT version, data FROM webhook_endpoints WHERE account_id = $1 AND livemode = $2 AND seq {cmp} $3 \
+         ORDER BY seq {order} LIMIT $4"
+    );
+    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .bind(bound)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(p)
+        .await
+        .map_err(db_err)?);
+    let items = rows.into_iter().map(|(v, d)| decode_endpoint(&d, scope.clone(), v)).collect::<Result<Vec<_>, _>>()?;
+    Ok(finish_page(items, page))
+}
+
+pub(crate) async fn active_webhook_endpoints(
+    pools: &Pools,
+    scope: &Scope,
+) -> Result<Vec<WebhookEndpointRecord>, StoreError> {
+    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| {
+        sqlx::query_as(
+        "SELECT version, data FROM webhook_endpoints WHERE account_id = $1 AND livemode = $2 AND disabled = $3 ORDER BY seq"
+    )
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(false)
+    .fetch_all(p)
+    .await
+    .map_err(db_err)?
+    });
+    rows.into_iter().map(|(v, d)| decode_endpoint(&d, scope.clone(), v)).collect()
+}
+
+const MARK_DONE: &str = "UPDATE jobs SET done_at = locked_until WHERE id = $1 AND done_at IS NULL";
+
+pub(crate) async fn finish_fanout(
+    pools: &Pools,
+    job: i64,
+    event: &str,
+    endpoints: &[String],
+) -> Result<(), StoreError> {
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin().await.map_err(db_err)?;
+        if sqlx::query(MARK_DONE).bind(job).execute(&mut *tx).await.map_err(db_err)?.rows_affected() != 1 {
+            return Ok(());
+        }
+        let row: Option<(String, bool, i64)> =
+            sqlx::query_as("SELECT account_id, livemode, created FROM events WHERE id = $1")
+                .bind(event)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some((account, livemode, created)) = row else { return Ok(()) };
+        for endpoint in endpoints {
+            let delivery: i64 = sqlx::query_scalar(
+                "INSERT INTO webhook_deliveries (account_id, livemode, event_id, endpoint_id, status, attempts, created) \
+                 VALUES ($1, $2, $3, $4, 'pending', 0, $5) RETURNING id",
+            )
+            .bind(&account)
+            .bind(livemode)
+            .bind(event)
+            .bind(endpoint)
+            .bind(created)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let kind = to_json(&JobKind::DeliverWebhook { delivery })?;
+            sqlx::query(crate::data::INSERT_JOB)
+                .bind(&account)
+                .bind(livemode)
+                .bind(&kind)
+                .bind(created)
+                .bind(created)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("UPDATE events SET pending_webhooks = $1 WHERE id = $2")
+            .bind(i64::try_from(endpoints.len()).unwrap_or(i64::MAX))
+            .bind(event)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn get_delivery(pools: &Pools, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {
+    let row: Option<DeliveryRow> = on_pool!(pools, read, |p| {
+        sqlx::query_as(
+        "SELECT id, account_id, livemode, event_id, endpoint_id, status, attempts, created FROM webhook_deliveries WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await
+    .map_err(db_err)?
+    });
+    row.map(|(id, account, livemode, event, endpoint, status, attempts, created)| {
+        Ok(DeliveryRecord {
+            id,
+            scope: Scope { account, livemode },
+            event,
+            endpoint,
+            status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt(format!("delivery status {status}")))?,
+            attempts,
+            created,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn finish_delivery(
+    pools: &Pools,
+    job: i64,
+    attempt: &AttemptRecord,
+    status: DeliveryStatus,
+    attempts: i64,
+    next: Option<NewJob>,
+) -> Result<(), StoreError> {
+    let data = to_json(attempt)?;
+    let next = next.map(|j| Ok::<_, StoreError>((to_json(&j.kind)?, j.run_at))).transpose()?;
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin().await.map_err(db_err)?;
+        if sqlx::query(MARK_DONE).bind(job).execute(&mut *tx).await.map_err(db_err)?.rows_affected() != 1 {
+            return Ok(());
+        }
+        let row: Option<(String, bool)> =
+            sqlx::query_as("SELECT account_id, livemode FROM webhook_deliveries WHERE id = $1")
+                .bind(attempt.delivery)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some((account, livemode)) = row else { return Ok(()) };
+        sqlx::query(
+            "INSERT INTO webhook_attempts (delivery_id, account_id, livemode, endpoint_id, data) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(attempt.delivery)
+        .bind(&account)
+        .bind(livemode)
+        .bind(&attempt.endpoint)
+        .bind(&data)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE webhook_deliveries SET status = $1, attempts = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(attempts)
+            .bind(attempt.delivery)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if status == DeliveryStatus::Succeeded {
+            sqlx::query(
+                "UPDATE events SET pending_webhooks = pending_webhooks - 1 WHERE id = $1 AND pending_webhooks > 0",
+            )
+            .bind(&attempt.event)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if let Some((kind, run_at)) = &next {
+            sqlx::query(crate::data::INSERT_JOB)
+                .bind(&account)
+                .bind(livemode)
+                .bind(kind)
+                .bind(run_at)
+                .bind(run_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn list_attempts(
+    pools: &Pools,
+    scope: &Scope,
+    endpoint: &str,
+    limit: i64,
+) -> Result<Vec<AttemptRecord>, StoreError> {
+    let rows: Vec<(String,)> = on_pool!(pools, read, |p| {
+        sqlx::query_as(
+        "SELECT data FROM webhook_attempts WHERE endpoint_id = $1 AND account_id = $2 AND livemode = $3 ORDER BY seq DESC LIMIT $4"
+    )
+    .bind(endpoint)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(limit)
+    .fetch_all(p)
+    .await
+    .map_err(db_err)?
+    });
+    rows.into_iter().map(|(d,)| from_json(&d)).collect()
+}
