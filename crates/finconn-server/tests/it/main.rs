@@ -11,3 +11,4 @@ mod idempotency;
 mod link;
 mod protocol;
 mod sessions;
+mod webhooks;

@@ -1,0 +1,289 @@
+//! Events and webhook deliveries: what is written, how it is signed, retried and recorded.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+/// A webhook receiver on a random port: records every request and answers with the next scripted status
+/// (200 once the script runs out).
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+    script: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Receiver {
+    async fn start_on(listener: tokio::net::TcpListener, script: Vec<u16>) -> Receiver {
+        let r = Receiver { got: Arc::default(), script: Arc::new(Mutex::new(script)) };
+        let state = r.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    state.got.lock().unwrap().push((headers, body));
+                    let mut s = state.script.lock().unwrap();
+                    let code = if s.is_empty() { 200 } else { s.remove(0) };
+                    StatusCode::from_u16(code).unwrap()
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        r
+    }
+
+    async fn start(script: Vec<u16>) -> (Receiver, String) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        (Receiver::start_on(l, script).await, url)
+    }
+
+    fn count(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+}
+
+async fn link(app: &TestApp, accounts: &[&str]) -> Value {
+    let s = app.customer_session(&[]).await;
+    let mut form = vec![("institution", "fcinst_TestInstitution")];
+    form.extend(accounts.iter().map(|a| ("accounts[]", *a)));
+    let req = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", s["id"].as_str().unwrap()),
+        )
+        .header("Idempotency-Key", format!("link-{}", s["id"].as_str().unwrap()))
+        .form(&form);
+    let r = app.send(req).await;
+    let request_id = r.header("request-id").unwrap().to_owned();
+    let mut body = r.ok();
+    body["_request_id"] = json!(request_id);
+    body
+}
+
+async fn events_are_written_for_every_change_and_listed(app: TestApp) {
+    let done = link(&app, &["Success", "Savings"]).await;
+    let created = app.get("/v1/events?type=financial_connections.account.created").await.ok();
+    let data = created["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    let e = &data[0];
+    assert!(e["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(e["object"], "event");
+    assert_eq!(e["api_version"], finconn_types::API_VERSION);
+    assert_eq!(e["livemode"], false);
+    assert_eq!(e["pending_webhooks"], 0);
+    assert_eq!(e["data"]["object"]["object"], "financial_connections.account");
+    assert_eq!(e["request"]["id"], done["_request_id"]);
+    assert!(e["request"]["idempotency_key"].as_str().unwrap().starts_with("link-"));
+    let ids: Vec<&str> = data.iter().map(|e| e["data"]["object"]["id"].as_str().unwrap()).collect();
+    let linked: Vec<&str> =
+        done["accounts"]["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert!(ids.iter().all(|i| linked.contains(i)));
+
+    let acct = linked[0];
+    app.post(&format!("/v1/financial_connections/accounts/{acct}/refresh"), &[("features[]", "balance")]).await.ok();
+    app.run_jobs().await;
+    let refreshed = app.get("/v1/events?type=financial_connections.account.refreshed_balance").await.ok();
+    let r = &refreshed["data"][0];
+    assert_eq!(r["data"]["object"]["balance_refresh"]["status"], "succeeded");
+    assert_eq!(r["request"], json!({"id": null, "idempotency_key": null}), "a background refresh has no request");
+
+    app.post(&format!("/v1/financial_connections/accounts/{acct}/disconnect"), &[]).await.ok();
+    let all = app.get("/v1/events?type=financial_connections.account.*").await.ok();
+    let types: Vec<&str> = all["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "financial_connections.account.disconnected",
+            "financial_connections.account.refreshed_balance",
+            "financial_connections.account.created",
+            "financial_connections.account.created"
+        ],
+        "newest first"
+    );
+    let two = app.get("/v1/events?types[]=financial_connections.account.disconnected&types[]=financial_connections.account.refreshed_balance").await.ok();
+    assert_eq!(two["data"].as_array().unwrap().len(), 2);
+    let one = app.get(&format!("/v1/events/{}", all["data"][0]["id"].as_str().unwrap())).await.ok();
+    assert_eq!(one, all["data"][0]);
+    assert_eq!(app.get("/v1/events?delivery_success=false").await.ok()["data"], json!([]));
+    assert_eq!(app.get("/v1/events?created[lt]=1").await.ok()["data"], json!([]));
+    let r = app.get("/v1/events?type=a&types[]=b").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(app.get("/v1/events/evt_nope").await.status, 404);
+    let stranger = app.with_key(&crate::helpers::random_key());
+    assert_eq!(stranger.get("/v1/events").await.ok()["data"], json!([]));
+    // Events are kept 30 days.
+    app.clock.advance(31 * 86_400);
+    assert_eq!(app.get(&format!("/v1/events/{}", all["data"][0]["id"].as_str().unwrap())).await.status, 404);
+    assert_eq!(app.get("/v1/events").await.ok()["data"], json!([]));
+}
+
+async fn webhook_endpoints_are_managed_like_stripes(app: TestApp) {
+    let created = app
+        .post(
+            "/v1/webhook_endpoints",
+            &[
+                ("url", "https://example.com/hook"),
+                ("enabled_events[]", "*"),
+                ("description", "mine"),
+                ("metadata[team]", "a"),
+            ],
+        )
+        .await
+        .ok();
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("we_"));
+    assert!(
+        created["secret"].as_str().unwrap().starts_with("whsec_") && created["secret"].as_str().unwrap().len() >= 38
+    );
+    assert_eq!(created["status"], "enabled");
+    assert_eq!(created["object"], "webhook_endpoint");
+    assert_eq!(created["application"], Value::Null);
+    let got = app.get(&format!("/v1/webhook_endpoints/{id}")).await.ok();
+    assert!(got.get("secret").is_none(), "the secret is shown only at creation");
+    let upd = app
+        .post(
+            &format!("/v1/webhook_endpoints/{id}"),
+            &[("disabled", "true"), ("enabled_events[]", "financial_connections.account.created"), ("description", "")],
+        )
+        .await
+        .ok();
+    assert_eq!(upd["status"], "disabled");
+    assert_eq!(upd["enabled_events"], json!(["financial_connections.account.created"]));
+    assert_eq!(upd["description"], Value::Null);
+    assert_eq!(upd["metadata"], json!({"team": "a"}));
+    let list = app.get("/v1/webhook_endpoints").await.ok();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let del = app.delete(&format!("/v1/webhook_endpoints/{id}")).await.ok();
+    assert_eq!(del, json!({"deleted": true, "id": id, "object": "webhook_endpoint"}));
+    assert_eq!(app.get(&format!("/v1/webhook_endpoints/{id}")).await.status, 404);
+
+    for (form, param) in [
+        (vec![("enabled_events[]", "*")], "url"),
+        (vec![("url", "https://example.com/h")], "enabled_events"),
+        (vec![("url", "ftp://example.com/h"), ("enabled_events[]", "*")], "url"),
+        (vec![("url", "https://example.com/h"), ("enabled_events[]", "nope.event")], "enabled_events[0]"),
+    ] {
+        let r = app.post("/v1/webhook_endpoints", &form).await;
+        assert_eq!((r.status, r.error("param").as_str()), (400, Some(param)), "{form:?}: {}", r.body);
+    }
+}
+
+async fn deliveries_are_signed_and_verifiable(app: TestApp) {
+    let (rx, url) = Receiver::start(vec![]).await;
+    let we = app
+        .post(
+            "/v1/webhook_endpoints",
+            &[("url", url.as_str()), ("enabled_events[]", "financial_connections.account.created")],
+        )
+        .await
+        .ok();
+    let secret = we["secret"].as_str().unwrap().to_owned();
+    app.post("/v1/webhook_endpoints", &[("url", url.as_str()), ("enabled_events[]", "customer.created")]).await.ok();
+    link(&app, &["Success"]).await;
+    app.run_jobs().await;
+    assert_eq!(rx.count(), 1, "only the endpoint that wants the event gets it");
+    let (headers, body) = rx.got.lock().unwrap()[0].clone();
+    let sig = headers["stripe-signature"].to_str().unwrap().to_owned();
+    let (t, v1) = sig.split_once(",v1=").unwrap();
+    let t: i64 = t.strip_prefix("t=").unwrap().parse().unwrap();
+    assert_eq!(v1, finconn_core::events::sign(&secret, t, body.as_bytes()));
+    assert_eq!(headers["content-type"], "application/json; charset=utf-8");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["type"], "financial_connections.account.created");
+    let listed = app.get(&format!("/v1/events/{}", event["id"].as_str().unwrap())).await.ok();
+    assert_eq!(listed["pending_webhooks"], 0, "delivered");
+    assert_eq!(app.get("/v1/events?delivery_success=true").await.ok()["data"].as_array().unwrap().len(), 1);
+}
+
+async fn a_failing_receiver_gets_the_event_later(app: TestApp) {
+    let (rx, url) = Receiver::start(vec![500, 503]).await;
+    let we = app.post("/v1/webhook_endpoints", &[("url", url.as_str()), ("enabled_events[]", "*")]).await.ok();
+    let we_id = we["id"].as_str().unwrap();
+    link(&app, &["Success"]).await;
+    app.run_jobs().await;
+    assert_eq!(rx.count(), 1);
+    let ev = app.get("/v1/events").await.ok();
+    assert_eq!(ev["data"][0]["pending_webhooks"], 1);
+    assert_eq!(app.get("/v1/events?delivery_success=false").await.ok()["data"].as_array().unwrap().len(), 1);
+    app.run_jobs().await;
+    assert_eq!(rx.count(), 1, "no retry before its time");
+    app.clock.advance(60);
+    app.run_jobs().await;
+    assert_eq!(rx.count(), 2, "retried after a minute");
+    app.clock.advance(119);
+    app.run_jobs().await;
+    assert_eq!(rx.count(), 2, "then after two minutes, not sooner");
+    app.clock.advance(1);
+    app.run_jobs().await;
+    assert_eq!(rx.count(), 3);
+    assert_eq!(app.get("/v1/events").await.ok()["data"][0]["pending_webhooks"], 0);
+    let attempts = app.get(&format!("/v1/webhook_endpoints/{we_id}/attempts")).await.ok();
+    let codes: Vec<i64> =
+        attempts["data"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
+    assert_eq!(codes, [200, 503, 500], "every attempt is recorded, newest first");
+    assert!(attempts["data"][0]["latency_ms"].is_i64());
+}
+
+async fn redirects_are_not_followed_and_deliveries_give_up_after_three_days(app: TestApp) {
+    let (rx, url) = Receiver::start(vec![302; 100]).await;
+    let we = app.post("/v1/webhook_endpoints", &[("url", url.as_str()), ("enabled_events[]", "*")]).await.ok();
+    link(&app, &["Success"]).await;
+    app.run_jobs().await;
+    for _ in 0..40 {
+        app.clock.advance(6 * 3600);
+        app.run_jobs().await;
+    }
+    let n = rx.count();
+    assert!((8..=20).contains(&n), "a dozen or so attempts over three days, then none: {n}");
+    app.clock.advance(86_400);
+    app.run_jobs().await;
+    assert_eq!(rx.count(), n);
+    let attempts =
+        app.get(&format!("/v1/webhook_endpoints/{}/attempts?limit=100", we["id"].as_str().unwrap())).await.ok();
+    assert!(attempts["data"].as_array().unwrap().iter().all(|a| a["status_code"] == 302));
+    assert_eq!(app.get("/v1/events").await.ok()["data"][0]["pending_webhooks"], 1, "never delivered");
+}
+
+crate::on_both_backends!(
+    events_are_written_for_every_change_and_listed,
+    webhook_endpoints_are_managed_like_stripes,
+    deliveries_are_signed_and_verifiable,
+    a_failing_receiver_gets_the_event_later,
+    redirects_are_not_followed_and_deliveries_give_up_after_three_days,
+);
+
+/// The receiver is down; finconn restarts (a new process on the same database); the receiver comes back:
+/// the event still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_across_a_restart_still_gets_the_event() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener); // nothing listens there for now
+    let url = format!("http://{addr}/hook");
+    app.post("/v1/webhook_endpoints", &[("url", url.as_str()), ("enabled_events[]", "*")]).await.ok();
+    link(&app, &["Success"]).await;
+    app.run_jobs().await;
+    let we = app.get("/v1/webhook_endpoints").await.ok();
+    let attempts =
+        app.get(&format!("/v1/webhook_endpoints/{}/attempts", we["data"][0]["id"].as_str().unwrap())).await.ok();
+    assert_eq!(attempts["data"][0]["error"], "could not connect");
+
+    // "Restart": a fresh server state on the same database file, the same clock.
+    let config = (*app.state.config).clone();
+    let db = finconn_store::Db::connect(&config.database_url).await.unwrap();
+    db.migrate().await.unwrap();
+    let restarted = finconn_server::startup::AppState::new(config, db, app.clock.clone());
+    let rx = Receiver::start_on(tokio::net::TcpListener::bind(addr).await.unwrap(), vec![]).await;
+    app.clock.advance(60);
+    let key = finconn_core::keys::ApiKey::parse(&app.key).unwrap();
+    let account = restarted.core.authenticate(&key).await.unwrap().unwrap().scope.account;
+    finconn_server::jobs::drain(&restarted, Some(&account)).await;
+    assert_eq!(rx.count(), 1);
+    let body: Value = serde_json::from_str(&rx.got.lock().unwrap()[0].1).unwrap();
+    assert_eq!(body["type"], "financial_connections.account.created");
+}
