@@ -219,6 +219,37 @@ pub struct RefreshOutcome {
     pub transactions: Vec<TransactionRecord>,
     pub jobs: Vec<NewJob>,
     pub events: Vec<crate::model::NewEvent>,
+    /// Which of the account's refresh fields this outcome owns. Another job may have finished meanwhile
+    /// (a balance and an ownership refresh of one account run at once): the store then writes only these
+    /// fields onto the latest version.
+    pub touched: Touched,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub balance: bool,
+    pub ownership: bool,
+    pub transactions: bool,
+}
+
+impl Touched {
+    /// Copies the fields this outcome owns from `ours` onto `latest`.
+    pub fn merge(self, latest: &mut LinkedAccountRecord, ours: &LinkedAccountRecord) {
+        if self.balance {
+            latest.balance = ours.balance.clone();
+            latest.balance_refresh = ours.balance_refresh.clone();
+        }
+        if self.ownership {
+            latest.ownership = ours.ownership.clone();
+            latest.ownership_refresh = ours.ownership_refresh.clone();
+        }
+        if self.transactions {
+            latest.transaction_refresh = ours.transaction_refresh.clone();
+        }
+        if ours.status == "inactive" && latest.status == "active" {
+            latest.status = ours.status.clone();
+        }
+    }
 }
 
 /// What a job needs fetched: the provider call is the caller's to make (with its timeout).
@@ -536,6 +567,7 @@ impl Finconn {
                     }
                     out.jobs = jobs;
                     out.account = Some(rec);
+                    out.touched.transactions = true;
                 }
             }
             return Ok(self.store.finish_job(&job.scope, job.id, &out).await?);
@@ -569,6 +601,7 @@ impl Finconn {
                 }
                 rec.balance_refresh = Some(done(r.is_ok()));
                 out.account = Some(rec);
+                out.touched.balance = true;
                 refreshed = Some("financial_connections.account.refreshed_balance");
             }
             Fetched::Owners(r) => {
@@ -591,6 +624,7 @@ impl Finconn {
                 }
                 rec.ownership_refresh = Some(done(r.is_ok()));
                 out.account = Some(rec);
+                out.touched.ownership = true;
                 refreshed = Some("financial_connections.account.refreshed_ownership");
             }
             Fetched::Transactions(r) => {
@@ -638,6 +672,7 @@ impl Finconn {
                     next_refresh_available_at: Some(now + cooldown),
                 });
                 out.account = Some(rec);
+                out.touched.transactions = true;
                 refreshed = Some("financial_connections.account.refreshed_transactions");
             }
         }

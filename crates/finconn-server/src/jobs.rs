@@ -123,15 +123,29 @@ async fn fetch(app: &AppState, job: &Job) -> Result<(), finconn_core::DomainErro
     app.core.finish_job(job, fetched).await
 }
 
+/// How many jobs one process runs at once. Each runs in its own task, so a slow webhook receiver or
+/// provider holds one slot, never the others.
+const CONCURRENCY: usize = 32;
+
 /// Runs until `shutdown` turns true; jobs already claimed finish first.
 pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let notify = app.jobs.0.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     loop {
         if *shutdown.borrow() {
-            return;
+            break;
+        }
+        let free = slots.available_permits();
+        if free == 0 {
+            tokio::select! {
+                _ = async { drop(slots.acquire().await) } => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
         }
         let now = app.core.now();
-        let jobs = match app.core.store.claim_jobs(now, now + LEASE_SECONDS, BATCH, None).await {
+        let limit = i64::try_from(free).unwrap_or(BATCH).min(BATCH);
+        let jobs = match app.core.store.claim_jobs(now, now + LEASE_SECONDS, limit, None).await {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming jobs failed; retrying");
@@ -146,21 +160,25 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             continue;
         }
-        let runs = jobs.iter().map(|job| {
+        for job in jobs {
+            let Ok(permit) = slots.clone().acquire_owned().await else { break };
             let app = app.clone();
-            async move {
-                if let Err(e) = run_job(&app, job).await {
+            tokio::spawn(async move {
+                if let Err(e) = run_job(&app, &job).await {
                     // The lease lapses and another claim retries it.
                     tracing::warn!(job = job.id, error = %e, "a job failed; it will be retried");
                 }
-            }
-        });
-        futures_util::future::join_all(runs).await;
+                drop(permit);
+            });
+        }
     }
+    // Let the jobs in flight finish.
+    let all = u32::try_from(CONCURRENCY).unwrap_or(u32::MAX);
+    drop(slots.acquire_many(all).await);
 }
 
-/// For tests: run every due job of `account` (all accounts: `None`) now, until none is left. Returns the
-/// kinds of the jobs that ran.
+/// For tests: run every due job of `account` (all accounts: `None`) now, until none is left, each batch
+/// concurrently as the runner does. Returns the kinds of the jobs that ran.
 pub async fn drain(app: &AppState, account: Option<&str>) -> Vec<JobKind> {
     let mut n = Vec::new();
     loop {
@@ -169,9 +187,11 @@ pub async fn drain(app: &AppState, account: Option<&str>) -> Vec<JobKind> {
         if jobs.is_empty() {
             return n;
         }
-        for job in &jobs {
-            if run_job(app, job).await.is_ok() {
-                n.push(job.kind.clone());
+        let results = futures_util::future::join_all(jobs.iter().map(|job| run_job(app, job))).await;
+        for (job, r) in jobs.iter().zip(results) {
+            match r {
+                Ok(()) => n.push(job.kind.clone()),
+                Err(e) => eprintln!("job {} ({:?}) failed: {e:?}", job.id, job.kind),
             }
         }
     }

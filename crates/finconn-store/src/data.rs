@@ -328,7 +328,8 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
     let owners = out.owners.iter().map(|o| Ok((o, to_json(o)?))).collect::<Result<Vec<_>, StoreError>>()?;
     let txns = out.transactions.iter().map(|t| Ok((t, to_json(t)?))).collect::<Result<Vec<_>, StoreError>>()?;
     let effects = crate::effects::rows(&out.jobs, &out.events)?;
-    let refresh_id = out.account.as_ref().and_then(|a| {
+    // Only the job that finished a transaction refresh records it (another job may carry a copy of it).
+    let refresh_id = out.account.as_ref().filter(|_| out.touched.transactions).and_then(|a| {
         a.transaction_refresh
             .as_ref()
             .filter(|t| t.status == finconn_core::model::RefreshStatus::Succeeded)
@@ -347,8 +348,15 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             return Ok(());
         }
         if let Some((a, data)) = &account {
-            // The job owns the refresh it started; a concurrent API change (disconnect, subscribe)
-            // only touched other fields, so write the latest version with this job's fields merged.
+            // The job owns the refresh fields it touched; anything else (a disconnect, another refresh of
+            // the same account finishing first) may have changed the row meanwhile: write this job's fields
+            // onto the latest version. The no-op update takes the row lock first (PostgreSQL), so the read
+            // below sees the latest committed version and no concurrent finisher can slip in between.
+            sqlx::query("UPDATE fc_accounts SET version = version WHERE id = $1")
+                .bind(&a.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
             let current: Option<(i64, String)> = sqlx::query_as("SELECT version, data FROM fc_accounts WHERE id = $1")
                 .bind(&a.id)
                 .fetch_optional(&mut *tx)
@@ -357,14 +365,7 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             let merged = match current {
                 Some((version, cur)) if version != a.version => {
                     let mut latest: LinkedAccountRecord = from_json(&cur)?;
-                    latest.balance = a.balance.clone();
-                    latest.balance_refresh = a.balance_refresh.clone();
-                    latest.ownership = a.ownership.clone();
-                    latest.ownership_refresh = a.ownership_refresh.clone();
-                    latest.transaction_refresh = a.transaction_refresh.clone();
-                    if a.status == "inactive" && latest.status == "active" {
-                        latest.status = a.status.clone();
-                    }
+                    out.touched.merge(&mut latest, a);
                     to_json(&latest)?
                 }
                 _ => data.clone(),

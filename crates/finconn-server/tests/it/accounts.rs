@@ -57,6 +57,26 @@ async fn refreshes_go_pending_then_succeed_and_are_gated(app: TestApp) {
     assert_eq!(none.error("message"), "Missing required param: features.");
 }
 
+async fn concurrent_refreshes_of_one_account_all_land(app: TestApp) {
+    let acct =
+        &link(&app, &[("permissions[]", "ownership"), ("permissions[]", "transactions")], &["Joint Checking"]).await[0];
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    for _ in 0..3 {
+        app.post(
+            &format!("{path}/refresh"),
+            &[("features[]", "balance"), ("features[]", "ownership"), ("features[]", "transactions")],
+        )
+        .await
+        .ok();
+        assert_eq!(app.run_jobs().await, 3, "the three refreshes run at once");
+        let a = app.get(&path).await.ok();
+        for f in ["balance_refresh", "ownership_refresh", "transaction_refresh"] {
+            assert_eq!(a[f]["status"], "succeeded", "{f}: {}", a[f]);
+        }
+        app.clock.advance(60);
+    }
+}
+
 async fn failing_accounts_end_their_refreshes_failed(app: TestApp) {
     let acct = &link(&app, &[("permissions[]", "ownership")], &["Refresh Fails"]).await[0];
     let path = format!("/v1/financial_connections/accounts/{}", id(acct));
@@ -232,6 +252,7 @@ async fn accounts_are_listed_by_holder_and_session_within_the_tenant(app: TestAp
 
 crate::on_both_backends!(
     refreshes_go_pending_then_succeed_and_are_gated,
+    concurrent_refreshes_of_one_account_all_land,
     failing_accounts_end_their_refreshes_failed,
     ownership_is_read_through_expand_and_the_owners_list,
     subscriptions_refresh_transactions_daily_and_sync_incrementally,
