@@ -39,6 +39,30 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Forward a test account's events to a local URL, printing the signing secret (like `stripe listen`).
+    Listen {
+        /// Where finconn should POST the events (must be reachable from the finconn server).
+        #[arg(long)]
+        forward_to: String,
+        /// Only these event types (comma-separated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        /// A test secret key (sk_test_…). Env: FINCONN_API_KEY.
+        #[arg(long, env = "FINCONN_API_KEY")]
+        api_key: String,
+        /// The finconn server. Env: FINCONN_API_BASE.
+        #[arg(long, env = "FINCONN_API_BASE", default_value = "http://127.0.0.1:8420")]
+        api_base: String,
+    },
+    /// Cause an event in test mode by creating the objects behind it (like `stripe trigger`).
+    Trigger {
+        /// The event type, e.g. financial_connections.account.created.
+        event: String,
+        #[arg(long, env = "FINCONN_API_KEY")]
+        api_key: String,
+        #[arg(long, env = "FINCONN_API_BASE", default_value = "http://127.0.0.1:8420")]
+        api_base: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +129,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrated {}", db.describe());
             db.close().await;
             Ok(())
+        }
+        Command::Listen { forward_to, events, api_key, api_base } => {
+            let api = finconn_server::cli::Api::new(&api_base, &api_key)?;
+            finconn_server::cli::listen(&api, &forward_to, &events).await
+        }
+        Command::Trigger { event, api_key, api_base } => {
+            let api = finconn_server::cli::Api::new(&api_base, &api_key)?;
+            finconn_server::cli::trigger(&api, &event).await
         }
         Command::Keys { command: KeysCommand::Create { live, name, account, database } } => {
             let config = load(cli.config, None, database)?;

@@ -113,3 +113,90 @@ async fn invalid_configuration_names_the_key() {
     let out = Command::new(BIN).args(["migrate"]).env("FINCONN_SANDBOX_KEYS", "maybe").output().await.unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("sandbox_keys"));
 }
+
+/// `finconn listen` registers the URL, prints the secret, and finconn delivers what `finconn trigger`
+/// causes, signed with that secret; Ctrl-C removes the endpoint.
+#[tokio::test]
+async fn listen_and_trigger_work_like_the_stripe_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr, _lines) = start(dir.path()).await;
+    let base = format!("http://{addr}");
+    let key = format!("sk_test_{}", finconn_core::ids::random_base62(20));
+
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let sink = got.clone();
+    let rx = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", rx.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let sink = sink.clone();
+            async move {
+                let sig = headers["stripe-signature"].to_str().unwrap_or_default().to_owned();
+                sink.lock().unwrap().push((sig, body));
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(rx, app).await });
+
+    let mut listen = Command::new(BIN)
+        .args(["listen", "--forward-to", &hook, "--api-key", &key, "--api-base", &base])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(listen.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), out.next_line()).await.unwrap().unwrap().unwrap();
+    let secret =
+        ready.strip_prefix("Ready! Your webhook signing secret is ").unwrap().split(' ').next().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+
+    let trig = Command::new(BIN)
+        .args(["trigger", "financial_connections.account.created", "--api-key", &key, "--api-base", &base])
+        .output()
+        .await
+        .unwrap();
+    assert!(trig.status.success(), "{}", String::from_utf8_lossy(&trig.stderr));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while got.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no delivery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (sig, body) = got.lock().unwrap()[0].clone();
+    let (t, v1) = sig.split_once(",v1=").unwrap();
+    let t: i64 = t.strip_prefix("t=").unwrap().parse().unwrap();
+    assert_eq!(v1, finconn_core::events::sign(&secret, t, body.as_bytes()));
+    let mut printed = Vec::new();
+    while !printed.iter().any(|l: &String| l.starts_with("<-- [200]")) {
+        let line = tokio::time::timeout(Duration::from_secs(20), out.next_line()).await.unwrap().unwrap().unwrap();
+        printed.push(line);
+    }
+    assert!(printed.iter().any(|l| l.starts_with("--> financial_connections.account.created [evt_")), "{printed:?}");
+
+    let bad = Command::new(BIN)
+        .args(["trigger", "charge.succeeded", "--api-key", &key, "--api-base", &base])
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+
+    let pid = listen.id().unwrap().to_string();
+    std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let mut rest = Vec::new();
+    while let Ok(Some(l)) = out.next_line().await {
+        rest.push(l);
+    }
+    assert!(rest.iter().any(|l| l.starts_with("Removed webhook endpoint")), "{rest:?}");
+    let list: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/v1/webhook_endpoints"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"], serde_json::json!([]));
+    sigterm(&server);
+}

@@ -1,0 +1,170 @@
+//! `finconn listen` and `finconn trigger`: local webhook development, as the Stripe CLI offers it.
+//! Both talk to a running finconn over its public API with a test secret key.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::Value;
+
+/// The event types `trigger` can cause, with what it does for each.
+pub const TRIGGERS: &[(&str, &str)] = &[
+    ("financial_connections.account.created", "links a Test Institution account through the test helper"),
+    ("financial_connections.account.refreshed_balance", "links an account, then refreshes its balance"),
+    ("financial_connections.account.refreshed_ownership", "links an account, then refreshes its ownership"),
+    ("financial_connections.account.refreshed_transactions", "links an account, then refreshes its transactions"),
+    ("financial_connections.account.disconnected", "links an account, then disconnects it"),
+];
+
+pub struct Api {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str, key: &str) -> anyhow::Result<Self> {
+        if !key.starts_with("sk_test_") {
+            bail!("use a test mode secret key (sk_test_…): listen and trigger are for development");
+        }
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        Ok(Self { base: base.trim_end_matches('/').to_owned(), key: key.to_owned(), http })
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if method == reqwest::Method::GET {
+            req = req.query(form);
+        } else {
+            req = req.form(form);
+        }
+        let res = req.send().await.with_context(|| format!("cannot reach finconn at {}", self.base))?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = body["error"]["message"].as_str().unwrap_or("unknown error");
+            bail!("{method} {path}: {status}: {message}");
+        }
+        Ok(body)
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::POST, path, form).await
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, path, query).await
+    }
+}
+
+fn str_of<'a>(v: &'a Value, field: &str) -> anyhow::Result<&'a str> {
+    v[field].as_str().ok_or_else(|| anyhow!("finconn answered without {field}"))
+}
+
+/// `finconn trigger EVENT`: creates, in test mode, the objects whose change causes `event`.
+pub async fn trigger(api: &Api, event: &str) -> anyhow::Result<()> {
+    if !TRIGGERS.iter().any(|(t, _)| *t == event) {
+        let list: Vec<&str> = TRIGGERS.iter().map(|(t, _)| *t).collect();
+        bail!("finconn cannot trigger {event}; it can trigger:\n  {}", list.join("\n  "));
+    }
+    let customer = api.post("/v1/customers", &[("description", "finconn trigger")]).await?;
+    let session = api
+        .post(
+            "/v1/financial_connections/sessions",
+            &[
+                ("account_holder[type]", "customer"),
+                ("account_holder[customer]", str_of(&customer, "id")?),
+                ("permissions[]", "balances"),
+                ("permissions[]", "ownership"),
+                ("permissions[]", "transactions"),
+            ],
+        )
+        .await?;
+    let session_id = str_of(&session, "id")?;
+    let done = api
+        .post(
+            &format!("/v1/test_helpers/financial_connections/sessions/{session_id}/complete"),
+            &[("institution", "fcinst_TestInstitution"), ("accounts[]", "Success")],
+        )
+        .await?;
+    let account =
+        done["accounts"]["data"][0]["id"].as_str().ok_or_else(|| anyhow!("no account was linked"))?.to_owned();
+    println!("Linked {account} (session {session_id}).");
+    let path = format!("/v1/financial_connections/accounts/{account}");
+    match event {
+        "financial_connections.account.refreshed_balance" => {
+            api.post(&format!("{path}/refresh"), &[("features[]", "balance")]).await?;
+            println!("Requested a balance refresh of {account}.");
+        }
+        "financial_connections.account.refreshed_ownership" => {
+            api.post(&format!("{path}/refresh"), &[("features[]", "ownership")]).await?;
+            println!("Requested an ownership refresh of {account}.");
+        }
+        "financial_connections.account.refreshed_transactions" => {
+            api.post(&format!("{path}/refresh"), &[("features[]", "transactions")]).await?;
+            println!("Requested a transaction refresh of {account}.");
+        }
+        "financial_connections.account.disconnected" => {
+            api.post(&format!("{path}/disconnect"), &[]).await?;
+            println!("Disconnected {account}.");
+        }
+        _ => {}
+    }
+    println!("Trigger succeeded: {event} will be sent to this account's webhook endpoints.");
+    Ok(())
+}
+
+/// `finconn listen --forward-to URL`: registers `URL` as a webhook endpoint for the key's account, prints
+/// its signing secret, then prints every event and every delivery attempt until Ctrl-C, when it removes
+/// the endpoint again. finconn itself delivers to `URL`, so `URL` must be reachable from the server.
+pub async fn listen(api: &Api, forward_to: &str, events: &[String]) -> anyhow::Result<()> {
+    let mut form: Vec<(&str, &str)> = vec![("url", forward_to), ("description", "finconn listen")];
+    if events.is_empty() {
+        form.push(("enabled_events[]", "*"));
+    } else {
+        form.extend(events.iter().map(|e| ("enabled_events[]", e.as_str())));
+    }
+    // Where the event stream stands now, before saying Ready: whatever happens after is printed.
+    let start = api.get("/v1/events", &[("limit", "1")]).await?;
+    let mut last_event = start["data"][0]["id"].as_str().map(str::to_owned);
+    let endpoint = api.post("/v1/webhook_endpoints", &form).await?;
+    let id = str_of(&endpoint, "id")?.to_owned();
+    println!("Ready! Your webhook signing secret is {} (^C to quit)", str_of(&endpoint, "secret")?);
+    println!("Forwarding events to {forward_to} through webhook endpoint {id}.");
+    let shutdown = crate::startup::shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut seen_attempts = 0usize;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        let mut query = vec![("limit", "100")];
+        if let Some(last) = &last_event {
+            query.push(("ending_before", last.as_str()));
+        }
+        if let Ok(page) = api.get("/v1/events", &query).await {
+            let items = page["data"].as_array().cloned().unwrap_or_default();
+            for e in items.iter().rev() {
+                println!("--> {} [{}]", e["type"].as_str().unwrap_or("?"), e["id"].as_str().unwrap_or("?"));
+            }
+            if let Some(newest) = items.first().and_then(|e| e["id"].as_str()) {
+                last_event = Some(newest.to_owned());
+            }
+        }
+        if let Ok(attempts) = api.get(&format!("/v1/webhook_endpoints/{id}/attempts"), &[("limit", "100")]).await {
+            let items = attempts["data"].as_array().cloned().unwrap_or_default();
+            if items.len() > seen_attempts {
+                for a in items[..items.len() - seen_attempts].iter().rev() {
+                    let code = a["status_code"].as_i64().map(|c| c.to_string());
+                    let what = code.or_else(|| a["error"].as_str().map(str::to_owned)).unwrap_or_default();
+                    println!("<-- [{what}] POST {forward_to} [{}]", a["event"].as_str().unwrap_or("?"));
+                }
+                seen_attempts = items.len();
+            }
+        }
+    }
+    api.call(reqwest::Method::DELETE, &format!("/v1/webhook_endpoints/{id}"), &[]).await?;
+    println!("Removed webhook endpoint {id}.");
+    Ok(())
+}
