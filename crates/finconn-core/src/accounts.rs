@@ -66,6 +66,7 @@ impl Feature {
 
 fn refresh_wire(r: &RefreshRecord) -> Refresh {
     Refresh {
+        extra: Default::default(),
         last_attempted_at: r.last_attempted_at,
         next_refresh_available_at: r.next_refresh_available_at,
         status: r.status.as_str().to_owned(),
@@ -76,7 +77,9 @@ impl LinkedAccountRecord {
     pub fn to_wire(&self, livemode: bool) -> Account {
         let h = &self.holder;
         Account {
+            extra: Default::default(),
             account_holder: Some(AccountHolder {
+                extra: Default::default(),
                 account: h.account.clone().map(Expandable::Id),
                 customer: h.customer.clone().map(Expandable::Id),
                 customer_account: h.customer_account.clone(),
@@ -86,9 +89,12 @@ impl LinkedAccountRecord {
             balance: self.balance.as_ref().map(|b| {
                 let amount = |v: i64| BTreeMap::from([(b.currency.clone(), v)]);
                 Balance {
+                    extra: Default::default(),
                     as_of: b.as_of,
-                    cash: (b.kind == "cash").then(|| CashBalance { available: b.other.map(amount) }),
-                    credit: (b.kind == "credit").then(|| CreditBalance { used: b.other.map(amount) }),
+                    cash: (b.kind == "cash")
+                        .then(|| CashBalance { extra: Default::default(), available: b.other.map(amount) }),
+                    credit: (b.kind == "credit")
+                        .then(|| CreditBalance { extra: Default::default(), used: b.other.map(amount) }),
                     current: amount(b.current),
                     kind: b.kind.clone(),
                 }
@@ -111,6 +117,7 @@ impl LinkedAccountRecord {
             subscriptions: Some(self.subscriptions.clone()),
             supported_payment_method_types: self.supported_payment_method_types.clone(),
             transaction_refresh: self.transaction_refresh.as_ref().map(|t| TransactionRefresh {
+                extra: Default::default(),
                 id: t.id.clone(),
                 last_attempted_at: t.last_attempted_at,
                 next_refresh_available_at: t.next_refresh_available_at,
@@ -158,6 +165,7 @@ impl LinkedAccountRecord {
 impl OwnerRecord {
     pub fn to_wire(&self) -> AccountOwner {
         AccountOwner {
+            extra: Default::default(),
             email: self.email.clone(),
             id: self.id.clone(),
             name: self.name.clone(),
@@ -178,6 +186,7 @@ impl TransactionRecord {
             TransactionStatus::Void => "void",
         };
         Transaction {
+            extra: Default::default(),
             account: self.account.clone(),
             amount: self.amount,
             currency: self.currency.clone(),
@@ -186,7 +195,11 @@ impl TransactionRecord {
             livemode,
             object: Transaction::OBJECT.to_owned(),
             status: status.to_owned(),
-            status_transitions: StatusTransitions { posted_at: self.posted_at, void_at: self.void_at },
+            status_transitions: StatusTransitions {
+                extra: Default::default(),
+                posted_at: self.posted_at,
+                void_at: self.void_at,
+            },
             transacted_at: self.transacted_at,
             transaction_refresh: self.transaction_refresh.clone(),
             updated: self.updated,
@@ -475,6 +488,7 @@ impl Finconn {
         let page = PageRequest { limit: 10, cursor: None };
         let p = self.store.list_owners(scope, ownership, &page).await?;
         Ok(Some(AccountOwnership {
+            extra: Default::default(),
             created,
             id: ownership.to_owned(),
             object: AccountOwnership::OBJECT.to_owned(),

@@ -50,7 +50,9 @@ pub enum CustomerView {
 impl CustomerRecord {
     pub fn to_wire(&self, livemode: bool) -> Customer {
         Customer {
+            extra: Default::default(),
             address: self.address.as_ref().map(|a| Address {
+                extra: Default::default(),
                 city: a.city.clone(),
                 country: a.country.clone(),
                 line1: a.line1.clone(),
@@ -88,7 +90,7 @@ impl CustomerRecord {
     }
 
     fn deleted_view(&self) -> DeletedCustomer {
-        DeletedCustomer { deleted: true, id: self.id.clone(), object: OBJECT.to_owned() }
+        DeletedCustomer { extra: Default::default(), deleted: true, id: self.id.clone(), object: OBJECT.to_owned() }
     }
 
     fn apply(&mut self, changes: CustomerChanges) {

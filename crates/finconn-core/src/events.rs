@@ -37,16 +37,25 @@ pub fn new_event(kind: &str, object: &impl serde::Serialize, now: i64, origin: O
 impl EventRecord {
     pub fn to_wire(&self) -> Event {
         Event {
+            extra: Default::default(),
             api_version: Some(finconn_types::API_VERSION.to_owned()),
             created: self.created,
-            data: EventData { object: self.object.clone(), previous_attributes: self.previous_attributes.clone() },
+            data: EventData {
+                extra: Default::default(),
+                object: self.object.clone(),
+                previous_attributes: self.previous_attributes.clone(),
+            },
             id: self.id.clone(),
             livemode: self.scope.livemode,
             object: Event::OBJECT.to_owned(),
             pending_webhooks: self.pending_webhooks,
             request: Some(match &self.request {
-                Some(o) => EventRequest { id: o.request_id.clone(), idempotency_key: o.idempotency_key.clone() },
-                None => EventRequest { id: None, idempotency_key: None },
+                Some(o) => EventRequest {
+                    extra: Default::default(),
+                    id: o.request_id.clone(),
+                    idempotency_key: o.idempotency_key.clone(),
+                },
+                None => EventRequest { extra: Default::default(), id: None, idempotency_key: None },
             }),
             kind: self.kind.clone(),
         }
@@ -56,6 +65,7 @@ impl EventRecord {
 impl WebhookEndpointRecord {
     pub fn to_wire(&self, with_secret: bool) -> WebhookEndpoint {
         WebhookEndpoint {
+            extra: Default::default(),
             api_version: self.api_version.clone(),
             application: None,
             created: self.created,
@@ -224,7 +234,12 @@ impl Finconn {
         if !self.store.delete_webhook_endpoint(scope, id).await? {
             return Err(DomainError::not_found(OBJECT, id, None));
         }
-        Ok(DeletedWebhookEndpoint { deleted: true, id: id.to_owned(), object: OBJECT.to_owned() })
+        Ok(DeletedWebhookEndpoint {
+            extra: Default::default(),
+            deleted: true,
+            id: id.to_owned(),
+            object: OBJECT.to_owned(),
+        })
     }
 
     pub async fn list_webhook_endpoints(

@@ -31,7 +31,9 @@ impl SessionRecord {
     pub fn to_wire(&self, livemode: bool, accounts: Vec<serde_json::Value>) -> Session {
         let h = &self.holder;
         Session {
+            extra: Default::default(),
             account_holder: Some(AccountHolder {
+                extra: Default::default(),
                 account: h.account.clone().map(Expandable::Id),
                 customer: h.customer.clone().map(Expandable::Id),
                 customer_account: h.customer_account.clone(),
@@ -40,14 +42,18 @@ impl SessionRecord {
             accounts: List::new(accounts, false, ACCOUNTS_URL),
             client_secret: Some(self.client_secret.clone()),
             filters: Some(Filters {
+                extra: Default::default(),
                 account_subcategories: self.filters.account_subcategories.clone(),
                 countries: Some(self.filters.countries.clone()),
                 require_payment_method_support: self.filters.require_payment_method_support.clone(),
             }),
             id: self.id.clone(),
-            limits: self.limits.map(|accounts| Limits { accounts }),
+            limits: self.limits.map(|accounts| Limits { extra: Default::default(), accounts }),
             livemode,
-            manual_entry: self.manual_entry.clone().map(|mode| ManualEntry { mode: Some(mode) }),
+            manual_entry: self
+                .manual_entry
+                .clone()
+                .map(|mode| ManualEntry { extra: Default::default(), mode: Some(mode) }),
             object: OBJECT.to_owned(),
             permissions: self.permissions.clone(),
             prefetch: Some(self.prefetch.clone()),

@@ -30,6 +30,9 @@ pub struct Account {
     pub subscriptions: Option<Vec<String>>,
     pub supported_payment_method_types: Vec<String>,
     pub transaction_refresh: Option<TransactionRefresh>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Account {
@@ -53,16 +56,25 @@ pub struct Balance {
     pub current: BTreeMap<String, i64>,
     #[serde(rename = "type")]
     pub kind: String,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CashBalance {
     pub available: Option<BTreeMap<String, i64>>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CreditBalance {
     pub used: Option<BTreeMap<String, i64>>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `balance_refresh` and `ownership_refresh`.
@@ -71,6 +83,9 @@ pub struct Refresh {
     pub last_attempted_at: i64,
     pub next_refresh_available_at: Option<i64>,
     pub status: String,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `transaction_refresh`: a refresh that also has an id (`fctxnref_…`).
@@ -80,6 +95,9 @@ pub struct TransactionRefresh {
     pub last_attempted_at: i64,
     pub next_refresh_available_at: Option<i64>,
     pub status: String,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub struct Customer {
     pub shipping: Option<serde_json::Value>,
     pub tax_exempt: Option<String>,
     pub test_clock: Option<String>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl crate::expandable::HasId for Customer {
@@ -44,6 +47,9 @@ pub struct Address {
     pub line2: Option<String>,
     pub postal_code: Option<String>,
     pub state: Option<String>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What retrieving or deleting a deleted customer returns.
@@ -52,4 +58,7 @@ pub struct DeletedCustomer {
     pub deleted: bool,
     pub id: String,
     pub object: String,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }

@@ -9,6 +9,9 @@ pub struct AccountOwnership {
     pub id: String,
     pub object: String,
     pub owners: List<AccountOwner>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl AccountOwnership {
@@ -27,6 +30,9 @@ pub struct AccountOwner {
     pub phone: Option<String>,
     pub raw_address: Option<String>,
     pub refreshed_at: Option<i64>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl AccountOwner {
@@ -49,6 +55,9 @@ pub struct Transaction {
     /// The `fctxnref_…` of the refresh that last created or updated it.
     pub transaction_refresh: String,
     pub updated: i64,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Transaction {
@@ -59,6 +68,9 @@ impl Transaction {
 pub struct StatusTransitions {
     pub posted_at: Option<i64>,
     pub void_at: Option<i64>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(test)]

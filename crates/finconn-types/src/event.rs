@@ -15,6 +15,9 @@ pub struct Event {
     pub request: Option<EventRequest>,
     #[serde(rename = "type")]
     pub kind: String,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Event {
@@ -26,6 +29,9 @@ pub struct EventData {
     pub object: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub previous_attributes: Option<serde_json::Value>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The API request that caused an event (`null` ids when no request did, e.g. a background refresh).
@@ -33,6 +39,9 @@ pub struct EventData {
 pub struct EventRequest {
     pub id: Option<String>,
     pub idempotency_key: Option<String>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `webhook_endpoint`. `secret` appears only in the answer to its creation.
@@ -51,6 +60,9 @@ pub struct WebhookEndpoint {
     pub secret: Option<String>,
     pub status: String,
     pub url: String,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl WebhookEndpoint {
@@ -75,6 +87,9 @@ pub struct DeletedWebhookEndpoint {
     pub deleted: bool,
     pub id: String,
     pub object: String,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[cfg(test)]

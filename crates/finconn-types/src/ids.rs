@@ -41,3 +41,82 @@ impl std::fmt::Display for ObjectId {
         f.write_str(&self.0)
     }
 }
+
+/// Typed ids: a parsed id of one object type. Parsing checks the prefix, so an account id cannot be passed
+/// where a session id is expected.
+macro_rules! typed_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                ObjectId::parse(s, $prefix).map(|id| Self(id.0))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+typed_id!(/// `fcsess_…`
+    SessionId, "fcsess_");
+typed_id!(/// `fca_…`
+    AccountId, "fca_");
+typed_id!(/// `cus_…`
+    CustomerId, "cus_");
+typed_id!(/// `fctxn_…`
+    TransactionId, "fctxn_");
+typed_id!(/// `fctxnref_…`
+    TransactionRefreshId, "fctxnref_");
+typed_id!(/// `fcaowns_…`
+    OwnershipId, "fcaowns_");
+typed_id!(/// `fcaown_…`
+    OwnerId, "fcaown_");
+typed_id!(/// `evt_…`
+    EventId, "evt_");
+typed_id!(/// `we_…`
+    WebhookEndpointId, "we_");
+typed_id!(/// `fcinst_…`
+    InstitutionId, "fcinst_");
+typed_id!(/// `acct_…`
+    StripeAccountId, "acct_");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_ids_check_their_prefix() {
+        assert!("fcsess_abc123".parse::<SessionId>().is_ok());
+        assert_eq!("fca_abc".parse::<SessionId>(), Err(IdError::WrongPrefix { expected: "fcsess_" }));
+        assert_eq!("fcsess_".parse::<SessionId>(), Err(IdError::Malformed));
+        assert_eq!("fcsess_a/b".parse::<SessionId>(), Err(IdError::Malformed));
+        // A transaction refresh id is not a transaction id.
+        assert!("fctxnref_abc".parse::<TransactionId>().is_err());
+        let id: AccountId = "fca_XYZ".parse().unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"fca_XYZ\"");
+    }
+}

@@ -7,7 +7,7 @@ mod enums;
 mod error;
 mod event;
 pub mod event_types;
-mod expandable;
+pub mod expandable;
 mod ids;
 mod list;
 mod session;
@@ -20,8 +20,11 @@ pub use enums::{
 };
 pub use error::{ApiErrorBody, ErrorEnvelope, ErrorType};
 pub use event::{DeletedWebhookEndpoint, Event, EventData, EventRequest, WebhookEndpoint};
-pub use expandable::Expandable;
-pub use ids::{IdError, ObjectId};
+pub use expandable::{Expandable, HasId};
+pub use ids::{
+    AccountId, CustomerId, EventId, IdError, InstitutionId, ObjectId, OwnerId, OwnershipId, SessionId, StripeAccountId,
+    TransactionId, TransactionRefreshId, WebhookEndpointId,
+};
 pub use list::List;
 pub use session::{AccountHolder, Filters, Limits, ManualEntry, Session};
 

@@ -5,8 +5,9 @@ use crate::{
     RequirePaymentMethodSupport,
 };
 
-/// `financial_connections.session`. Fields are in Stripe's (alphabetical) order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `financial_connections.session`. Fields are in Stripe's (alphabetical) order. `Debug` never prints
+/// the client secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub account_holder: Option<AccountHolder>,
     /// The linked accounts; objects of `financial_connections.account`.
@@ -25,10 +26,31 @@ pub struct Session {
     pub prefetch: Option<Vec<Prefetch>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub return_url: Option<String>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Session {
     pub const OBJECT: &'static str = "financial_connections.session";
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("livemode", &self.livemode)
+            .field("account_holder", &self.account_holder)
+            .field("accounts", &self.accounts)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "fcsess_…_secret_…"))
+            .field("permissions", &self.permissions)
+            .field("prefetch", &self.prefetch)
+            .field("filters", &self.filters)
+            .field("limits", &self.limits)
+            .field("manual_entry", &self.manual_entry)
+            .field("return_url", &self.return_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `account_holder`: whose accounts a session collects.
@@ -43,6 +65,9 @@ pub struct AccountHolder {
     pub customer_account: Option<String>,
     #[serde(rename = "type")]
     pub kind: AccountHolderType,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,17 +76,26 @@ pub struct Filters {
     pub countries: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub require_payment_method_support: Option<RequirePaymentMethodSupport>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
     pub accounts: i64,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ManualEntry {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mode: Option<ManualEntryMode>,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl crate::expandable::HasId for serde_json::Value {
@@ -73,6 +107,29 @@ impl crate::expandable::HasId for serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_prints_the_client_secret() {
+        let text = include_str!("../../../../shared/reference/fixtures/financial_connections.session.json");
+        let mut s: Session = serde_json::from_str(text).unwrap();
+        s.client_secret = Some("fcsess_1_secret_TOPSECRETvalue".into());
+        assert!(!format!("{s:?}").contains("TOPSECRET"));
+    }
+
+    #[test]
+    fn unknown_keys_and_values_survive_a_round_trip() {
+        let mut v: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../../shared/reference/fixtures/financial_connections.session.json"
+        ))
+        .unwrap();
+        v["a_future_field"] = serde_json::json!({"nested": [1, 2]});
+        v["permissions"] = serde_json::json!(["balances", "a_future_permission"]);
+        v["account_holder"]["a_future_holder_field"] = serde_json::json!(true);
+        let s: Session = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(s.permissions[1], Permission::Unknown("a_future_permission".into()));
+        assert_eq!(s.extra["a_future_field"], serde_json::json!({"nested": [1, 2]}));
+        assert_eq!(serde_json::to_value(&s).unwrap(), v);
+    }
 
     #[test]
     fn stripe_fixture_round_trips() {
