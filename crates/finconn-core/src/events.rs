@@ -255,14 +255,16 @@ impl Finconn {
         Ok(Page { items: p.items.iter().map(|e| e.to_wire(false)).collect(), has_more: p.has_more })
     }
 
+    /// An endpoint's latest attempts and how many of its deliveries were given up on (it is failing).
     pub async fn list_attempts(
         &self,
         scope: &Scope,
         endpoint: &str,
         limit: i64,
-    ) -> Result<Vec<AttemptRecord>, DomainError> {
+    ) -> Result<(Vec<AttemptRecord>, i64), DomainError> {
         self.find_endpoint(scope, endpoint).await?;
-        Ok(self.store.list_attempts(scope, endpoint, limit).await?)
+        let attempts = self.store.list_attempts(scope, endpoint, limit).await?;
+        Ok((attempts, self.store.failed_deliveries(scope, endpoint).await?))
     }
 
     /// `FanoutEvent`: one delivery (and its first attempt's job) per endpoint that wants the event.

@@ -232,6 +232,8 @@ pub trait Store: Send + Sync + 'static {
         attempts: i64,
         next: Option<NewJob>,
     ) -> Result<(), StoreError>;
+    /// How many of an endpoint's deliveries were given up on (three days of failures).
+    async fn failed_deliveries(&self, scope: &Scope, endpoint: &str) -> Result<i64, StoreError>;
     /// An endpoint's delivery attempts, newest first.
     async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError>;
 

@@ -424,3 +424,17 @@ pub(crate) async fn list_attempts(
     });
     rows.into_iter().map(|(d,)| from_json(&d)).collect()
 }
+
+pub(crate) async fn failed_deliveries(pools: &Pools, scope: &Scope, endpoint: &str) -> Result<i64, StoreError> {
+    on_pool!(pools, read, |p| {
+        sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND account_id = $2 AND livemode = $3 AND status = 'failed'"
+    )
+    .bind(endpoint)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .fetch_one(p)
+    .await
+    .map_err(db_err)
+    })
+}

@@ -216,6 +216,10 @@ impl Store for Db {
         events::finish_delivery(&self.pool, job, attempt, status, attempts, next).await
     }
 
+    async fn failed_deliveries(&self, scope: &Scope, endpoint: &str) -> Result<i64, StoreError> {
+        events::failed_deliveries(&self.pool, scope, endpoint).await
+    }
+
     async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError> {
         events::list_attempts(&self.pool, scope, endpoint, limit).await
     }

@@ -161,7 +161,8 @@ pub async fn list_webhook_endpoints(State(app): State<AppState>, ctx: Ctx) -> Re
 }
 
 /// `GET /v1/webhook_endpoints/{id}/attempts` (finconn extension): the latest delivery attempts, newest
-/// first, with their time, status code, latency and error.
+/// first, with their time, status code, latency and error, and `failed_deliveries`: how many events
+/// were given up on after three days (the endpoint is failing).
 pub async fn list_attempts(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -171,7 +172,7 @@ pub async fn list_attempts(
         Field::Value(n) => Some(n),
         _ => Some(10),
     })?;
-    let attempts = app.core.list_attempts(ctx.scope(), &id, limit).await?;
+    let (attempts, failed) = app.core.list_attempts(ctx.scope(), &id, limit).await?;
     let data: Vec<Value> = attempts
         .iter()
         .map(|a| {
@@ -186,7 +187,11 @@ pub async fn list_attempts(
             })
         })
         .collect();
-    Ok(Json(
-        json!({ "data": data, "has_more": false, "object": "list", "url": format!("/v1/webhook_endpoints/{id}/attempts") }),
-    ))
+    Ok(Json(json!({
+        "data": data,
+        "failed_deliveries": failed,
+        "has_more": false,
+        "object": "list",
+        "url": format!("/v1/webhook_endpoints/{id}/attempts"),
+    })))
 }

@@ -226,6 +226,7 @@ async fn a_failing_receiver_gets_the_event_later(app: TestApp) {
         attempts["data"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
     assert_eq!(codes, [200, 503, 500], "every attempt is recorded, newest first");
     assert!(attempts["data"][0]["latency_ms"].is_i64());
+    assert_eq!(attempts["failed_deliveries"], 0);
 }
 
 async fn redirects_are_not_followed_and_deliveries_give_up_after_three_days(app: TestApp) {
@@ -245,6 +246,7 @@ async fn redirects_are_not_followed_and_deliveries_give_up_after_three_days(app:
     let attempts =
         app.get(&format!("/v1/webhook_endpoints/{}/attempts?limit=100", we["id"].as_str().unwrap())).await.ok();
     assert!(attempts["data"].as_array().unwrap().iter().all(|a| a["status_code"] == 302));
+    assert_eq!(attempts["failed_deliveries"], 1, "the endpoint is reported failing");
     assert_eq!(app.get("/v1/events").await.ok()["data"][0]["pending_webhooks"], 1, "never delivered");
 }
 
