@@ -144,16 +144,8 @@ impl Finconn {
         id: &str,
         param: Option<&str>,
     ) -> Result<CustomerRecord, DomainError> {
-        match self.store.get_customer(&scope.account, id).await? {
-            Some(rec) if rec.scope.as_ref().is_some_and(|s| s.livemode == scope.livemode) => Ok(rec),
-            Some(rec) => Err(DomainError::NotFound {
-                object: OBJECT,
-                id: id.to_owned(),
-                param: param.map(str::to_owned),
-                other_mode: rec.scope.map(|s| s.livemode),
-            }),
-            None => Err(DomainError::not_found(OBJECT, id, param)),
-        }
+        let found = self.store.get_customer(&scope.account, id).await?;
+        crate::error::in_mode(found, |r| r.scope.as_ref(), scope, OBJECT, id, param)
     }
 
     pub async fn retrieve_customer(&self, scope: &Scope, id: &str) -> Result<CustomerView, DomainError> {

@@ -26,3 +26,24 @@ impl DomainError {
         DomainError::NotFound { object, id: id.to_owned(), param: param.map(str::to_owned), other_mode: None }
     }
 }
+
+/// An object looked up by id in the caller's account: visible only in the caller's mode. An object of the
+/// other mode answers "No such …" with Stripe's hint that it exists in that mode.
+pub(crate) fn in_mode<T>(
+    found: Option<T>,
+    found_scope: impl Fn(&T) -> Option<&crate::Scope>,
+    scope: &crate::Scope,
+    object: &'static str,
+    id: &str,
+    param: Option<&str>,
+) -> Result<T, DomainError> {
+    match found {
+        Some(rec) => match found_scope(&rec).map(|s| s.livemode) {
+            Some(mode) if mode == scope.livemode => Ok(rec),
+            other_mode => {
+                Err(DomainError::NotFound { object, id: id.to_owned(), param: param.map(str::to_owned), other_mode })
+            }
+        },
+        None => Err(DomainError::not_found(object, id, param)),
+    }
+}

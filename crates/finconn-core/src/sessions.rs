@@ -136,16 +136,8 @@ impl Finconn {
     }
 
     pub async fn find_session(&self, scope: &Scope, id: &str) -> Result<SessionRecord, DomainError> {
-        match self.store.get_session(&scope.account, id).await? {
-            Some(rec) if rec.scope.as_ref().is_some_and(|s| s.livemode == scope.livemode) => Ok(rec),
-            Some(rec) => Err(DomainError::NotFound {
-                object: OBJECT,
-                id: id.to_owned(),
-                param: None,
-                other_mode: rec.scope.map(|s| s.livemode),
-            }),
-            None => Err(DomainError::not_found(OBJECT, id, None)),
-        }
+        let found = self.store.get_session(&scope.account, id).await?;
+        crate::error::in_mode(found, |r| r.scope.as_ref(), scope, OBJECT, id, None)
     }
 
     pub async fn retrieve_session(&self, scope: &Scope, id: &str) -> Result<Session, DomainError> {
