@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Load benchmark: finconn session create / retrieve as ratios to the bare echo baseline
-# (../shared/bench/echo), measured in the same run on the same machine. See bench/README.md.
+# Load benchmark: finconn session create / retrieve and the account / transaction list pages, as ratios
+# to the bare echo baseline (../shared/bench/echo), measured in the same run on the same machine.
+# See bench/README.md.
 #
-#   bash bench/run.sh                 # SQLite only, ~2 minutes (+ build)
+#   bash bench/run.sh                 # SQLite only, ~3 minutes (+ build)
 #   BENCH_PG=1 bash bench/run.sh      # + PostgreSQL (a scratch database, dropped afterwards)
 #
 # Environment (all optional):
@@ -11,6 +12,8 @@
 #   BENCH_CONNS      connection counts                 (default "16 64")
 #   BENCH_THREADS    wrk -t                            (default 2)
 #   BENCH_IDS        sessions created for the retrieve run (default 1000)
+#   BENCH_LIST_ACCOUNTS  accounts linked for the list-page runs (default 20)
+#   BENCH_REFRESH_TIMEOUT  seconds to wait for their refreshes to succeed (default 60)
 #   BENCH_PORT_BASE  first port tried                  (default 18700)
 #   BENCH_TMPDIR     where the scratch SQLite files go (default: a mktemp dir under $TMPDIR or /tmp;
 #                    must be a real disk, not tmpfs, or synchronous=FULL costs nothing)
@@ -33,6 +36,8 @@ WARMUP="${BENCH_WARMUP:-2s}"
 CONNS="${BENCH_CONNS:-16 64}"
 THREADS="${BENCH_THREADS:-2}"
 N_IDS="${BENCH_IDS:-1000}"
+N_LIST_ACCOUNTS="${BENCH_LIST_ACCOUNTS:-20}"
+REFRESH_TIMEOUT="${BENCH_REFRESH_TIMEOUT:-60}"
 NEXT_PORT="${BENCH_PORT_BASE:-18700}"
 ECHO_DIR="${BENCH_ECHO_DIR:-$ROOT/../shared/bench/echo}"
 PG_BASE_IN="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
@@ -154,6 +159,7 @@ stop_server() {
 
 # ------------------------------------------------------------ measuring ------
 declare -A R       # R[label|c] = "rps p50_us p99_us non2xx sock_errors requests"
+declare -A PAGES   # PAGES[tag] = "what the list pages held" (printed under the table)
 LABELS=()          # in display order
 BAD=0
 
@@ -222,11 +228,9 @@ SESSION_FORM=("account_holder[type]=customer" "permissions[]=balances" "permissi
 bench_finconn() {
   local tag="$1" db="$2"
   say "finconn ($tag): $db"
-  if [ -n "${FINCONN_LOG:-}" ]; then
-    start_server "finconn-$tag" /healthz env FINCONN_LOG="$FINCONN_LOG" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
-  else
-    start_server "finconn-$tag" /healthz "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
-  fi
+  local envs=(env)
+  [ -z "${FINCONN_LOG:-}" ] || envs+=(FINCONN_LOG="$FINCONN_LOG")
+  start_server "finconn-$tag" /healthz "${envs[@]}" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
   local cus sess
   cus="$(curl_200 POST /v1/customers "email=bench@example.com" | json_id)"
   [[ "$cus" == cus_* ]] || die "could not create a customer on finconn ($tag)"
@@ -254,7 +258,108 @@ bench_finconn() {
   export BENCH_IDS_FILE="$ids"
   warmup retrieve.lua
   measure "finconn/$tag retrieve" retrieve.lua
+
+  # The list pages: link N_LIST_ACCOUNTS accounts for the same tenant (key) and customer, refresh their
+  # transactions (then their balances), wait until every refresh succeeded, then measure.
+  seed_list_data "$tag" "$cus"
+  export BENCH_PATHS_FILE="$TMP/paths-$tag-accounts.txt"
+  warmup paths.lua
+  measure "finconn/$tag acct list" paths.lua
+  export BENCH_PATHS_FILE="$TMP/paths-$tag-txn100.txt"
+  warmup paths.lua
+  measure "finconn/$tag txn l=100" paths.lua
+  export BENCH_PATHS_FILE="$TMP/paths-$tag-txn10.txt"
+  measure "finconn/$tag txn l=10" paths.lua
   stop_server
+}
+
+# The Test Institution accounts whose refreshes succeed (its ninth, "Refresh Fails", always fails).
+GOOD_ACCOUNTS=("Success" "High Balance" "Insufficient Funds" "Savings" "Joint Checking" "Credit Card" "Mortgage"
+  "Line of Credit")
+
+# refresh_status ACCOUNT_JSON FIELD -> pending|succeeded|failed|"" (FIELD: transaction_refresh, balance_refresh)
+refresh_status() {
+  tr -d ' \n' <<<"$1" | grep -o "\"$2\":{[^}]*}" | grep -o '"status":"[a-z]*"' | cut -d'"' -f4 || true
+}
+
+# refresh_all FEATURE FIELD FCA... : refresh FEATURE of every account, then poll until every FIELD succeeded
+refresh_all() {
+  local feature="$1" field="$2"
+  shift 2
+  local a
+  for a in "$@"; do curl_200 POST "/v1/financial_connections/accounts/$a/refresh" "features[]=$feature" >/dev/null; done
+  local deadline=$((SECONDS + REFRESH_TIMEOUT)) pending st
+  while :; do
+    pending=0
+    for a in "$@"; do
+      st="$(refresh_status "$(curl_200 GET "/v1/financial_connections/accounts/$a")" "$field")"
+      case "$st" in
+        succeeded) ;;
+        pending) pending=$((pending + 1)) ;;
+        *) die "account $a: $field.status is '${st:-missing}', expected succeeded" ;;
+      esac
+    done
+    [ "$pending" -gt 0 ] || return 0
+    [ "$SECONDS" -lt "$deadline" ] \
+      || die "$pending of $# $feature refreshes still pending after ${REFRESH_TIMEOUT}s (server log: $TMP/finconn-*.log, kept with BENCH_KEEP_LOGS=1)"
+    sleep 0.5
+  done
+}
+
+# seed_list_data TAG CUSTOMER: writes $TMP/paths-TAG-{accounts,txn100,txn10}.txt
+seed_list_data() {
+  local tag="$1" cus="$2" fcas=() left="$N_LIST_ACCOUNTS" n sess body names i
+  say "finconn ($tag): linking $N_LIST_ACCOUNTS accounts, refreshing their balances, then their transactions"
+  while [ "$left" -gt 0 ]; do
+    n=$((left < ${#GOOD_ACCOUNTS[@]} ? left : ${#GOOD_ACCOUNTS[@]}))
+    sess="$(curl_200 POST /v1/financial_connections/sessions "account_holder[type]=customer" \
+      "account_holder[customer]=$cus" "permissions[]=balances" "permissions[]=ownership" \
+      "permissions[]=transactions" | json_id)"
+    [[ "$sess" == fcsess_* ]] || die "could not create a session with the transactions permission ($tag)"
+    names=()
+    for ((i = 0; i < n; i++)); do names+=("accounts[]=${GOOD_ACCOUNTS[$i]}"); done
+    body="$(curl_200 POST "/v1/test_helpers/financial_connections/sessions/$sess/complete" \
+      "institution=fcinst_TestInstitution" "${names[@]}")"
+    mapfile -t -O "${#fcas[@]}" fcas < <(grep -o '"id": *"fca_[A-Za-z0-9]*"' <<<"$body" | cut -d'"' -f4)
+    left=$((left - n))
+  done
+  [ "${#fcas[@]}" -eq "$N_LIST_ACCOUNTS" ] || die "linked ${#fcas[@]} accounts, expected $N_LIST_ACCOUNTS ($tag)"
+  # One feature at a time, balances first: binaries before 2692cb7 hang otherwise (concurrent jobs of one
+  # account overwrote each other's refresh status, left pending; a job finishing after a succeeded
+  # transaction refresh re-inserted that refresh's id and was retried forever). tests/multiprocess
+  # checks the concurrent case.
+  refresh_all balance balance_refresh "${fcas[@]}"
+  refresh_all transactions transaction_refresh "${fcas[@]}"
+
+  # The account list: the first page. Must hold 10 accounts with has_more (the tenant has more than 10).
+  body="$(curl_200 GET "/v1/financial_connections/accounts?limit=10")"
+  n="$(grep -c '"object": *"financial_connections.account"' <<<"$body" || true)"
+  [ "$n" -eq 10 ] && grep -q '"has_more": *true' <<<"$body" \
+    || die "GET /v1/financial_connections/accounts?limit=10 held $n accounts (expected 10 and has_more) ($tag)"
+  printf '/v1/financial_connections/accounts?limit=10\n' >"$TMP/paths-$tag-accounts.txt"
+  local acct_bytes="${#body}"
+
+  # The transaction list: the first page of every account with more than 100 transactions.
+  : >"$TMP/paths-$tag-txn100.txt"
+  : >"$TMP/paths-$tag-txn10.txt"
+  local a full=0 txn100_bytes=0 txn10_bytes=0
+  for a in "${fcas[@]}"; do
+    body="$(curl_200 GET "/v1/financial_connections/transactions?account=$a&limit=100")"
+    n="$(grep -c '"object": *"financial_connections.transaction"' <<<"$body" || true)"
+    if [ "$n" -eq 100 ] && grep -q '"has_more": *true' <<<"$body"; then
+      full=$((full + 1))
+      txn100_bytes=$((txn100_bytes + ${#body}))
+      printf '/v1/financial_connections/transactions?account=%s&limit=100\n' "$a" >>"$TMP/paths-$tag-txn100.txt"
+      body="$(curl_200 GET "/v1/financial_connections/transactions?account=$a&limit=10")"
+      n="$(grep -c '"object": *"financial_connections.transaction"' <<<"$body" || true)"
+      [ "$n" -eq 10 ] || die "transactions?account=$a&limit=10 held $n transactions ($tag)"
+      txn10_bytes=$((txn10_bytes + ${#body}))
+      printf '/v1/financial_connections/transactions?account=%s&limit=10\n' "$a" >>"$TMP/paths-$tag-txn10.txt"
+    fi
+  done
+  [ "$full" -gt 0 ] || die "no linked account has more than 100 transactions ($tag)"
+  PAGES[$tag]="$N_LIST_ACCOUNTS accounts linked; account list page $acct_bytes B; transaction pages cycle over $full accounts with >100 transactions, ~$((txn100_bytes / full)) B (limit=100) and ~$((txn10_bytes / full)) B (limit=10)"
+  say "finconn ($tag): ${PAGES[$tag]}"
 }
 
 # ------------------------------------------------------------------ runs -----
@@ -293,7 +398,7 @@ get() { local v="${R["$1|$2"]:-}"; if [ -n "$v" ]; then awk -v i="$3" '{print $i
 ratio() {
   local a b
   a="$(get "$1" "$3" 1)"; b="$(get "$2" "$3" 1)"
-  if [ -n "$a" ] && [ -n "$b" ]; then awk -v a="$a" -v b="$b" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }'; else printf -- '-'; fi
+  if [ -n "$a" ] && [ -n "$b" ]; then awk -v a="$a" -v b="$b" 'BEGIN{ if (b <= 0) print "-"; else if (a/b < 0.1) printf "%.3f", a/b; else printf "%.2f", a/b }'; else printf -- '-'; fi
 }
 
 ncpu="$(nproc 2>/dev/null || echo '?')"
@@ -314,7 +419,7 @@ ncpu="$(nproc 2>/dev/null || echo '?')"
     done
   done
   echo
-  echo "ratios, finconn req/s / echo req/s (1.00 = as fast as the bare baseline)"
+  echo "ratios, finconn req/s / echo req/s (1.00 = as fast as the bare baseline; 3 decimals below 0.1)"
   hdr="$(printf '%-52s' "")"
   for c in $CONNS; do hdr+="$(printf ' %8s' "c=$c")"; done
   echo "$hdr"
@@ -324,12 +429,19 @@ ncpu="$(nproc 2>/dev/null || echo '?')"
     for pair in "create|echo full POST|create / echo full (durable, 1 txn/req)" \
                 "create|echo batch POST|create / echo batch (durable, group commit)" \
                 "create|echo none POST|create / echo none (no storage)" \
-                "retrieve|echo GET /hello|retrieve / echo GET /hello"; do
+                "retrieve|echo GET /hello|retrieve / echo GET /hello" \
+                "acct list|echo GET /hello|account list ?limit=10 / echo GET /hello" \
+                "txn l=100|echo GET /hello|transactions ?limit=100 / echo GET /hello" \
+                "txn l=10|echo GET /hello|transactions ?limit=10 / echo GET /hello"; do
       IFS='|' read -r what base text <<<"$pair"
       line="$(printf '%-52s' "$tag $text")"
       for c in $CONNS; do line+="$(printf ' %8s' "$(ratio "finconn/$tag $what" "$base" "$c")")"; done
       echo "$line"
     done
+  done
+  echo
+  for tag in "${tags[@]}"; do
+    [ -z "${PAGES[$tag]:-}" ] || echo "list pages ($tag): ${PAGES[$tag]}"
   done
   echo
 }

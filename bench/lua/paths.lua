@@ -1,0 +1,28 @@
+-- GET each path in BENCH_PATHS_FILE (one a line, e.g. "/v1/financial_connections/accounts?limit=10"),
+-- cycling through them. Used for the list pages: the account list (one path) and the transaction list
+-- (one path per checking account). Each wrk thread starts at a different offset.
+local dir = os.getenv("BENCH_LUA_DIR") or "bench/lua"
+dofile(dir .. "/report.lua")
+
+local key = os.getenv("BENCH_KEY") or "sk_test_bench"
+local paths_file = os.getenv("BENCH_PATHS_FILE") or error("BENCH_PATHS_FILE is not set")
+
+local paths = {}
+for line in io.lines(paths_file) do
+   if line ~= "" then paths[#paths + 1] = line end
+end
+if #paths == 0 then error("no paths in " .. paths_file) end
+
+local counter = 0
+function setup(thread)
+   thread:set("offset", counter * 7919)
+   counter = counter + 1
+end
+
+local i = 0
+local headers = { ["Authorization"] = "Bearer " .. key }
+function request()
+   local path = paths[((offset or 0) + i) % #paths + 1]
+   i = i + 1
+   return wrk.format("GET", path, headers)
+end
