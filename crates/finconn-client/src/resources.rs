@@ -1,0 +1,300 @@
+//! The API's resources: one handle per resource, borrowed from the [`Client`].
+
+use futures::Stream;
+use serde::de::DeserializeOwned;
+
+use crate::params::{
+    expand_form, to_form, AccountExpand, CreateCustomer, CreateSession, CreateWebhookEndpoint, Feature, Features,
+    ListAccounts, ListCustomers, ListEvents, ListOwners, ListTransactions, SessionExpand, SubscriptionFeature,
+    UpdateCustomer, UpdateWebhookEndpoint,
+};
+use crate::{Client, Error, ListItem};
+use finconn_types::{
+    Account, AccountId, AccountOwner, Customer, CustomerId, DeletedCustomer, DeletedWebhookEndpoint, Event, EventId,
+    List, Session, SessionId, Transaction, TransactionId, WebhookEndpoint, WebhookEndpointId,
+};
+
+/// A customer, or what is left of it once deleted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CustomerOrDeleted {
+    Customer(Box<Customer>),
+    Deleted(DeletedCustomer),
+}
+
+impl<'de> serde::Deserialize<'de> for CustomerOrDeleted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        if v.get("deleted").and_then(serde_json::Value::as_bool) == Some(true) {
+            serde_json::from_value(v).map(CustomerOrDeleted::Deleted).map_err(serde::de::Error::custom)
+        } else {
+            serde_json::from_value(v)
+                .map(|c| CustomerOrDeleted::Customer(Box::new(c)))
+                .map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+impl Client {
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { client: self }
+    }
+
+    pub fn customers(&self) -> Customers<'_> {
+        Customers { client: self }
+    }
+
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts { client: self }
+    }
+
+    pub fn transactions(&self) -> Transactions<'_> {
+        Transactions { client: self }
+    }
+
+    pub fn events(&self) -> Events<'_> {
+        Events { client: self }
+    }
+
+    pub fn webhook_endpoints(&self) -> WebhookEndpoints<'_> {
+        WebhookEndpoints { client: self }
+    }
+
+    fn list_stream<T, P>(&self, path: &str, params: &P) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+    where
+        T: DeserializeOwned + ListItem + Send + 'static,
+        P: serde::Serialize,
+    {
+        self.paginate(path.to_owned(), to_form(params))
+    }
+}
+
+/// `/v1/financial_connections/sessions`.
+#[derive(Clone, Copy, Debug)]
+pub struct Sessions<'a> {
+    client: &'a Client,
+}
+
+impl Sessions<'_> {
+    pub async fn create(&self, params: &CreateSession) -> Result<Session, Error> {
+        self.client.post("/v1/financial_connections/sessions", &to_form(params)).await
+    }
+
+    pub async fn retrieve(&self, id: &SessionId, expand: &[SessionExpand]) -> Result<Session, Error> {
+        self.client.get(&format!("/v1/financial_connections/sessions/{id}"), &expand_form(expand)).await
+    }
+}
+
+/// `/v1/customers`.
+#[derive(Clone, Copy, Debug)]
+pub struct Customers<'a> {
+    client: &'a Client,
+}
+
+impl Customers<'_> {
+    pub async fn create(&self, params: &CreateCustomer) -> Result<Customer, Error> {
+        self.client.post("/v1/customers", &to_form(params)).await
+    }
+
+    /// A deleted customer reads as [`CustomerOrDeleted::Deleted`].
+    pub async fn retrieve(&self, id: &CustomerId) -> Result<CustomerOrDeleted, Error> {
+        self.client.get(&format!("/v1/customers/{id}"), &Default::default()).await
+    }
+
+    pub async fn update(&self, id: &CustomerId, params: &UpdateCustomer) -> Result<Customer, Error> {
+        self.client.post(&format!("/v1/customers/{id}"), &to_form(params)).await
+    }
+
+    pub async fn delete(&self, id: &CustomerId) -> Result<DeletedCustomer, Error> {
+        self.client.delete(&format!("/v1/customers/{id}")).await
+    }
+
+    pub async fn list(&self, params: &ListCustomers) -> Result<List<Customer>, Error> {
+        self.client.get("/v1/customers", &to_form(params)).await
+    }
+
+    /// Every customer matching `params`, following pages.
+    pub fn list_all(&self, params: &ListCustomers) -> impl Stream<Item = Result<Customer, Error>> + Send + 'static {
+        self.client.list_stream("/v1/customers", params)
+    }
+}
+
+/// `/v1/financial_connections/accounts`.
+#[derive(Clone, Copy, Debug)]
+pub struct Accounts<'a> {
+    client: &'a Client,
+}
+
+impl Accounts<'_> {
+    pub async fn list(&self, params: &ListAccounts) -> Result<List<Account>, Error> {
+        self.client.get("/v1/financial_connections/accounts", &to_form(params)).await
+    }
+
+    pub fn list_all(&self, params: &ListAccounts) -> impl Stream<Item = Result<Account, Error>> + Send + 'static {
+        self.client.list_stream("/v1/financial_connections/accounts", params)
+    }
+
+    pub async fn retrieve(&self, id: &AccountId, expand: &[AccountExpand]) -> Result<Account, Error> {
+        self.client.get(&format!("/v1/financial_connections/accounts/{id}"), &expand_form(expand)).await
+    }
+
+    pub async fn disconnect(&self, id: &AccountId) -> Result<Account, Error> {
+        self.client.post(&format!("/v1/financial_connections/accounts/{id}/disconnect"), &Default::default()).await
+    }
+
+    /// Starts refreshes; the account comes back with their `*_refresh.status` `pending`. Poll
+    /// [`Accounts::retrieve`] (or listen for `financial_connections.account.refreshed_*` events).
+    pub async fn refresh(&self, id: &AccountId, features: &[Feature]) -> Result<Account, Error> {
+        let form = to_form(&Features { features });
+        self.client.post(&format!("/v1/financial_connections/accounts/{id}/refresh"), &form).await
+    }
+
+    pub async fn subscribe(&self, id: &AccountId, features: &[SubscriptionFeature]) -> Result<Account, Error> {
+        let form = to_form(&Features { features });
+        self.client.post(&format!("/v1/financial_connections/accounts/{id}/subscribe"), &form).await
+    }
+
+    pub async fn unsubscribe(&self, id: &AccountId, features: &[SubscriptionFeature]) -> Result<Account, Error> {
+        let form = to_form(&Features { features });
+        self.client.post(&format!("/v1/financial_connections/accounts/{id}/unsubscribe"), &form).await
+    }
+
+    /// The owners of one ownership (`account.ownership`) of the account.
+    pub async fn owners(&self, id: &AccountId, params: &ListOwners) -> Result<List<AccountOwner>, Error> {
+        self.client.get(&format!("/v1/financial_connections/accounts/{id}/owners"), &to_form(params)).await
+    }
+
+    pub fn owners_all(
+        &self,
+        id: &AccountId,
+        params: &ListOwners,
+    ) -> impl Stream<Item = Result<AccountOwner, Error>> + Send + 'static {
+        self.client.list_stream(&format!("/v1/financial_connections/accounts/{id}/owners"), params)
+    }
+}
+
+/// `/v1/financial_connections/transactions`.
+#[derive(Clone, Copy, Debug)]
+pub struct Transactions<'a> {
+    client: &'a Client,
+}
+
+impl Transactions<'_> {
+    /// Newest `transacted_at` first.
+    pub async fn list(&self, params: &ListTransactions) -> Result<List<Transaction>, Error> {
+        self.client.get("/v1/financial_connections/transactions", &to_form(params)).await
+    }
+
+    pub fn list_all(
+        &self,
+        params: &ListTransactions,
+    ) -> impl Stream<Item = Result<Transaction, Error>> + Send + 'static {
+        self.client.list_stream("/v1/financial_connections/transactions", params)
+    }
+
+    pub async fn retrieve(&self, id: &TransactionId) -> Result<Transaction, Error> {
+        self.client.get(&format!("/v1/financial_connections/transactions/{id}"), &Default::default()).await
+    }
+}
+
+/// `/v1/events`.
+#[derive(Clone, Copy, Debug)]
+pub struct Events<'a> {
+    client: &'a Client,
+}
+
+impl Events<'_> {
+    pub async fn list(&self, params: &ListEvents) -> Result<List<Event>, Error> {
+        self.client.get("/v1/events", &to_form(params)).await
+    }
+
+    pub fn list_all(&self, params: &ListEvents) -> impl Stream<Item = Result<Event, Error>> + Send + 'static {
+        self.client.list_stream("/v1/events", params)
+    }
+
+    pub async fn retrieve(&self, id: &EventId) -> Result<Event, Error> {
+        self.client.get(&format!("/v1/events/{id}"), &Default::default()).await
+    }
+}
+
+/// `/v1/webhook_endpoints`.
+#[derive(Clone, Copy, Debug)]
+pub struct WebhookEndpoints<'a> {
+    client: &'a Client,
+}
+
+impl WebhookEndpoints<'_> {
+    /// The answer is the only one that carries the signing `secret`.
+    pub async fn create(&self, params: &CreateWebhookEndpoint) -> Result<WebhookEndpoint, Error> {
+        self.client.post("/v1/webhook_endpoints", &to_form(params)).await
+    }
+
+    pub async fn retrieve(&self, id: &WebhookEndpointId) -> Result<WebhookEndpoint, Error> {
+        self.client.get(&format!("/v1/webhook_endpoints/{id}"), &Default::default()).await
+    }
+
+    pub async fn update(
+        &self,
+        id: &WebhookEndpointId,
+        params: &UpdateWebhookEndpoint,
+    ) -> Result<WebhookEndpoint, Error> {
+        self.client.post(&format!("/v1/webhook_endpoints/{id}"), &to_form(params)).await
+    }
+
+    pub async fn delete(&self, id: &WebhookEndpointId) -> Result<DeletedWebhookEndpoint, Error> {
+        self.client.delete(&format!("/v1/webhook_endpoints/{id}")).await
+    }
+
+    pub async fn list(&self, params: &crate::params::Page) -> Result<List<WebhookEndpoint>, Error> {
+        self.client.get("/v1/webhook_endpoints", &to_form(params)).await
+    }
+
+    pub fn list_all(
+        &self,
+        params: &crate::params::Page,
+    ) -> impl Stream<Item = Result<WebhookEndpoint, Error>> + Send + 'static {
+        self.client.list_stream("/v1/webhook_endpoints", params)
+    }
+}
+
+/// Test helpers (test mode only): complete or expire a session without the browser flow.
+#[cfg(feature = "test-helpers")]
+#[derive(Clone, Copy, Debug)]
+pub struct TestHelpers<'a> {
+    client: &'a Client,
+}
+
+#[cfg(feature = "test-helpers")]
+impl Client {
+    pub fn test_helpers(&self) -> TestHelpers<'_> {
+        TestHelpers { client: self }
+    }
+}
+
+#[cfg(feature = "test-helpers")]
+impl TestHelpers<'_> {
+    /// Completes a session as if the user linked `accounts` (names of the institution's accounts, e.g.
+    /// `"Success"`; `None`: every account the session allows) at `institution`. Returns the completed
+    /// session with its accounts.
+    pub async fn complete_session(
+        &self,
+        id: &SessionId,
+        institution: &finconn_types::InstitutionId,
+        accounts: Option<&[&str]>,
+    ) -> Result<Session, Error> {
+        #[derive(serde::Serialize)]
+        struct Complete<'a> {
+            institution: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            accounts: Option<&'a [&'a str]>,
+        }
+        let form = to_form(&Complete { institution: institution.as_str(), accounts });
+        self.client.post(&format!("/v1/test_helpers/financial_connections/sessions/{id}/complete"), &form).await
+    }
+
+    /// Expires a session: its client secret stops working.
+    pub async fn expire_session(&self, id: &SessionId) -> Result<Session, Error> {
+        self.client
+            .post(&format!("/v1/test_helpers/financial_connections/sessions/{id}/expire"), &Default::default())
+            .await
+    }
+}
