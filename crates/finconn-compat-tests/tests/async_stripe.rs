@@ -1,6 +1,5 @@
 //! async-stripe (the community Rust SDK, 1.0 release candidate) creates and retrieves sessions and lists
 //! accounts against a spawned finconn, changing only its base URL.
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a failed test should panic with its cause")]
 
 use std::process::Stdio;
 use std::time::Duration;
