@@ -237,6 +237,8 @@ pub trait Store: Send + Sync + 'static {
     /// An endpoint's delivery attempts, newest first.
     async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError>;
 
+    /// Removes jobs that finished before `before`; returns how many.
+    async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError>;
     /// How many jobs exist and how many of them ever ran more than once (for tests and metrics).
     async fn job_counts(&self) -> Result<(i64, i64), StoreError>;
 

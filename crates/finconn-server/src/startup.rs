@@ -74,6 +74,11 @@ async fn prune_idempotency_keys(app: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
         }
+        match app.core.store.prune_jobs(app.core.now() - 7 * 86_400).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned jobs finished more than 7 days ago"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning jobs failed"),
+        }
         let before = app.core.now() - finconn_core::events::RETENTION;
         match app.core.store.prune_events(before).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned events older than 30 days"),

@@ -448,3 +448,12 @@ pub(crate) async fn job_counts(pools: &Pools) -> Result<(i64, i64), StoreError> 
     .map_err(db_err)?);
     Ok(row)
 }
+
+pub(crate) async fn prune_jobs(pools: &Pools, before: i64) -> Result<u64, StoreError> {
+    on_pool!(pools, write, |p| sqlx::query("DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < $1")
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(db_err))
+}

@@ -277,6 +277,10 @@ impl Store for Db {
         data::finish_job(&self.pool, scope, job, outcome).await
     }
 
+    async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {
+        data::prune_jobs(&self.pool, before).await
+    }
+
     async fn job_counts(&self) -> Result<(i64, i64), StoreError> {
         data::job_counts(&self.pool).await
     }

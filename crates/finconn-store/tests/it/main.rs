@@ -212,6 +212,55 @@ async fn idempotency_keys_lock_complete_and_expire(db: &Db) {
     assert_eq!(db.claim_idempotency_key(&s, &rec).await.unwrap(), IdempotencyClaim::Claimed);
 }
 
+async fn finished_jobs_are_pruned_and_due_jobs_are_claimed_once(db: &Db) {
+    let s = scope();
+    let c = customer("jobs@x.test");
+    db.insert_customer(&s, &c).await.unwrap();
+    let rec = SessionRecord {
+        id: ids::new_id(ids::SESSION),
+        scope: None,
+        created: 5,
+        client_secret: "x".into(),
+        expires_at: 100,
+        holder: HolderRecord {
+            kind: finconn_types::AccountHolderType::Customer,
+            customer: None,
+            account: None,
+            customer_account: None,
+        },
+        permissions: vec![],
+        prefetch: vec![],
+        filters: FiltersRecord::default(),
+        limits: None,
+        manual_entry: None,
+        return_url: None,
+        accounts: vec![],
+        status: finconn_core::model::SessionStatus::Open,
+        completed_at: None,
+        link: finconn_core::flow::LinkStep::Consent,
+        oauth_authorized: None,
+        version: 0,
+    };
+    db.insert_session(&s, &rec).await.unwrap();
+    let mut done = rec.clone();
+    done.status = finconn_core::model::SessionStatus::Completed;
+    let job = finconn_core::model::NewJob {
+        kind: finconn_core::model::JobKind::SubscriptionTick { account: "fca_none".into() },
+        run_at: 1_000,
+    };
+    let effects = finconn_core::store::Effects { jobs: vec![job], events: vec![] };
+    assert!(db.complete_session(&s, &done, &[], &effects).await.unwrap());
+    assert!(db.claim_jobs(999, 2_000, 10, Some(&s.account)).await.unwrap().is_empty(), "not due yet");
+    let claimed = db.claim_jobs(1_000, 2_000, 10, Some(&s.account)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(db.claim_jobs(1_500, 2_500, 10, Some(&s.account)).await.unwrap().is_empty(), "leased");
+    db.finish_job(&s, claimed[0].id, &finconn_core::accounts::RefreshOutcome::default()).await.unwrap();
+    assert!(db.claim_jobs(3_000, 4_000, 10, Some(&s.account)).await.unwrap().is_empty(), "done jobs never run again");
+    // done_at is the lease end (2_000): a prune before it keeps the job, after it removes it.
+    assert_eq!(db.prune_jobs(1_999).await.unwrap(), 0);
+    assert!(db.prune_jobs(2_001).await.unwrap() >= 1);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -229,6 +278,7 @@ conformance!(
     lists_page_newest_first_within_scope,
     sessions_round_trip,
     idempotency_keys_lock_complete_and_expire,
+    finished_jobs_are_pruned_and_due_jobs_are_claimed_once,
 );
 
 #[tokio::test]
