@@ -11,14 +11,16 @@ pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiError, Error, ErrorKind};
 #[cfg(feature = "test-helpers")]
 pub use resources::TestHelpers;
-pub use resources::{Accounts, CustomerOrDeleted, Customers, Events, Sessions, Transactions, WebhookEndpoints};
+pub use resources::{
+    Accounts, CustomerOrDeleted, Customers, Events, Institutions, Sessions, Transactions, WebhookEndpoints,
+};
 
 /// The wire types (objects exactly as the API serializes them), re-exported from `finconn-types`.
 pub use finconn_types as types;
 pub use finconn_types::{
-    Account, AccountId, AccountOwner, AccountOwnership, Customer, CustomerId, Event, EventId, InstitutionId, List,
-    OwnershipId, Permission, Prefetch, Session, SessionId, StripeAccountId, Transaction, TransactionId,
-    TransactionRefreshId, WebhookEndpoint, WebhookEndpointId, API_VERSION,
+    Account, AccountId, AccountOwner, AccountOwnership, Customer, CustomerId, Event, EventId, Institution,
+    InstitutionId, List, OwnershipId, Permission, Prefetch, Session, SessionId, StripeAccountId, Transaction,
+    TransactionId, TransactionRefreshId, WebhookEndpoint, WebhookEndpointId, API_VERSION,
 };
 
 /// An object that can be listed: its id is the cursor of the next page.
@@ -35,7 +37,7 @@ macro_rules! list_item {
         })+
     };
 }
-list_item!(Account, AccountOwner, Customer, Event, Transaction, WebhookEndpoint);
+list_item!(Account, AccountOwner, Customer, Event, Institution, Transaction, WebhookEndpoint);
 
 impl ListItem for serde_json::Value {
     fn list_id(&self) -> &str {

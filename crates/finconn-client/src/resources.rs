@@ -11,7 +11,8 @@ use crate::params::{
 use crate::{Client, Error, ListItem};
 use finconn_types::{
     Account, AccountId, AccountOwner, Customer, CustomerId, DeletedCustomer, DeletedWebhookEndpoint, Event, EventId,
-    List, Session, SessionId, Transaction, TransactionId, WebhookEndpoint, WebhookEndpointId,
+    Institution, InstitutionId, List, Session, SessionId, Transaction, TransactionId, WebhookEndpoint,
+    WebhookEndpointId,
 };
 
 /// A customer, or what is left of it once deleted.
@@ -57,6 +58,10 @@ impl Client {
 
     pub fn webhook_endpoints(&self) -> WebhookEndpoints<'_> {
         WebhookEndpoints { client: self }
+    }
+
+    pub fn institutions(&self) -> Institutions<'_> {
+        Institutions { client: self }
     }
 
     fn list_stream<T, P>(&self, path: &str, params: &P) -> impl Stream<Item = Result<T, Error>> + Send + 'static
@@ -216,6 +221,29 @@ impl Events<'_> {
     }
 }
 
+/// `/v1/financial_connections/institutions`: the institutions of the key's mode.
+#[derive(Clone, Copy, Debug)]
+pub struct Institutions<'a> {
+    client: &'a Client,
+}
+
+impl Institutions<'_> {
+    pub async fn list(&self, params: &crate::params::Page) -> Result<List<Institution>, Error> {
+        self.client.get("/v1/financial_connections/institutions", &to_form(params)).await
+    }
+
+    pub fn list_all(
+        &self,
+        params: &crate::params::Page,
+    ) -> impl Stream<Item = Result<Institution, Error>> + Send + 'static {
+        self.client.list_stream("/v1/financial_connections/institutions", params)
+    }
+
+    pub async fn retrieve(&self, id: &InstitutionId) -> Result<Institution, Error> {
+        self.client.get(&format!("/v1/financial_connections/institutions/{id}"), &Default::default()).await
+    }
+}
+
 /// `/v1/webhook_endpoints`.
 #[derive(Clone, Copy, Debug)]
 pub struct WebhookEndpoints<'a> {
@@ -253,6 +281,12 @@ impl WebhookEndpoints<'_> {
         params: &crate::params::Page,
     ) -> impl Stream<Item = Result<WebhookEndpoint, Error>> + Send + 'static {
         self.client.list_stream("/v1/webhook_endpoints", params)
+    }
+
+    /// finconn's extension: the endpoint's latest delivery attempts (`data`: time, status code, latency,
+    /// error) and `failed_deliveries`.
+    pub async fn attempts(&self, id: &WebhookEndpointId) -> Result<serde_json::Value, Error> {
+        self.client.get(&format!("/v1/webhook_endpoints/{id}/attempts"), &Default::default()).await
     }
 }
 

@@ -97,3 +97,42 @@ mod tests {
         ));
     }
 }
+
+/// `financial_connections.institution` (Stripe's newer API; finconn serves its sandbox catalogue this way).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Institution {
+    pub countries: Vec<String>,
+    pub features: InstitutionFeatures,
+    pub id: String,
+    pub livemode: bool,
+    pub name: String,
+    pub object: String,
+    pub routing_numbers: Vec<String>,
+    /// `active`, `degraded` or `down`.
+    pub status: String,
+    pub url: String,
+    /// Keys this version does not know, kept and serialized back.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Institution {
+    pub const OBJECT: &'static str = "financial_connections.institution";
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstitutionFeatures {
+    pub balances: FeatureSupport,
+    pub ownership: FeatureSupport,
+    pub payment_method: FeatureSupport,
+    pub transactions: FeatureSupport,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSupport {
+    pub supported: bool,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}

@@ -14,7 +14,9 @@ mod session;
 
 pub use account::{Account, Balance, CashBalance, CreditBalance, Refresh, TransactionRefresh};
 pub use customer::{Address, Customer, DeletedCustomer};
-pub use data::{AccountOwner, AccountOwnership, StatusTransitions, Transaction};
+pub use data::{
+    AccountOwner, AccountOwnership, FeatureSupport, Institution, InstitutionFeatures, StatusTransitions, Transaction,
+};
 pub use enums::{
     AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch, RequirePaymentMethodSupport,
 };

@@ -326,3 +326,20 @@ async fn customers_crud_errors_and_expiry() {
     let err = stranger.customers().list(&Default::default()).await.unwrap_err();
     assert_eq!(err.as_api().unwrap().kind, ErrorKind::Authentication, "{err}");
 }
+
+#[tokio::test]
+async fn institutions_are_typed_and_paginated() {
+    let server = start_finconn();
+    let client = Client::builder(random_key()).base_url(&server.url).build().unwrap();
+    let all: Vec<finconn_client::Institution> =
+        client.institutions().list_all(&Page::limit(3)).try_collect().await.unwrap();
+    assert!(all.len() >= 9, "{}", all.len());
+    let ids: std::collections::HashSet<_> = all.iter().map(|i| i.id.clone()).collect();
+    assert_eq!(ids.len(), all.len(), "pages do not overlap");
+    let id: finconn_client::InstitutionId = "fcinst_TestInstitution".parse().unwrap();
+    let one = client.institutions().retrieve(&id).await.unwrap();
+    assert_eq!(one.name, "Test Institution");
+    assert_eq!(one.status, "active");
+    assert!(one.features.balances.supported);
+    assert!(one.extra.is_empty(), "finconn sends no field the type does not know: {:?}", one.extra);
+}
