@@ -255,9 +255,10 @@ bench_finconn() {
   got="$(wc -l <"$ids" | tr -d ' ')"
   [ "$got" -eq "$N_IDS" ] || die "seeding: asked for $N_IDS sessions, got $got ids"
   curl_200 GET "/v1/financial_connections/sessions/$(tail -1 "$ids")" >/dev/null
-  export BENCH_IDS_FILE="$ids"
-  warmup retrieve.lua
-  measure "finconn/$tag retrieve" retrieve.lua
+  sed 's|^|/v1/financial_connections/sessions/|' "$ids" >"$TMP/retrieve-$tag.txt"
+  export BENCH_PATHS_FILE="$TMP/retrieve-$tag.txt"
+  warmup paths.lua
+  measure "finconn/$tag retrieve" paths.lua
 
   # The list pages: link N_LIST_ACCOUNTS accounts for the same tenant (key) and customer, refresh their
   # transactions (then their balances), wait until every refresh succeeded, then measure.

@@ -1,6 +1,7 @@
 -- GET each path in BENCH_PATHS_FILE (one a line, e.g. "/v1/financial_connections/accounts?limit=10"),
--- cycling through them. Used for the list pages: the account list (one path) and the transaction list
--- (one path per checking account). Each wrk thread starts at a different offset.
+-- cycling through them. Used for session retrieve (one path per seeded session), the account list (one
+-- path) and the transaction list (one path per checking account). Each wrk thread starts at a different
+-- offset so threads do not walk the list in lock-step.
 local dir = os.getenv("BENCH_LUA_DIR") or "bench/lua"
 dofile(dir .. "/report.lua")
 
