@@ -17,13 +17,6 @@ pub(crate) const INSERT_JOB: &str =
 const UPDATE_ACCOUNT: &str = "UPDATE fc_accounts SET data = $1, version = version + 1 \
      WHERE id = $2 AND account_id = $3 AND livemode = $4 AND version = $5";
 
-fn decode_account(data: &str, scope: Scope, version: i64) -> Result<LinkedAccountRecord, StoreError> {
-    let mut rec: LinkedAccountRecord = from_json(data)?;
-    rec.scope = Some(scope);
-    rec.version = version;
-    Ok(rec)
-}
-
 pub(crate) async fn get_linked_account(
     pools: &Pools,
     account: &str,
@@ -37,8 +30,10 @@ pub(crate) async fn get_linked_account(
     .fetch_optional(p)
     .await
     .map_err(db_err)?);
-    row.map(|(livemode, version, data)| decode_account(&data, Scope { account: account.to_owned(), livemode }, version))
-        .transpose()
+    row.map(|(livemode, version, data)| {
+        crate::objects::decode::<LinkedAccountRecord>(&data, Scope { account: account.to_owned(), livemode }, version)
+    })
+    .transpose()
 }
 
 pub(crate) async fn list_linked_accounts(
@@ -47,13 +42,7 @@ pub(crate) async fn list_linked_accounts(
     filter: &AccountFilter,
     page: &PageRequest,
 ) -> Result<Page<LinkedAccountRecord>, StoreError> {
-    let seq = match &page.cursor {
-        Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => {
-            Some(cursor_seq(pools, "fc_accounts", scope, id).await?)
-        }
-        None => None,
-    };
-    let (cmp, order, bound) = page_bounds(seq, &page.cursor);
+    let (cmp, order, bound) = page_bounds(pools, "fc_accounts", scope, page).await?;
     // customer_account lives in the JSON record only; it is rare enough to filter after the query.
     let sql = format!(
         "SELECT version, data FROM fc_accounts WHERE account_id = $1 AND livemode = $2 \
@@ -81,7 +70,7 @@ pub(crate) async fn list_linked_accounts(
     let rows = fetch(if filter.customer_account.is_some() { i64::MAX } else { limit }).await?;
     let mut items = rows
         .into_iter()
-        .map(|(version, data)| decode_account(&data, scope.clone(), version))
+        .map(|(version, data)| crate::objects::decode::<LinkedAccountRecord>(&data, scope.clone(), version))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(ca) = &filter.customer_account {
         items.retain(|a| a.holder.customer_account.as_deref() == Some(ca));

@@ -3,11 +3,11 @@
 use finconn_core::model::{
     AttemptRecord, DeliveryRecord, DeliveryStatus, EventRecord, JobKind, NewJob, Scope, WebhookEndpointRecord,
 };
-use finconn_core::store::{Cursor, EventFilter, Page, PageRequest};
+use finconn_core::store::{EventFilter, Page, PageRequest};
 use finconn_core::StoreError;
 
 use crate::effects::StoredEvent;
-use crate::objects::{cursor_seq, finish_page, from_json, page_bounds, to_json};
+use crate::objects::{finish_page, from_json, page_bounds, to_json};
 use crate::pool::Pools;
 use crate::{corrupt, db_err};
 
@@ -66,11 +66,7 @@ pub(crate) async fn list_events(
     filter: &EventFilter,
     page: &PageRequest,
 ) -> Result<Page<EventRecord>, StoreError> {
-    let seq = match &page.cursor {
-        Some(Cursor::After(id) | Cursor::Before(id)) => Some(cursor_seq(pools, "events", scope, id).await?),
-        None => None,
-    };
-    let (cmp, order, bound) = page_bounds(seq, &page.cursor);
+    let (cmp, order, bound) = page_bounds(pools, "events", scope, page).await?;
     // Up to 20 type patterns: each is a bound parameter ($7 onwards).
     let kinds: Vec<String> = filter.kinds.iter().map(|k| like_pattern(k)).collect();
     let type_clause = if kinds.is_empty() {
@@ -132,13 +128,6 @@ pub(crate) async fn prune_events(pools: &Pools, before: i64) -> Result<u64, Stor
     })
 }
 
-fn decode_endpoint(data: &str, scope: Scope, version: i64) -> Result<WebhookEndpointRecord, StoreError> {
-    let mut rec: WebhookEndpointRecord = from_json(data)?;
-    rec.scope = Some(scope);
-    rec.version = version;
-    Ok(rec)
-}
-
 pub(crate) async fn insert_webhook_endpoint(
     pools: &Pools,
     scope: &Scope,
@@ -176,7 +165,7 @@ pub(crate) async fn get_webhook_endpoint(
     .fetch_optional(p)
     .await
     .map_err(db_err)?);
-    row.map(|(v, d)| decode_endpoint(&d, scope.clone(), v)).transpose()
+    row.map(|(v, d)| crate::objects::decode::<WebhookEndpointRecord>(&d, scope.clone(), v)).transpose()
 }
 
 pub(crate) async fn update_webhook_endpoint(
@@ -221,11 +210,7 @@ pub(crate) async fn list_webhook_endpoints(
     scope: &Scope,
     page: &PageRequest,
 ) -> Result<Page<WebhookEndpointRecord>, StoreError> {
-    let seq = match &page.cursor {
-        Some(Cursor::After(id) | Cursor::Before(id)) => Some(cursor_seq(pools, "webhook_endpoints", scope, id).await?),
-        None => None,
-    };
-    let (cmp, order, bound) = page_bounds(seq, &page.cursor);
+    let (cmp, order, bound) = page_bounds(pools, "webhook_endpoints", scope, page).await?;
     let sql = format!(
         "SELECT version, data FROM webhook_endpoints WHERE account_id = $1 AND livemode = $2 AND seq {cmp} $3 \
          ORDER BY seq {order} LIMIT $4"
@@ -238,7 +223,10 @@ pub(crate) async fn list_webhook_endpoints(
         .fetch_all(p)
         .await
         .map_err(db_err)?);
-    let items = rows.into_iter().map(|(v, d)| decode_endpoint(&d, scope.clone(), v)).collect::<Result<Vec<_>, _>>()?;
+    let items = rows
+        .into_iter()
+        .map(|(v, d)| crate::objects::decode::<WebhookEndpointRecord>(&d, scope.clone(), v))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(finish_page(items, page))
 }
 
@@ -257,7 +245,7 @@ pub(crate) async fn active_webhook_endpoints(
     .await
     .map_err(db_err)?
     });
-    rows.into_iter().map(|(v, d)| decode_endpoint(&d, scope.clone(), v)).collect()
+    rows.into_iter().map(|(v, d)| crate::objects::decode::<WebhookEndpointRecord>(&d, scope.clone(), v)).collect()
 }
 
 const MARK_DONE: &str = "UPDATE jobs SET done_at = locked_until WHERE id = $1 AND done_at IS NULL";

@@ -29,14 +29,21 @@ pub(crate) async fn cursor_seq(pools: &Pools, table: &str, scope: &Scope, id: &s
     seq.ok_or(StoreError::CursorNotFound)
 }
 
-/// Newest first. `starting_after` walks to older objects, `ending_before` to newer ones; either way the
-/// page holds up to `limit` objects and `has_more` says whether more lie beyond it in that direction.
-pub(crate) fn page_bounds(cursor_seq: Option<i64>, cursor: &Option<Cursor>) -> (&'static str, &'static str, i64) {
-    match (cursor, cursor_seq) {
-        (Some(Cursor::Before(_)), Some(s)) => (">", "ASC", s),
-        (Some(Cursor::After(_)), Some(s)) => ("<", "DESC", s),
-        _ => ("<", "DESC", i64::MAX),
-    }
+/// Where a newest-first page starts: `(comparison, order, seq bound)` for `seq {cmp} bound ORDER BY seq
+/// {order}`. `starting_after` walks to older objects, `ending_before` to newer ones; either way the page holds
+/// up to `limit` objects and `has_more` says whether more lie beyond it in that direction. A cursor that
+/// names no object of this list is `CursorNotFound`.
+pub(crate) async fn page_bounds(
+    pools: &Pools,
+    table: &str,
+    scope: &Scope,
+    page: &PageRequest,
+) -> Result<(&'static str, &'static str, i64), StoreError> {
+    Ok(match &page.cursor {
+        Some(Cursor::Before(id)) => (">", "ASC", cursor_seq(pools, table, scope, id).await?),
+        Some(Cursor::After(id)) => ("<", "DESC", cursor_seq(pools, table, scope, id).await?),
+        None => ("<", "DESC", i64::MAX),
+    })
 }
 
 pub(crate) fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
@@ -49,10 +56,32 @@ pub(crate) fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
     Page { items, has_more }
 }
 
-fn decode_customer(data: &str, account: String, livemode: bool, version: i64) -> Result<CustomerRecord, StoreError> {
-    let mut rec: CustomerRecord = from_json(data)?;
-    rec.scope = Some(Scope { account, livemode });
-    rec.version = version;
+/// Records stored as JSON whose scope and version live in their own columns.
+pub(crate) trait Versioned: serde::de::DeserializeOwned {
+    fn place(&mut self, scope: Scope, version: i64);
+}
+
+macro_rules! versioned {
+    ($($t:ty),+) => {
+        $(impl Versioned for $t {
+            fn place(&mut self, scope: Scope, version: i64) {
+                self.scope = Some(scope);
+                self.version = version;
+            }
+        })+
+    };
+}
+versioned!(
+    CustomerRecord,
+    SessionRecord,
+    finconn_core::model::LinkedAccountRecord,
+    finconn_core::model::WebhookEndpointRecord
+);
+
+/// Decodes a record's JSON and puts back its scope and version.
+pub(crate) fn decode<T: Versioned>(data: &str, scope: Scope, version: i64) -> Result<T, StoreError> {
+    let mut rec: T = from_json(data)?;
+    rec.place(scope, version);
     Ok(rec)
 }
 
@@ -93,7 +122,8 @@ pub(crate) async fn get_customer(pools: &Pools, account: &str, id: &str) -> Resu
             None => None,
         }
     });
-    row.map(|(livemode, version, data)| decode_customer(&data, account.to_owned(), livemode, version)).transpose()
+    row.map(|(livemode, version, data)| decode(&data, Scope { account: account.to_owned(), livemode }, version))
+        .transpose()
 }
 
 pub(crate) async fn update_customer(pools: &Pools, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError> {
@@ -125,11 +155,7 @@ pub(crate) async fn list_customers(
     if filter.test_clock.is_some() {
         return Ok(Page { items: Vec::new(), has_more: false });
     }
-    let seq = match &page.cursor {
-        Some(Cursor::After(id) | Cursor::Before(id)) => Some(cursor_seq(pools, "customers", scope, id).await?),
-        None => None,
-    };
-    let (cmp, order, bound) = page_bounds(seq, &page.cursor);
+    let (cmp, order, bound) = page_bounds(pools, "customers", scope, page).await?;
     let sql = format!(
         "SELECT version, data FROM customers WHERE account_id = $1 AND livemode = $2 AND deleted = $3 \
          AND (CAST($4 AS TEXT) IS NULL OR email = $4) AND seq {cmp} $5 AND created >= $7 AND created <= $8 \
@@ -147,10 +173,8 @@ pub(crate) async fn list_customers(
         .fetch_all(p)
         .await
         .map_err(db_err)?);
-    let items = rows
-        .into_iter()
-        .map(|(version, data)| decode_customer(&data, scope.account.clone(), scope.livemode, version))
-        .collect::<Result<Vec<_>, _>>()?;
+    let items =
+        rows.into_iter().map(|(version, data)| decode(&data, scope.clone(), version)).collect::<Result<Vec<_>, _>>()?;
     Ok(finish_page(items, page))
 }
 
@@ -181,10 +205,7 @@ pub(crate) async fn get_session(pools: &Pools, account: &str, id: &str) -> Resul
     .await
     .map_err(db_err)?);
     row.map(|(livemode, version, data)| {
-        let mut rec: SessionRecord = from_json(&data)?;
-        rec.scope = Some(Scope { account: account.to_owned(), livemode });
-        rec.version = version;
-        Ok(rec)
+        decode::<SessionRecord>(&data, Scope { account: account.to_owned(), livemode }, version)
     })
     .transpose()
 }
@@ -197,13 +218,8 @@ pub(crate) async fn find_session_by_id(pools: &Pools, id: &str) -> Result<Option
     .fetch_optional(p)
     .await
     .map_err(db_err)?);
-    row.map(|(account, livemode, version, data)| {
-        let mut rec: SessionRecord = from_json(&data)?;
-        rec.scope = Some(Scope { account, livemode });
-        rec.version = version;
-        Ok(rec)
-    })
-    .transpose()
+    row.map(|(account, livemode, version, data)| decode::<SessionRecord>(&data, Scope { account, livemode }, version))
+        .transpose()
 }
 
 const UPDATE_SESSION: &str = "UPDATE sessions SET data = $1, version = version + 1 \
