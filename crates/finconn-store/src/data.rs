@@ -9,7 +9,7 @@ use finconn_core::StoreError;
 
 use crate::db_err;
 use crate::objects::{cursor_seq, finish_page, from_json, page_bounds, to_json};
-use crate::pool::Pools;
+use crate::pool::{BeginWrite, Pools};
 
 pub(crate) const INSERT_JOB: &str =
     "INSERT INTO jobs (account_id, livemode, kind, run_at, locked_until, attempts, created) VALUES ($1, $2, $3, $4, 0, 0, $5)";
@@ -88,7 +88,7 @@ pub(crate) async fn update_linked_account(
     let data = to_json(rec)?;
     let effects = crate::effects::of(effects)?;
     on_pool!(pools, write, |p| {
-        let mut tx = p.begin().await.map_err(db_err)?;
+        let mut tx = p.begin_write().await.map_err(db_err)?;
         let n = sqlx::query(UPDATE_ACCOUNT)
             .bind(&data)
             .bind(&rec.id)
@@ -325,7 +325,7 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             .map(|t| t.id.clone())
     });
     on_pool!(pools, write, |p| {
-        let mut tx = p.begin().await.map_err(db_err)?;
+        let mut tx = p.begin_write().await.map_err(db_err)?;
         let done = sqlx::query("UPDATE jobs SET done_at = locked_until WHERE id = $1 AND done_at IS NULL")
             .bind(job)
             .execute(&mut *tx)

@@ -8,7 +8,7 @@ use finconn_core::StoreError;
 
 use crate::effects::StoredEvent;
 use crate::objects::{finish_page, from_json, page_bounds, to_json};
-use crate::pool::Pools;
+use crate::pool::{BeginWrite, Pools};
 use crate::{corrupt, db_err};
 
 type EventRow = (String, String, bool, String, i64, i64, String);
@@ -103,7 +103,7 @@ pub(crate) async fn list_events(
 
 pub(crate) async fn prune_events(pools: &Pools, before: i64) -> Result<u64, StoreError> {
     on_pool!(pools, write, |p| {
-        let mut tx = p.begin().await.map_err(db_err)?;
+        let mut tx = p.begin_write().await.map_err(db_err)?;
         sqlx::query(
             "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT d.id FROM webhook_deliveries d \
              JOIN events e ON e.id = d.event_id WHERE e.created < $1)",
@@ -257,7 +257,7 @@ pub(crate) async fn finish_fanout(
     endpoints: &[String],
 ) -> Result<(), StoreError> {
     on_pool!(pools, write, |p| {
-        let mut tx = p.begin().await.map_err(db_err)?;
+        let mut tx = p.begin_write().await.map_err(db_err)?;
         if sqlx::query(MARK_DONE).bind(job).execute(&mut *tx).await.map_err(db_err)?.rows_affected() != 1 {
             return Ok(());
         }
@@ -338,7 +338,7 @@ pub(crate) async fn finish_delivery(
     let data = to_json(attempt)?;
     let next = next.map(|j| Ok::<_, StoreError>((to_json(&j.kind)?, j.run_at))).transpose()?;
     on_pool!(pools, write, |p| {
-        let mut tx = p.begin().await.map_err(db_err)?;
+        let mut tx = p.begin_write().await.map_err(db_err)?;
         if sqlx::query(MARK_DONE).bind(job).execute(&mut *tx).await.map_err(db_err)?.rows_affected() != 1 {
             return Ok(());
         }

@@ -5,7 +5,7 @@ use finconn_core::model::{AccountRecord, ApiKeyRecord};
 use finconn_core::StoreError;
 use sqlx::Row;
 
-use crate::pool::Pools;
+use crate::pool::{BeginWrite, Pools};
 use crate::{corrupt, db_err};
 
 pub(crate) async fn find_api_key(pools: &Pools, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -36,7 +36,7 @@ pub(crate) async fn provision_account(
     keys: &[ApiKeyRecord],
 ) -> Result<bool, StoreError> {
     on_pool!(pools, write, |p| {
-        let mut tx = p.begin().await.map_err(db_err)?;
+        let mut tx = p.begin_write().await.map_err(db_err)?;
         for k in keys {
             let owner: Option<String> = sqlx::query_scalar("SELECT account_id FROM api_keys WHERE hash = $1")
                 .bind(&k.hash)

@@ -5,7 +5,7 @@ use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
 use sqlx::Row;
 
-use crate::pool::Pools;
+use crate::pool::{BeginWrite, Pools};
 use crate::{corrupt, db_err};
 
 pub(crate) fn to_json<T: serde::Serialize>(rec: &T) -> Result<String, StoreError> {
@@ -251,7 +251,7 @@ pub(crate) async fn complete_session(
     let rows = accounts.iter().map(|a| Ok((a, to_json(a)?))).collect::<Result<Vec<_>, StoreError>>()?;
     let effects = crate::effects::of(effects)?;
     on_pool!(pools, write, |p| {
-        let mut tx = p.begin().await.map_err(db_err)?;
+        let mut tx = p.begin_write().await.map_err(db_err)?;
         let n = sqlx::query(UPDATE_SESSION)
             .bind(&data)
             .bind(&session.id)

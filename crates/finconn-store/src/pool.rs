@@ -24,6 +24,29 @@ macro_rules! on_pool {
     };
 }
 
+/// Opens a transaction that is going to write. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken at
+/// the start, so a transaction that reads before it writes waits (busy_timeout) for another process's writer
+/// (`finconn keys create` beside `finconn serve`) instead of failing with SQLITE_BUSY when it first writes.
+/// Within one process the single writer connection already serializes writes.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

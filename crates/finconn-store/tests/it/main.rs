@@ -297,3 +297,48 @@ async fn sqlite_data_survives_reopening_the_file() {
     db.migrate().await.unwrap();
     assert!(db.get_customer(&s.account, &c.id).await.unwrap().is_some());
 }
+
+/// `finconn keys create` (or `finconn migrate`) run beside a serving process: two connection pools on one SQLite
+/// file, each writing in transactions that read before they write. A deferred transaction would fail with
+/// SQLITE_BUSY_SNAPSHOT (517) instead of waiting for the other writer.
+#[tokio::test]
+async fn sqlite_two_processes_on_one_file_wait_for_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let first = Db::connect(&url).await.unwrap();
+    first.migrate().await.unwrap();
+    let second = Db::connect(&url).await.unwrap();
+    second.migrate().await.unwrap();
+
+    let provision = |db: Db| {
+        tokio::spawn(async move {
+            let mut made = Vec::new();
+            for _ in 0..40 {
+                let a = AccountRecord { id: ids::new_id(ids::ACCOUNT), display_name: None, sandbox: false, created: 1 };
+                let h = ids::random_base62(40);
+                assert!(db.provision_account(&a, &[key(&h, &a.id)]).await.unwrap());
+                made.push(h);
+            }
+            made
+        })
+    };
+    let writer = |db: Db| {
+        tokio::spawn(async move {
+            let s = scope();
+            for i in 0..40 {
+                db.insert_customer(&s, &customer(&format!("c{i}@x.test"))).await.unwrap();
+            }
+        })
+    };
+    let (a, b, c, d) = tokio::join!(
+        provision(first.clone()),
+        provision(second.clone()),
+        writer(first.clone()),
+        writer(second.clone())
+    );
+    c.unwrap();
+    d.unwrap();
+    for h in a.unwrap().into_iter().chain(b.unwrap()) {
+        assert!(first.find_api_key(&h).await.unwrap().is_some(), "every provisioned key is stored");
+    }
+}
