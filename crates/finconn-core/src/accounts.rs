@@ -158,7 +158,7 @@ impl LinkedAccountRecord {
                 JobKind::RefreshTransactions { account: self.id.clone(), refresh }
             }
         };
-        NewJob { kind, run_at: now }
+        NewJob { kind, run_at: now, test_clock: self.test_clock.clone() }
     }
 }
 
@@ -324,10 +324,12 @@ impl Finconn {
     {
         for _ in 0..16 {
             let mut rec = self.find_account(scope, id, None).await?;
-            let now = self.now();
+            // The account's own time (its test clock's, if it has one); events are stamped with real time.
+            let now = self.time_on(rec.test_clock.as_deref()).await?;
             let (jobs, kinds) = change(&mut rec, now)?;
             let wire = rec.to_wire(scope.livemode);
-            let events = kinds.iter().filter_map(|k| crate::events::new_event(k, &wire, now, origin)).collect();
+            let real = self.now();
+            let events = kinds.iter().filter_map(|k| crate::events::new_event(k, &wire, real, origin)).collect();
             if self.store.update_linked_account(scope, &rec, &Effects { jobs, events }).await? {
                 return Ok(wire);
             }
@@ -414,8 +416,11 @@ impl Finconn {
                 return Ok((Vec::new(), Vec::new()));
             }
             rec.subscriptions.push("transactions".to_owned());
-            let mut jobs =
-                vec![NewJob { kind: JobKind::SubscriptionTick { account: rec.id.clone() }, run_at: now + DAY }];
+            let mut jobs = vec![NewJob {
+                kind: JobKind::SubscriptionTick { account: rec.id.clone() },
+                run_at: now + DAY,
+                test_clock: rec.test_clock.clone(),
+            }];
             if !matches!(rec.refresh_state(Feature::Transactions), Some((RefreshStatus::Pending, _))) {
                 jobs.push(rec.start_refresh(Feature::Transactions, now));
             }
@@ -527,7 +532,9 @@ impl Finconn {
             | JobKind::RefreshOwnership { account }
             | JobKind::RefreshTransactions { account, .. }
             | JobKind::SubscriptionTick { account } => account,
-            JobKind::FanoutEvent { .. } | JobKind::DeliverWebhook { .. } => return Ok((Fetch::Nothing, None)),
+            JobKind::FanoutEvent { .. } | JobKind::DeliverWebhook { .. } | JobKind::AdvanceTestClock { .. } => {
+                return Ok((Fetch::Nothing, None))
+            }
         };
         let Ok(rec) = self.find_account(&job.scope, id, None).await else { return Ok((Fetch::Nothing, None)) };
         let fetch = match &job.kind {
@@ -557,7 +564,9 @@ impl Finconn {
     /// Applies what the provider answered (or its timeout) and writes it, with any follow-up jobs,
     /// in one transaction that also marks `job` done.
     pub async fn finish_job(&self, job: &Job, fetched: Fetched) -> Result<(), DomainError> {
-        let now = self.now();
+        // The job's clock: a test clock's jobs run at the clock's time; events carry real time.
+        let now = self.time_on(job.test_clock.as_deref()).await?;
+        let real = self.now();
         let cooldown = i64::try_from(self.settings.refresh_cooldown.as_secs()).unwrap_or(60);
         let (_, rec) = self.plan_job(job).await?;
         let mut out = RefreshOutcome::default();
@@ -567,6 +576,7 @@ impl Finconn {
                     let mut jobs = vec![NewJob {
                         kind: JobKind::SubscriptionTick { account: account.clone() },
                         run_at: job.run_at + DAY,
+                        test_clock: rec.test_clock.clone(),
                     }];
                     if !matches!(rec.refresh_state(Feature::Transactions), Some((RefreshStatus::Pending, _))) {
                         jobs.push(rec.start_refresh(Feature::Transactions, now));
@@ -684,12 +694,12 @@ impl Finconn {
         }
         if let (Some(kind), Some(acct)) = (refreshed, &out.account) {
             let wire = acct.to_wire(job.scope.livemode);
-            out.events.extend(crate::events::new_event(kind, &wire, now, None));
+            out.events.extend(crate::events::new_event(kind, &wire, real, None));
             if was_active && acct.status == "inactive" {
                 out.events.extend(crate::events::new_event(
                     "financial_connections.account.deactivated",
                     &wire,
-                    now,
+                    real,
                     None,
                 ));
             }

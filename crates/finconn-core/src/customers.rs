@@ -39,6 +39,8 @@ pub struct CustomerChanges {
     pub address: Patch<AddressRecord>,
     /// `None`: keep. `Some(None)`: remove every key. `Some(Some(m))`: merge, an empty value removing its key.
     pub metadata: Option<Option<BTreeMap<String, String>>>,
+    /// `test_clock` (create only): the clock the customer belongs to.
+    pub test_clock: Option<String>,
 }
 
 /// What retrieving a customer can show.
@@ -85,7 +87,7 @@ impl CustomerRecord {
             preferred_locales: Some(Vec::new()),
             shipping: None,
             tax_exempt: Some("none".to_owned()),
-            test_clock: None,
+            test_clock: self.test_clock.clone().map(finconn_types::Expandable::Id),
         }
     }
 
@@ -129,8 +131,12 @@ impl Finconn {
             metadata: BTreeMap::new(),
             invoice_prefix: ids::random_base62(8).to_uppercase(),
             deleted: false,
+            test_clock: None,
             version: 0,
         };
+        if let Some(clock) = &changes.test_clock {
+            rec.test_clock = Some(self.find_test_clock(scope, clock, Some("test_clock")).await?.id);
+        }
         rec.apply(changes);
         self.store.insert_customer(scope, &rec).await?;
         Ok(rec.to_wire(scope.livemode))

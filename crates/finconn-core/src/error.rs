@@ -11,6 +11,9 @@ pub enum DomainError {
     /// A parameter that is well-formed but not acceptable in this state.
     #[error("{message}")]
     InvalidParam { param: String, message: String },
+    /// The request is well-formed but the object's state does not allow it (no single parameter is wrong).
+    #[error("{0}")]
+    InvalidState(String),
     /// The link flow cannot go on: `code` is one of Stripe.js's error codes (`session_expired`,
     /// `institution_unavailable_planned`, `no_eligible_accounts`, …).
     #[error("{message}")]

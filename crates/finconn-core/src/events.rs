@@ -308,7 +308,7 @@ impl Finconn {
         } else {
             (
                 DeliveryStatus::Pending,
-                Some(NewJob { kind: JobKind::DeliverWebhook { delivery: out.delivery.id }, run_at: next_at }),
+                Some(NewJob::now_or_later(JobKind::DeliverWebhook { delivery: out.delivery.id }, next_at)),
             )
         };
         let attempt = AttemptRecord {

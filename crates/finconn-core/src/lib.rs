@@ -13,6 +13,7 @@ pub mod model;
 pub mod provider;
 pub mod sessions;
 pub mod store;
+pub mod test_clocks;
 
 use std::sync::Arc;
 use std::time::Duration;

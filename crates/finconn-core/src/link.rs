@@ -138,12 +138,14 @@ impl Finconn {
         origin: Option<&crate::model::Origin>,
     ) -> Result<Session, DomainError> {
         let now = self.now();
+        // Accounts of a customer on a test clock are created at, and live on, the clock's time.
+        let born = self.time_on(session.test_clock.as_deref()).await?;
         let mut accounts: Vec<LinkedAccountRecord> = chosen
             .into_iter()
             .map(|a| LinkedAccountRecord {
                 id: ids::new_id(ACCOUNT),
                 scope: Some(scope.clone()),
-                created: now,
+                created: born,
                 session: session.id.clone(),
                 holder: session.holder.clone(),
                 institution_id: institution.id.clone(),
@@ -162,11 +164,12 @@ impl Finconn {
                 ownership: None,
                 ownership_refresh: None,
                 transaction_refresh: None,
+                test_clock: session.test_clock.clone(),
                 version: 0,
             })
             .collect();
         let jobs: Vec<crate::model::NewJob> =
-            accounts.iter_mut().flat_map(|a| Finconn::prefetch_jobs(a, &session.prefetch, now)).collect();
+            accounts.iter_mut().flat_map(|a| Finconn::prefetch_jobs(a, &session.prefetch, born)).collect();
         session.status = SessionStatus::Completed;
         session.completed_at = Some(now);
         session.accounts = accounts.iter().map(|a| a.id.clone()).collect();

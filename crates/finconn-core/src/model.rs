@@ -59,6 +59,9 @@ pub struct CustomerRecord {
     pub metadata: BTreeMap<String, String>,
     pub invoice_prefix: String,
     pub deleted: bool,
+    /// The test clock (`clock_…`) the customer belongs to; set once, at creation or by the clock's creation.
+    #[serde(default)]
+    pub test_clock: Option<String>,
     /// Optimistic-concurrency counter: an update applies only to the version it read.
     #[serde(skip)]
     pub version: i64,
@@ -94,6 +97,9 @@ pub struct SessionRecord {
     /// request (the page itself has no channel to the merchant's `onEvent`).
     #[serde(default)]
     pub oauth_authorized: Option<String>,
+    /// The test clock of the account holder (a customer on a clock): the accounts linked here live on its time.
+    #[serde(default)]
+    pub test_clock: Option<String>,
     /// Optimistic-concurrency counter (the `version` column).
     #[serde(skip)]
     pub version: i64,
@@ -143,6 +149,10 @@ pub struct LinkedAccountRecord {
     pub ownership_refresh: Option<RefreshRecord>,
     #[serde(default)]
     pub transaction_refresh: Option<TransactionRefreshRecord>,
+    /// The test clock whose time the account lives on (its refreshes, data and daily subscription);
+    /// `None`: real time.
+    #[serde(default)]
+    pub test_clock: Option<String>,
     #[serde(skip)]
     pub version: i64,
 }
@@ -249,6 +259,10 @@ pub enum JobKind {
     /// One attempt to deliver an event to an endpoint.
     DeliverWebhook {
         delivery: i64,
+    },
+    /// Moves an advancing test clock towards its target, running its accounts' jobs in time order.
+    AdvanceTestClock {
+        clock: String,
     },
 }
 
@@ -358,15 +372,54 @@ pub struct Job {
     pub id: i64,
     pub scope: Scope,
     pub kind: JobKind,
+    /// When it is due, on its clock: the test clock's time for a job of `test_clock`, else real time.
     pub run_at: i64,
     pub attempts: i64,
+    pub test_clock: Option<String>,
 }
 
 /// A job to add, in the same transaction as the change that needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewJob {
     pub kind: JobKind,
+    /// On the job's clock (see [`Job::run_at`]).
     pub run_at: i64,
+    /// A job of a test clock waits until the clock reaches `run_at`, however far real time has gone.
+    pub test_clock: Option<String>,
+}
+
+impl NewJob {
+    /// A job on real time.
+    pub fn now_or_later(kind: JobKind, run_at: i64) -> Self {
+        Self { kind, run_at, test_clock: None }
+    }
+}
+
+/// A `test_helpers.test_clock`: a time of its own for the customers attached to it and the accounts linked
+/// for them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestClockRecord {
+    pub id: String,
+    #[serde(skip)]
+    pub scope: Option<Scope>,
+    pub created: i64,
+    pub deletes_after: i64,
+    pub frozen_time: i64,
+    pub name: Option<String>,
+    pub status: TestClockStatus,
+    /// Where an advance is going (`status_details.advancing.target_frozen_time`).
+    pub target: Option<i64>,
+    pub deleted: bool,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestClockStatus {
+    Ready,
+    Advancing,
+    InternalFailure,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

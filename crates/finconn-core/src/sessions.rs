@@ -74,6 +74,7 @@ fn permission_for(p: &Prefetch) -> Option<Permission> {
 
 impl Finconn {
     pub async fn create_session(&self, scope: &Scope, new: NewSession) -> Result<Session, DomainError> {
+        let mut test_clock = None;
         match new.holder.kind {
             AccountHolderType::Customer => {
                 if let Some(id) = &new.holder.customer {
@@ -82,6 +83,7 @@ impl Finconn {
                     if rec.deleted {
                         return Err(DomainError::not_found(customers::OBJECT, id, param));
                     }
+                    test_clock = rec.test_clock;
                 }
             }
             AccountHolderType::Account => {
@@ -129,6 +131,7 @@ impl Finconn {
             completed_at: None,
             link: crate::flow::LinkStep::Consent,
             oauth_authorized: None,
+            test_clock,
             version: 0,
         };
         self.store.insert_session(scope, &rec).await?;

@@ -8,7 +8,7 @@ use crate::accounts::RefreshOutcome;
 use crate::model::{
     AccountRecord, ApiKeyRecord, AttemptRecord, CustomerRecord, DeliveryRecord, DeliveryStatus, EventRecord,
     IdempotencyRecord, Job, LinkedAccountRecord, NewEvent, NewJob, OwnerRecord, Scope, SessionRecord, StoredResponse,
-    TransactionRecord, WebhookEndpointRecord,
+    TestClockRecord, TransactionRecord, WebhookEndpointRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,7 @@ pub struct CustomerFilter {
     pub email: Option<String>,
     /// Inclusive bounds on `created`.
     pub created: (i64, i64),
-    /// finconn has no test clocks yet: a clock filter matches no customer.
+    /// Only the customers of this test clock. Without it, customers on a clock are left out (as Stripe).
     pub test_clock: Option<String>,
 }
 
@@ -187,13 +187,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Leases up to `limit` due jobs (run_at ≤ now, not leased) until `lease_until`. Several processes may
     /// call this at once: each job goes to one of them. `only_account` restricts it to one tenant (tests
-    /// sharing a database drain only their own work).
+    /// sharing a database drain only their own work), `only_clock` to the jobs of one test clock. A job of
+    /// a test clock is due once the clock has reached its `run_at`.
     async fn claim_jobs(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
         only_account: Option<&str>,
+        only_clock: Option<&str>,
     ) -> Result<Vec<Job>, StoreError>;
     /// Writes what a job produced (account, ownership, owners, transactions, follow-up jobs) and removes
     /// the job, in one transaction.
@@ -266,6 +268,38 @@ pub trait Store: Send + Sync + 'static {
     async fn release_idempotency_key(&self, scope: &Scope, key: &str) -> Result<(), StoreError>;
     /// Removes keys created before `before`; returns how many.
     async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Writes a new test clock and its effects in one transaction; `customer` (if any: the record as read,
+    /// with `test_clock` set) is attached to it there too. False (nothing written) if that customer changed
+    /// since it was read, or is deleted or already on a clock.
+    async fn insert_test_clock(
+        &self,
+        scope: &Scope,
+        rec: &TestClockRecord,
+        customer: Option<&CustomerRecord>,
+        effects: &Effects,
+    ) -> Result<bool, StoreError>;
+    /// A test clock by id within a tenant, deleted or not.
+    async fn get_test_clock(&self, account: &str, id: &str) -> Result<Option<TestClockRecord>, StoreError>;
+    /// Compare-and-swap on `version`, with effects. Deleting a clock also makes all of its waiting jobs due.
+    async fn update_test_clock(
+        &self,
+        scope: &Scope,
+        rec: &TestClockRecord,
+        effects: &Effects,
+    ) -> Result<bool, StoreError>;
+    /// The clocks that are not deleted, newest first.
+    async fn list_test_clocks(&self, scope: &Scope, page: &PageRequest) -> Result<Page<TestClockRecord>, StoreError>;
+    /// A clock's `frozen_time` (deleted clocks keep theirs).
+    async fn test_clock_time(&self, id: &str) -> Result<Option<i64>, StoreError>;
+    /// Makes the clock's jobs due up to `up_to` claimable, and says how many of them are unfinished.
+    async fn release_clock_jobs(&self, clock: &str, up_to: i64) -> Result<i64, StoreError>;
+    /// The earliest `run_at` of the clock's unfinished jobs.
+    async fn next_clock_job(&self, clock: &str) -> Result<Option<i64>, StoreError>;
+    /// The linked accounts that live on a clock.
+    async fn accounts_on_clock(&self, scope: &Scope, clock: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
+    /// Clocks past their `deletes_after` and not deleted yet: `(scope, id)`.
+    async fn expired_test_clocks(&self, now: i64) -> Result<Vec<(Scope, String)>, StoreError>;
 
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -261,6 +261,7 @@ impl From<DomainError> for ApiError {
                 }
             }
             DomainError::InvalidParam { param, message } => ApiError::invalid(param, message),
+            DomainError::InvalidState(message) => ApiError::invalid_request(message),
             DomainError::Link { code, message, param } => {
                 let e = ApiError::new(StatusCode::BAD_REQUEST, message).code(code);
                 match param {

@@ -18,14 +18,18 @@ pub enum Target {
     Account,
     /// An account's `ownership` (needs the account's id: the parent object's).
     Ownership,
+    TestClock,
 }
 
 /// The expandable paths of one object type.
 pub type Expandables = &'static [(&'static str, Target)];
 
-pub const SESSION: Expandables =
-    &[("account_holder.customer", Target::Customer), ("account_holder.account", Target::Account)];
-pub const CUSTOMER: Expandables = &[];
+pub const SESSION: Expandables = &[
+    ("account_holder.customer", Target::Customer),
+    ("account_holder.account", Target::Account),
+    ("account_holder.customer.test_clock", Target::TestClock),
+];
+pub const CUSTOMER: Expandables = &[("test_clock", Target::TestClock)];
 pub const NONE: Expandables = &[];
 pub const ACCOUNT: Expandables = &[("ownership", Target::Ownership)];
 
@@ -68,6 +72,11 @@ async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str, parent: &s
         Target::Ownership => match app.core.ownership_object(ctx.scope(), parent, id).await? {
             Some(o) => Some(serde_json::to_value(o).map_err(|e| ApiError::internal(&e))?),
             None => None,
+        },
+        Target::TestClock => match app.core.retrieve_test_clock(ctx.scope(), id).await {
+            Ok(c) => Some(serde_json::to_value(c).map_err(|e| ApiError::internal(&e))?),
+            Err(finconn_core::DomainError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
         },
     };
     Ok(v)

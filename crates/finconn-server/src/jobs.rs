@@ -33,17 +33,70 @@ fn timed_out() -> FetchError {
     FetchError::Refused("the institution did not answer in time".into())
 }
 
-async fn run_job(app: &AppState, job: &Job) -> Result<(), finconn_core::DomainError> {
-    match &job.kind {
-        JobKind::FanoutEvent { event } => {
-            app.core.fanout_event(job, event).await?;
-            app.jobs.notify_one();
-            Ok(())
+/// Runs one job. Boxed: advancing a test clock runs the clock's jobs through here too.
+fn run_job<'a>(app: &'a AppState, job: &'a Job) -> BoxedRun<'a> {
+    Box::pin(async move {
+        match &job.kind {
+            JobKind::FanoutEvent { event } => {
+                app.core.fanout_event(job, event).await?;
+                app.jobs.notify_one();
+                Ok(())
+            }
+            JobKind::DeliverWebhook { delivery } => deliver(app, job, *delivery).await,
+            JobKind::AdvanceTestClock { clock } => advance(app, job, clock).await,
+            _ => fetch(app, job).await,
         }
-        JobKind::DeliverWebhook { delivery } => deliver(app, job, *delivery).await,
-        _ => fetch(app, job).await,
-    }
+    })
 }
+
+/// How long one advancing job works before it hands over to a new job (well inside its lease).
+const ADVANCE_SLICE: Duration = Duration::from_secs(20);
+
+/// Advances a test clock: runs the clock's due jobs itself (so an advance never waits for the poll, nor for
+/// a test's `drain`), moves the clock to the next due job, and so on until the target, where it is `ready`.
+async fn advance(app: &AppState, job: &Job, clock: &str) -> Result<(), finconn_core::DomainError> {
+    use finconn_core::test_clocks::Step;
+    let started = std::time::Instant::now();
+    let mut idle_rounds = 0u32;
+    loop {
+        match app.core.advance_step(&job.scope, clock).await? {
+            Step::Done => break,
+            Step::Moved => idle_rounds = 0,
+            Step::RunDue => {
+                let now = app.core.now();
+                let due = app.core.store.claim_jobs(now, now + LEASE_SECONDS, BATCH, None, Some(clock)).await?;
+                if due.is_empty() {
+                    // Another process holds them: give it a moment. A lease that never ends (a crashed
+                    // process) lapses after LEASE_SECONDS, and the jobs come back here.
+                    idle_rounds += 1;
+                    tokio::time::sleep(Duration::from_millis(20.min(u64::from(idle_rounds)))).await;
+                } else {
+                    idle_rounds = 0;
+                    let runs = due.iter().map(|j| run_job(app, j));
+                    for (j, r) in due.iter().zip(futures_util::future::join_all(runs).await) {
+                        if let Err(e) = r {
+                            tracing::warn!(job = j.id, error = %e, "a test clock's job failed; it will be retried");
+                        }
+                    }
+                    app.jobs.notify_one();
+                }
+            }
+        }
+        if started.elapsed() > ADVANCE_SLICE {
+            let next = finconn_core::model::NewJob::now_or_later(
+                JobKind::AdvanceTestClock { clock: clock.to_owned() },
+                app.core.now(),
+            );
+            let out = finconn_core::accounts::RefreshOutcome { jobs: vec![next], ..Default::default() };
+            return Ok(app.core.store.finish_job(&job.scope, job.id, &out).await?);
+        }
+    }
+    let empty = finconn_core::accounts::RefreshOutcome::default();
+    Ok(app.core.store.finish_job(&job.scope, job.id, &empty).await?)
+}
+
+type BoxedRun<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), finconn_core::DomainError>> + Send + 'a>>;
 
 /// One attempt to deliver an event: a signed POST, no redirects followed, bounded by a timeout.
 async fn deliver(app: &AppState, job: &Job, delivery: i64) -> Result<(), finconn_core::DomainError> {
@@ -90,7 +143,8 @@ async fn fetch(app: &AppState, job: &Job) -> Result<(), finconn_core::DomainErro
     let data: Option<Arc<dyn AccountData>> =
         if job.scope.livemode { app.core.providers.live_data.clone() } else { app.core.providers.test_data.clone() };
     let limit = app.config.provider_timeout;
-    let now = app.core.now();
+    // The account's time: its test clock's, if it lives on one.
+    let now = app.core.time_on(job.test_clock.as_deref()).await?;
     let fetched = match (what, rec, data) {
         (Fetch::Nothing, _, _) | (_, None, _) => Fetched::Nothing,
         (what, Some(_), None) => {
@@ -145,7 +199,7 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
         }
         let now = app.core.now();
         let limit = i64::try_from(free).unwrap_or(BATCH).min(BATCH);
-        let jobs = match app.core.store.claim_jobs(now, now + LEASE_SECONDS, limit, None).await {
+        let jobs = match app.core.store.claim_jobs(now, now + LEASE_SECONDS, limit, None, None).await {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming jobs failed; retrying");
@@ -183,7 +237,9 @@ pub async fn drain(app: &AppState, account: Option<&str>) -> Vec<JobKind> {
     let mut n = Vec::new();
     loop {
         let now = app.core.now();
-        let Ok(jobs) = app.core.store.claim_jobs(now, now + LEASE_SECONDS, BATCH, account).await else { return n };
+        let Ok(jobs) = app.core.store.claim_jobs(now, now + LEASE_SECONDS, BATCH, account, None).await else {
+            return n;
+        };
         if jobs.is_empty() {
             return n;
         }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::api::{accounts, customers, events, institutions, sessions, test_helpers, transactions};
+use crate::api::{accounts, customers, events, institutions, sessions, test_clocks, test_helpers, transactions};
 use crate::error::ApiError;
 use crate::extract::auth::api_context;
 use crate::startup::AppState;
@@ -48,6 +48,12 @@ pub fn router(app: AppState) -> Router {
             post(test_helpers::complete_session),
         )
         .route("/v1/test_helpers/financial_connections/sessions/{session}/expire", post(test_helpers::expire_session))
+        .route("/v1/test_helpers/test_clocks", post(test_clocks::create_test_clock).get(test_clocks::list_test_clocks))
+        .route(
+            "/v1/test_helpers/test_clocks/{test_clock}",
+            get(test_clocks::retrieve_test_clock).delete(test_clocks::delete_test_clock),
+        )
+        .route("/v1/test_helpers/test_clocks/{test_clock}/advance", post(test_clocks::advance_test_clock))
         .route_layer(middleware::from_fn_with_state(app.clone(), api_context));
 
     Router::new()

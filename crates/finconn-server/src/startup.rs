@@ -63,7 +63,8 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, Db)> {
     Ok((AppState::new(config, db.clone(), Arc::new(SystemClock)), db))
 }
 
-/// Idempotency keys are kept 24 hours, as Stripe keeps them.
+/// Housekeeping every 10 minutes: idempotency keys are kept 24 hours, as Stripe keeps them; finished jobs
+/// 7 days; events 30 days; test clocks delete themselves at their `deletes_after`.
 async fn prune_idempotency_keys(app: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -84,6 +85,11 @@ async fn prune_idempotency_keys(app: AppState) {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned events older than 30 days"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning events failed"),
+        }
+        match app.core.delete_expired_test_clocks().await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "deleted test clocks past their deletes_after"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "deleting expired test clocks failed"),
         }
     }
 }

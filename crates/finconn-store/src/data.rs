@@ -14,6 +14,13 @@ use crate::pool::{BeginWrite, Pools};
 pub(crate) const INSERT_JOB: &str =
     "INSERT INTO jobs (account_id, livemode, kind, run_at, locked_until, attempts, created) VALUES ($1, $2, $3, $4, 0, 0, $5)";
 
+/// A job of test clock `$5`, due at `$4` on the clock: claimable at once (`run_at` 0) if the clock is already
+/// there, else parked (`run_at` far in the future) until an advance of the clock releases it.
+pub(crate) const INSERT_CLOCK_JOB: &str =
+    "INSERT INTO jobs (account_id, livemode, kind, run_at, locked_until, attempts, created, test_clock, clock_run_at) \
+     VALUES ($1, $2, $3, COALESCE((SELECT CASE WHEN frozen_time >= $4 THEN 0 ELSE 9000000000000000000 END \
+     FROM test_clocks WHERE id = $5), 0), 0, 0, $4, $5, $4)";
+
 const UPDATE_ACCOUNT: &str = "UPDATE fc_accounts SET data = $1, version = version + 1 \
      WHERE id = $2 AND account_id = $3 AND livemode = $4 AND version = $5";
 
@@ -259,6 +266,9 @@ pub(crate) async fn transactions_by_provider_id(
     rows.into_iter().map(|(d,)| from_json::<TransactionRecord>(&d).map(|t| (t.provider_id.clone(), t))).collect()
 }
 
+/// `id, account_id, livemode, kind, run_at (on its clock), attempts, test_clock`.
+type JobRow = (i64, String, bool, String, i64, i64, Option<String>);
+
 fn decode_job(
     id: i64,
     account: String,
@@ -266,8 +276,9 @@ fn decode_job(
     kind: &str,
     run_at: i64,
     attempts: i64,
+    test_clock: Option<String>,
 ) -> Result<Job, StoreError> {
-    Ok(Job { id, scope: Scope { account, livemode }, kind: from_json::<JobKind>(kind)?, run_at, attempts })
+    Ok(Job { id, scope: Scope { account, livemode }, kind: from_json::<JobKind>(kind)?, run_at, attempts, test_clock })
 }
 
 pub(crate) async fn claim_jobs(
@@ -276,21 +287,25 @@ pub(crate) async fn claim_jobs(
     lease_until: i64,
     limit: i64,
     only_account: Option<&str>,
+    only_clock: Option<&str>,
 ) -> Result<Vec<Job>, StoreError> {
     // PostgreSQL: SKIP LOCKED lets concurrent claimers pass each other's rows instead of waiting, and the
     // row lock makes each job go to one claimer. SQLite has one writer, which serializes claims anyway.
-    let rows: Vec<(i64, String, bool, String, i64, i64)> = match pools {
+    // A clock's job reports its time on the clock (`clock_run_at`), the time its follow-ups count from.
+    let rows: Vec<JobRow> = match pools {
         Pools::Postgres { pool, .. } => sqlx::query_as(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 WHERE id IN ( \
                SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $2 AND locked_until <= $2 \
                AND (CAST($4 AS TEXT) IS NULL OR account_id = $4) \
+               AND (CAST($5 AS TEXT) IS NULL OR test_clock = $5) \
                ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, account_id, livemode, kind, run_at, attempts",
+             RETURNING id, account_id, livemode, kind, COALESCE(clock_run_at, run_at), attempts, test_clock",
         )
         .bind(lease_until)
         .bind(now)
         .bind(limit)
         .bind(only_account)
+        .bind(only_clock)
         .fetch_all(pool)
         .await
         .map_err(db_err)?,
@@ -298,18 +313,20 @@ pub(crate) async fn claim_jobs(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 WHERE id IN ( \
                SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $2 AND locked_until <= $2 \
                AND (CAST($4 AS TEXT) IS NULL OR account_id = $4) \
+               AND (CAST($5 AS TEXT) IS NULL OR test_clock = $5) \
                ORDER BY run_at, id LIMIT $3) \
-             RETURNING id, account_id, livemode, kind, run_at, attempts",
+             RETURNING id, account_id, livemode, kind, COALESCE(clock_run_at, run_at), attempts, test_clock",
         )
         .bind(lease_until)
         .bind(now)
         .bind(limit)
         .bind(only_account)
+        .bind(only_clock)
         .fetch_all(write)
         .await
         .map_err(db_err)?,
     };
-    rows.into_iter().map(|(id, a, l, k, r, at)| decode_job(id, a, l, &k, r, at)).collect()
+    rows.into_iter().map(|(id, a, l, k, r, at, c)| decode_job(id, a, l, &k, r, at, c)).collect()
 }
 
 pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &RefreshOutcome) -> Result<(), StoreError> {

@@ -26,13 +26,17 @@ pub(crate) struct EventRow {
 /// Effects serialized before the transaction starts, so nothing inside it can fail to encode.
 #[derive(Default)]
 pub(crate) struct EffectRows {
-    pub jobs: Vec<(String, i64)>,
+    /// `(kind, run_at, test_clock)`.
+    pub jobs: Vec<(String, i64, Option<String>)>,
     pub events: Vec<EventRow>,
 }
 
 pub(crate) fn rows(jobs: &[finconn_core::model::NewJob], events: &[NewEvent]) -> Result<EffectRows, StoreError> {
     Ok(EffectRows {
-        jobs: jobs.iter().map(|j| Ok((to_json(&j.kind)?, j.run_at))).collect::<Result<_, StoreError>>()?,
+        jobs: jobs
+            .iter()
+            .map(|j| Ok((to_json(&j.kind)?, j.run_at, j.test_clock.clone())))
+            .collect::<Result<_, StoreError>>()?,
         events: events
             .iter()
             .map(|e| {
@@ -62,16 +66,24 @@ pub(crate) const INSERT_EVENT: &str =
 /// Writes `$rows` (an `EffectRows`) for `$scope` inside the open transaction `$tx`.
 macro_rules! write_effects {
     ($tx:expr, $scope:expr, $rows:expr) => {{
-        for (kind, run_at) in &$rows.jobs {
-            sqlx::query($crate::data::INSERT_JOB)
-                .bind(&$scope.account)
-                .bind($scope.livemode)
-                .bind(kind)
-                .bind(run_at)
-                .bind(run_at)
-                .execute(&mut *$tx)
-                .await
-                .map_err($crate::db_err)?;
+        for (kind, run_at, clock) in &$rows.jobs {
+            match clock {
+                None => sqlx::query($crate::data::INSERT_JOB)
+                    .bind(&$scope.account)
+                    .bind($scope.livemode)
+                    .bind(kind)
+                    .bind(run_at)
+                    .bind(run_at),
+                Some(clock) => sqlx::query($crate::data::INSERT_CLOCK_JOB)
+                    .bind(&$scope.account)
+                    .bind($scope.livemode)
+                    .bind(kind)
+                    .bind(run_at)
+                    .bind(clock),
+            }
+            .execute(&mut *$tx)
+            .await
+            .map_err($crate::db_err)?;
         }
         for e in &$rows.events {
             sqlx::query($crate::effects::INSERT_EVENT)

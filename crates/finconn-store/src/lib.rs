@@ -9,12 +9,13 @@ mod events;
 mod idempotency;
 mod keys;
 mod objects;
+mod test_clocks;
 
 use async_trait::async_trait;
 use finconn_core::model::{
     AccountRecord, ApiKeyRecord, AttemptRecord, CustomerRecord, DeliveryRecord, DeliveryStatus, EventRecord,
     IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord, Scope, SessionRecord, StoredResponse,
-    TransactionRecord, WebhookEndpointRecord,
+    TestClockRecord, TransactionRecord, WebhookEndpointRecord,
 };
 use std::collections::HashMap;
 
@@ -269,8 +270,9 @@ impl Store for Db {
         lease_until: i64,
         limit: i64,
         only_account: Option<&str>,
+        only_clock: Option<&str>,
     ) -> Result<Vec<Job>, StoreError> {
-        data::claim_jobs(&self.pool, now, lease_until, limit, only_account).await
+        data::claim_jobs(&self.pool, now, lease_until, limit, only_account, only_clock).await
     }
 
     async fn finish_job(&self, scope: &Scope, job: i64, outcome: &RefreshOutcome) -> Result<(), StoreError> {
@@ -322,6 +324,53 @@ impl Store for Db {
 
     async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError> {
         idempotency::prune(&self.pool, before).await
+    }
+
+    async fn insert_test_clock(
+        &self,
+        scope: &Scope,
+        rec: &TestClockRecord,
+        customer: Option<&CustomerRecord>,
+        effects: &Effects,
+    ) -> Result<bool, StoreError> {
+        test_clocks::insert_test_clock(&self.pool, scope, rec, customer, effects).await
+    }
+
+    async fn get_test_clock(&self, account: &str, id: &str) -> Result<Option<TestClockRecord>, StoreError> {
+        test_clocks::get_test_clock(&self.pool, account, id).await
+    }
+
+    async fn update_test_clock(
+        &self,
+        scope: &Scope,
+        rec: &TestClockRecord,
+        effects: &Effects,
+    ) -> Result<bool, StoreError> {
+        test_clocks::update_test_clock(&self.pool, scope, rec, effects).await
+    }
+
+    async fn list_test_clocks(&self, scope: &Scope, page: &PageRequest) -> Result<Page<TestClockRecord>, StoreError> {
+        test_clocks::list_test_clocks(&self.pool, scope, page).await
+    }
+
+    async fn test_clock_time(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        test_clocks::test_clock_time(&self.pool, id).await
+    }
+
+    async fn release_clock_jobs(&self, clock: &str, up_to: i64) -> Result<i64, StoreError> {
+        test_clocks::release_clock_jobs(&self.pool, clock, up_to).await
+    }
+
+    async fn next_clock_job(&self, clock: &str) -> Result<Option<i64>, StoreError> {
+        test_clocks::next_clock_job(&self.pool, clock).await
+    }
+
+    async fn accounts_on_clock(&self, scope: &Scope, clock: &str) -> Result<Vec<LinkedAccountRecord>, StoreError> {
+        test_clocks::accounts_on_clock(&self.pool, scope, clock).await
+    }
+
+    async fn expired_test_clocks(&self, now: i64) -> Result<Vec<(Scope, String)>, StoreError> {
+        test_clocks::expired_test_clocks(&self.pool, now).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -73,6 +73,7 @@ macro_rules! versioned {
 }
 versioned!(
     CustomerRecord,
+    finconn_core::model::TestClockRecord,
     SessionRecord,
     finconn_core::model::LinkedAccountRecord,
     finconn_core::model::WebhookEndpointRecord
@@ -88,8 +89,8 @@ pub(crate) fn decode<T: Versioned>(data: &str, scope: Scope, version: i64) -> Re
 pub(crate) async fn insert_customer(pools: &Pools, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError> {
     let data = to_json(rec)?;
     on_pool!(pools, write, |p| sqlx::query(
-        "INSERT INTO customers (id, account_id, livemode, created, email, deleted, version, data) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7)"
+        "INSERT INTO customers (id, account_id, livemode, created, email, deleted, version, data, test_clock) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)"
     )
     .bind(&rec.id)
     .bind(&scope.account)
@@ -98,6 +99,7 @@ pub(crate) async fn insert_customer(pools: &Pools, scope: &Scope, rec: &Customer
     .bind(&rec.email)
     .bind(rec.deleted)
     .bind(&data)
+    .bind(&rec.test_clock)
     .execute(p)
     .await
     .map(|_| ())
@@ -152,13 +154,11 @@ pub(crate) async fn list_customers(
     filter: &CustomerFilter,
     page: &PageRequest,
 ) -> Result<Page<CustomerRecord>, StoreError> {
-    if filter.test_clock.is_some() {
-        return Ok(Page { items: Vec::new(), has_more: false });
-    }
     let (cmp, order, bound) = page_bounds(pools, "customers", scope, page).await?;
     let sql = format!(
         "SELECT version, data FROM customers WHERE account_id = $1 AND livemode = $2 AND deleted = $3 \
          AND (CAST($4 AS TEXT) IS NULL OR email = $4) AND seq {cmp} $5 AND created >= $7 AND created <= $8 \
+         AND (test_clock = $9 OR (CAST($9 AS TEXT) IS NULL AND test_clock IS NULL)) \
          ORDER BY seq {order} LIMIT $6"
     );
     let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
@@ -170,6 +170,7 @@ pub(crate) async fn list_customers(
         .bind(i64::from(page.limit) + 1)
         .bind(filter.created.0)
         .bind(filter.created.1)
+        .bind(&filter.test_clock)
         .fetch_all(p)
         .await
         .map_err(db_err)?);
@@ -267,8 +268,8 @@ pub(crate) async fn complete_session(
         }
         for (a, json) in &rows {
             sqlx::query(
-                "INSERT INTO fc_accounts (id, account_id, livemode, created, session_id, holder_customer, holder_account, version, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
+                "INSERT INTO fc_accounts (id, account_id, livemode, created, session_id, holder_customer, holder_account, version, data, test_clock) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
             )
             .bind(&a.id)
             .bind(&scope.account)
@@ -278,6 +279,7 @@ pub(crate) async fn complete_session(
             .bind(&a.holder.customer)
             .bind(&a.holder.account)
             .bind(json)
+            .bind(&a.test_clock)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;

@@ -27,7 +27,8 @@ pub struct Customer {
     pub preferred_locales: Option<Vec<String>>,
     pub shipping: Option<serde_json::Value>,
     pub tax_exempt: Option<String>,
-    pub test_clock: Option<String>,
+    /// The test clock the customer belongs to: its id, or the clock with `expand[]=test_clock`.
+    pub test_clock: Option<crate::Expandable<crate::TestClock>>,
     /// Keys this version does not know, kept and serialized back.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

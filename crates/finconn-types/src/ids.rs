@@ -103,6 +103,8 @@ typed_id!(/// `fcinst_…`
     InstitutionId, "fcinst_");
 typed_id!(/// `acct_…`
     StripeAccountId, "acct_");
+typed_id!(/// `clock_…`
+    TestClockId, "clock_");
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod expandable;
 mod ids;
 mod list;
 mod session;
+mod test_clock;
 
 pub use account::{Account, Balance, CashBalance, CreditBalance, Refresh, TransactionRefresh};
 pub use customer::{Address, Customer, DeletedCustomer};
@@ -25,10 +26,11 @@ pub use event::{DeletedWebhookEndpoint, Event, EventData, EventRequest, WebhookE
 pub use expandable::{Expandable, HasId};
 pub use ids::{
     AccountId, CustomerId, EventId, IdError, InstitutionId, ObjectId, OwnerId, OwnershipId, SessionId, StripeAccountId,
-    TransactionId, TransactionRefreshId, WebhookEndpointId,
+    TestClockId, TransactionId, TransactionRefreshId, WebhookEndpointId,
 };
 pub use list::List;
 pub use session::{AccountHolder, Filters, Limits, ManualEntry, Session};
+pub use test_clock::{DeletedTestClock, TestClock, TestClockAdvancing, TestClockStatus, TestClockStatusDetails};
 
 /// The Stripe API version whose wire format finconn serves.
 pub const API_VERSION: &str = "2026-07-29.dahlia";

@@ -42,7 +42,7 @@ fn address(root: &Obj<'_>) -> Patch<AddressRecord> {
     }
 }
 
-/// The body of create and update: the same parameters, all optional.
+/// The body of update: every parameter optional.
 fn changes(root: Obj<'_>) -> Option<(CustomerChanges, Expand)> {
     let changes = CustomerChanges {
         email: patch(root.string("email", 512)),
@@ -51,13 +51,22 @@ fn changes(root: Obj<'_>) -> Option<(CustomerChanges, Expand)> {
         phone: patch(root.string("phone", 20)),
         address: address(&root),
         metadata: root.metadata("metadata").map(|m| m.map(|pairs| pairs.into_iter().collect())),
+        test_clock: None,
     };
     Some((changes, root.expand()))
 }
 
+/// The body of create: update's parameters, and `test_clock` (a customer joins a clock only when created).
+fn new_customer(root: Obj<'_>) -> Option<(CustomerChanges, Expand)> {
+    let test_clock = root.string_set("test_clock", 5000);
+    let (mut c, expand) = changes(root)?;
+    c.test_clock = test_clock;
+    Some((c, expand))
+}
+
 /// `POST /v1/customers`
 pub async fn create_customer(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
-    let (changes, expand) = params::parse(&ctx.form, changes)?;
+    let (changes, expand) = params::parse(&ctx.form, new_customer)?;
     let customer = app.core.create_customer(ctx.scope(), changes).await?;
     expand::object(&app, &ctx, customer, &expand, expand::CUSTOMER).await
 }

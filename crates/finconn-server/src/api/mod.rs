@@ -5,6 +5,7 @@ pub mod customers;
 pub mod events;
 pub mod institutions;
 pub mod sessions;
+pub mod test_clocks;
 pub mod test_helpers;
 pub mod transactions;
 

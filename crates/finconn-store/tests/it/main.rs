@@ -54,6 +54,7 @@ fn customer(email: &str) -> CustomerRecord {
         metadata: BTreeMap::new(),
         invoice_prefix: "ABC".into(),
         deleted: false,
+        test_clock: None,
         version: 0,
     }
 }
@@ -162,6 +163,7 @@ async fn sessions_round_trip(db: &Db) {
         completed_at: None,
         link: finconn_core::flow::LinkStep::Consent,
         oauth_authorized: None,
+        test_clock: None,
         version: 0,
     };
     db.insert_session(&s, &rec).await.unwrap();
@@ -239,6 +241,7 @@ async fn finished_jobs_are_pruned_and_due_jobs_are_claimed_once(db: &Db) {
         completed_at: None,
         link: finconn_core::flow::LinkStep::Consent,
         oauth_authorized: None,
+        test_clock: None,
         version: 0,
     };
     db.insert_session(&s, &rec).await.unwrap();
@@ -247,18 +250,131 @@ async fn finished_jobs_are_pruned_and_due_jobs_are_claimed_once(db: &Db) {
     let job = finconn_core::model::NewJob {
         kind: finconn_core::model::JobKind::SubscriptionTick { account: "fca_none".into() },
         run_at: 1_000,
+        test_clock: None,
     };
     let effects = finconn_core::store::Effects { jobs: vec![job], events: vec![] };
     assert!(db.complete_session(&s, &done, &[], &effects).await.unwrap());
-    assert!(db.claim_jobs(999, 2_000, 10, Some(&s.account)).await.unwrap().is_empty(), "not due yet");
-    let claimed = db.claim_jobs(1_000, 2_000, 10, Some(&s.account)).await.unwrap();
+    assert!(db.claim_jobs(999, 2_000, 10, Some(&s.account), None).await.unwrap().is_empty(), "not due yet");
+    let claimed = db.claim_jobs(1_000, 2_000, 10, Some(&s.account), None).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert!(db.claim_jobs(1_500, 2_500, 10, Some(&s.account)).await.unwrap().is_empty(), "leased");
+    assert!(db.claim_jobs(1_500, 2_500, 10, Some(&s.account), None).await.unwrap().is_empty(), "leased");
     db.finish_job(&s, claimed[0].id, &finconn_core::accounts::RefreshOutcome::default()).await.unwrap();
-    assert!(db.claim_jobs(3_000, 4_000, 10, Some(&s.account)).await.unwrap().is_empty(), "done jobs never run again");
+    assert!(
+        db.claim_jobs(3_000, 4_000, 10, Some(&s.account), None).await.unwrap().is_empty(),
+        "done jobs never run again"
+    );
     // done_at is the lease end (2_000): a prune before it keeps the job, after it removes it.
     assert_eq!(db.prune_jobs(1_999).await.unwrap(), 0);
     assert!(db.prune_jobs(2_001).await.unwrap() >= 1);
+}
+
+fn clock(frozen_time: i64) -> finconn_core::model::TestClockRecord {
+    finconn_core::model::TestClockRecord {
+        id: ids::new_id("clock_"),
+        scope: None,
+        created: 1,
+        deletes_after: 100,
+        frozen_time,
+        name: None,
+        status: finconn_core::model::TestClockStatus::Ready,
+        target: None,
+        deleted: false,
+        version: 0,
+    }
+}
+
+/// A job of a test clock is due when its clock gets there, however far real time has gone; claiming it
+/// reports its time on the clock.
+async fn test_clock_jobs_wait_for_their_clock(db: &Db) {
+    use finconn_core::model::{JobKind, NewJob};
+    use finconn_core::store::Effects;
+    let s = scope();
+    let mut c = clock(1_000);
+    assert!(db.insert_test_clock(&s, &c, None, &Effects::default()).await.unwrap());
+    let clock_id = c.id.clone();
+    let tick = |run_at| NewJob {
+        kind: JobKind::SubscriptionTick { account: "fca_x".into() },
+        run_at,
+        test_clock: Some(clock_id.clone()),
+    };
+    let effects = Effects { jobs: vec![tick(1_000), tick(1_000 + 86_400)], events: vec![] };
+    c = db.get_test_clock(&s.account, &c.id).await.unwrap().unwrap();
+    assert!(db.update_test_clock(&s, &c, &effects).await.unwrap());
+    let real_now = 5_000_000_000; // real time far past both
+    let claimed = db.claim_jobs(real_now, real_now + 60, 10, Some(&s.account), None).await.unwrap();
+    assert_eq!(claimed.len(), 1, "only the job at the clock's time is due");
+    assert_eq!(claimed[0].run_at, 1_000, "a clock job reports its time on the clock");
+    assert_eq!(claimed[0].test_clock.as_deref(), Some(c.id.as_str()));
+    db.finish_job(&s, claimed[0].id, &Default::default()).await.unwrap();
+    assert_eq!(db.release_clock_jobs(&c.id, 1_000).await.unwrap(), 0, "nothing left due at 1000");
+    assert_eq!(db.next_clock_job(&c.id).await.unwrap(), Some(1_000 + 86_400));
+    assert!(db.claim_jobs(real_now, real_now + 60, 10, Some(&s.account), None).await.unwrap().is_empty());
+    assert_eq!(db.release_clock_jobs(&c.id, 1_000 + 86_400).await.unwrap(), 1, "the clock reached the next one");
+    let other = clock(0);
+    assert!(db.insert_test_clock(&s, &other, None, &Effects::default()).await.unwrap());
+    assert!(
+        db.claim_jobs(real_now, real_now + 60, 10, None, Some(&other.id)).await.unwrap().is_empty(),
+        "claims for one clock leave the others' jobs"
+    );
+    let claimed = db.claim_jobs(real_now, real_now + 60, 10, None, Some(&c.id)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].run_at, 1_000 + 86_400);
+    db.finish_job(&s, claimed[0].id, &Default::default()).await.unwrap();
+    assert_eq!(db.next_clock_job(&c.id).await.unwrap(), None);
+    assert_eq!(db.test_clock_time(&c.id).await.unwrap(), Some(1_000));
+
+    // Deleting a clock makes its waiting jobs due at once.
+    let effects = Effects { jobs: vec![tick(9_000_000)], events: vec![] };
+    c = db.get_test_clock(&s.account, &c.id).await.unwrap().unwrap();
+    assert!(db.update_test_clock(&s, &c, &effects).await.unwrap());
+    assert!(db.claim_jobs(real_now, real_now + 60, 10, Some(&s.account), None).await.unwrap().is_empty());
+    c = db.get_test_clock(&s.account, &c.id).await.unwrap().unwrap();
+    c.deleted = true;
+    assert!(db.update_test_clock(&s, &c, &Effects::default()).await.unwrap());
+    assert_eq!(db.claim_jobs(real_now, real_now + 60, 10, Some(&s.account), None).await.unwrap().len(), 1);
+    let stale = finconn_core::model::TestClockRecord { version: 0, ..c.clone() };
+    assert!(!db.update_test_clock(&s, &stale, &Effects::default()).await.unwrap(), "compare-and-swap on version");
+}
+
+async fn test_clocks_attach_customers_once(db: &Db) {
+    use finconn_core::store::{CustomerFilter, Effects};
+    let s = scope();
+    let cust = customer("clock@x.test");
+    db.insert_customer(&s, &cust).await.unwrap();
+    let plain = customer("plain@x.test");
+    db.insert_customer(&s, &plain).await.unwrap();
+    let first = clock(10);
+    let read = db.get_customer(&s.account, &cust.id).await.unwrap().unwrap();
+    let attached = CustomerRecord { test_clock: Some(first.id.clone()), ..read.clone() };
+    assert!(db.insert_test_clock(&s, &first, Some(&attached), &Effects::default()).await.unwrap());
+    let second = clock(20);
+    assert!(
+        !db.insert_test_clock(
+            &s,
+            &second,
+            Some(&CustomerRecord { test_clock: Some(second.id.clone()), ..read }),
+            &Effects::default()
+        )
+        .await
+        .unwrap(),
+        "a customer read before it was attached cannot be attached again"
+    );
+    assert!(db.get_test_clock(&s.account, &second.id).await.unwrap().is_none(), "a refused clock is not written");
+    let page = PageRequest { limit: 10, cursor: None };
+    let all = db.list_customers(&s, &CustomerFilter::default(), &page).await.unwrap();
+    assert_eq!(
+        all.items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [plain.id.as_str()],
+        "clock customers are left out"
+    );
+    let on_clock = CustomerFilter { test_clock: Some(first.id.clone()), ..Default::default() };
+    let mine = db.list_customers(&s, &on_clock, &page).await.unwrap();
+    assert_eq!(mine.items.len(), 1);
+    assert_eq!(mine.items[0].test_clock.as_deref(), Some(first.id.as_str()));
+    let clocks = db.list_test_clocks(&s, &page).await.unwrap();
+    assert_eq!(clocks.items.len(), 1);
+    assert_eq!(db.expired_test_clocks(99).await.unwrap().iter().filter(|(sc, _)| *sc == s).count(), 0);
+    assert_eq!(db.expired_test_clocks(100).await.unwrap().iter().filter(|(sc, _)| *sc == s).count(), 1);
 }
 
 macro_rules! conformance {
@@ -279,6 +395,8 @@ conformance!(
     sessions_round_trip,
     idempotency_keys_lock_complete_and_expire,
     finished_jobs_are_pruned_and_due_jobs_are_claimed_once,
+    test_clock_jobs_wait_for_their_clock,
+    test_clocks_attach_customers_once,
 );
 
 #[tokio::test]
