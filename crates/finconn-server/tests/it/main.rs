@@ -11,4 +11,5 @@ mod idempotency;
 mod link;
 mod protocol;
 mod sessions;
+mod test_clocks;
 mod webhooks;
