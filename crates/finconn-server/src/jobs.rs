@@ -51,11 +51,24 @@ fn run_job<'a>(app: &'a AppState, job: &'a Job) -> BoxedRun<'a> {
 
 /// How long one advancing job works before it hands over to a new job (well inside its lease).
 const ADVANCE_SLICE: Duration = Duration::from_secs(20);
+/// An advance that failed this many times leaves its clock in `internal_failure`.
+const MAX_ADVANCE_ATTEMPTS: i64 = 5;
 
 /// Advances a test clock: runs the clock's due jobs itself (so an advance never waits for the poll, nor for
 /// a test's `drain`), moves the clock to the next due job, and so on until the target, where it is `ready`.
 async fn advance(app: &AppState, job: &Job, clock: &str) -> Result<(), finconn_core::DomainError> {
     use finconn_core::test_clocks::Step;
+    if job.attempts > MAX_ADVANCE_ATTEMPTS {
+        // It kept failing (each failure waits out a lease): the clock says so, and the job ends.
+        tracing::warn!(
+            clock,
+            attempts = job.attempts,
+            "a test clock could not be advanced; marking it internal_failure"
+        );
+        app.core.fail_test_clock(&job.scope, clock).await?;
+        let empty = finconn_core::accounts::RefreshOutcome::default();
+        return Ok(app.core.store.finish_job(&job.scope, job.id, &empty).await?);
+    }
     let started = std::time::Instant::now();
     let mut idle_rounds = 0u32;
     loop {
