@@ -346,6 +346,7 @@ impl Finconn {
         self.change_account(scope, id, origin, |rec, _| {
             let was = std::mem::replace(&mut rec.status, "disconnected".to_owned());
             rec.subscriptions.clear();
+            rec.subscription = None;
             let events =
                 if was == "disconnected" { Vec::new() } else { vec!["financial_connections.account.disconnected"] };
             Ok((Vec::new(), events))
@@ -416,8 +417,10 @@ impl Finconn {
                 return Ok((Vec::new(), Vec::new()));
             }
             rec.subscriptions.push("transactions".to_owned());
+            let token = ids::random_base62(16);
+            rec.subscription = Some(token.clone());
             let mut jobs = vec![NewJob {
-                kind: JobKind::SubscriptionTick { account: rec.id.clone() },
+                kind: JobKind::SubscriptionTick { account: rec.id.clone(), subscription: Some(token) },
                 run_at: now + DAY,
                 test_clock: rec.test_clock.clone(),
             }];
@@ -429,9 +432,48 @@ impl Finconn {
         .await
     }
 
+    /// Test helper (finconn extension): the institution stops giving access to an active account, as a
+    /// provider reporting it inaccessible would. Its refreshes and subscription wait until it is reactivated.
+    pub async fn deactivate_account_for_test(
+        &self,
+        scope: &Scope,
+        id: &str,
+        origin: Option<&Origin>,
+    ) -> Result<Account, DomainError> {
+        self.change_account(scope, id, origin, |rec, _| match rec.status.as_str() {
+            "active" => {
+                rec.status = "inactive".to_owned();
+                Ok((Vec::new(), vec!["financial_connections.account.deactivated"]))
+            }
+            "inactive" => Ok((Vec::new(), Vec::new())),
+            _ => Err(inactive(rec)),
+        })
+        .await
+    }
+
+    /// Test helper (finconn extension): access to an inactive account is back (the end user relinked it).
+    /// A subscribed account's daily refresh resumes at its next tick.
+    pub async fn reactivate_account_for_test(
+        &self,
+        scope: &Scope,
+        id: &str,
+        origin: Option<&Origin>,
+    ) -> Result<Account, DomainError> {
+        self.change_account(scope, id, origin, |rec, _| match rec.status.as_str() {
+            "inactive" => {
+                rec.status = "active".to_owned();
+                Ok((Vec::new(), vec!["financial_connections.account.reactivated"]))
+            }
+            "active" => Ok((Vec::new(), Vec::new())),
+            _ => Err(inactive(rec)),
+        })
+        .await
+    }
+
     pub async fn unsubscribe_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
         self.change_account(scope, id, None, |rec, _| {
             rec.subscriptions.retain(|s| s != "transactions");
+            rec.subscription = None;
             Ok((Vec::new(), Vec::new()))
         })
         .await
@@ -531,7 +573,7 @@ impl Finconn {
             JobKind::RefreshBalance { account }
             | JobKind::RefreshOwnership { account }
             | JobKind::RefreshTransactions { account, .. }
-            | JobKind::SubscriptionTick { account } => account,
+            | JobKind::SubscriptionTick { account, .. } => account,
             JobKind::FanoutEvent { .. } | JobKind::DeliverWebhook { .. } | JobKind::AdvanceTestClock { .. } => {
                 return Ok((Fetch::Nothing, None))
             }
@@ -570,15 +612,25 @@ impl Finconn {
         let cooldown = i64::try_from(self.settings.refresh_cooldown.as_secs()).unwrap_or(60);
         let (_, rec) = self.plan_job(job).await?;
         let mut out = RefreshOutcome::default();
-        if let JobKind::SubscriptionTick { account } = &job.kind {
+        if let JobKind::SubscriptionTick { account, subscription } = &job.kind {
             if let Some(mut rec) = rec {
-                if rec.status == "active" && rec.subscriptions.iter().any(|s| s == "transactions") {
+                // A tick of this subscription (ticks queued before tokens existed carry none) keeps the
+                // chain going while the account is subscribed and not disconnected; it refreshes only an
+                // active account, so an inactive one that is reactivated picks up where it was.
+                let current = subscription.is_none() || *subscription == rec.subscription;
+                let subscribed = rec.subscriptions.iter().any(|s| s == "transactions");
+                if current && subscribed && rec.status != "disconnected" {
                     let mut jobs = vec![NewJob {
-                        kind: JobKind::SubscriptionTick { account: account.clone() },
+                        kind: JobKind::SubscriptionTick {
+                            account: account.clone(),
+                            subscription: subscription.clone(),
+                        },
                         run_at: job.run_at + DAY,
                         test_clock: rec.test_clock.clone(),
                     }];
-                    if !matches!(rec.refresh_state(Feature::Transactions), Some((RefreshStatus::Pending, _))) {
+                    if rec.status == "active"
+                        && !matches!(rec.refresh_state(Feature::Transactions), Some((RefreshStatus::Pending, _)))
+                    {
                         jobs.push(rec.start_refresh(Feature::Transactions, now));
                     }
                     out.jobs = jobs;

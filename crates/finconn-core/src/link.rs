@@ -164,6 +164,7 @@ impl Finconn {
                 ownership: None,
                 ownership_refresh: None,
                 transaction_refresh: None,
+                subscription: None,
                 test_clock: session.test_clock.clone(),
                 version: 0,
             })

@@ -149,6 +149,10 @@ pub struct LinkedAccountRecord {
     pub ownership_refresh: Option<RefreshRecord>,
     #[serde(default)]
     pub transaction_refresh: Option<TransactionRefreshRecord>,
+    /// The current transaction subscription (a random token its daily ticks carry); `None` when
+    /// unsubscribed.
+    #[serde(default)]
+    pub subscription: Option<String>,
     /// The test clock whose time the account lives on (its refreshes, data and daily subscription);
     /// `None`: real time.
     #[serde(default)]
@@ -248,9 +252,12 @@ pub enum JobKind {
         account: String,
         refresh: String,
     },
-    /// The daily transaction refresh of a subscribed account.
+    /// The daily transaction refresh of a subscribed account. `subscription` names the subscription the
+    /// tick belongs to: a tick of an earlier one (unsubscribed since) ends without a successor.
     SubscriptionTick {
         account: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subscription: Option<String>,
     },
     /// Creates the webhook deliveries of a new event.
     FanoutEvent {

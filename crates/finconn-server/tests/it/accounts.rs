@@ -250,7 +250,31 @@ async fn accounts_are_listed_by_holder_and_session_within_the_tenant(app: TestAp
     assert_eq!(stranger.get(&format!("/v1/financial_connections/transactions?account={one}")).await.status, 400);
 }
 
+/// Unsubscribing and subscribing again within a day leaves one daily refresh, not two.
+async fn resubscribing_keeps_one_daily_refresh(app: TestApp) {
+    use finconn_core::model::JobKind;
+    let acct = &link(&app, &[("permissions[]", "transactions")], &["Success"]).await[0];
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    let features = [("features[]", "transactions")];
+    app.post(&format!("{path}/subscribe"), &features).await.ok();
+    app.run_jobs().await;
+    app.post(&format!("{path}/unsubscribe"), &features).await.ok();
+    app.clock.advance(3_600);
+    app.post(&format!("{path}/subscribe"), &features).await.ok();
+    app.run_jobs().await;
+    for day in 1..=3 {
+        app.clock.advance(86_400);
+        let ran = app.run_all_jobs().await;
+        let ticks = ran.iter().filter(|k| matches!(k, JobKind::SubscriptionTick { .. })).count();
+        let refreshes = ran.iter().filter(|k| matches!(k, JobKind::RefreshTransactions { .. })).count();
+        // Day 1 also runs the first subscription's last tick, which ends without a successor.
+        let expected_ticks = if day == 1 { 2 } else { 1 };
+        assert_eq!((ticks, refreshes), (expected_ticks, 1), "day {day}: {ran:?}");
+    }
+}
+
 crate::on_both_backends!(
+    resubscribing_keeps_one_daily_refresh,
     refreshes_go_pending_then_succeed_and_are_gated,
     concurrent_refreshes_of_one_account_all_land,
     failing_accounts_end_their_refreshes_failed,

@@ -248,7 +248,7 @@ async fn finished_jobs_are_pruned_and_due_jobs_are_claimed_once(db: &Db) {
     let mut done = rec.clone();
     done.status = finconn_core::model::SessionStatus::Completed;
     let job = finconn_core::model::NewJob {
-        kind: finconn_core::model::JobKind::SubscriptionTick { account: "fca_none".into() },
+        kind: finconn_core::model::JobKind::SubscriptionTick { account: "fca_none".into(), subscription: None },
         run_at: 1_000,
         test_clock: None,
     };
@@ -293,7 +293,7 @@ async fn test_clock_jobs_wait_for_their_clock(db: &Db) {
     assert!(db.insert_test_clock(&s, &c, None, &Effects::default()).await.unwrap());
     let clock_id = c.id.clone();
     let tick = |run_at| NewJob {
-        kind: JobKind::SubscriptionTick { account: "fca_x".into() },
+        kind: JobKind::SubscriptionTick { account: "fca_x".into(), subscription: None },
         run_at,
         test_clock: Some(clock_id.clone()),
     };
