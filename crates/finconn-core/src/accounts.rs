@@ -631,11 +631,12 @@ impl Finconn {
                     if rec.status == "active"
                         && !matches!(rec.refresh_state(Feature::Transactions), Some((RefreshStatus::Pending, _)))
                     {
+                        // The account changes only when a refresh starts (it turns pending, with a new id).
                         jobs.push(rec.start_refresh(Feature::Transactions, now));
+                        out.account = Some(rec);
+                        out.touched.transactions = true;
                     }
                     out.jobs = jobs;
-                    out.account = Some(rec);
-                    out.touched.transactions = true;
                 }
             }
             return Ok(self.store.finish_job(&job.scope, job.id, &out).await?);

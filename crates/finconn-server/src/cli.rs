@@ -13,6 +13,12 @@ pub const TRIGGERS: &[(&str, &str)] = &[
     ("financial_connections.account.refreshed_ownership", "links an account, then refreshes its ownership"),
     ("financial_connections.account.refreshed_transactions", "links an account, then refreshes its transactions"),
     ("financial_connections.account.disconnected", "links an account, then disconnects it"),
+    ("financial_connections.account.deactivated", "links an account, then deactivates it (test helper)"),
+    ("financial_connections.account.reactivated", "links an account, deactivates it, then reactivates it"),
+    ("test_helpers.test_clock.created", "creates a test clock"),
+    ("test_helpers.test_clock.advancing", "creates a test clock and advances it a day"),
+    ("test_helpers.test_clock.ready", "creates a test clock and advances it a day"),
+    ("test_helpers.test_clock.deleted", "creates a test clock and deletes it"),
 ];
 
 pub struct Api {
@@ -66,6 +72,27 @@ pub async fn trigger(api: &Api, event: &str) -> anyhow::Result<()> {
         let list: Vec<&str> = TRIGGERS.iter().map(|(t, _)| *t).collect();
         bail!("finconn cannot trigger {event}; it can trigger:\n  {}", list.join("\n  "));
     }
+    if let Some(what) = event.strip_prefix("test_helpers.test_clock.") {
+        let clock = api
+            .post("/v1/test_helpers/test_clocks", &[("frozen_time", "1700000000"), ("name", "finconn trigger")])
+            .await?;
+        let id = str_of(&clock, "id")?.to_owned();
+        println!("Created test clock {id}.");
+        match what {
+            "advancing" | "ready" => {
+                api.post(&format!("/v1/test_helpers/test_clocks/{id}/advance"), &[("frozen_time", "1700086400")])
+                    .await?;
+                println!("Advancing {id} by a day.");
+            }
+            "deleted" => {
+                api.call(reqwest::Method::DELETE, &format!("/v1/test_helpers/test_clocks/{id}"), &[]).await?;
+                println!("Deleted {id}.");
+            }
+            _ => {}
+        }
+        println!("Trigger succeeded: {event} will be sent to this account's webhook endpoints.");
+        return Ok(());
+    }
     let customer = api.post("/v1/customers", &[("description", "finconn trigger")]).await?;
     let session = api
         .post(
@@ -106,6 +133,15 @@ pub async fn trigger(api: &Api, event: &str) -> anyhow::Result<()> {
         "financial_connections.account.disconnected" => {
             api.post(&format!("{path}/disconnect"), &[]).await?;
             println!("Disconnected {account}.");
+        }
+        "financial_connections.account.deactivated" | "financial_connections.account.reactivated" => {
+            let helper = format!("/v1/test_helpers/financial_connections/accounts/{account}");
+            api.post(&format!("{helper}/deactivate"), &[]).await?;
+            println!("Deactivated {account}.");
+            if event.ends_with("reactivated") {
+                api.post(&format!("{helper}/reactivate"), &[]).await?;
+                println!("Reactivated {account}.");
+            }
         }
         _ => {}
     }

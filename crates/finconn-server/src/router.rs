@@ -48,6 +48,14 @@ pub fn router(app: AppState) -> Router {
             post(test_helpers::complete_session),
         )
         .route("/v1/test_helpers/financial_connections/sessions/{session}/expire", post(test_helpers::expire_session))
+        .route(
+            "/v1/test_helpers/financial_connections/accounts/{account}/deactivate",
+            post(test_helpers::deactivate_account),
+        )
+        .route(
+            "/v1/test_helpers/financial_connections/accounts/{account}/reactivate",
+            post(test_helpers::reactivate_account),
+        )
         .route("/v1/test_helpers/test_clocks", post(test_clocks::create_test_clock).get(test_clocks::list_test_clocks))
         .route(
             "/v1/test_helpers/test_clocks/{test_clock}",

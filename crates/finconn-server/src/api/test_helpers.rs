@@ -47,3 +47,35 @@ pub async fn expire_session(
     let session = app.core.expire_session_for_test(ctx.scope(), &id).await?;
     expand::object(&app, &ctx, session, &expand, expand::SESSION).await
 }
+
+/// `POST /v1/test_helpers/financial_connections/accounts/{account}/deactivate` (finconn extension): the
+/// institution stops giving access; the account turns `inactive` (`financial_connections.account.deactivated`).
+pub async fn deactivate_account(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if ctx.scope().livemode {
+        return Err(ApiError::test_mode_only());
+    }
+    let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
+    let account = app.core.deactivate_account_for_test(ctx.scope(), &id, Some(&ctx.origin())).await?;
+    app.jobs.notify_one();
+    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+}
+
+/// `POST /v1/test_helpers/financial_connections/accounts/{account}/reactivate` (finconn extension): access
+/// is back; the account is `active` again (`financial_connections.account.reactivated`).
+pub async fn reactivate_account(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if ctx.scope().livemode {
+        return Err(ApiError::test_mode_only());
+    }
+    let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
+    let account = app.core.reactivate_account_for_test(ctx.scope(), &id, Some(&ctx.origin())).await?;
+    app.jobs.notify_one();
+    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+}

@@ -273,7 +273,60 @@ async fn resubscribing_keeps_one_daily_refresh(app: TestApp) {
     }
 }
 
+/// The test helpers that take access away and give it back: `.deactivated` and `.reactivated`, refreshes
+/// refused meanwhile, the daily refresh skipped while inactive and resumed after.
+async fn deactivated_accounts_refuse_refreshes_until_reactivated(app: TestApp) {
+    use finconn_core::model::JobKind;
+    let acct = &link(&app, &[("permissions[]", "transactions")], &["Success"]).await[0];
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    let helper = format!("/v1/test_helpers/financial_connections/accounts/{}", id(acct));
+    let features = [("features[]", "transactions")];
+    app.post(&format!("{path}/subscribe"), &features).await.ok();
+    app.run_jobs().await;
+
+    let a = app.post(&format!("{helper}/deactivate"), &[]).await.ok();
+    assert_eq!((a["status"].as_str(), a["subscriptions"].clone()), (Some("inactive"), json!(["transactions"])));
+    assert_eq!(app.post(&format!("{helper}/deactivate"), &[]).await.ok()["status"], "inactive", "idempotent");
+    app.clock.advance(3_600);
+    let r = app.post(&format!("{path}/refresh"), &[("features[]", "balance")]).await;
+    assert_eq!((r.status, r.error("code").as_str()), (400, Some("financial_connections_account_inactive")));
+    app.clock.advance(86_400);
+    let ran = app.run_all_jobs().await;
+    assert!(ran.iter().any(|k| matches!(k, JobKind::SubscriptionTick { .. })), "{ran:?}");
+    assert!(
+        !ran.iter().any(|k| matches!(k, JobKind::RefreshTransactions { .. })),
+        "no refresh while inactive: {ran:?}"
+    );
+
+    let a = app.post(&format!("{helper}/reactivate"), &[]).await.ok();
+    assert_eq!(a["status"], "active");
+    app.clock.advance(86_400);
+    let ran = app.run_all_jobs().await;
+    let refreshes = ran.iter().filter(|k| matches!(k, JobKind::RefreshTransactions { .. })).count();
+    assert_eq!(refreshes, 1, "the daily refresh resumes: {ran:?}");
+
+    let kinds: Vec<String> = app.get("/v1/events?type=financial_connections.account.*activated").await.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["data"]["object"]["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["financial_connections.account.reactivated active", "financial_connections.account.deactivated inactive"]
+    );
+
+    // Not for other tenants, live keys, or disconnected accounts.
+    let other = app.with_key(&crate::helpers::random_key());
+    assert_eq!(other.post(&format!("{helper}/deactivate"), &[]).await.status, 404);
+    app.post(&format!("{path}/disconnect"), &[]).await.ok();
+    let r = app.post(&format!("{helper}/reactivate"), &[]).await;
+    assert_eq!((r.status, r.error("code").as_str()), (400, Some("financial_connections_account_inactive")));
+    assert_eq!(app.get(&path).await.ok()["status"], "disconnected");
+}
+
 crate::on_both_backends!(
+    deactivated_accounts_refuse_refreshes_until_reactivated,
     resubscribing_keeps_one_daily_refresh,
     refreshes_go_pending_then_succeed_and_are_gated,
     concurrent_refreshes_of_one_account_all_land,

@@ -200,3 +200,35 @@ async fn listen_and_trigger_work_like_the_stripe_cli() {
     assert_eq!(list["data"], serde_json::json!([]));
     sigterm(&server);
 }
+
+/// Every event `finconn trigger` offers is caused by it: the event shows up in the key's events.
+#[tokio::test]
+async fn every_trigger_causes_its_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr, _lines) = start(dir.path()).await;
+    let base = format!("http://{addr}");
+    for (event, _) in finconn_server::cli::TRIGGERS {
+        let key = format!("sk_test_{}", finconn_core::ids::random_base62(20));
+        let trig =
+            Command::new(BIN).args(["trigger", event, "--api-key", &key, "--api-base", &base]).output().await.unwrap();
+        assert!(trig.status.success(), "{event}: {}", String::from_utf8_lossy(&trig.stderr));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let list: serde_json::Value = reqwest::Client::new()
+                .get(format!("{base}/v1/events"))
+                .query(&[("type", *event)])
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if !list["data"].as_array().unwrap().is_empty() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{event} never happened");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
