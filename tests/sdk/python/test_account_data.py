@@ -134,3 +134,39 @@ def test_other_tenants_cannot_touch_accounts(tenant, other_tenant):
         other_tenant.v1.financial_connections.accounts.retrieve(acct_id)
     assert exc.value.http_status == 404
     assert other_tenant.v1.financial_connections.accounts.list().data == []
+
+
+def test_deactivated_account_refuses_refreshes_until_reactivated(tenant):
+    """finconn's deactivate/reactivate test helpers, seen through the SDK: the account's status, the
+    refusal, and the .deactivated / .reactivated events with the account as of each change."""
+    [acct_id] = link(tenant, ["balances"], prefetch=["balances"])
+    poll(tenant, acct_id, "balance_refresh")
+    helper = f"/v1/test_helpers/financial_connections/accounts/{acct_id}"
+    r = raw("POST", f"{helper}/deactivate", key=tenant.sk)
+    assert r.status_code == 200, r.text
+    fs.assert_valid(r.json(), "financial_connections.account")
+    acct = tenant.v1.financial_connections.accounts.retrieve(acct_id)
+    assert acct.status == "inactive"
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        tenant.v1.financial_connections.accounts.refresh(acct_id, params={"features": ["balance"]})
+    assert exc.value.code == "financial_connections_account_inactive"
+
+    r = raw("POST", f"{helper}/reactivate", key=tenant.sk)
+    assert r.status_code == 200, r.text
+    assert tenant.v1.financial_connections.accounts.retrieve(acct_id).status == "active"
+    refreshed = tenant.v1.financial_connections.accounts.refresh(acct_id, params={"features": ["balance"]})
+    assert refreshed.balance_refresh.status == "pending"
+
+    events = tenant.v1.events.list(params={"type": "financial_connections.account.*activated"})
+    assert [(e.type, e.data.object["status"]) for e in events.data] == [
+        ("financial_connections.account.reactivated", "active"),
+        ("financial_connections.account.deactivated", "inactive"),
+    ]
+    listed = raw_json(events)
+    fs.assert_list_valid(listed, "event", "/v1/events")
+    for e in listed["data"]:
+        fs.assert_valid(e["data"]["object"], "financial_connections.account")
+        assert e["data"]["object"]["id"] == acct_id
+
+    live = raw("POST", f"{helper}/deactivate", key="sk_live_" + "x" * 24)
+    assert live.status_code == 401
