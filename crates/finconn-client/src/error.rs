@@ -1,6 +1,8 @@
 //! What a request can fail with.
 
-use finconn_types::{ErrorEnvelope, ErrorType};
+use std::time::Duration;
+
+use finconn_types::{ErrorEnvelope, ErrorType, TestClock};
 
 /// Any failure of a client call.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,11 @@ pub enum Error {
     /// The parameters could not be encoded (e.g. an invalid base URL).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A test clock waited on (`advance_and_wait`, `wait_until_ready`) did not become `ready`: its advance
+    /// failed (`clock.status` is `internal_failure`), or it was still `advancing` when `waited` reached
+    /// the timeout. `clock` is the clock as last retrieved.
+    #[error("test clock {id} is {status}, not ready, after {waited:?}", id = .clock.id, status = .clock.status)]
+    TestClockNotReady { clock: Box<TestClock>, waited: Duration },
 }
 
 impl From<ApiError> for Error {

@@ -9,18 +9,19 @@ pub mod webhook;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use error::{ApiError, Error, ErrorKind};
-#[cfg(feature = "test-helpers")]
-pub use resources::TestHelpers;
 pub use resources::{
     Accounts, CustomerOrDeleted, Customers, Events, Institutions, Sessions, Transactions, WebhookEndpoints,
 };
+#[cfg(feature = "test-helpers")]
+pub use resources::{TestClocks, TestHelpers};
 
 /// The wire types (objects exactly as the API serializes them), re-exported from `finconn-types`.
 pub use finconn_types as types;
 pub use finconn_types::{
     Account, AccountId, AccountOwner, AccountOwnership, Customer, CustomerId, Event, EventId, Institution,
-    InstitutionId, List, OwnershipId, Permission, Prefetch, Session, SessionId, StripeAccountId, Transaction,
-    TransactionId, TransactionRefreshId, WebhookEndpoint, WebhookEndpointId, API_VERSION,
+    InstitutionId, List, OwnershipId, Permission, Prefetch, Session, SessionId, StripeAccountId, TestClock,
+    TestClockId, TestClockStatus, Transaction, TransactionId, TransactionRefreshId, WebhookEndpoint, WebhookEndpointId,
+    API_VERSION,
 };
 
 /// An object that can be listed: its id is the cursor of the next page.
@@ -37,7 +38,7 @@ macro_rules! list_item {
         })+
     };
 }
-list_item!(Account, AccountOwner, Customer, Event, Institution, Transaction, WebhookEndpoint);
+list_item!(Account, AccountOwner, Customer, Event, Institution, TestClock, Transaction, WebhookEndpoint);
 
 impl ListItem for serde_json::Value {
     fn list_id(&self) -> &str {

@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 use crate::form::Form;
 use finconn_types::{
     AccountSubcategory, CustomerId, ManualEntryMode, OwnershipId, Permission, Prefetch, RequirePaymentMethodSupport,
-    SessionId, StripeAccountId, TransactionRefreshId,
+    SessionId, StripeAccountId, TestClockId, TransactionRefreshId,
 };
 
 /// Encodes parameters. Every parameter type of this crate serializes to an object with string keys, which
@@ -268,6 +268,10 @@ pub struct CreateCustomer {
     pub address: Option<AddressParams>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
+    /// The test clock the customer belongs to, for good (test mode only): its accounts live on the clock's
+    /// time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<TestClockId>,
 }
 
 /// A field of an update: set to a value, or unset (sent as `""`).
@@ -329,6 +333,9 @@ pub struct ListCustomers {
     pub email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<TimeFilter>,
+    /// The customers of this test clock. Without it, customers on a test clock are left out (as on Stripe).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<TestClockId>,
     #[serde(flatten)]
     pub page: Page,
 }
@@ -491,6 +498,45 @@ pub struct UpdateWebhookEndpoint {
     pub disabled: Option<bool>,
 }
 
+/// `POST /v1/test_helpers/test_clocks` (test mode only).
+#[cfg(feature = "test-helpers")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[must_use]
+pub struct CreateTestClock {
+    frozen_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer: Option<CustomerId>,
+}
+
+#[cfg(feature = "test-helpers")]
+impl CreateTestClock {
+    /// A clock showing `frozen_time` (a unix time) until it is advanced.
+    pub fn new(frozen_time: i64) -> Self {
+        Self { frozen_time, name: None, customer: None }
+    }
+
+    /// Up to 300 characters.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// An existing customer that joins the clock (a customer belongs to one clock, for good).
+    pub fn customer(mut self, customer: CustomerId) -> Self {
+        self.customer = Some(customer);
+        self
+    }
+}
+
+/// `POST /v1/test_helpers/test_clocks/{test_clock}/advance`.
+#[cfg(feature = "test-helpers")]
+#[derive(Serialize)]
+pub(crate) struct AdvanceTestClock {
+    pub frozen_time: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,5 +617,23 @@ mod tests {
         assert_eq!(to_form(&c).encode(), "metadata=");
         assert_eq!(expand_form(&[AccountExpand::Ownership]).encode(), "expand[0]=ownership");
         assert!(expand_form::<AccountExpand>(&[]).is_empty());
+    }
+
+    #[test]
+    fn customers_join_a_test_clock_and_are_listed_by_it() {
+        let c =
+            CreateCustomer { email: Some("a@x.test".into()), test_clock: Some(id("clock_1")), ..Default::default() };
+        assert_eq!(to_form(&c).encode(), "email=a%40x.test&test_clock=clock_1");
+        let l = ListCustomers { test_clock: Some(id("clock_1")), page: Page::limit(3), ..Default::default() };
+        assert_eq!(to_form(&l).encode(), "test_clock=clock_1&limit=3");
+    }
+
+    #[cfg(feature = "test-helpers")]
+    #[test]
+    fn create_test_clock_requires_frozen_time() {
+        assert_eq!(to_form(&CreateTestClock::new(1_700_000_000)).encode(), "frozen_time=1700000000");
+        let p = CreateTestClock::new(5).name("renewals & co").customer(id("cus_9"));
+        assert_eq!(to_form(&p).encode(), "frozen_time=5&name=renewals+%26+co&customer=cus_9");
+        assert_eq!(to_form(&AdvanceTestClock { frozen_time: 7 }).encode(), "frozen_time=7");
     }
 }

@@ -1,5 +1,8 @@
 //! The API's resources: one handle per resource, borrowed from the [`Client`].
 
+#[cfg(feature = "test-helpers")]
+use std::time::Duration;
+
 use futures::Stream;
 use serde::de::DeserializeOwned;
 
@@ -8,12 +11,16 @@ use crate::params::{
     ListAccounts, ListCustomers, ListEvents, ListOwners, ListTransactions, SessionExpand, SubscriptionFeature,
     UpdateCustomer, UpdateWebhookEndpoint,
 };
+#[cfg(feature = "test-helpers")]
+use crate::params::{AdvanceTestClock, CreateTestClock};
 use crate::{Client, Error, ListItem};
 use finconn_types::{
     Account, AccountId, AccountOwner, Customer, CustomerId, DeletedCustomer, DeletedWebhookEndpoint, Event, EventId,
     Institution, InstitutionId, List, Session, SessionId, Transaction, TransactionId, WebhookEndpoint,
     WebhookEndpointId,
 };
+#[cfg(feature = "test-helpers")]
+use finconn_types::{DeletedTestClock, TestClock, TestClockId, TestClockStatus};
 
 /// A customer, or what is left of it once deleted.
 #[derive(Clone, Debug, PartialEq)]
@@ -290,7 +297,8 @@ impl WebhookEndpoints<'_> {
     }
 }
 
-/// Test helpers (test mode only): complete or expire a session without the browser flow.
+/// Test helpers (test mode only): complete or expire a session without the browser flow, and
+/// [test clocks](TestHelpers::test_clocks).
 #[cfg(feature = "test-helpers")]
 #[derive(Clone, Copy, Debug)]
 pub struct TestHelpers<'a> {
@@ -330,5 +338,87 @@ impl TestHelpers<'_> {
         self.client
             .post(&format!("/v1/test_helpers/financial_connections/sessions/{id}/expire"), &Default::default())
             .await
+    }
+}
+
+#[cfg(feature = "test-helpers")]
+impl<'a> TestHelpers<'a> {
+    pub fn test_clocks(&self) -> TestClocks<'a> {
+        TestClocks { client: self.client }
+    }
+}
+
+/// `/v1/test_helpers/test_clocks` (test mode only): a frozen time of its own for the customers on the
+/// clock; the accounts linked for them live on it (their refreshes, data and daily subscription refreshes
+/// run when the clock is advanced past them).
+#[cfg(feature = "test-helpers")]
+#[derive(Clone, Copy, Debug)]
+pub struct TestClocks<'a> {
+    client: &'a Client,
+}
+
+#[cfg(feature = "test-helpers")]
+impl TestClocks<'_> {
+    pub async fn create(&self, params: &CreateTestClock) -> Result<TestClock, Error> {
+        self.client.post("/v1/test_helpers/test_clocks", &to_form(params)).await
+    }
+
+    pub async fn retrieve(&self, id: &TestClockId) -> Result<TestClock, Error> {
+        self.client.get(&format!("/v1/test_helpers/test_clocks/{id}"), &Default::default()).await
+    }
+
+    /// Newest first.
+    pub async fn list(&self, params: &crate::params::Page) -> Result<List<TestClock>, Error> {
+        self.client.get("/v1/test_helpers/test_clocks", &to_form(params)).await
+    }
+
+    pub fn list_all(
+        &self,
+        params: &crate::params::Page,
+    ) -> impl Stream<Item = Result<TestClock, Error>> + Send + 'static {
+        self.client.list_stream("/v1/test_helpers/test_clocks", params)
+    }
+
+    /// Deletes the clock with its customers; the accounts linked for them are disconnected.
+    pub async fn delete(&self, id: &TestClockId) -> Result<DeletedTestClock, Error> {
+        self.client.delete(&format!("/v1/test_helpers/test_clocks/{id}")).await
+    }
+
+    /// Starts moving the clock forward to `frozen_time`; the clock comes back `advancing` and turns `ready`
+    /// once everything due on the way has run. Wait for that with [`TestClocks::wait_until_ready`] (or use
+    /// [`TestClocks::advance_and_wait`]).
+    pub async fn advance(&self, id: &TestClockId, frozen_time: i64) -> Result<TestClock, Error> {
+        let form = to_form(&AdvanceTestClock { frozen_time });
+        self.client.post(&format!("/v1/test_helpers/test_clocks/{id}/advance"), &form).await
+    }
+
+    /// Polls the clock (every 100 ms, backing off to 1 s) until it is `ready`, for at most `timeout`.
+    /// Fails with [`Error::TestClockNotReady`] when the advance failed (`internal_failure`, or a status
+    /// this version does not know) or the clock is still `advancing` at the timeout.
+    pub async fn wait_until_ready(&self, id: &TestClockId, timeout: Duration) -> Result<TestClock, Error> {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let clock = self.retrieve(id).await?;
+            let waited = started.elapsed();
+            match clock.status {
+                TestClockStatus::Ready => return Ok(clock),
+                TestClockStatus::Advancing if waited < timeout => {}
+                _ => return Err(Error::TestClockNotReady { clock: Box::new(clock), waited }),
+            }
+            tokio::time::sleep(pause.min(timeout - waited)).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// [`TestClocks::advance`], then [`TestClocks::wait_until_ready`]: the clock at `frozen_time`, `ready`.
+    pub async fn advance_and_wait(
+        &self,
+        id: &TestClockId,
+        frozen_time: i64,
+        timeout: Duration,
+    ) -> Result<TestClock, Error> {
+        self.advance(id, frozen_time).await?;
+        self.wait_until_ready(id, timeout).await
     }
 }

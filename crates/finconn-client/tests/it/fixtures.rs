@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use finconn_client::types::{
-    Account, AccountOwner, AccountOwnership, Customer, DeletedCustomer, DeletedWebhookEndpoint, Event, List,
-    Permission, Session, Transaction, WebhookEndpoint,
+    Account, AccountOwner, AccountOwnership, Customer, DeletedCustomer, DeletedTestClock, DeletedWebhookEndpoint,
+    Event, Expandable, List, Permission, Session, TestClock, TestClockStatus, Transaction, WebhookEndpoint,
 };
 use finconn_client::CustomerOrDeleted;
 use serde::de::DeserializeOwned;
@@ -23,7 +23,10 @@ fn fixture(name: &str) -> Value {
 
 /// Deserializes, checks a round trip, then adds an unknown key and checks it survives too.
 fn check<T: DeserializeOwned + Serialize>(name: &str) -> T {
-    let orig = fixture(name);
+    check_value(name, fixture(name))
+}
+
+fn check_value<T: DeserializeOwned + Serialize>(name: &str, orig: Value) -> T {
     let v: T = serde_json::from_value(orig.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(serde_json::to_value(&v).unwrap(), orig, "{name} round trip");
     let mut extended = orig;
@@ -98,4 +101,71 @@ fn lists_of_fixtures_round_trip() {
     assert!(l.has_more);
     assert_eq!(l.data.len(), 1);
     assert_eq!(serde_json::to_value(&l).unwrap(), list);
+}
+
+/// A test clock as finconn serves it (Stripe's reference has no fixture for it): `ready`, with empty
+/// `status_details`.
+pub fn ready_clock() -> Value {
+    json!({
+        "created": 1_764_000_000, "deletes_after": 1_764_604_800, "frozen_time": 1_700_000_000,
+        "id": "clock_1Mr3I2LkdIwHu7ixjAzGv8bt", "livemode": false, "name": "renewals",
+        "object": "test_helpers.test_clock", "status": "ready", "status_details": {}
+    })
+}
+
+pub fn clock_with(status: &str, status_details: Value) -> Value {
+    let mut v = ready_clock();
+    v["status"] = status.into();
+    v["status_details"] = status_details;
+    v
+}
+
+#[test]
+fn test_clocks_ready_advancing_and_deleted_round_trip() {
+    let ready: TestClock = check_value("ready clock", ready_clock());
+    assert_eq!(ready.object, TestClock::OBJECT);
+    assert_eq!((ready.status, ready.name.as_deref()), (TestClockStatus::Ready, Some("renewals")));
+    assert_eq!(ready.status_details, Default::default());
+
+    let mut advancing = clock_with("advancing", json!({"advancing": {"target_frozen_time": 1_700_176_400}}));
+    advancing["name"] = Value::Null;
+    let a: TestClock = check_value("advancing clock", advancing);
+    assert_eq!((a.status, a.name), (TestClockStatus::Advancing, None));
+    assert_eq!(a.status_details.advancing.map(|d| d.target_frozen_time), Some(1_700_176_400));
+
+    let failed: TestClock = check_value("failed clock", clock_with("internal_failure", json!({})));
+    assert_eq!(failed.status, TestClockStatus::InternalFailure);
+
+    let deleted: DeletedTestClock = check_value(
+        "deleted clock",
+        json!({"deleted": true, "id": "clock_1Mr3I2LkdIwHu7ixjAzGv8bt", "object": "test_helpers.test_clock"}),
+    );
+    assert!(deleted.deleted);
+    assert_eq!(deleted.object, TestClock::OBJECT);
+}
+
+#[test]
+fn test_clocks_keep_unknown_statuses_and_nested_keys() {
+    let v = clock_with(
+        "a_future_status",
+        json!({"a_future_detail": {"x": 1}, "advancing": {"target_frozen_time": 9, "a_future_key": true}}),
+    );
+    let c: TestClock = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(c.status, TestClockStatus::Unknown("a_future_status".into()));
+    assert_eq!(c.status_details.extra["a_future_detail"], json!({"x": 1}));
+    assert_eq!(c.status_details.advancing.as_ref().unwrap().extra["a_future_key"], true);
+    assert_eq!(serde_json::to_value(&c).unwrap(), v);
+}
+
+#[test]
+fn a_customer_test_clock_is_an_id_or_the_expanded_clock() {
+    let mut v = fixture("customer.json");
+    v["test_clock"] = json!("clock_1Mr3I2LkdIwHu7ixjAzGv8bt");
+    let c: Customer = check_value("customer on a clock", v.clone());
+    assert!(matches!(&c.test_clock, Some(Expandable::Id(id)) if id == "clock_1Mr3I2LkdIwHu7ixjAzGv8bt"));
+    v["test_clock"] = ready_clock();
+    let c: Customer = check_value("customer with its clock expanded", v);
+    let clock = c.test_clock.as_ref().and_then(Expandable::as_object).unwrap();
+    assert_eq!((clock.id.as_str(), clock.frozen_time), ("clock_1Mr3I2LkdIwHu7ixjAzGv8bt", 1_700_000_000));
+    assert_eq!(c.test_clock.unwrap().id(), "clock_1Mr3I2LkdIwHu7ixjAzGv8bt");
 }

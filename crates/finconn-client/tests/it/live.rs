@@ -1,6 +1,7 @@
 //! The whole flow against a real `finconn` binary (built by `cargo build -p finconn-server`, which
 //! `cargo test --workspace` does first): session → test-helper completion → refresh and poll →
-//! transactions with auto-pagination → a webhook delivery verified with `webhook::verify`.
+//! transactions with auto-pagination → a webhook delivery verified with `webhook::verify`; and an account
+//! of a test clock's customer refreshing on the clock's time.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,11 +9,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use finconn_client::params::{
-    AccountExpand, AccountHolder, CreateCustomer, CreateSession, CreateWebhookEndpoint, Feature, ListAccounts,
-    ListCustomers, ListEvents, ListTransactions, Page, SessionExpand, Update, UpdateCustomer,
+    AccountExpand, AccountHolder, CreateCustomer, CreateSession, CreateTestClock, CreateWebhookEndpoint, Feature,
+    ListAccounts, ListCustomers, ListEvents, ListTransactions, Page, SessionExpand, SubscriptionFeature, Update,
+    UpdateCustomer,
 };
 use finconn_client::types::Expandable;
-use finconn_client::{webhook, Client, CustomerOrDeleted, ErrorKind, Permission};
+use finconn_client::{webhook, Client, CustomerOrDeleted, ErrorKind, Permission, TestClockId, TestClockStatus};
 use futures::TryStreamExt;
 
 use crate::fake::{read_request, write_response, Canned, Recorded};
@@ -342,4 +344,102 @@ async fn institutions_are_typed_and_paginated() {
     assert_eq!(one.status, "active");
     assert!(one.features.balances.supported);
     assert!(one.extra.is_empty(), "finconn sends no field the type does not know: {:?}", one.extra);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_of_a_test_clock_customer_refresh_on_the_clock() {
+    const F: i64 = 1_700_000_000;
+    const DAY: i64 = 86_400;
+    let server = start_finconn();
+    let client = Client::builder(random_key()).base_url(&server.url).build().unwrap();
+    let clocks = client.test_helpers().test_clocks();
+
+    let clock = clocks.create(&CreateTestClock::new(F).name("client tests")).await.unwrap();
+    assert_eq!(
+        (clock.frozen_time, &clock.status, clock.name.as_deref()),
+        (F, &TestClockStatus::Ready, Some("client tests"))
+    );
+    assert!(clock.status_details.advancing.is_none());
+    let clock_id: TestClockId = clock.id.parse().unwrap();
+    assert_eq!(clocks.retrieve(&clock_id).await.unwrap(), clock);
+    let listed: Vec<_> = clocks.list_all(&Page::limit(1)).try_collect().await.unwrap();
+    assert_eq!(listed, std::slice::from_ref(&clock));
+
+    // A customer on the clock: listed by its clock only, as on Stripe.
+    let customer = client
+        .customers()
+        .create(&CreateCustomer {
+            email: Some("clock@example.com".into()),
+            test_clock: Some(clock_id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(customer.test_clock.as_ref().map(Expandable::id), Some(clock.id.as_str()));
+    let on_clock = client
+        .customers()
+        .list(&ListCustomers { test_clock: Some(clock_id.clone()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(on_clock.data.iter().map(|c| &c.id).collect::<Vec<_>>(), [&customer.id]);
+    assert!(client.customers().list(&Default::default()).await.unwrap().data.is_empty());
+
+    let session = client
+        .sessions()
+        .create(&CreateSession::new(
+            AccountHolder::Customer(customer.id.parse().unwrap()),
+            vec![Permission::Balances, Permission::Transactions],
+        ))
+        .await
+        .unwrap();
+    let session_id: finconn_client::SessionId = session.id.parse().unwrap();
+    client
+        .test_helpers()
+        .complete_session(&session_id, &"fcinst_TestInstitution".parse().unwrap(), Some(&["Success"]))
+        .await
+        .unwrap();
+    let accounts =
+        client.accounts().list(&ListAccounts { session: Some(session_id), ..Default::default() }).await.unwrap();
+    let [account] = &accounts.data[..] else { panic!("{accounts:?}") };
+    assert_eq!(account.created, F, "linked at the clock's time");
+    let account_id: finconn_client::AccountId = account.id.parse().unwrap();
+
+    // The subscription's first refresh runs at the clock's time.
+    let subscribed = client.accounts().subscribe(&account_id, &[SubscriptionFeature::Transactions]).await.unwrap();
+    assert_eq!(subscribed.transaction_refresh.as_ref().map(|r| r.last_attempted_at), Some(F));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let a = client.accounts().retrieve(&account_id, &[]).await.unwrap();
+        if !is_pending(a.transaction_refresh.as_ref().map(|r| r.status.as_str())) {
+            break a.transaction_refresh.unwrap();
+        }
+        assert!(Instant::now() < deadline, "the first refresh is still pending: {a:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((first.status.as_str(), first.last_attempted_at), ("succeeded", F));
+
+    // Two days and an hour on: the two daily refreshes have run when the clock is ready, the last at F + 2 days.
+    let to = F + 2 * DAY + 3_600;
+    let ready = clocks.advance_and_wait(&clock_id, to, Duration::from_secs(60)).await.unwrap();
+    assert_eq!((&ready.status, ready.frozen_time), (&TestClockStatus::Ready, to));
+    assert!(ready.status_details.advancing.is_none());
+    let a = client.accounts().retrieve(&account_id, &[]).await.unwrap();
+    let refresh = a.transaction_refresh.unwrap();
+    assert_eq!((refresh.status.as_str(), refresh.last_attempted_at), ("succeeded", F + 2 * DAY));
+    assert_ne!(refresh.id, first.id);
+    assert_eq!(clocks.retrieve(&clock_id).await.unwrap().frozen_time, to);
+
+    // Deleting the clock deletes its customer and disconnects the account.
+    let deleted = clocks.delete(&clock_id).await.unwrap();
+    assert_eq!(
+        (deleted.deleted, deleted.id.as_str(), deleted.object.as_str()),
+        (true, clock.id.as_str(), "test_helpers.test_clock")
+    );
+    let a = client.accounts().retrieve(&account_id, &[]).await.unwrap();
+    assert_eq!(a.status, "disconnected");
+    assert_eq!(a.subscriptions.as_deref(), Some(&[][..]));
+    let gone = client.customers().retrieve(&customer.id.parse().unwrap()).await.unwrap();
+    assert!(matches!(gone, CustomerOrDeleted::Deleted(_)));
+    let err = clocks.retrieve(&clock_id).await.unwrap_err();
+    assert_eq!(err.as_api().unwrap().kind, ErrorKind::NotFound, "{err}");
 }

@@ -1,5 +1,5 @@
-//! finconn-client's tests: fixtures and wire types, retries and pagination against a fake server, the
-//! dependency rule, and the whole flow against a real `finconn` binary.
+//! finconn-client's tests: fixtures and wire types, retries and pagination against a fake server, test
+//! clocks against it, the dependency rule, and the whole flow against a real `finconn` binary.
 #![expect(clippy::unwrap_used, reason = "tests")]
 
 mod deps;
@@ -7,3 +7,4 @@ mod fake;
 mod fixtures;
 mod live;
 mod retry;
+mod test_clocks;
