@@ -49,8 +49,15 @@ fn plan(
             if list { path.strip_prefix("data.").ok_or_else(|| cannot_expand(param, path))? } else { path.as_str() };
         let target =
             allowed.iter().find(|(p, _)| *p == inner).map(|(_, t)| *t).ok_or_else(|| cannot_expand(param, path))?;
+        // As Stripe: expanding `a.b.c` expands `a.b` too, when that is an expandable id.
+        for (prefix, t) in allowed.iter().filter(|(p, _)| inner.starts_with(&format!("{p}."))) {
+            out.push((prefix.split('.').map(str::to_owned).collect::<Vec<_>>(), *t));
+        }
         out.push((inner.split('.').map(str::to_owned).collect(), target));
     }
+    // Parents before children, each path once.
+    out.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
+    out.dedup();
     Ok(out)
 }
 

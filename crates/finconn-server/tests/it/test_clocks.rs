@@ -156,6 +156,22 @@ async fn customers_join_a_clock_once(app: TestApp) {
     assert_eq!(expanded["test_clock"], c);
     let plain = app.create_customer(&[("email", "plain@x.test")]).await;
     assert_eq!(plain["test_clock"], Value::Null);
+    let session = app
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", &id(&on)),
+            ("permissions[]", "balances"),
+        ])
+        .await
+        .ok();
+    let deep = app
+        .get(&format!(
+            "/v1/financial_connections/sessions/{}?expand[]=account_holder.customer.test_clock",
+            id(&session)
+        ))
+        .await
+        .ok();
+    assert_eq!(deep["account_holder"]["customer"]["test_clock"], c, "the customer is expanded on the way, as Stripe");
 
     let all = app.get("/v1/customers").await.ok();
     assert_eq!(
