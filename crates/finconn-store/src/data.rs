@@ -29,18 +29,7 @@ pub(crate) async fn get_linked_account(
     account: &str,
     id: &str,
 ) -> Result<Option<LinkedAccountRecord>, StoreError> {
-    let row: Option<(bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT livemode, version, data FROM fc_accounts WHERE id = $1 AND account_id = $2"
-    )
-    .bind(id)
-    .bind(account)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?);
-    row.map(|(livemode, version, data)| {
-        crate::objects::decode::<LinkedAccountRecord>(&data, Scope { account: account.to_owned(), livemode }, version)
-    })
-    .transpose()
+    crate::objects::get_in_account(pools, "fc_accounts", account, id).await
 }
 
 pub(crate) async fn list_linked_accounts(

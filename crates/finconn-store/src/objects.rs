@@ -3,7 +3,6 @@
 use finconn_core::model::{CustomerRecord, LinkedAccountRecord, Scope, SessionRecord};
 use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
-use sqlx::Row;
 
 use crate::pool::{BeginWrite, Pools};
 use crate::{corrupt, db_err};
@@ -86,6 +85,25 @@ pub(crate) fn decode<T: Versioned>(data: &str, scope: Scope, version: i64) -> Re
     Ok(rec)
 }
 
+/// One record of `table` by id within a tenant, in whichever mode it is (the domain tells the caller's mode
+/// from the other's). `table` is one of ours, never user input.
+pub(crate) async fn get_in_account<T: Versioned>(
+    pools: &Pools,
+    table: &str,
+    account: &str,
+    id: &str,
+) -> Result<Option<T>, StoreError> {
+    let sql = format!("SELECT livemode, version, data FROM {table} WHERE id = $1 AND account_id = $2");
+    let row: Option<(bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+        .bind(id)
+        .bind(account)
+        .fetch_optional(p)
+        .await
+        .map_err(db_err)?);
+    row.map(|(livemode, version, data)| decode(&data, Scope { account: account.to_owned(), livemode }, version))
+        .transpose()
+}
+
 pub(crate) async fn insert_customer(pools: &Pools, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError> {
     let data = to_json(rec)?;
     on_pool!(pools, write, |p| sqlx::query(
@@ -108,24 +126,7 @@ pub(crate) async fn insert_customer(pools: &Pools, scope: &Scope, rec: &Customer
 }
 
 pub(crate) async fn get_customer(pools: &Pools, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
-    let row = on_pool!(pools, read, |p| {
-        match sqlx::query("SELECT livemode, version, data FROM customers WHERE id = $1 AND account_id = $2")
-            .bind(id)
-            .bind(account)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err)?
-        {
-            Some(r) => Some((
-                r.try_get::<bool, _>("livemode").map_err(db_err)?,
-                r.try_get::<i64, _>("version").map_err(db_err)?,
-                r.try_get::<String, _>("data").map_err(db_err)?,
-            )),
-            None => None,
-        }
-    });
-    row.map(|(livemode, version, data)| decode(&data, Scope { account: account.to_owned(), livemode }, version))
-        .transpose()
+    get_in_account(pools, "customers", account, id).await
 }
 
 pub(crate) async fn update_customer(pools: &Pools, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError> {
@@ -197,18 +198,7 @@ pub(crate) async fn insert_session(pools: &Pools, scope: &Scope, rec: &SessionRe
 }
 
 pub(crate) async fn get_session(pools: &Pools, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError> {
-    let row: Option<(bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT livemode, version, data FROM sessions WHERE id = $1 AND account_id = $2"
-    )
-    .bind(id)
-    .bind(account)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?);
-    row.map(|(livemode, version, data)| {
-        decode::<SessionRecord>(&data, Scope { account: account.to_owned(), livemode }, version)
-    })
-    .transpose()
+    get_in_account(pools, "sessions", account, id).await
 }
 
 pub(crate) async fn find_session_by_id(pools: &Pools, id: &str) -> Result<Option<SessionRecord>, StoreError> {

@@ -68,16 +68,7 @@ pub(crate) async fn get_test_clock(
     account: &str,
     id: &str,
 ) -> Result<Option<TestClockRecord>, StoreError> {
-    let row: Option<(bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT livemode, version, data FROM test_clocks WHERE id = $1 AND account_id = $2"
-    )
-    .bind(id)
-    .bind(account)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?);
-    row.map(|(livemode, version, data)| decode(&data, Scope { account: account.to_owned(), livemode }, version))
-        .transpose()
+    crate::objects::get_in_account(pools, "test_clocks", account, id).await
 }
 
 pub(crate) async fn update_test_clock(
