@@ -432,39 +432,28 @@ impl Finconn {
         .await
     }
 
-    /// Test helper (finconn extension): the institution stops giving access to an active account, as a
-    /// provider reporting it inaccessible would. Its refreshes and subscription wait until it is reactivated.
-    pub async fn deactivate_account_for_test(
+    /// Test helper (finconn extension): the institution stops (`active: false`) or resumes giving access to
+    /// an account, as a provider reporting it inaccessible, or the end user relinking it, would. An inactive
+    /// account refuses refreshes; its subscription's daily tick waits and resumes on reactivation. A no-op
+    /// when the account is already there; a disconnected account stays disconnected.
+    pub async fn set_access_for_test(
         &self,
         scope: &Scope,
         id: &str,
+        active: bool,
         origin: Option<&Origin>,
     ) -> Result<Account, DomainError> {
+        let (from, to, event) = if active {
+            ("inactive", "active", "financial_connections.account.reactivated")
+        } else {
+            ("active", "inactive", "financial_connections.account.deactivated")
+        };
         self.change_account(scope, id, origin, |rec, _| match rec.status.as_str() {
-            "active" => {
-                rec.status = "inactive".to_owned();
-                Ok((Vec::new(), vec!["financial_connections.account.deactivated"]))
+            s if s == to => Ok((Vec::new(), Vec::new())),
+            s if s == from => {
+                rec.status = to.to_owned();
+                Ok((Vec::new(), vec![event]))
             }
-            "inactive" => Ok((Vec::new(), Vec::new())),
-            _ => Err(inactive(rec)),
-        })
-        .await
-    }
-
-    /// Test helper (finconn extension): access to an inactive account is back (the end user relinked it).
-    /// A subscribed account's daily refresh resumes at its next tick.
-    pub async fn reactivate_account_for_test(
-        &self,
-        scope: &Scope,
-        id: &str,
-        origin: Option<&Origin>,
-    ) -> Result<Account, DomainError> {
-        self.change_account(scope, id, origin, |rec, _| match rec.status.as_str() {
-            "inactive" => {
-                rec.status = "active".to_owned();
-                Ok((Vec::new(), vec!["financial_connections.account.reactivated"]))
-            }
-            "active" => Ok((Vec::new(), Vec::new())),
             _ => Err(inactive(rec)),
         })
         .await

@@ -55,13 +55,7 @@ pub async fn deactivate_account(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if ctx.scope().livemode {
-        return Err(ApiError::test_mode_only());
-    }
-    let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let account = app.core.deactivate_account_for_test(ctx.scope(), &id, Some(&ctx.origin())).await?;
-    app.jobs.notify_one();
-    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+    set_access(&app, &ctx, &id, false).await
 }
 
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/reactivate` (finconn extension): access
@@ -71,11 +65,14 @@ pub async fn reactivate_account(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    set_access(&app, &ctx, &id, true).await
+}
+
+async fn set_access(app: &AppState, ctx: &Ctx, id: &str, active: bool) -> Result<Json<Value>, ApiError> {
     if ctx.scope().livemode {
         return Err(ApiError::test_mode_only());
     }
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let account = app.core.reactivate_account_for_test(ctx.scope(), &id, Some(&ctx.origin())).await?;
-    app.jobs.notify_one();
-    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+    let account = app.core.set_access_for_test(ctx.scope(), id, active, Some(&ctx.origin())).await?;
+    expand::object(app, ctx, account, &expand, expand::ACCOUNT).await
 }
