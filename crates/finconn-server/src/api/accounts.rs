@@ -61,6 +61,7 @@ pub async fn disconnect_account(
 ) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let account = app.core.disconnect_account(ctx.scope(), &id, Some(&ctx.origin())).await?;
+    app.jobs.notify_one(); // the event's fan-out
     expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
 }
 

@@ -74,5 +74,6 @@ async fn set_access(app: &AppState, ctx: &Ctx, id: &str, active: bool) -> Result
     }
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let account = app.core.set_access_for_test(ctx.scope(), id, active, Some(&ctx.origin())).await?;
+    app.jobs.notify_one(); // the event's fan-out
     expand::object(app, ctx, account, &expand, expand::ACCOUNT).await
 }
