@@ -44,6 +44,7 @@ pub async fn create_test_clock(State(app): State<AppState>, ctx: Ctx) -> Result<
         Some((frozen?, name, customer, root.expand()))
     })?;
     let clock = app.core.create_test_clock(ctx.scope(), frozen, name, customer.as_deref(), Some(&ctx.origin())).await?;
+    app.jobs.notify_one(); // the event's fan-out
     expand::object(&app, &ctx, clock, &expand, expand::NONE).await
 }
 
@@ -78,6 +79,7 @@ pub async fn delete_test_clock(
     test_mode(&ctx)?;
     params::parse(&ctx.form, |_| Some(()))?;
     let deleted = app.core.delete_test_clock(ctx.scope(), &id, Some(&ctx.origin())).await?;
+    app.jobs.notify_one(); // the events' fan-out
     Ok(Json(serde_json::to_value(deleted).map_err(|e| ApiError::internal(&e))?))
 }
 
