@@ -255,6 +255,10 @@ pub(crate) async fn transactions_by_provider_id(
     rows.into_iter().map(|(d,)| from_json::<TransactionRecord>(&d).map(|t| (t.provider_id.clone(), t))).collect()
 }
 
+/// Rows per `INSERT` when a refresh writes its transactions (8 parameters each, well under both backends'
+/// limits on bound parameters).
+const TRANSACTIONS_PER_INSERT: usize = 200;
+
 /// `id, account_id, livemode, kind, run_at (on its clock), attempts, test_clock`.
 type JobRow = (i64, String, bool, String, i64, i64, Option<String>);
 
@@ -321,7 +325,16 @@ pub(crate) async fn claim_jobs(
 pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &RefreshOutcome) -> Result<(), StoreError> {
     let account = out.account.as_ref().map(|a| Ok::<_, StoreError>((a, to_json(a)?))).transpose()?;
     let owners = out.owners.iter().map(|o| Ok((o, to_json(o)?))).collect::<Result<Vec<_>, StoreError>>()?;
-    let txns = out.transactions.iter().map(|t| Ok((t, to_json(t)?))).collect::<Result<Vec<_>, StoreError>>()?;
+    // One row per provider transaction (a multi-row upsert may not touch a row twice): the last one wins.
+    let last: HashMap<(&str, &str), usize> =
+        out.transactions.iter().enumerate().map(|(i, t)| ((t.account.as_str(), t.provider_id.as_str()), i)).collect();
+    let txns = out
+        .transactions
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| last[&(t.account.as_str(), t.provider_id.as_str())] == *i)
+        .map(|(_, t)| Ok((t, to_json(t)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     let effects = crate::effects::rows(&out.jobs, &out.events)?;
     // Only the job that finished a transaction refresh records it (another job may carry a copy of it).
     let refresh_id = out.account.as_ref().filter(|_| out.touched.transactions).and_then(|a| {
@@ -341,36 +354,6 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
         if done != 1 {
             // Another process finished it (our lease lapsed): its result stands.
             return Ok(());
-        }
-        if let Some((a, data)) = &account {
-            // The job owns the refresh fields it touched; anything else (a disconnect, another refresh of
-            // the same account finishing first) may have changed the row meanwhile: write this job's fields
-            // onto the latest version. The no-op update takes the row lock first (PostgreSQL), so the read
-            // below sees the latest committed version and no concurrent finisher can slip in between.
-            sqlx::query("UPDATE fc_accounts SET version = version WHERE id = $1")
-                .bind(&a.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            let current: Option<(i64, String)> = sqlx::query_as("SELECT version, data FROM fc_accounts WHERE id = $1")
-                .bind(&a.id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            let merged = match current {
-                Some((version, cur)) if version != a.version => {
-                    let mut latest: LinkedAccountRecord = from_json(&cur)?;
-                    out.touched.merge(&mut latest, a);
-                    to_json(&latest)?
-                }
-                _ => data.clone(),
-            };
-            sqlx::query("UPDATE fc_accounts SET data = $1, version = version + 1 WHERE id = $2")
-                .bind(&merged)
-                .bind(&a.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
         }
         if let Some((ownership, created)) = &out.ownership {
             let fc = out.account.as_ref().map(|a| a.id.clone()).unwrap_or_default();
@@ -410,23 +393,57 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             .await
             .map_err(db_err)?;
         }
-        for (t, data) in &txns {
-            sqlx::query(
-                "INSERT INTO transactions (id, account_id, livemode, fc_account_id, provider_id, transacted_at, refresh_seq, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (fc_account_id, provider_id) DO UPDATE SET refresh_seq = $7, data = $8",
-            )
-            .bind(&t.id)
-            .bind(&scope.account)
-            .bind(scope.livemode)
-            .bind(&t.account)
-            .bind(&t.provider_id)
-            .bind(t.transacted_at)
-            .bind(refresh_seq)
-            .bind(data)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        // Many rows per statement: a refresh brings hundreds of transactions.
+        for chunk in txns.chunks(TRANSACTIONS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO transactions (id, account_id, livemode, fc_account_id, provider_id, transacted_at, refresh_seq, data) ",
+            );
+            q.push_values(chunk, |mut row, (t, data)| {
+                row.push_bind(&t.id)
+                    .push_bind(&scope.account)
+                    .push_bind(scope.livemode)
+                    .push_bind(&t.account)
+                    .push_bind(&t.provider_id)
+                    .push_bind(t.transacted_at)
+                    .push_bind(refresh_seq)
+                    .push_bind(data);
+            });
+            q.push(
+                " ON CONFLICT (fc_account_id, provider_id) DO UPDATE SET refresh_seq = EXCLUDED.refresh_seq, data = EXCLUDED.data",
+            );
+            q.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+        // The account last, so its row lock (which the account's other refreshes wait for) is held only
+        // for the end of the transaction, not while the transactions above are written.
+        if let Some((a, data)) = &account {
+            // The job owns the refresh fields it touched; anything else (a disconnect, another refresh of
+            // the same account finishing first) may have changed the row meanwhile: write this job's fields
+            // onto the latest version. The no-op update takes the row lock first (PostgreSQL), so the read
+            // below sees the latest committed version and no concurrent finisher can slip in between.
+            sqlx::query("UPDATE fc_accounts SET version = version WHERE id = $1")
+                .bind(&a.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let current: Option<(i64, String)> = sqlx::query_as("SELECT version, data FROM fc_accounts WHERE id = $1")
+                .bind(&a.id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let merged = match current {
+                Some((version, cur)) if version != a.version => {
+                    let mut latest: LinkedAccountRecord = from_json(&cur)?;
+                    out.touched.merge(&mut latest, a);
+                    to_json(&latest)?
+                }
+                _ => data.clone(),
+            };
+            sqlx::query("UPDATE fc_accounts SET data = $1, version = version + 1 WHERE id = $2")
+                .bind(&merged)
+                .bind(&a.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         write_effects!(tx, scope, effects);
         tx.commit().await.map_err(db_err)?;
