@@ -18,6 +18,24 @@ two jobs of one account run at once and this scenario tests durability only), wh
 unclaimed (attempts = 0) while C runs. C gets SIGTERM and must exit 0. Process D (jobs enabled) starts
 on the same database: every refresh completes, each job claimed once, by D.
 
+Scenario 3, "clock": processes A and B, both with jobs enabled, on one fresh database, and one test clock
+at frozen_time F = 1700000000.
+  1. CLOCK_CUSTOMERS customers on the clock, each with a session (permissions transactions) completed with
+     the test helper (Test Institution, accounts Success and Savings); every account subscribed
+     (features[]=transactions), alternating A / B; wait until every first transaction refresh succeeded
+     (at F, on the clock); each account was created at F and has one tick parked at F+1d;
+  2. advance the clock to F + CLOCK_DAYS days + 1 hour through A; poll the clock through B until `ready`
+     (TIMEOUT s; `internal_failure` fails at once);
+  3. check: the clock's frozen_time is the target; every account's transaction_refresh succeeded with
+     last_attempted_at = F + CLOCK_DAYS days; in the jobs table, for the clock's jobs (jobs.test_clock):
+     each account has exactly one SubscriptionTick done at each of F+1d ... F+CLOCK_DAYS d and one
+     RefreshTransactions done at each of F, F+1d, ..., every one after exactly one claim (attempts = 1, and
+     the audit trigger saw one claim and one finish), no job due on the clock by the target left undone
+     (parked or not), and the only undone job of an account is its next tick, parked at F+(CLOCK_DAYS+1)d;
+     the AdvanceTestClock job(s) claimed and finished once each; time order across both processes (the
+     audit's timestamps: every job due at a clock time finished before any later one was claimed); one
+     transaction_refreshes row per succeeded transaction refresh; no warnings in either log.
+
 Which process ran a job: the jobs table has no worker column, so each process connects with its own
 `application_name` (in the database URL) and the test installs, in its scratch database only, an AFTER
 UPDATE trigger on jobs that writes (job, claim|finish, application_name) rows to a side table
@@ -587,6 +605,288 @@ def scenario_restart(args, pg: Pg, logdir: str, dbs: list[str], servers: list[Se
     return c
 
 
+CLOCK_START = 1_700_000_000  # F, the clock's frozen_time at creation
+DAY = 86_400
+CLOCK_ACCOUNTS = ("Success", "Savings")  # linked per customer (Test Institution)
+PARKED_FROM = 1 << 62  # a parked clock job's run_at is far beyond any real time (finconn: 9e18)
+
+
+def clock_job_rows(pg: Pg, db_url: str) -> list[dict]:
+    """Every job, with its test clock columns (test_clock, clock_run_at: None when NULL)."""
+    rows = pg.rows(db_url, "SELECT id, kind, attempts, done_at IS NOT NULL, COALESCE(test_clock, ''), "
+                           "COALESCE(clock_run_at::text, ''), run_at FROM jobs ORDER BY id")
+    out = []
+    for jid, kind, attempts, done, clock, clock_run_at, run_at in rows:
+        try:
+            k = json.loads(kind)
+        except ValueError:
+            k = {}
+        out.append({"id": int(jid), "kind": k.get("kind", "?"), "account": k.get("account"),
+                    "clock_of_kind": k.get("clock"), "attempts": int(attempts), "done": done == "t",
+                    "test_clock": clock or None, "clock_run_at": int(clock_run_at) if clock_run_at else None,
+                    "run_at": int(run_at)})
+    return out
+
+
+def list_accounts(api: Api, server: Server) -> dict[str, dict]:
+    """{fca: account object} for every account of the tenant, through `server`."""
+    out: dict[str, dict] = {}
+    after = None
+    while True:
+        path = "/v1/financial_connections/accounts?limit=100" + (f"&starting_after={after}" if after else "")
+        page = api.ok(server, "GET", path)
+        for a in page["data"]:
+            out[a["id"]] = a
+        if not page.get("has_more") or not page["data"]:
+            return out
+        after = page["data"][-1]["id"]
+
+
+def day_label(t: int | None) -> str:
+    """A clock time as F+Nd (+Hh), for messages."""
+    if t is None:
+        return "None"
+    d, r = divmod(t - CLOCK_START, DAY)
+    return f"F+{d}d" + (f"+{r}s" if r else "")
+
+
+def scenario_clock(args, pg: Pg, logdir: str, dbs: list[str], servers: list[Server]) -> Checks:
+    c = Checks("clock")
+    days = args.clock_days
+    target = CLOCK_START + days * DAY + 3600
+    log(f"=== scenario 3: a test clock advanced {days} days through two job runners ({args.clock_customers} "
+        f"customers x {len(CLOCK_ACCOUNTS)} accounts, subscribed to transactions)")
+    db = pg.create_db("clock")
+    dbs.append(db)
+    a = Server("A", args.bin, pg.url(db, "finconn_mp_a"), os.path.join(logdir, "clock-A.log"), run_jobs=True)
+    b = Server("B", args.bin, pg.url(db, "finconn_mp_b"), os.path.join(logdir, "clock-B.log"), run_jobs=True)
+    servers += [a, b]
+    a.start(args.health_timeout)
+    pg.psql(pg.url(db), AUDIT_SQL)
+    b.start(args.health_timeout)
+    api = Api(args.key)
+    db_url = pg.url(db)
+
+    # 1. The clock, its customers, their accounts, subscribed.
+    t0 = time.monotonic()
+    clock = api.ok(a, "POST", "/v1/test_helpers/test_clocks", [("frozen_time", str(CLOCK_START)), ("name", "mp clock")])
+    clock_id = clock["id"]
+    c.expect(clock.get("frozen_time") == CLOCK_START and clock.get("status") == "ready",
+             "a new clock is ready at F", f"frozen_time {clock.get('frozen_time')}, status {clock.get('status')!r}")
+    accounts: dict[str, str] = {}
+    for i in range(args.clock_customers):
+        srv = (a, b)[i % 2]
+        cus = api.ok(srv, "POST", "/v1/customers", [("email", f"mp{i}@example.com"), ("test_clock", clock_id)])
+        if cus.get("test_clock") != clock_id:
+            raise Fail(f"customer {cus.get('id')} created with test_clock={clock_id} says test_clock={cus.get('test_clock')!r}")
+        sess = api.ok(srv, "POST", "/v1/financial_connections/sessions", [
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", cus["id"]),
+            ("permissions[]", "transactions"),
+        ])["id"]
+        done = api.ok(srv, "POST", f"/v1/test_helpers/financial_connections/sessions/{sess}/complete",
+                      [("institution", "fcinst_TestInstitution")] + [("accounts[]", n) for n in CLOCK_ACCOUNTS])
+        linked = done.get("accounts", {}).get("data", [])
+        if len(linked) != len(CLOCK_ACCOUNTS):
+            raise Fail(f"session {sess} linked {len(linked)} accounts, expected {len(CLOCK_ACCOUNTS)}")
+        for acct in linked:
+            accounts[acct["id"]] = acct.get("display_name") or "?"
+    order = list(accounts)
+    created = list_accounts(api, b)
+    off_clock = [f"{fca} created {day_label(created.get(fca, {}).get('created'))}" for fca in order
+                 if created.get(fca, {}).get("created") != CLOCK_START]
+    c.expect(not off_clock, "every account was created at F (the clock's time)", "; ".join(off_clock[:4]))
+
+    sub_errors = []
+    for i, fca in enumerate(order):
+        srv = (a, b)[i % 2]
+        r = api.ok(srv, "POST", f"/v1/financial_connections/accounts/{fca}/subscribe", [("features[]", "transactions")])
+        tr = r.get("transaction_refresh") or {}
+        if "transactions" not in (r.get("subscriptions") or []) or tr.get("status") != "pending" \
+                or tr.get("last_attempted_at") != CLOCK_START:
+            sub_errors.append(f"{fca} via {srv.name}: subscriptions {r.get('subscriptions')}, "
+                              f"transaction_refresh {tr.get('status')!r} at {day_label(tr.get('last_attempted_at'))}")
+    c.expect(not sub_errors, "every subscribe answered subscribed, its transaction refresh pending at F",
+             "; ".join(sub_errors[:4]))
+
+    deadline = time.monotonic() + args.timeout
+    i = 0
+    while True:
+        st = list_accounts(api, (a, b)[i % 2])
+        i += 1
+        trs = {fca: (st.get(fca, {}).get("transaction_refresh") or {}) for fca in order}
+        if all(t.get("status") != "pending" for t in trs.values()):
+            break
+        if time.monotonic() > deadline:
+            pending = [fca for fca, t in trs.items() if t.get("status") == "pending"]
+            raise Fail(f"TIMEOUT: {len(pending)} first transaction refreshes (at F) still pending after "
+                       f"{args.timeout:.0f}s, e.g. {pending[:4]}")
+        time.sleep(0.2)
+    bad_first = [f"{fca} ({accounts[fca]}) {t.get('status')} at {day_label(t.get('last_attempted_at'))}"
+                 for fca, t in trs.items() if t.get("status") != "succeeded" or t.get("last_attempted_at") != CLOCK_START]
+    c.expect(not bad_first, f"every first transaction refresh succeeded at F ({len(order)} accounts)",
+             "; ".join(bad_first[:4]))
+    before = [j for j in clock_job_rows(pg, db_url) if j["test_clock"] == clock_id]
+    ticks0 = [j for j in before if j["kind"] == "subscription_tick"]
+    parked0 = sorted(j["account"] for j in ticks0
+                     if not j["done"] and j["clock_run_at"] == CLOCK_START + DAY and j["run_at"] >= PARKED_FROM)
+    c.expect(parked0 == sorted(order) and len(ticks0) == len(order),
+             "before the advance: one tick per account, parked at F+1d",
+             f"{len(ticks0)} ticks: " + ", ".join(f"#{j['id']} {j['account']} {day_label(j['clock_run_at'])} "
+                                                  f"run_at={j['run_at']} done={j['done']}" for j in ticks0[:6]))
+    log(f"clock {clock_id}: {len(order)} accounts linked and subscribed, first refreshes done, "
+        f"in {time.monotonic() - t0:.1f}s")
+
+    # 2. Advance through A, poll through B.
+    adv = api.ok(a, "POST", f"/v1/test_helpers/test_clocks/{clock_id}/advance", [("frozen_time", str(target))])
+    got_target = ((adv.get("status_details") or {}).get("advancing") or {}).get("target_frozen_time")
+    c.expect(adv.get("status") == "advancing" and got_target == target,
+             f"advance answered advancing towards {day_label(target)}",
+             f"status {adv.get('status')!r}, status_details {adv.get('status_details')}")
+    t0 = time.monotonic()
+    polls = 0
+    while True:
+        cur = api.ok(b, "GET", f"/v1/test_helpers/test_clocks/{clock_id}")
+        polls += 1
+        if cur.get("status") != "advancing":
+            break
+        if time.monotonic() - t0 > args.timeout:
+            break
+        time.sleep(0.1)
+    advance_s = time.monotonic() - t0
+    status = cur.get("status")
+    if status == "advancing":
+        c.failures.append(f"TIMEOUT: the clock is still advancing after {args.timeout:.0f}s "
+                          f"(at {day_label(cur.get('frozen_time'))})")
+    c.expect(status == "ready", "the clock ends ready (polled through B)",
+             f"status {status!r} at {day_label(cur.get('frozen_time'))}")
+    c.expect(cur.get("frozen_time") == target, f"the clock's frozen_time is the target {day_label(target)}",
+             f"it is {day_label(cur.get('frozen_time'))}")
+    log(f"advance to {day_label(target)}: clock {status} after {advance_s:.1f}s ({polls} polls through B)")
+    undone = wait_drained(pg, db_url, time.monotonic() + min(args.timeout, 15))  # e.g. the events' fan-out
+    c.expect(undone == 0, "no due job left undone after the advance", f"{undone} undone")
+
+    # 3. The accounts, through B.
+    last = CLOCK_START + days * DAY
+    st = list_accounts(api, b)
+    bad = []
+    for fca in order:
+        t = st.get(fca, {}).get("transaction_refresh") or {}
+        if t.get("status") != "succeeded" or t.get("last_attempted_at") != last:
+            bad.append(f"{fca} ({accounts[fca]}) {t.get('status')!r} at {day_label(t.get('last_attempted_at'))}")
+    c.expect(not bad, f"every account's transaction refresh succeeded at {day_label(last)} (the last daily tick)",
+             f"{len(bad)} of {len(order)} wrong: " + "; ".join(bad[:4]))
+
+    # The jobs table.
+    jobs = clock_job_rows(pg, db_url)
+    mine = [j for j in jobs if j["test_clock"] == clock_id]
+    other_clock = [j for j in jobs if j["test_clock"] not in (None, clock_id)]
+    c.expect(not other_clock, "no job of another clock", f"{other_clock[:4]}")
+    advances = [j for j in jobs if j["kind"] == "advance_test_clock"]
+    c.expect(advances and all(j["clock_of_kind"] == clock_id for j in advances) and all(j["done"] for j in advances),
+             "the advance job(s) of the clock are done",
+             ", ".join(f"#{j['id']} clock={j['clock_of_kind']} done={j['done']}" for j in advances) or "none found")
+    per_acct: dict[str, dict[str, list[dict]]] = {fca: {"subscription_tick": [], "refresh_transactions": []}
+                                                  for fca in order}
+    strays = []
+    for j in mine:
+        slot = per_acct.get(j["account"], {}).get(j["kind"])
+        if slot is None:
+            strays.append(j)
+        else:
+            slot.append(j)
+    c.expect(not strays, "the clock's jobs are ticks and transaction refreshes of its accounts",
+             ", ".join(f"#{j['id']} {j['kind']} {j['account']}" for j in strays[:6]))
+    want_ticks = [CLOCK_START + d * DAY for d in range(1, days + 1)]
+    want_refreshes = [CLOCK_START + d * DAY for d in range(0, days + 1)]
+    next_tick = CLOCK_START + (days + 1) * DAY
+    bad_ticks, bad_refr, bad_next = [], [], []
+    for fca in order:
+        ticks = per_acct[fca]["subscription_tick"]
+        done_ticks = sorted(j["clock_run_at"] for j in ticks if j["done"])
+        if done_ticks != want_ticks:
+            bad_ticks.append(f"{fca}: {[day_label(t) for t in done_ticks]}")
+        undone_ticks = [j for j in ticks if not j["done"]]
+        if len(undone_ticks) != 1 or undone_ticks[0]["clock_run_at"] != next_tick \
+                or undone_ticks[0]["run_at"] < PARKED_FROM or undone_ticks[0]["attempts"] != 0:
+            bad_next.append(f"{fca}: " + (", ".join(f"#{j['id']} {day_label(j['clock_run_at'])} run_at={j['run_at']} "
+                                                   f"attempts={j['attempts']}" for j in undone_ticks) or "none"))
+        refr = per_acct[fca]["refresh_transactions"]
+        done_refr = sorted(j["clock_run_at"] for j in refr if j["done"])
+        if done_refr != want_refreshes or len(refr) != len(done_refr):
+            bad_refr.append(f"{fca}: done {[day_label(t) for t in done_refr]}, undone "
+                            f"{[day_label(j['clock_run_at']) for j in refr if not j['done']]}")
+    c.expect(not bad_ticks, f"each account: exactly {days} SubscriptionTick jobs done, at F+1d ... F+{days}d, one each",
+             f"{len(bad_ticks)} accounts wrong, e.g. " + "; ".join(bad_ticks[:3]))
+    c.expect(not bad_refr, f"each account: exactly {days + 1} RefreshTransactions jobs, all done, at F ... F+{days}d, "
+             f"one each", f"{len(bad_refr)} accounts wrong, e.g. " + "; ".join(bad_refr[:3]))
+    c.expect(not bad_next, f"each account: its only undone job is the next tick, parked at {day_label(next_tick)}, "
+             f"never claimed", f"{len(bad_next)} accounts wrong, e.g. " + "; ".join(bad_next[:3]))
+    left = [j for j in mine if not j["done"] and (j["clock_run_at"] is None or j["clock_run_at"] <= target)]
+    c.expect(not left, f"no job of the clock due by {day_label(target)} left undone (parked or not)",
+             f"{len(left)} left, e.g. " + ", ".join(f"#{j['id']} {j['kind']} {j['account']} "
+                                                     f"{day_label(j['clock_run_at'])} run_at={j['run_at']}"
+                                                     for j in left[:6]))
+    ran = [j for j in mine if j["done"]] + advances
+    multi = [j for j in ran if j["attempts"] != 1]
+    c.expect(not multi, f"every job of the clock that ran ({len(ran)}, the advance included) was claimed once (attempts = 1)",
+             ", ".join(f"#{j['id']} {j['kind']} {day_label(j['clock_run_at'])} attempts={j['attempts']}" for j in multi[:6]))
+
+    # The audit trigger.
+    claims: dict[int, list[str]] = {}
+    finishes: dict[int, list[str]] = {}
+    for jid, ev, app in audit_rows(pg, db_url):
+        (claims if ev == "claim" else finishes).setdefault(jid, []).append(app)
+    bad_claims = [(j["id"], j["kind"], claims.get(j["id"], [])) for j in ran if len(claims.get(j["id"], [])) != 1]
+    c.expect(not bad_claims, "audit: every job of the clock claimed once (no job run twice)", f"{bad_claims[:6]}")
+    bad_fin = [(j["id"], j["kind"], finishes.get(j["id"], [])) for j in ran if len(finishes.get(j["id"], [])) != 1]
+    c.expect(not bad_fin, "audit: every job of the clock finished once", f"{bad_fin[:6]}")
+    # Time order across both processes: every job due at clock time t finished before any job due later
+    # was claimed (the clock moves on only when nothing due at its time is left).
+    stamps: dict[tuple[int, str], float] = {}
+    for jid, ev, at in pg.rows(db_url, "SELECT job_id, event, extract(epoch FROM at) FROM mp_job_audit"):
+        stamps[(int(jid), ev)] = float(at)
+    by_time: dict[int, list[dict]] = {}
+    for j in mine:
+        if j["done"]:
+            by_time.setdefault(j["clock_run_at"], []).append(j)
+    out_of_order = []
+    times = sorted(by_time)
+    for t, t_next in zip(times, times[1:]):
+        last_finish = max(stamps.get((j["id"], "finish"), float("inf")) for j in by_time[t])
+        first_claim = min(stamps.get((j["id"], "claim"), float("-inf")) for j in by_time[t_next])
+        if last_finish >= first_claim:
+            out_of_order.append(f"a job at {day_label(t_next)} was claimed {last_finish - first_claim:.3f}s "
+                                f"before the last job at {day_label(t)} finished")
+    c.expect(not out_of_order, f"audit: the clock's jobs ran in time order ({len(times)} clock times, "
+             f"each one's jobs all finished before any later one was claimed)", "; ".join(out_of_order[:4]))
+    parked_claimed = [(j["id"], claims[j["id"]]) for j in mine if not j["done"] and j["id"] in claims]
+    c.expect(not parked_claimed, "audit: no parked job claimed", f"{parked_claimed[:6]}")
+    by_app: dict[str, int] = {}
+    for j in mine:
+        for app in claims.get(j["id"], []):
+            by_app[app] = by_app.get(app, 0) + 1
+    adv_by = sorted({app for j in advances for app in claims.get(j["id"], [])})
+    unknown = {k: n for k, n in by_app.items() if k not in ("finconn_mp_a", "finconn_mp_b")}
+    c.expect(not unknown, "audit: only finconn's own processes claimed jobs", f"{unknown}")
+
+    n = int(pg.rows(db_url, "SELECT count(*) FROM transaction_refreshes")[0][0])
+    c.expect(n == len(order) * (days + 1), f"one transaction_refreshes row per succeeded transaction refresh "
+             f"({len(order)} x {days + 1})", f"found {n}")
+    for s in (a, b):
+        alive = s.proc is not None and s.proc.poll() is None
+        c.expect(alive, f"finconn {s.name} still running", f"exit code {s.proc.returncode if s.proc else '?'}")
+        warns = [l for l in s.log_lines() if "WARN" in l or "ERROR" in l]
+        c.expect(not warns, f"finconn {s.name} logged no warnings",
+                 f"{len(warns)} warnings/errors, first: {warns[0].strip()[:300] if warns else ''}")
+    for s in (a, b):
+        s.stop()
+    c.summary = (f"{len(order)} accounts on {clock_id}, advanced {days}d+1h in {advance_s:.1f}s; "
+                 f"{len([j for j in mine if j['done']])} clock jobs done, clock-job claims per process {by_app}, "
+                 f"advance job(s) {len(advances)} claimed by {adv_by}")
+    return c
+
+
 # --------------------------------------------------------------------------------------------- main --
 
 
@@ -601,7 +901,11 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=float(os.environ.get("MP_TIMEOUT", "60")))
     p.add_argument("--burst-workers", type=int, default=int(os.environ.get("MP_BURST_WORKERS", "16")))
     p.add_argument("--health-timeout", type=float, default=30.0)
-    p.add_argument("--scenario", choices=["all", "two", "restart"], default=os.environ.get("MP_SCENARIO", "all"))
+    p.add_argument("--clock-customers", type=int, default=int(os.environ.get("MP_CLOCK_CUSTOMERS", "4")),
+                   help="customers on the test clock in scenario 3, 2 accounts each")
+    p.add_argument("--clock-days", type=int, default=int(os.environ.get("MP_CLOCK_DAYS", "10")),
+                   help="days the clock is advanced in scenario 3 (plus one hour)")
+    p.add_argument("--scenario", choices=["all", "two", "restart", "clock"], default=os.environ.get("MP_SCENARIO", "all"))
     p.add_argument("--log-dir", default=os.environ.get("MP_LOG_DIR"))
     p.add_argument("--keep-db", action="store_true", default=os.environ.get("MP_KEEP_DB") == "1")
     args = p.parse_args()
@@ -609,6 +913,9 @@ def main() -> int:
     bad = [f for f in args.features if f not in ALL_FEATURES]
     if bad or not args.features:
         print(f"multiprocess: FAIL: features must be among {ALL_FEATURES}, got {args.features}", file=sys.stderr)
+        return 2
+    if args.clock_days < 1 or args.clock_customers < 1:
+        print("multiprocess: FAIL: MP_CLOCK_DAYS and MP_CLOCK_CUSTOMERS must be at least 1", file=sys.stderr)
         return 2
     args.key = "sk_test_mp" + "".join(random.choices(string.ascii_letters + string.digits, k=12))
 
@@ -631,6 +938,8 @@ def main() -> int:
             results.append(scenario_two_runners(args, pg, logdir, dbs, servers))
         if args.scenario in ("all", "restart"):
             results.append(scenario_restart(args, pg, logdir, dbs, servers))
+        if args.scenario in ("all", "clock"):
+            results.append(scenario_clock(args, pg, logdir, dbs, servers))
     except Fail as e:
         error = str(e)
     except KeyboardInterrupt:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Multi-process test: two finconn processes with job runners on ONE PostgreSQL database run every queued
-# job exactly once, and jobs queued by a process without a runner survive its SIGTERM. See mp.py.
+# job exactly once, jobs queued by a process without a runner survive its SIGTERM, and a test clock
+# advanced through one process (polled through the other) runs each of its accounts' daily ticks and
+# refreshes exactly once, in order. See mp.py.
 #
 #   cargo build -p finconn-server && bash tests/multiprocess/run.sh
 #
@@ -13,8 +15,11 @@
 #   MP_SESSIONS                 sessions linked in scenario 1, 9 accounts each (default 6)
 #   MP_FEATURES                 features refreshed per account in scenario 1
 #                               (default "balance ownership transactions")
-#   MP_TIMEOUT                  seconds to wait for the refreshes to settle, per scenario (default 60)
-#   MP_SCENARIO                 all | two | restart (default all)
+#   MP_CLOCK_CUSTOMERS          customers on the test clock in scenario 3, 2 accounts each (default 4)
+#   MP_CLOCK_DAYS               days the clock is advanced in scenario 3, plus one hour (default 10)
+#   MP_TIMEOUT                  seconds to wait for the refreshes to settle, or for the clock to be
+#                               ready, per scenario (default 60)
+#   MP_SCENARIO                 all | two | restart | clock (default all)
 #   MP_LOG_DIR                  keep the server logs here (default: a temp dir, kept only on failure)
 #   MP_KEEP_DB=1                do not drop the scratch databases (their names are printed)
 # Exit status: 0 all checks passed; 1 a check failed; 2 the test cannot run (no PostgreSQL, no binary).
