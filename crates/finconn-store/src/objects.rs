@@ -285,23 +285,25 @@ pub(crate) async fn session_accounts(
     scope: &Scope,
     session: &str,
 ) -> Result<Vec<LinkedAccountRecord>, StoreError> {
-    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| {
-        sqlx::query_as(
-        "SELECT version, data FROM fc_accounts WHERE account_id = $1 AND livemode = $2 AND session_id = $3 ORDER BY seq"
-    )
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(session)
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?
-    });
-    rows.into_iter()
-        .map(|(version, data)| {
-            let mut rec: LinkedAccountRecord = from_json(&data)?;
-            rec.scope = Some(scope.clone());
-            rec.version = version;
-            Ok(rec)
-        })
-        .collect()
+    accounts_where(pools, scope, "session_id", session).await
+}
+
+/// A tenant's linked accounts whose `column` (one of ours, never user input) is `value`, oldest first.
+pub(crate) async fn accounts_where(
+    pools: &Pools,
+    scope: &Scope,
+    column: &str,
+    value: &str,
+) -> Result<Vec<LinkedAccountRecord>, StoreError> {
+    let sql = format!(
+        "SELECT version, data FROM fc_accounts WHERE account_id = $1 AND livemode = $2 AND {column} = $3 ORDER BY seq"
+    );
+    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .bind(value)
+        .fetch_all(p)
+        .await
+        .map_err(db_err)?);
+    rows.into_iter().map(|(v, d)| decode(&d, scope.clone(), v)).collect()
 }

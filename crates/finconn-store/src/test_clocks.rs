@@ -184,18 +184,7 @@ pub(crate) async fn accounts_on_clock(
     scope: &Scope,
     clock: &str,
 ) -> Result<Vec<LinkedAccountRecord>, StoreError> {
-    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| {
-        sqlx::query_as(
-        "SELECT version, data FROM fc_accounts WHERE account_id = $1 AND livemode = $2 AND test_clock = $3 ORDER BY seq"
-    )
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(clock)
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?
-    });
-    rows.into_iter().map(|(v, d)| decode(&d, scope.clone(), v)).collect()
+    crate::objects::accounts_where(pools, scope, "test_clock", clock).await
 }
 
 pub(crate) async fn expired_test_clocks(pools: &Pools, now: i64) -> Result<Vec<(Scope, String)>, StoreError> {
