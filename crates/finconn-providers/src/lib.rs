@@ -4,7 +4,9 @@ mod catalogue;
 mod data;
 pub mod keywords;
 mod markdown;
+pub mod outbound;
 mod sandbox;
+pub mod simplefin;
 
 pub use catalogue::{CatalogueError, CATALOGUE_TOML, CATALOGUE_VERSION};
 pub use data::{HISTORY_DAYS, MANUAL_ENTRY_PREFIX};
