@@ -134,10 +134,15 @@ impl LinkedAccountRecord {
         }
     }
 
-    /// Marks `f` pending and returns the job that will fetch it.
+    /// Marks `f` pending and returns the job that will fetch it: a live account's data comes from its
+    /// connection, whose one sync serves every pending refresh of its accounts.
     fn start_refresh(&mut self, f: Feature, now: i64) -> NewJob {
-        let pending =
-            RefreshRecord { status: RefreshStatus::Pending, last_attempted_at: now, next_refresh_available_at: None };
+        let pending = RefreshRecord {
+            status: RefreshStatus::Pending,
+            last_attempted_at: now,
+            next_refresh_available_at: None,
+            error: None,
+        };
         let kind = match f {
             Feature::Balance => {
                 self.balance_refresh = Some(pending);
@@ -154,12 +159,98 @@ impl LinkedAccountRecord {
                     status: RefreshStatus::Pending,
                     last_attempted_at: now,
                     next_refresh_available_at: None,
+                    error: None,
                 });
                 JobKind::RefreshTransactions { account: self.id.clone(), refresh }
             }
         };
+        let kind = match &self.connection {
+            Some(c) => JobKind::SyncConnection { connection: c.id.clone() },
+            None => kind,
+        };
         NewJob { kind, run_at: now, test_clock: self.test_clock.clone() }
     }
+}
+
+/// Removes repeated jobs (several features of one live account, or several accounts of one connection,
+/// need one sync of the connection).
+pub(crate) fn dedup_jobs(jobs: &mut Vec<NewJob>) {
+    let mut seen: Vec<NewJob> = Vec::new();
+    jobs.retain(|j| {
+        if seen.contains(j) {
+            false
+        } else {
+            seen.push(j.clone());
+            true
+        }
+    });
+}
+
+/// Folds a fetched transaction list into what is stored: new ones get an id, changed ones (a pending one
+/// that posted or was voided, an amount that settled) keep theirs and move. With `void_missing`, a pending
+/// transaction of the window that the provider no longer lists was dropped by the bank: it becomes `void`.
+pub(crate) fn merge_transactions(
+    known: &std::collections::HashMap<String, TransactionRecord>,
+    fetched: &[TransactionData],
+    account: &str,
+    refresh_id: &str,
+    now: i64,
+    void_missing: Option<(i64, i64)>,
+) -> Vec<TransactionRecord> {
+    let mut out = Vec::new();
+    for t in fetched {
+        let (posted_at, void_at) = match t.status {
+            TransactionStatus::Posted => (t.status_changed_at, None),
+            TransactionStatus::Void => (None, t.status_changed_at),
+            TransactionStatus::Pending => (None, None),
+        };
+        match known.get(&t.provider_id) {
+            Some(old) if old.status == t.status && old.amount == t.amount && old.description == t.description => {}
+            // A posted or voided transaction is final: a later listing of it as pending changes nothing.
+            Some(old) if old.status != TransactionStatus::Pending && t.status == TransactionStatus::Pending => {}
+            Some(old) => out.push(TransactionRecord {
+                status: t.status,
+                amount: t.amount,
+                description: t.description.clone(),
+                posted_at,
+                void_at,
+                transaction_refresh: refresh_id.to_owned(),
+                updated: now,
+                ..old.clone()
+            }),
+            None => out.push(TransactionRecord {
+                id: ids::new_id(TRANSACTION),
+                account: account.to_owned(),
+                provider_id: t.provider_id.clone(),
+                amount: t.amount,
+                currency: t.currency.clone(),
+                description: t.description.clone(),
+                status: t.status,
+                posted_at,
+                void_at,
+                transacted_at: t.transacted_at,
+                transaction_refresh: refresh_id.to_owned(),
+                updated: now,
+            }),
+        }
+    }
+    if let Some((start, end)) = void_missing {
+        let listed: std::collections::HashSet<&str> = fetched.iter().map(|t| t.provider_id.as_str()).collect();
+        let mut gone: Vec<&TransactionRecord> = known
+            .values()
+            .filter(|t| t.status == TransactionStatus::Pending)
+            .filter(|t| (start..end).contains(&t.transacted_at) && !listed.contains(t.provider_id.as_str()))
+            .collect();
+        gone.sort_by(|a, b| a.id.cmp(&b.id));
+        out.extend(gone.into_iter().map(|t| TransactionRecord {
+            status: TransactionStatus::Void,
+            void_at: Some(now),
+            transaction_refresh: refresh_id.to_owned(),
+            updated: now,
+            ..t.clone()
+        }));
+    }
+    out
 }
 
 impl OwnerRecord {
@@ -397,6 +488,7 @@ impl Finconn {
                 }
                 jobs.push(rec.start_refresh(*f, now));
             }
+            dedup_jobs(&mut jobs);
             Ok((jobs, Vec::new()))
         })
         .await
@@ -563,9 +655,10 @@ impl Finconn {
             | JobKind::RefreshOwnership { account }
             | JobKind::RefreshTransactions { account, .. }
             | JobKind::SubscriptionTick { account, .. } => account,
-            JobKind::FanoutEvent { .. } | JobKind::DeliverWebhook { .. } | JobKind::AdvanceTestClock { .. } => {
-                return Ok((Fetch::Nothing, None))
-            }
+            JobKind::FanoutEvent { .. }
+            | JobKind::DeliverWebhook { .. }
+            | JobKind::AdvanceTestClock { .. }
+            | JobKind::SyncConnection { .. } => return Ok((Fetch::Nothing, None)),
         };
         let Ok(rec) = self.find_account(&job.scope, id, None).await else { return Ok((Fetch::Nothing, None)) };
         let fetch = match &job.kind {
@@ -635,6 +728,7 @@ impl Finconn {
             status: if ok { RefreshStatus::Succeeded } else { RefreshStatus::Failed },
             last_attempted_at: now,
             next_refresh_available_at: Some(now + cooldown),
+            error: None,
         };
         let was_active = rec.status == "active";
         let mut refreshed: Option<&'static str> = None;
@@ -689,38 +783,7 @@ impl Finconn {
                 let refresh_id = rec.transaction_refresh.as_ref().map(|t| t.id.clone()).unwrap_or_default();
                 if let Ok(txns) = &r {
                     let known = self.store.transactions_by_provider_id(&job.scope, &rec.id).await?;
-                    for t in txns {
-                        let (posted_at, void_at) = match t.status {
-                            TransactionStatus::Posted => (t.status_changed_at, None),
-                            TransactionStatus::Void => (None, t.status_changed_at),
-                            TransactionStatus::Pending => (None, None),
-                        };
-                        match known.get(&t.provider_id) {
-                            Some(old) if old.status == t.status => {}
-                            Some(old) => out.transactions.push(TransactionRecord {
-                                status: t.status,
-                                posted_at,
-                                void_at,
-                                transaction_refresh: refresh_id.clone(),
-                                updated: now,
-                                ..old.clone()
-                            }),
-                            None => out.transactions.push(TransactionRecord {
-                                id: ids::new_id(TRANSACTION),
-                                account: rec.id.clone(),
-                                provider_id: t.provider_id.clone(),
-                                amount: t.amount,
-                                currency: t.currency.clone(),
-                                description: t.description.clone(),
-                                status: t.status,
-                                posted_at,
-                                void_at,
-                                transacted_at: t.transacted_at,
-                                transaction_refresh: refresh_id.clone(),
-                                updated: now,
-                            }),
-                        }
-                    }
+                    out.transactions = merge_transactions(&known, txns, &rec.id, &refresh_id, now, None);
                 }
                 let ok = r.is_ok();
                 rec.transaction_refresh = Some(TransactionRefreshRecord {
@@ -728,6 +791,7 @@ impl Finconn {
                     status: if ok { RefreshStatus::Succeeded } else { RefreshStatus::Failed },
                     last_attempted_at: now,
                     next_refresh_available_at: Some(now + cooldown),
+                    error: None,
                 });
                 out.account = Some(rec);
                 out.touched.transactions = true;

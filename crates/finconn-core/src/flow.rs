@@ -31,6 +31,16 @@ pub enum LinkStep {
     },
     Accounts {
         institution: String,
+        /// Live mode: the connection whose accounts are offered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connection: Option<String>,
+    },
+    /// A setup token to paste (live connectors). `connection`: one is stored but listing its accounts
+    /// failed, so the user may retry without a new token.
+    Token {
+        institution: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        connection: Option<String>,
     },
     Manual,
     Done,
@@ -88,6 +98,14 @@ pub enum Pane {
     OAuth {
         institution: Institution,
         state: String,
+    },
+    /// Paste a setup token created at the provider (`token_page`, opened in a new tab).
+    Token {
+        institution: Institution,
+        token_page: Option<String>,
+        message: Option<String>,
+        /// A credential is stored: the user may retry listing accounts without a new token.
+        can_retry: bool,
     },
     Accounts {
         institution: Institution,
@@ -147,7 +165,13 @@ pub enum Action {
     Back,
     SelectAccounts {
         names: Vec<String>,
+        /// Live accounts: the subcategory the user chose for the choice at each index.
+        subcategories: Vec<(usize, String)>,
     },
+    SubmitToken {
+        token: String,
+    },
+    RetryConnection,
     StartManual,
     Manual {
         routing_number: String,
@@ -232,30 +256,52 @@ impl Finconn {
         }
     }
 
-    fn accounts_pane(
+    fn token_pane(&self, inst: Institution, message: Option<String>, can_retry: bool) -> Pane {
+        let token_page = self.connector_for(&inst.id).and_then(|c| c.token_page(&inst.id));
+        Pane::Token { institution: inst, token_page, message, can_retry }
+    }
+
+    /// The accounts an institution offers this session: the sandbox's, or those a live connection found.
+    async fn offered_accounts(
+        &self,
+        scope_livemode: bool,
+        session: &SessionRecord,
+        inst: &Institution,
+        connection: Option<&str>,
+    ) -> Result<Vec<AccountChoice>, DomainError> {
+        let Some(id) = connection else {
+            let accounts = self.provider(scope_livemode).map(|p| p.accounts(&inst.id)).unwrap_or_default();
+            return Ok(account_choices(session, accounts));
+        };
+        let scope = session.scope.clone().ok_or_else(|| DomainError::Internal("session without scope".into()))?;
+        let conn = self.find_connection(&scope, id).await?;
+        Ok(crate::link::connection_choices(session, &conn))
+    }
+
+    async fn accounts_pane(
         &self,
         session: &SessionRecord,
         livemode: bool,
         inst: Institution,
+        connection: Option<&str>,
         message: Option<String>,
         selected: Vec<String>,
-    ) -> Pane {
-        let accounts = self.provider(livemode).map(|p| p.accounts(&inst.id)).unwrap_or_default();
-        let choices = account_choices(session, accounts);
+    ) -> Result<Pane, DomainError> {
+        let choices = self.offered_accounts(livemode, session, &inst, connection).await?;
         if choices.iter().all(|c| c.disabled_reason.is_some()) {
-            return Pane::Error {
+            return Ok(Pane::Error {
                 code: "no_eligible_accounts".into(),
                 title: "No eligible accounts".into(),
                 message: format!("None of your accounts at {} can be linked here. Try another bank.", inst.name),
                 expected_at: None,
                 retry: true,
-            };
+            });
         }
-        Pane::Accounts { institution: inst, choices, limit: session.limits, message, selected }
+        Ok(Pane::Accounts { institution: inst, choices, limit: session.limits, message, selected })
     }
 
     /// The pane for where the session stands.
-    fn pane_for(&self, session: &SessionRecord, livemode: bool, requester: &str) -> Result<Pane, DomainError> {
+    async fn pane_for(&self, session: &SessionRecord, livemode: bool, requester: &str) -> Result<Pane, DomainError> {
         Ok(match &session.link {
             LinkStep::Consent => {
                 Pane::Consent { requester: requester.to_owned(), permissions: session.permissions.clone() }
@@ -272,9 +318,13 @@ impl Finconn {
             LinkStep::OAuth { institution, state } => {
                 Pane::OAuth { institution: self.institution_of(session, livemode, institution)?, state: state.clone() }
             }
-            LinkStep::Accounts { institution } => {
+            LinkStep::Accounts { institution, connection } => {
                 let inst = self.institution_of(session, livemode, institution)?;
-                self.accounts_pane(session, livemode, inst, None, Vec::new())
+                self.accounts_pane(session, livemode, inst, connection.as_deref(), None, Vec::new()).await?
+            }
+            LinkStep::Token { institution, connection } => {
+                let inst = self.institution_of(session, livemode, institution)?;
+                self.token_pane(inst, None, connection.is_some())
             }
             LinkStep::Manual => Pane::Manual { message: None, entered: None },
             LinkStep::Done => Pane::Success { institution_name: String::new(), accounts: Vec::new() },
@@ -327,7 +377,7 @@ impl Finconn {
                     self.save(scope, &session).await?;
                     events.push(FlowEvent::institution("institution_authorized", &name));
                 }
-                let pane = self.pane_for(&session, livemode, requester)?;
+                let pane = self.pane_for(&session, livemode, requester).await?;
                 if let Pane::Error { code, .. } = &pane {
                     events.push(FlowEvent::error(code));
                 }
@@ -366,9 +416,10 @@ impl Finconn {
                 session.link = match inst.login {
                     LoginKind::Credentials => LinkStep::Login { institution: inst.id.clone() },
                     LoginKind::OAuth => LinkStep::OAuth { institution: inst.id.clone(), state: ids::random_base62(32) },
+                    LoginKind::SetupToken => LinkStep::Token { institution: inst.id.clone(), connection: None },
                 };
                 self.save(scope, &session).await?;
-                let pane = self.pane_for(&session, livemode, requester)?;
+                let pane = self.pane_for(&session, livemode, requester).await?;
                 view(session, pane, events)
             }
             (Action::Login { username, password }, LinkStep::Login { institution }) => {
@@ -387,6 +438,7 @@ impl Finconn {
                 | LinkStep::Challenge { .. }
                 | LinkStep::OAuth { .. }
                 | LinkStep::Accounts { .. }
+                | LinkStep::Token { .. }
                 | LinkStep::Manual
                 | LinkStep::Institutions,
             ) => {
@@ -395,15 +447,30 @@ impl Finconn {
                 let pane = self.institutions_pane(&session, livemode, None);
                 view(session, pane, Vec::new())
             }
-            (Action::SelectAccounts { names }, LinkStep::Accounts { institution }) => {
+            (Action::SubmitToken { token }, LinkStep::Token { institution, .. }) => {
                 let inst = self.institution_of(&session, livemode, &institution)?;
-                let accounts = self.provider(livemode).map(|p| p.accounts(&inst.id)).unwrap_or_default();
-                let choices = account_choices(&session, accounts);
-                let mut chosen = Vec::new();
+                let token = token.trim().to_owned();
+                if token.is_empty() {
+                    let pane = self.token_pane(inst, Some("Paste a SimpleFIN setup token.".into()), false);
+                    return view(session, pane, Vec::new());
+                }
+                let input = crate::connector::LinkInput::SetupToken(crate::connector::Secret::new(token));
+                let connected = self.connect(scope, &session.id, &inst, input).await?;
+                self.after_connect(scope, session, inst, connected).await
+            }
+            (Action::RetryConnection, LinkStep::Token { institution, connection: Some(id) }) => {
+                let inst = self.institution_of(&session, livemode, &institution)?;
+                let connected = self.rediscover(scope, &id).await?;
+                self.after_connect(scope, session, inst, connected).await
+            }
+            (Action::SelectAccounts { names, subcategories }, LinkStep::Accounts { institution, connection }) => {
+                let inst = self.institution_of(&session, livemode, &institution)?;
+                let choices = self.offered_accounts(livemode, &session, &inst, connection.as_deref()).await?;
+                let mut chosen: Vec<crate::provider::InstitutionAccount> = Vec::new();
                 for name in &names {
                     match choices.iter().find(|c| &c.account.name == name) {
                         Some(c) if c.disabled_reason.is_none() => {
-                            if !chosen.iter().any(|a: &crate::provider::InstitutionAccount| &a.name == name) {
+                            if !chosen.iter().any(|a| &a.name == name) {
                                 chosen.push(c.account.clone());
                             }
                         }
@@ -412,6 +479,19 @@ impl Finconn {
                                 param: "accounts".into(),
                                 message: format!("'{name}' cannot be linked."),
                             })
+                        }
+                    }
+                }
+                // The user's correction of a live account's type (SimpleFIN does not say).
+                for (index, sub) in &subcategories {
+                    let Some(choice) = choices.get(*index) else { continue };
+                    if let Some(a) = chosen.iter_mut().find(|a| a.name == choice.account.name) {
+                        let known = finconn_types::AccountSubcategory::parse_known(sub)
+                            .map(crate::provider::AccountSubcategoryOrOther::Known)
+                            .or_else(|| (sub == "other").then_some(crate::provider::AccountSubcategoryOrOther::Other));
+                        if let (Some(k), true) = (known, choice.live.is_some()) {
+                            a.category = crate::link::category_for(&k, &a.category).to_owned();
+                            a.subcategory = k;
                         }
                     }
                 }
@@ -429,13 +509,35 @@ impl Finconn {
                     None
                 };
                 if let Some(message) = problem {
-                    let pane = self.accounts_pane(&session, livemode, inst, Some(message), names.clone());
+                    let pane = self
+                        .accounts_pane(&session, livemode, inst, connection.as_deref(), Some(message), names.clone())
+                        .await?;
                     return view(session, pane, Vec::new());
                 }
                 session.link = LinkStep::Done;
                 let names: Vec<String> = chosen.iter().map(|a| a.name.clone()).collect();
-                let done = self.finish_link(scope, session.clone(), &inst, chosen, origin).await?;
-                let _ = done;
+                let live = match connection.as_deref() {
+                    Some(id) => {
+                        let conn = self.find_connection(scope, id).await?;
+                        let links = chosen
+                            .iter()
+                            .map(|a| {
+                                choices.iter().find(|c| c.account.name == a.name).and_then(|c| c.live.as_ref()).map(
+                                    |l| crate::model::AccountConnection {
+                                        id: conn.id.clone(),
+                                        provider_account: l.provider_id.clone(),
+                                        group: l.group.clone(),
+                                        transactions_synced_through: None,
+                                    },
+                                )
+                            })
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| DomainError::Internal("a chosen account is not the connection's".into()))?;
+                        Some((conn, links))
+                    }
+                    None => None,
+                };
+                self.finish_link(scope, session.clone(), &inst, chosen, origin, live).await?;
                 let session = self.find_session(scope, &session.id).await?;
                 view(
                     session,
@@ -498,13 +600,49 @@ impl Finconn {
                     features: vec![Permission::PaymentMethod],
                 };
                 session.link = LinkStep::Done;
-                self.finish_link(scope, session.clone(), &inst, vec![manual], origin).await?;
+                self.finish_link(scope, session.clone(), &inst, vec![manual], origin, None).await?;
                 let session = self.find_session(scope, &session.id).await?;
                 let mut success = FlowEvent::named("success");
                 success.manual_entry = true;
                 view(session, Pane::Success { institution_name: inst.name, accounts: vec![name] }, vec![success])
             }
             _ => Err(step_error()),
+        }
+    }
+
+    /// Where a connector login leads: the account picker, or the token pane again with what went wrong.
+    async fn after_connect(
+        &self,
+        scope: &Scope,
+        mut session: SessionRecord,
+        inst: Institution,
+        connected: crate::connections::Connected,
+    ) -> Result<FlowView, DomainError> {
+        use crate::connections::Connected;
+        match connected {
+            Connected::Failed(e) => {
+                let message = crate::connections::user_message(&e);
+                Ok(FlowView { session, pane: self.token_pane(inst, Some(message), false), events: Vec::new() })
+            }
+            Connected::Stored(conn, e) => {
+                session.link = LinkStep::Token { institution: inst.id.clone(), connection: Some(conn.id) };
+                self.save(scope, &session).await?;
+                let message = format!(
+                    "Connected, but your accounts could not be listed: {} You can try again without a new token.",
+                    crate::connections::user_message(&e)
+                );
+                Ok(FlowView { session, pane: self.token_pane(inst, Some(message), true), events: Vec::new() })
+            }
+            Connected::Ready(conn) => {
+                session.link = LinkStep::Accounts { institution: inst.id.clone(), connection: Some(conn.id.clone()) };
+                self.save(scope, &session).await?;
+                let mut events = vec![FlowEvent::institution("institution_authorized", &inst.name)];
+                let pane = self.accounts_pane(&session, scope.livemode, inst, Some(&conn.id), None, Vec::new()).await?;
+                if let Pane::Error { code, .. } = &pane {
+                    events.push(FlowEvent::error(code));
+                }
+                Ok(FlowView { session, pane, events })
+            }
         }
     }
 
@@ -522,10 +660,10 @@ impl Finconn {
         });
         match outcome {
             LoginOutcome::Authorized => {
-                session.link = LinkStep::Accounts { institution: inst.id.clone() };
+                session.link = LinkStep::Accounts { institution: inst.id.clone(), connection: None };
                 self.save(scope, &session).await?;
                 let mut events = vec![FlowEvent::institution("institution_authorized", &inst.name)];
-                let pane = self.accounts_pane(&session, livemode, inst, None, Vec::new());
+                let pane = self.accounts_pane(&session, livemode, inst, None, None, Vec::new()).await?;
                 if let Pane::Error { code, .. } = &pane {
                     events.push(FlowEvent::error(code));
                 }
@@ -583,7 +721,8 @@ impl Finconn {
                 return Err(missing());
             }
             let inst = self.institution_of(&session, scope.livemode, &institution)?;
-            session.link = if approve { LinkStep::Accounts { institution } } else { LinkStep::Institutions };
+            session.link =
+                if approve { LinkStep::Accounts { institution, connection: None } } else { LinkStep::Institutions };
             session.oauth_authorized = approve.then(|| inst.name.clone());
             match self.save(&scope, &session).await {
                 Ok(()) => return Ok((session, inst)),

@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod clock;
+pub mod connections;
+pub mod connector;
 pub mod customers;
 pub mod error;
 pub mod events;
@@ -14,6 +16,7 @@ pub mod provider;
 pub mod sessions;
 pub mod store;
 pub mod test_clocks;
+pub mod vault;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,17 +54,24 @@ pub struct Finconn {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub providers: link::Providers,
+    /// Seals live connectors' credentials; `None` when no master key is configured (live links refused).
+    pub vault: Option<Arc<vault::Vault>>,
     /// Recently authenticated keys (digest → caller), so a request does not pay a key lookup.
     key_cache: Arc<std::sync::Mutex<std::collections::HashMap<String, (keys::Caller, i64)>>>,
 }
 
 impl Finconn {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self { store, clock, settings, providers: link::Providers::default(), key_cache: Arc::default() }
+        Self { store, clock, settings, providers: link::Providers::default(), vault: None, key_cache: Arc::default() }
     }
 
     pub fn with_providers(mut self, providers: link::Providers) -> Self {
         self.providers = providers;
+        self
+    }
+
+    pub fn with_vault(mut self, vault: Option<vault::Vault>) -> Self {
+        self.vault = vault.map(Arc::new);
         self
     }
 

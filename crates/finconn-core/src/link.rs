@@ -19,6 +19,8 @@ pub struct Providers {
     pub live: Option<Arc<dyn Provider>>,
     pub test_data: Option<Arc<dyn crate::provider::AccountData>>,
     pub live_data: Option<Arc<dyn crate::provider::AccountData>>,
+    /// Live mode's real data providers.
+    pub connectors: crate::connector::Connectors,
 }
 
 /// An account as the account picker shows it.
@@ -27,6 +29,114 @@ pub struct AccountChoice {
     pub account: InstitutionAccount,
     /// Why it cannot be picked, if it cannot.
     pub disabled_reason: Option<String>,
+    /// Live accounts: what the picker shows beside them and where they come from.
+    pub live: Option<LiveChoice>,
+}
+
+/// A live account in the picker: its group (one login at the provider), its balance, its type (a guess the
+/// user may correct), and its id at the provider.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveChoice {
+    pub group_name: String,
+    pub balance_text: Option<String>,
+    pub provider_id: String,
+    pub group: Option<String>,
+}
+
+/// The category a subcategory implies when the user corrects an account's type; `other` keeps the
+/// category it had.
+pub fn category_for(sub: &AccountSubcategoryOrOther, fallback: &str) -> &'static str {
+    match sub {
+        AccountSubcategoryOrOther::Known(AccountSubcategory::Checking | AccountSubcategory::Savings) => "cash",
+        AccountSubcategoryOrOther::Known(
+            AccountSubcategory::CreditCard | AccountSubcategory::LineOfCredit | AccountSubcategory::Mortgage,
+        ) => "credit",
+        _ => match fallback {
+            "cash" => "cash",
+            "credit" => "credit",
+            "investment" => "investment",
+            _ => "other",
+        },
+    }
+}
+
+/// The accounts a live connection found, as choices: grouped by login (the order the picker shows them),
+/// names made unique (the picker names accounts by them), eligibility by the session's filters.
+pub fn connection_choices(session: &SessionRecord, conn: &crate::model::ConnectionRecord) -> Vec<AccountChoice> {
+    let groups = crate::connections::discovered_by_group(conn);
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for a in &conn.discovered {
+        *seen.entry(a.name.clone()).or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for (group_name, accounts) in groups {
+        for a in accounts {
+            let name = if seen.get(&a.name).copied().unwrap_or(0) > 1 {
+                format!("{} ({group_name} {})", a.name, a.provider_id)
+            } else {
+                a.name.clone()
+            };
+            let sub = AccountSubcategory::parse_known(&a.subcategory)
+                .map(AccountSubcategoryOrOther::Known)
+                .unwrap_or(AccountSubcategoryOrOther::Other);
+            let account = InstitutionAccount {
+                name,
+                category: a.category.clone(),
+                subcategory: sub,
+                last4: String::new(),
+                supported_payment_method_types: Vec::new(),
+                purpose: String::new(),
+            };
+            let mut choice = account_choices(session, vec![account]).remove(0);
+            choice.live = Some(LiveChoice {
+                group_name: group_name.clone(),
+                balance_text: a.balance.as_ref().map(|b| {
+                    let current = match b.kind {
+                        crate::provider::BalanceKind::Cash { current, .. } => current,
+                        crate::provider::BalanceKind::Credit { current, .. } => current,
+                    };
+                    format_amount(current, &a.currency)
+                }),
+                provider_id: a.provider_id.clone(),
+                group: a.group.clone(),
+            });
+            // The user may change a live account's type, so a subcategory filter cannot rule it out here:
+            // the choice they make is checked when they submit.
+            if session.filters.account_subcategories.is_some() && choice.disabled_reason.is_some() {
+                choice.disabled_reason = None;
+            }
+            out.push(choice);
+        }
+    }
+    out
+}
+
+/// An amount in minor units for display: `1,520.33 USD` (two decimals; JPY and other zero-decimal
+/// currencies are given in whole units by their connectors, so `exponent` comes from the currency).
+pub fn format_amount(minor: i64, currency: &str) -> String {
+    let exponent: u32 = match currency {
+        "bif" | "clp" | "djf" | "gnf" | "isk" | "jpy" | "kmf" | "krw" | "pyg" | "rwf" | "ugx" | "vnd" | "vuv"
+        | "xaf" | "xof" | "xpf" => 0,
+        "bhd" | "iqd" | "jod" | "kwd" | "lyd" | "omr" | "tnd" => 3,
+        _ => 2,
+    };
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let div = 10u64.pow(exponent);
+    let whole = (abs / div).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let code = if currency == "other" { String::new() } else { format!(" {}", currency.to_uppercase()) };
+    if exponent == 0 {
+        format!("{sign}{grouped}{code}")
+    } else {
+        format!("{sign}{grouped}.{:0width$}{code}", abs % div, width = exponent as usize)
+    }
 }
 
 fn link_error(code: &'static str, message: impl Into<String>, param: Option<&str>) -> DomainError {
@@ -55,7 +165,7 @@ pub fn account_choices(session: &SessionRecord, accounts: Vec<InstitutionAccount
             });
             let by_payments = (needs_payment_support(session) && account.supported_payment_method_types.is_empty())
                 .then(|| "This account cannot be used for payments.".to_owned());
-            AccountChoice { disabled_reason: by_subcategory.or(by_payments), account }
+            AccountChoice { disabled_reason: by_subcategory.or(by_payments), account, live: None }
         })
         .collect()
 }
@@ -85,12 +195,16 @@ impl Finconn {
     }
 
     /// The institutions a session may link from: its mode's provider, serving one of its countries.
+    /// Institutions that cannot share every permission the session asks for (SimpleFIN has no ownership
+    /// or account numbers) are left out.
     pub fn institutions_for(&self, session: &SessionRecord, livemode: bool) -> Vec<Institution> {
-        self.provider(livemode)
-            .map(|p| p.institutions())
-            .unwrap_or_default()
-            .into_iter()
+        let mut all = self.provider(livemode).map(|p| p.institutions()).unwrap_or_default();
+        if livemode {
+            all.extend(self.providers.connectors.institutions());
+        }
+        all.into_iter()
             .filter(|i| i.countries.iter().any(|c| session.filters.countries.contains(c)))
+            .filter(|i| session.permissions.iter().all(|p| i.features.contains(p)))
             .collect()
     }
 
@@ -136,8 +250,10 @@ impl Finconn {
         institution: &Institution,
         chosen: Vec<InstitutionAccount>,
         origin: Option<&crate::model::Origin>,
+        live: Option<(crate::model::ConnectionRecord, Vec<crate::model::AccountConnection>)>,
     ) -> Result<Session, DomainError> {
         let now = self.now();
+        let mut links = live.as_ref().map(|(_, l)| l.clone()).unwrap_or_default().into_iter();
         // Accounts of a customer on a test clock are created at, and live on, the clock's time.
         let born = self.time_on(session.test_clock.as_deref()).await?;
         let mut accounts: Vec<LinkedAccountRecord> = chosen
@@ -166,11 +282,18 @@ impl Finconn {
                 transaction_refresh: None,
                 subscription: None,
                 test_clock: session.test_clock.clone(),
+                connection: links.next(),
                 version: 0,
             })
             .collect();
-        let jobs: Vec<crate::model::NewJob> =
+        let mut jobs: Vec<crate::model::NewJob> =
             accounts.iter_mut().flat_map(|a| Finconn::prefetch_jobs(a, &session.prefetch, born)).collect();
+        crate::accounts::dedup_jobs(&mut jobs);
+        let connection = live.map(|(mut conn, _)| {
+            conn.status = crate::model::ConnectionStatus::Active;
+            conn.discovered.clear();
+            conn
+        });
         session.status = SessionStatus::Completed;
         session.completed_at = Some(now);
         session.accounts = accounts.iter().map(|a| a.id.clone()).collect();
@@ -186,7 +309,7 @@ impl Finconn {
             })
             .collect();
         let effects = crate::store::Effects { jobs, events };
-        if !self.store.complete_session(scope, &session, &accounts, &effects).await? {
+        if !self.store.complete_session(scope, &session, &accounts, &effects, connection.as_ref()).await? {
             return Err(link_error(
                 "session_expired",
                 "This Financial Connections Session has already been used.",
@@ -272,7 +395,7 @@ impl Finconn {
                 Some("accounts"),
             ));
         }
-        self.finish_link(scope, session, &inst, chosen, origin).await
+        self.finish_link(scope, session, &inst, chosen, origin, None).await
     }
 
     /// The test helper: expires the session's client secret now.

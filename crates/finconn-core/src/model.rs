@@ -157,8 +157,70 @@ pub struct LinkedAccountRecord {
     /// `None`: real time.
     #[serde(default)]
     pub test_clock: Option<String>,
+    /// Live mode: the connection (and the account within it) its data comes from. `None`: the sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<AccountConnection>,
     #[serde(skip)]
     pub version: i64,
+}
+
+/// Where a live account's data comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountConnection {
+    /// The connection (`fcconn_…`).
+    pub id: String,
+    /// The provider's id of the account, and the login within the credential it belongs to.
+    pub provider_account: String,
+    pub group: Option<String>,
+    /// The end of the last transaction window read completely: the next sync reads from a few days
+    /// before it. `None`: never synced (the first sync backfills).
+    #[serde(default)]
+    pub transactions_synced_through: Option<i64>,
+}
+
+/// A live connection: one credential at a data provider and the accounts reachable through it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// `fcconn_…` (finconn's own; never on the wire).
+    pub id: String,
+    #[serde(skip)]
+    pub scope: Option<Scope>,
+    pub created: i64,
+    /// The connector's name (`simplefin`).
+    pub connector: String,
+    pub institution_id: String,
+    pub institution_name: String,
+    /// The session that made it.
+    pub session: String,
+    pub status: ConnectionStatus,
+    /// The credential sealed by the vault (bound to `id`); `None` once revoked or disconnected.
+    pub credential: Option<String>,
+    /// The accounts found when it was made, for the account picker.
+    #[serde(default)]
+    pub discovered: Vec<crate::connector::DiscoveredAccount>,
+    /// When upstream requests were made in the last 24 hours (the provider's budget).
+    #[serde(default)]
+    pub requests: Vec<i64>,
+    /// A sync holds the connection until then (one sync per connection at a time, across processes).
+    #[serde(default)]
+    pub syncing_until: i64,
+    /// The provider's last message (sanitised), for the operator.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Made during a link flow that has not finished.
+    Pending,
+    Active,
+    /// The credential stopped working; its accounts are inactive until relinked.
+    Revoked,
+    /// Every account of it was disconnected; the credential is gone.
+    Disconnected,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +248,9 @@ pub struct RefreshRecord {
     pub last_attempted_at: i64,
     /// `None` while pending.
     pub next_refresh_available_at: Option<i64>,
+    /// Why it failed, as the provider said it (sanitised); kept for the operator, not on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `transaction_refresh`: a refresh with an id (`fctxnref_…`) that transactions point back to.
@@ -195,6 +260,8 @@ pub struct TransactionRefreshRecord {
     pub status: RefreshStatus,
     pub last_attempted_at: i64,
     pub next_refresh_available_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +337,10 @@ pub enum JobKind {
     /// Moves an advancing test clock towards its target, running its accounts' jobs in time order.
     AdvanceTestClock {
         clock: String,
+    },
+    /// Live mode: one upstream fetch for a connection, serving every pending refresh of its accounts.
+    SyncConnection {
+        connection: String,
     },
 }
 

@@ -27,6 +27,8 @@ pub enum LoginKind {
     OAuth,
     /// Username and password in finconn's pane.
     Credentials,
+    /// A one-time setup token the user creates at the provider and pastes into finconn's pane (SimpleFIN).
+    SetupToken,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,14 +120,14 @@ pub trait Provider: Send + Sync + 'static {
 }
 
 /// A balance as an institution reports it; amounts in minor units of `currency`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BalanceData {
     pub as_of: i64,
     pub currency: String,
     pub kind: BalanceKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BalanceKind {
     /// `current` and `available` (what can be spent now; `None` when the institution does not say).
     Cash { current: i64, available: Option<i64> },

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use crate::accounts::RefreshOutcome;
 use crate::model::{
-    AccountRecord, ApiKeyRecord, AttemptRecord, CustomerRecord, DeliveryRecord, DeliveryStatus, EventRecord,
-    IdempotencyRecord, Job, LinkedAccountRecord, NewEvent, NewJob, OwnerRecord, Scope, SessionRecord, StoredResponse,
-    TestClockRecord, TransactionRecord, WebhookEndpointRecord,
+    AccountRecord, ApiKeyRecord, AttemptRecord, ConnectionRecord, CustomerRecord, DeliveryRecord, DeliveryStatus,
+    EventRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewEvent, NewJob, OwnerRecord, Scope, SessionRecord,
+    StoredResponse, TestClockRecord, TransactionRecord, WebhookEndpointRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -137,13 +137,41 @@ pub trait Store: Send + Sync + 'static {
     async fn update_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<bool, StoreError>;
     /// In one transaction: writes the completed session (if its version is still `session.version`) and
     /// inserts its accounts. False, and nothing written, if the session changed meanwhile.
+    /// `connection` (live mode: the connection the accounts come from, now active) is written there too.
     async fn complete_session(
         &self,
         scope: &Scope,
         session: &SessionRecord,
         accounts: &[LinkedAccountRecord],
         effects: &Effects,
+        connection: Option<&ConnectionRecord>,
     ) -> Result<bool, StoreError>;
+
+    async fn insert_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<(), StoreError>;
+    async fn get_connection(&self, scope: &Scope, id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
+    /// Compare-and-swap on `version`.
+    async fn update_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<bool, StoreError>;
+    /// The linked accounts whose data comes from a connection.
+    async fn connection_accounts(
+        &self,
+        scope: &Scope,
+        connection: &str,
+    ) -> Result<Vec<LinkedAccountRecord>, StoreError>;
+    /// In one transaction: marks the sync job done, writes each outcome as `finish_job` does, writes what
+    /// the sync owns of the connection onto its latest version (`ConnectionRecord::merge_sync`), and adds
+    /// `jobs`.
+    async fn finish_sync(
+        &self,
+        scope: &Scope,
+        job: i64,
+        connection: Option<&ConnectionRecord>,
+        outcomes: &[RefreshOutcome],
+        jobs: &[NewJob],
+    ) -> Result<(), StoreError>;
+    /// Deletes pending connections (link flows never finished) created before `before`.
+    async fn delete_pending_connections(&self, before: i64) -> Result<u64, StoreError>;
+    /// Every connection that still holds a credential, in any tenant: `(scope, id)`.
+    async fn connections_with_credentials(&self) -> Result<Vec<(Scope, String)>, StoreError>;
     /// The accounts linked through a session, in link order.
     async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
 

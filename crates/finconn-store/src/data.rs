@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 
 use finconn_core::accounts::RefreshOutcome;
-use finconn_core::model::{Job, JobKind, LinkedAccountRecord, OwnerRecord, Scope, TransactionRecord};
+use finconn_core::model::{
+    ConnectionRecord, ConnectionStatus, Job, JobKind, LinkedAccountRecord, NewJob, OwnerRecord, Scope,
+    TransactionRecord,
+};
 use finconn_core::store::{AccountFilter, Page, PageRequest, TransactionFilter};
 use finconn_core::StoreError;
 
@@ -322,7 +325,17 @@ pub(crate) async fn claim_jobs(
     rows.into_iter().map(|(id, a, l, k, r, at, c)| decode_job(id, a, l, &k, r, at, c)).collect()
 }
 
-pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &RefreshOutcome) -> Result<(), StoreError> {
+/// An outcome serialized before the transaction starts, so nothing inside it can fail to encode.
+pub(crate) struct Prepared<'a> {
+    out: &'a RefreshOutcome,
+    account: Option<(&'a LinkedAccountRecord, String)>,
+    owners: Vec<(&'a OwnerRecord, String)>,
+    txns: Vec<(&'a TransactionRecord, String)>,
+    effects: crate::effects::EffectRows,
+    refresh_id: Option<String>,
+}
+
+pub(crate) fn prepare(out: &RefreshOutcome) -> Result<Prepared<'_>, StoreError> {
     let account = out.account.as_ref().map(|a| Ok::<_, StoreError>((a, to_json(a)?))).transpose()?;
     let owners = out.owners.iter().map(|o| Ok((o, to_json(o)?))).collect::<Result<Vec<_>, StoreError>>()?;
     // One row per provider transaction (a multi-row upsert may not touch a row twice): the last one wins.
@@ -343,18 +356,17 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             .filter(|t| t.status == finconn_core::model::RefreshStatus::Succeeded)
             .map(|t| t.id.clone())
     });
-    on_pool!(pools, write, |p| {
-        let mut tx = p.begin_write().await.map_err(db_err)?;
-        let done = sqlx::query("UPDATE jobs SET done_at = locked_until WHERE id = $1 AND done_at IS NULL")
-            .bind(job)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if done != 1 {
-            // Another process finished it (our lease lapsed): its result stands.
-            return Ok(());
-        }
+    Ok(Prepared { out, account, owners, txns, effects, refresh_id })
+}
+
+/// Writes a prepared outcome (account, ownership, owners, transactions, jobs, events) for `$scope` inside
+/// the open transaction `$tx`.
+macro_rules! write_outcome {
+    ($tx:expr, $scope:expr, $prep:expr) => {{
+        let prep = &$prep;
+        let out = prep.out;
+        let (account, owners, txns, refresh_id) = (&prep.account, &prep.owners, &prep.txns, &prep.refresh_id);
+        let (tx, scope) = (&mut $tx, $scope);
         if let Some((ownership, created)) = &out.ownership {
             let fc = out.account.as_ref().map(|a| a.id.clone()).unwrap_or_default();
             sqlx::query(
@@ -365,11 +377,11 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             .bind(&scope.account)
             .bind(scope.livemode)
             .bind(created)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db_err)?;
         }
-        for (o, data) in &owners {
+        for (o, data) in owners.iter() {
             sqlx::query(
                 "INSERT INTO owners (id, ownership_id, account_id, livemode, data) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -378,7 +390,7 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             .bind(&scope.account)
             .bind(scope.livemode)
             .bind(data)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db_err)?;
         }
@@ -389,7 +401,7 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             )
             .bind(id)
             .bind(&a.id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await
             .map_err(db_err)?;
         }
@@ -411,7 +423,7 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             q.push(
                 " ON CONFLICT (fc_account_id, provider_id) DO UPDATE SET refresh_seq = EXCLUDED.refresh_seq, data = EXCLUDED.data",
             );
-            q.build().execute(&mut *tx).await.map_err(db_err)?;
+            q.build().execute(&mut **tx).await.map_err(db_err)?;
         }
         // The account last, so its row lock (which the account's other refreshes wait for) is held only
         // for the end of the transaction, not while the transactions above are written.
@@ -422,12 +434,12 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             // below sees the latest committed version and no concurrent finisher can slip in between.
             sqlx::query("UPDATE fc_accounts SET version = version WHERE id = $1")
                 .bind(&a.id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(db_err)?;
             let current: Option<(i64, String)> = sqlx::query_as("SELECT version, data FROM fc_accounts WHERE id = $1")
                 .bind(&a.id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err(db_err)?;
             let merged = match current {
@@ -441,11 +453,29 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
             sqlx::query("UPDATE fc_accounts SET data = $1, version = version + 1 WHERE id = $2")
                 .bind(&merged)
                 .bind(&a.id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(db_err)?;
         }
-        write_effects!(tx, scope, effects);
+        write_effects!(*tx, scope, prep.effects);
+    }};
+}
+
+pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &RefreshOutcome) -> Result<(), StoreError> {
+    let prep = prepare(out)?;
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin_write().await.map_err(db_err)?;
+        let done = sqlx::query("UPDATE jobs SET done_at = locked_until WHERE id = $1 AND done_at IS NULL")
+            .bind(job)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if done != 1 {
+            // Another process finished it (our lease lapsed): its result stands.
+            return Ok(());
+        }
+        write_outcome!(tx, scope, prep);
         tx.commit().await.map_err(db_err)?;
         Ok(())
     })
@@ -468,4 +498,144 @@ pub(crate) async fn prune_jobs(pools: &Pools, before: i64) -> Result<u64, StoreE
         .await
         .map(|r| r.rows_affected())
         .map_err(db_err))
+}
+
+pub(crate) fn connection_status(s: ConnectionStatus) -> &'static str {
+    match s {
+        ConnectionStatus::Pending => "pending",
+        ConnectionStatus::Active => "active",
+        ConnectionStatus::Revoked => "revoked",
+        ConnectionStatus::Disconnected => "disconnected",
+    }
+}
+
+pub(crate) async fn insert_connection(pools: &Pools, scope: &Scope, rec: &ConnectionRecord) -> Result<(), StoreError> {
+    let data = to_json(rec)?;
+    on_pool!(pools, write, |p| {
+        sqlx::query(
+        "INSERT INTO connections (id, account_id, livemode, created, status, version, data) VALUES ($1, $2, $3, $4, $5, 0, $6)"
+    )
+    .bind(&rec.id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(rec.created)
+    .bind(connection_status(rec.status))
+    .bind(&data)
+    .execute(p)
+    .await
+    .map(|_| ())
+    .map_err(db_err)
+    })
+}
+
+pub(crate) async fn get_connection(
+    pools: &Pools,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<ConnectionRecord>, StoreError> {
+    let row: Option<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT version, data FROM connections WHERE id = $1 AND account_id = $2 AND livemode = $3"
+    )
+    .bind(id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .fetch_optional(p)
+    .await
+    .map_err(db_err)?);
+    row.map(|(v, d)| crate::objects::decode(&d, scope.clone(), v)).transpose()
+}
+
+pub(crate) async fn update_connection(
+    pools: &Pools,
+    scope: &Scope,
+    rec: &ConnectionRecord,
+) -> Result<bool, StoreError> {
+    let data = to_json(rec)?;
+    let n = on_pool!(pools, write, |p| sqlx::query(
+        "UPDATE connections SET data = $1, status = $2, version = version + 1 \
+         WHERE id = $3 AND account_id = $4 AND livemode = $5 AND version = $6"
+    )
+    .bind(&data)
+    .bind(connection_status(rec.status))
+    .bind(&rec.id)
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .bind(rec.version)
+    .execute(p)
+    .await
+    .map_err(db_err)?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+pub(crate) async fn finish_sync(
+    pools: &Pools,
+    scope: &Scope,
+    job: i64,
+    connection: Option<&ConnectionRecord>,
+    outcomes: &[RefreshOutcome],
+    jobs: &[NewJob],
+) -> Result<(), StoreError> {
+    let preps = outcomes.iter().map(prepare).collect::<Result<Vec<_>, _>>()?;
+    let follow_ups = crate::effects::rows(jobs, &[])?;
+    on_pool!(pools, write, |p| {
+        let mut tx = p.begin_write().await.map_err(db_err)?;
+        let done = sqlx::query("UPDATE jobs SET done_at = locked_until WHERE id = $1 AND done_at IS NULL")
+            .bind(job)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if done != 1 {
+            return Ok(());
+        }
+        for prep in &preps {
+            write_outcome!(tx, scope, prep);
+        }
+        if let Some(ours) = connection {
+            let current: Option<(i64, String)> =
+                sqlx::query_as("SELECT version, data FROM connections WHERE id = $1 AND account_id = $2")
+                    .bind(&ours.id)
+                    .bind(&scope.account)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            if let Some((version, data)) = current {
+                let mut latest: ConnectionRecord = crate::objects::decode(&data, scope.clone(), version)?;
+                ConnectionRecord::merge_sync(&mut latest, ours);
+                sqlx::query("UPDATE connections SET data = $1, status = $2, version = version + 1 WHERE id = $3")
+                    .bind(to_json(&latest)?)
+                    .bind(connection_status(latest.status))
+                    .bind(&ours.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+        write_effects!(tx, scope, follow_ups);
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn delete_pending_connections(pools: &Pools, before: i64) -> Result<u64, StoreError> {
+    on_pool!(pools, write, |p| sqlx::query("DELETE FROM connections WHERE status = $1 AND created < $2")
+        .bind("pending")
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(db_err))
+}
+
+pub(crate) async fn connections_with_credentials(pools: &Pools) -> Result<Vec<(Scope, String)>, StoreError> {
+    let rows: Vec<(String, bool, String)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT account_id, livemode, id FROM connections WHERE status IN ($1, $2) ORDER BY seq"
+    )
+    .bind("pending")
+    .bind("active")
+    .fetch_all(p)
+    .await
+    .map_err(db_err)?);
+    Ok(rows.into_iter().map(|(account, livemode, id)| (Scope { account, livemode }, id)).collect())
 }

@@ -13,9 +13,9 @@ mod test_clocks;
 
 use async_trait::async_trait;
 use finconn_core::model::{
-    AccountRecord, ApiKeyRecord, AttemptRecord, CustomerRecord, DeliveryRecord, DeliveryStatus, EventRecord,
-    IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord, Scope, SessionRecord, StoredResponse,
-    TestClockRecord, TransactionRecord, WebhookEndpointRecord,
+    AccountRecord, ApiKeyRecord, AttemptRecord, ConnectionRecord, CustomerRecord, DeliveryRecord, DeliveryStatus,
+    EventRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord, Scope, SessionRecord,
+    StoredResponse, TestClockRecord, TransactionRecord, WebhookEndpointRecord,
 };
 use std::collections::HashMap;
 
@@ -127,8 +127,48 @@ impl Store for Db {
         session: &SessionRecord,
         accounts: &[LinkedAccountRecord],
         effects: &Effects,
+        connection: Option<&ConnectionRecord>,
     ) -> Result<bool, StoreError> {
-        objects::complete_session(&self.pool, scope, session, accounts, effects).await
+        objects::complete_session(&self.pool, scope, session, accounts, effects, connection).await
+    }
+
+    async fn insert_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<(), StoreError> {
+        data::insert_connection(&self.pool, scope, rec).await
+    }
+
+    async fn get_connection(&self, scope: &Scope, id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        data::get_connection(&self.pool, scope, id).await
+    }
+
+    async fn update_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<bool, StoreError> {
+        data::update_connection(&self.pool, scope, rec).await
+    }
+
+    async fn connection_accounts(
+        &self,
+        scope: &Scope,
+        connection: &str,
+    ) -> Result<Vec<LinkedAccountRecord>, StoreError> {
+        objects::accounts_where(&self.pool, scope, "connection_id", connection).await
+    }
+
+    async fn finish_sync(
+        &self,
+        scope: &Scope,
+        job: i64,
+        connection: Option<&ConnectionRecord>,
+        outcomes: &[RefreshOutcome],
+        jobs: &[NewJob],
+    ) -> Result<(), StoreError> {
+        data::finish_sync(&self.pool, scope, job, connection, outcomes, jobs).await
+    }
+
+    async fn delete_pending_connections(&self, before: i64) -> Result<u64, StoreError> {
+        data::delete_pending_connections(&self.pool, before).await
+    }
+
+    async fn connections_with_credentials(&self) -> Result<Vec<(Scope, String)>, StoreError> {
+        data::connections_with_credentials(&self.pool).await
     }
 
     async fn get_linked_account(&self, account: &str, id: &str) -> Result<Option<LinkedAccountRecord>, StoreError> {

@@ -75,6 +75,7 @@ versioned!(
     finconn_core::model::TestClockRecord,
     SessionRecord,
     finconn_core::model::LinkedAccountRecord,
+    finconn_core::model::ConnectionRecord,
     finconn_core::model::WebhookEndpointRecord
 );
 
@@ -237,8 +238,10 @@ pub(crate) async fn complete_session(
     session: &SessionRecord,
     accounts: &[LinkedAccountRecord],
     effects: &finconn_core::store::Effects,
+    connection: Option<&finconn_core::model::ConnectionRecord>,
 ) -> Result<bool, StoreError> {
     let data = to_json(session)?;
+    let connection = connection.map(|c| Ok::<_, StoreError>((c, to_json(c)?))).transpose()?;
     let rows = accounts.iter().map(|a| Ok((a, to_json(a)?))).collect::<Result<Vec<_>, StoreError>>()?;
     let effects = crate::effects::of(effects)?;
     on_pool!(pools, write, |p| {
@@ -258,8 +261,8 @@ pub(crate) async fn complete_session(
         }
         for (a, json) in &rows {
             sqlx::query(
-                "INSERT INTO fc_accounts (id, account_id, livemode, created, session_id, holder_customer, holder_account, version, data, test_clock) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
+                "INSERT INTO fc_accounts (id, account_id, livemode, created, session_id, holder_customer, holder_account, version, data, test_clock, connection_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10)",
             )
             .bind(&a.id)
             .bind(&scope.account)
@@ -270,9 +273,21 @@ pub(crate) async fn complete_session(
             .bind(&a.holder.account)
             .bind(json)
             .bind(&a.test_clock)
+            .bind(a.connection.as_ref().map(|c| &c.id))
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        }
+        if let Some((c, json)) = &connection {
+            // The connection was made earlier in this flow; only this flow's session changes it meanwhile.
+            sqlx::query("UPDATE connections SET data = $1, status = $2, version = version + 1 WHERE id = $3 AND account_id = $4")
+                .bind(json)
+                .bind(crate::data::connection_status(c.status))
+                .bind(&c.id)
+                .bind(&scope.account)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         write_effects!(tx, scope, effects);
         tx.commit().await.map_err(db_err)?;

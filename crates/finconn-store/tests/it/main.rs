@@ -253,7 +253,7 @@ async fn finished_jobs_are_pruned_and_due_jobs_are_claimed_once(db: &Db) {
         test_clock: None,
     };
     let effects = finconn_core::store::Effects { jobs: vec![job], events: vec![] };
-    assert!(db.complete_session(&s, &done, &[], &effects).await.unwrap());
+    assert!(db.complete_session(&s, &done, &[], &effects, None).await.unwrap());
     assert!(db.claim_jobs(999, 2_000, 10, Some(&s.account), None).await.unwrap().is_empty(), "not due yet");
     let claimed = db.claim_jobs(1_000, 2_000, 10, Some(&s.account), None).await.unwrap();
     assert_eq!(claimed.len(), 1);
