@@ -79,6 +79,7 @@
     return api(action, params).then(function (r) {
       busy = false;
       paneEl.removeAttribute('aria-busy');
+      clearBusy();
       if (searchQueued) {
         searchQueued = false;
         var current = paneEl.querySelector('input[name="query"]');
@@ -98,6 +99,7 @@
     }).catch(function () {
       busy = false;
       paneEl.removeAttribute('aria-busy');
+      clearBusy();
       emit([{ name: 'error', error_code: 'unexpected_error' }]);
       if (!session) finish({ error: { type: 'api_connection_error', message: 'Could not reach finconn.' } });
     });
@@ -112,6 +114,23 @@
     } else {
       finish({ error: { type: 'invalid_request_error', message: 'The flow was closed before it started.' } });
     }
+  }
+
+  // A step that talks to a bank can take seconds: its button says so (data-busy-label) until the next pane.
+  function showBusy(button) {
+    if (!button || !button.getAttribute('data-busy-label') || busy) return;
+    button.disabled = true;
+    button.setAttribute('data-label', button.textContent);
+    button.textContent = button.getAttribute('data-busy-label');
+    var status = document.getElementById('busy-status');
+    if (status) status.textContent = button.textContent;
+  }
+
+  function clearBusy() {
+    var button = paneEl.querySelector('[data-label]');
+    if (button) { button.disabled = false; button.textContent = button.getAttribute('data-label'); button.removeAttribute('data-label'); }
+    var status = document.getElementById('busy-status');
+    if (status) status.textContent = '';
   }
 
   function startPolling() {
@@ -131,6 +150,7 @@
     event.preventDefault();
     var params = new URLSearchParams();
     new FormData(form).forEach(function (value, key) { params.append(key, value); });
+    showBusy(form.querySelector('[type=submit]'));
     run(action, params);
   });
 
@@ -148,6 +168,7 @@
     if (action === 'close') { close(); return; }
     var params = {};
     if (el.hasAttribute('data-institution')) params.institution = el.getAttribute('data-institution');
+    showBusy(el);
     run(action, params);
   });
 

@@ -434,6 +434,16 @@ impl Finconn {
         id: &str,
         origin: Option<&Origin>,
     ) -> Result<Account, DomainError> {
+        let wire = self.disconnect_one(scope, id, origin).await?;
+        let connection = self.find_account(scope, id, None).await?.connection.map(|c| c.id);
+        if let Some(connection) = connection {
+            // The last account of a live connection gone: its credential goes too.
+            self.forget_connection_if_unused(scope, &connection).await?;
+        }
+        Ok(wire)
+    }
+
+    async fn disconnect_one(&self, scope: &Scope, id: &str, origin: Option<&Origin>) -> Result<Account, DomainError> {
         self.change_account(scope, id, origin, |rec, _| {
             let was = std::mem::replace(&mut rec.status, "disconnected".to_owned());
             rec.subscriptions.clear();

@@ -242,10 +242,11 @@ impl Finconn {
                 a.connection
                     .as_ref()
                     .and_then(|c| c.transactions_synced_through)
-                    .map_or(now - BACKFILL_DAYS * DAY, |t| t - OVERLAP_DAYS * DAY)
+                    .map_or(i64::MIN, |t| t - OVERLAP_DAYS * DAY)
             })
             .min()
-            .map(|start| (start.max(now - BACKFILL_DAYS * DAY), now + 1));
+            // `now` included: the window ends just after it. A first refresh backfills 180 days exactly.
+            .map(|start| (start.max(now + 1 - BACKFILL_DAYS * DAY), now + 1));
         let request = SyncRequest {
             accounts: pending
                 .iter()
@@ -354,6 +355,11 @@ impl Finconn {
             let balance = data.filter(|_| data_ok).and_then(|d| d.balance.clone());
             if let Some(b) = &balance {
                 let (kind, current, other) = match b.kind {
+                    // A provider that does not type its accounts (SimpleFIN) reports every balance as cash;
+                    // the account's category (the user's choice) says a card's is credit: negative is owed.
+                    BalanceKind::Cash { current, .. } if rec.category == "credit" => {
+                        ("credit", current, Some(current.min(0).saturating_neg()))
+                    }
                     BalanceKind::Cash { current, available } => ("cash", current, available),
                     BalanceKind::Credit { current, used } => ("credit", current, used),
                 };
@@ -410,6 +416,26 @@ impl Finconn {
         }
         out.account = Some(rec);
         Ok(out)
+    }
+
+    /// Deletes a connection's credential once none of its accounts is left connected.
+    pub(crate) async fn forget_connection_if_unused(&self, scope: &Scope, id: &str) -> Result<(), DomainError> {
+        for _ in 0..8 {
+            let accounts = self.store.connection_accounts(scope, id).await?;
+            if accounts.iter().any(|a| a.status != "disconnected") {
+                return Ok(());
+            }
+            let Some(mut conn) = self.store.get_connection(scope, id).await? else { return Ok(()) };
+            if conn.credential.is_none() {
+                return Ok(());
+            }
+            conn.status = ConnectionStatus::Disconnected;
+            conn.credential = None;
+            if self.store.update_connection(scope, &conn).await? {
+                return Ok(());
+            }
+        }
+        Err(DomainError::Internal("the connection kept changing".into()))
     }
 
     /// Forgets connections whose link flow never finished (their credentials with them).

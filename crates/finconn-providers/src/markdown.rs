@@ -22,6 +22,7 @@ pub(crate) fn render(sandbox: &Sandbox) -> String {
             (LoginKind::OAuth, _) => "OAuth (simulated authorization page)",
             (LoginKind::Credentials, Some(CredentialRules::SandboxKeywords)) => "username and password: test keywords",
             (LoginKind::Credentials, _) => "username and password: any",
+            (LoginKind::SetupToken, _) => "a SimpleFIN setup token",
         };
         let status = match i.status {
             InstitutionStatus::Active => "active".to_owned(),

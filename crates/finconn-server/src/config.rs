@@ -34,6 +34,21 @@ pub struct Config {
     pub run_jobs: bool,
     /// How long one webhook delivery attempt may take.
     pub webhook_timeout: Duration,
+    /// Seals live connectors' credentials at rest. `None` after `load` means: the key file (SQLite) is
+    /// read or generated at start-up (`startup::load_master_key`).
+    pub master_key: Option<finconn_core::vault::MasterKey>,
+    /// Where the master key lives when it is not given inline (default: beside the SQLite database).
+    pub master_key_file: Option<PathBuf>,
+    /// Keys of earlier rotations: values sealed with them still open (`finconn reseal` moves them over).
+    pub previous_master_keys: Vec<finconn_core::vault::MasterKey>,
+    /// Let connectors reach loopback addresses over plain http (tests, a SimpleFIN server on this machine).
+    pub connector_allow_loopback: bool,
+    /// How long one upstream request of a connector may take.
+    pub connector_timeout: Duration,
+    /// Offer the public SimpleFIN Bridge in live mode.
+    pub simplefin_bridge: bool,
+    /// Other SimpleFIN servers to offer in live mode: `(name, root URL)`.
+    pub simplefin_servers: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Config {
@@ -45,6 +60,8 @@ impl std::fmt::Debug for Config {
             .field("client_secret_ttl", &self.client_secret_ttl)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_json", &self.log_json)
+            .field("master_key", &self.master_key.as_ref().map(|k| k.id().to_owned()))
+            .field("connector_allow_loopback", &self.connector_allow_loopback)
             .finish()
     }
 }
@@ -66,6 +83,13 @@ impl Default for Config {
             job_poll_interval: Duration::from_millis(250),
             run_jobs: true,
             webhook_timeout: Duration::from_secs(10),
+            master_key: None,
+            master_key_file: None,
+            previous_master_keys: Vec::new(),
+            connector_allow_loopback: false,
+            connector_timeout: Duration::from_secs(120),
+            simplefin_bridge: true,
+            simplefin_servers: Vec::new(),
         }
     }
 }
@@ -86,6 +110,21 @@ struct FileConfig {
     refresh_cooldown_seconds: Option<u64>,
     provider_timeout_seconds: Option<u64>,
     run_jobs: Option<bool>,
+    master_key: Option<String>,
+    master_key_file: Option<PathBuf>,
+    previous_master_keys: Option<Vec<String>>,
+    connector_allow_loopback: Option<bool>,
+    connector_timeout_seconds: Option<u64>,
+    simplefin_bridge: Option<bool>,
+    simplefin_servers: Option<Vec<SimplefinServer>>,
+}
+
+/// `[[simplefin_servers]]` in `finconn.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimplefinServer {
+    name: String,
+    url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +250,75 @@ impl Config {
         if let Some(g) = file.shutdown_grace_seconds {
             c.shutdown_grace = Duration::from_secs(g);
         }
+        let key_error = |key: &'static str| move |e: finconn_core::vault::VaultError| invalid(key, e.to_string());
+        if let Some(k) = env("FINCONN_MASTER_KEY").or(file.master_key) {
+            c.master_key =
+                Some(finconn_core::vault::MasterKey::parse(&k).map_err(key_error("master_key (FINCONN_MASTER_KEY)"))?);
+        }
+        c.master_key_file = env("FINCONN_MASTER_KEY_FILE").map(PathBuf::from).or(file.master_key_file);
+        let previous = match env("FINCONN_PREVIOUS_MASTER_KEYS") {
+            Some(v) => v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            None => file.previous_master_keys.unwrap_or_default(),
+        };
+        c.previous_master_keys = previous
+            .iter()
+            .map(|k| finconn_core::vault::MasterKey::parse(k))
+            .collect::<Result<_, _>>()
+            .map_err(key_error("previous_master_keys (FINCONN_PREVIOUS_MASTER_KEYS)"))?;
+        if let Some(v) = env("FINCONN_CONNECTOR_ALLOW_LOOPBACK") {
+            c.connector_allow_loopback = parse_bool(&v).ok_or_else(|| {
+                invalid("connector_allow_loopback (FINCONN_CONNECTOR_ALLOW_LOOPBACK)", "expected true or false")
+            })?;
+        } else if let Some(b) = file.connector_allow_loopback {
+            c.connector_allow_loopback = b;
+        }
+        let timeout = match env("FINCONN_CONNECTOR_TIMEOUT_SECONDS") {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                invalid("connector_timeout_seconds (FINCONN_CONNECTOR_TIMEOUT_SECONDS)", "expected seconds")
+            })?),
+            None => file.connector_timeout_seconds,
+        };
+        if let Some(t) = timeout {
+            if !(1..=600).contains(&t) {
+                return Err(invalid("connector_timeout_seconds", "must be between 1 and 600"));
+            }
+            c.connector_timeout = Duration::from_secs(t);
+        }
+        if let Some(v) = env("FINCONN_SIMPLEFIN_BRIDGE") {
+            c.simplefin_bridge = parse_bool(&v)
+                .ok_or_else(|| invalid("simplefin_bridge (FINCONN_SIMPLEFIN_BRIDGE)", "expected true or false"))?;
+        } else if let Some(b) = file.simplefin_bridge {
+            c.simplefin_bridge = b;
+        }
+        let servers: Vec<(String, String)> = match env("FINCONN_SIMPLEFIN_SERVERS") {
+            // `Name=https://host/simplefin;Other=https://…`
+            Some(v) => v
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.split_once('=').map(|(n, u)| (n.trim().to_owned(), u.trim().to_owned())).ok_or_else(|| {
+                        invalid("simplefin_servers (FINCONN_SIMPLEFIN_SERVERS)", "expected Name=URL;Name=URL")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            None => file.simplefin_servers.unwrap_or_default().into_iter().map(|s| (s.name, s.url)).collect(),
+        };
+        for (name, url) in &servers {
+            if name.is_empty() || name.chars().count() > 100 {
+                return Err(invalid("simplefin_servers", "a server name must be 1 to 100 characters"));
+            }
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.username().is_empty() => {}
+                _ => {
+                    return Err(invalid(
+                        "simplefin_servers",
+                        format!("'{name}': the URL must be an http(s) address without credentials"),
+                    ))
+                }
+            }
+        }
+        c.simplefin_servers = servers;
         Ok(c)
     }
 }

@@ -44,6 +44,12 @@ fn run_job<'a>(app: &'a AppState, job: &'a Job) -> BoxedRun<'a> {
             }
             JobKind::DeliverWebhook { delivery } => deliver(app, job, *delivery).await,
             JobKind::AdvanceTestClock { clock } => advance(app, job, clock).await,
+            JobKind::SyncConnection { connection } => {
+                app.core.sync_connection(job, connection).await?;
+                // Its events' fan-out and any follow-up sync are due now.
+                app.jobs.notify_one();
+                Ok(())
+            }
             _ => fetch(app, job).await,
         }
     })

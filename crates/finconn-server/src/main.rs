@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The master key that seals live connectors' credentials at rest.
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
     /// Forward a test account's events to a local URL, printing the signing secret (like `stripe listen`).
     Listen {
         /// Where finconn should POST the events (must be reachable from the finconn server).
@@ -62,6 +67,18 @@ enum Command {
         api_key: String,
         #[arg(long, env = "FINCONN_API_BASE", default_value = "http://127.0.0.1:8420")]
         api_base: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MasterKeyCommand {
+    /// Print a new random master key (64 hex digits) for FINCONN_MASTER_KEY.
+    Generate,
+    /// Re-seal every stored credential with the current master key. Run after a rotation, with the new key
+    /// as FINCONN_MASTER_KEY and the old one in FINCONN_PREVIOUS_MASTER_KEYS; then drop the old key.
+    Reseal {
+        #[arg(long)]
+        database: Option<String>,
     },
 }
 
@@ -121,6 +138,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             startup::serve(app, listener, shutdown).await?;
             db.close().await;
             println!("finconn stopped");
+            Ok(())
+        }
+        Command::MasterKey { command: MasterKeyCommand::Generate } => {
+            println!("{}", finconn_core::vault::MasterKey::generate().to_hex().as_str());
+            Ok(())
+        }
+        Command::MasterKey { command: MasterKeyCommand::Reseal { database } } => {
+            let mut config = load(cli.config, None, database)?;
+            startup::load_master_key(&mut config)?;
+            let key = config.master_key.clone().ok_or_else(|| anyhow::anyhow!("no master key is configured"))?;
+            let vault = finconn_core::vault::Vault::new(key, config.previous_master_keys.clone());
+            let db = startup::open_database(&config).await?;
+            let core =
+                Finconn::new(Arc::new(db.clone()), Arc::new(SystemClock), Settings::default()).with_vault(Some(vault));
+            let n = core.reseal_credentials().await?;
+            println!(
+                "re-sealed {n} credential(s) with master key {}",
+                core.vault.as_ref().map(|v| v.current_key_id()).unwrap_or("")
+            );
+            db.close().await;
             Ok(())
         }
         Command::Migrate { database } => {

@@ -4,6 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use finconn_core::connector::Connectors;
+use finconn_core::vault::{MasterKey, Vault};
 use finconn_core::{Clock, Finconn, Settings, SystemClock};
 use finconn_store::Db;
 use tokio::net::TcpListener;
@@ -34,13 +36,16 @@ impl AppState {
                 None
             }
         };
+        let vault = config.master_key.clone().map(|k| Vault::new(k, config.previous_master_keys.clone()));
         let providers = finconn_core::link::Providers {
             test: sandbox.clone().map(|s| s as Arc<dyn finconn_core::provider::Provider>),
             live: None,
             test_data: sandbox.map(|s| s as Arc<dyn finconn_core::provider::AccountData>),
             live_data: None,
+            // Without a master key no credential could be stored: live mode then offers no connector.
+            connectors: if vault.is_some() { connectors(&config) } else { Connectors::default() },
         };
-        let core = Finconn::new(Arc::new(db), clock, settings).with_providers(providers);
+        let core = Finconn::new(Arc::new(db), clock, settings).with_providers(providers).with_vault(vault);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.webhook_timeout)
@@ -51,6 +56,100 @@ impl AppState {
     }
 }
 
+/// The live connectors the configuration asks for, each behind the one outbound HTTP policy.
+pub fn connectors(config: &Config) -> Connectors {
+    use finconn_providers::simplefin::{Server, SimpleFin};
+    let mut servers = Vec::new();
+    if config.simplefin_bridge {
+        servers.push(Server::bridge());
+    }
+    for (name, url) in &config.simplefin_servers {
+        match Server::configured(name, url) {
+            Ok(s) => servers.push(s),
+            Err(e) => tracing::error!(server = %name, error = %e, "a configured SimpleFIN server is not usable"),
+        }
+    }
+    if servers.is_empty() {
+        return Connectors::default();
+    }
+    let policy = finconn_providers::outbound::Policy {
+        allow_loopback: config.connector_allow_loopback,
+        timeout: config.connector_timeout,
+        user_agent: format!("finconn/{}", env!("CARGO_PKG_VERSION")),
+        ..Default::default()
+    };
+    match finconn_providers::outbound::Outbound::new(policy) {
+        Ok(http) => Connectors(vec![Arc::new(SimpleFin::new(servers, http))]),
+        Err(e) => {
+            tracing::error!(error = %e, "the outbound HTTP client could not be built; live mode has no connector");
+            Connectors::default()
+        }
+    }
+}
+
+/// Fills in `config.master_key`: given inline, else read from its file — generated (mode 0600) on first
+/// start, beside the SQLite database by default. A PostgreSQL deployment shares one key among its
+/// processes, so it must name one: without it, and with live connectors on, start-up fails and says so.
+pub fn load_master_key(config: &mut Config) -> anyhow::Result<()> {
+    if config.master_key.is_some() {
+        return Ok(());
+    }
+    let wants_connectors = config.simplefin_bridge || !config.simplefin_servers.is_empty();
+    let path = match &config.master_key_file {
+        Some(p) => p.clone(),
+        None if finconn_store::is_postgres_url(&config.database_url) => {
+            if wants_connectors {
+                anyhow::bail!(
+                    "live connectors seal their credentials with a master key, and a PostgreSQL deployment must \
+                     provide one: set FINCONN_MASTER_KEY (64 hex digits, e.g. from `finconn master-key generate`) \
+                     or master_key_file in finconn.toml, the same for every process; or turn live connectors off \
+                     with FINCONN_SIMPLEFIN_BRIDGE=false"
+                );
+            }
+            return Ok(());
+        }
+        None => match finconn_store::sqlite_file(&config.database_url) {
+            Some(db) => std::path::PathBuf::from(format!("{}.key", db.display())),
+            None => {
+                // An in-memory database keeps nothing: neither does its key.
+                config.master_key = Some(MasterKey::generate());
+                return Ok(());
+            }
+        },
+    };
+    config.master_key = Some(read_or_create_key(&path)?);
+    Ok(())
+}
+
+fn read_or_create_key(path: &std::path::Path) -> anyhow::Result<MasterKey> {
+    use std::io::Write;
+    let read = |path: &std::path::Path| -> anyhow::Result<MasterKey> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the master key file {}: {e}", path.display()))?;
+        MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("master key file {}: {e}", path.display()))
+    };
+    if path.exists() {
+        return read(path);
+    }
+    let key = MasterKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut f) => {
+            f.write_all(format!("{}\n", key.to_hex().as_str()).as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| anyhow::anyhow!("cannot write the master key file {}: {e}", path.display()))?;
+            tracing::info!(path = %path.display(), key = key.id(), "generated a master key for live connectors' credentials; back it up with the database");
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(anyhow::anyhow!("cannot create the master key file {}: {e}", path.display())),
+    }
+}
+
 /// Opens and migrates the database named by the config.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(&config.database_url).await?;
@@ -58,7 +157,11 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-pub async fn build(config: Config) -> anyhow::Result<(AppState, Db)> {
+pub async fn build(mut config: Config) -> anyhow::Result<(AppState, Db)> {
+    load_master_key(&mut config)?;
+    if config.connector_allow_loopback {
+        tracing::warn!("connector_allow_loopback is on: live connectors may reach this machine's loopback addresses over plain http (for tests and local SimpleFIN servers only)");
+    }
     let db = open_database(&config).await?;
     Ok((AppState::new(config, db.clone(), Arc::new(SystemClock)), db))
 }
@@ -85,6 +188,11 @@ async fn prune_idempotency_keys(app: AppState) {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned events older than 30 days"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning events failed"),
+        }
+        match app.core.purge_abandoned_connections().await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "forgot connections of link flows that never finished"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "forgetting abandoned connections failed"),
         }
         match app.core.delete_expired_test_clocks().await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "deleted test clocks past their deletes_after"),

@@ -27,6 +27,21 @@ use finconn_core::{Store, StoreError};
 
 pub use pool::{Backend, ConnectError};
 
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    pool::is_postgres(url)
+}
+
+/// The file a SQLite database URL names (`None`: in memory).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if pool::is_postgres(url) {
+        return None;
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then(|| std::path::PathBuf::from(path))
+}
+
 /// A finconn database: SQLite or PostgreSQL, chosen by URL.
 #[derive(Clone, Debug)]
 pub struct Db {

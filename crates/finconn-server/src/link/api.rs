@@ -73,7 +73,21 @@ fn action(name: &str, body: &[u8]) -> Result<Action, ApiError> {
                     .into_iter()
                     .map(|(_, v)| v)
                     .collect(),
+                // `subcategories[i]`: the type chosen for the picker's i-th account (live accounts).
+                subcategories: root
+                    .string_array("subcategories", 40, 200)
+                    .value()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(path, v)| {
+                        let index = path.strip_prefix("subcategories[")?.strip_suffix(']')?.parse().ok()?;
+                        Some((index, v))
+                    })
+                    .collect(),
             },
+            // A SimpleFIN setup token is Base64 of a URL: a few hundred characters.
+            "submit_token" => Action::SubmitToken { token: text("token", 4096)? },
+            "retry_connection" => Action::RetryConnection,
             "start_manual" => Action::StartManual,
             "manual" => Action::Manual {
                 routing_number: text("routing_number", 32)?.trim().to_owned(),

@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("challenge.html", include_str!("templates/challenge.html")),
     ("oauth.html", include_str!("templates/oauth.html")),
     ("accounts.html", include_str!("templates/accounts.html")),
+    ("token.html", include_str!("templates/token.html")),
     ("manual.html", include_str!("templates/manual.html")),
     ("success.html", include_str!("templates/success.html")),
     ("error.html", include_str!("templates/error.html")),
@@ -59,6 +60,19 @@ fn permission_text(p: &Permission) -> &'static str {
         _ => "Other account data",
     }
 }
+
+const ALL_PERMISSIONS: [Permission; 4] =
+    [Permission::Balances, Permission::Transactions, Permission::Ownership, Permission::PaymentMethod];
+
+/// The types a user may give a live account whose provider does not say (`subcategory` values).
+const ACCOUNT_TYPES: [(&str, &str); 6] = [
+    ("checking", "Checking"),
+    ("savings", "Savings"),
+    ("credit_card", "Credit card"),
+    ("line_of_credit", "Line of credit"),
+    ("mortgage", "Mortgage"),
+    ("other", "Other"),
+];
 
 /// Unix seconds as an ISO 8601 UTC timestamp (civil-from-days, Howard Hinnant's algorithm).
 pub fn iso8601(ts: i64) -> String {
@@ -111,16 +125,45 @@ pub fn pane_html(pane: &Pane, session_id: &str) -> String {
             "oauth.html",
             context! { institution => institution(i), url => format!("/link/oauth/{session_id}/{state}") },
         ),
-        Pane::Accounts { institution: i, choices, limit, message, selected } => render(
-            "accounts.html",
-            context! {
-                institution => institution(i), limit, message,
-                choices => choices.iter().map(|c| context! {
-                    name => c.account.name, last4 => c.account.last4, reason => c.disabled_reason,
-                    checked => c.disabled_reason.is_none() && selected.contains(&c.account.name),
-                }).collect::<Vec<_>>(),
-            },
-        ),
+        Pane::Token { institution: i, token_page, message, can_retry } => {
+            let (shares, not_shared): (Vec<&Permission>, Vec<&Permission>) =
+                ALL_PERMISSIONS.iter().partition(|p| i.features.contains(p));
+            render(
+                "token.html",
+                context! {
+                    institution => institution(i), token_page, message, can_retry,
+                    shares => shares.into_iter().map(permission_text).collect::<Vec<_>>(),
+                    not_shared => not_shared.into_iter().map(permission_text).collect::<Vec<_>>(),
+                },
+            )
+        }
+        Pane::Accounts { institution: i, choices, limit, message, selected } => {
+            // Live accounts come checked (the user unticks what they keep to themselves) when they all fit.
+            let eligible = choices.iter().filter(|c| c.disabled_reason.is_none()).count();
+            let fits = limit.is_none_or(|l| usize::try_from(l).unwrap_or(0) >= eligible);
+            let mut groups: Vec<(Option<String>, Vec<Value>)> = Vec::new();
+            for (index, c) in choices.iter().enumerate() {
+                let group = c.live.as_ref().map(|l| l.group_name.clone());
+                let checked = c.disabled_reason.is_none()
+                    && (selected.contains(&c.account.name) || (selected.is_empty() && c.live.is_some() && fits));
+                let row = context! {
+                    index, name => c.account.name, last4 => c.account.last4, reason => c.disabled_reason, checked,
+                    live => c.live.is_some(), balance => c.live.as_ref().and_then(|l| l.balance_text.clone()),
+                    subcategory => c.account.subcategory.as_str(),
+                };
+                match groups.last_mut() {
+                    Some((g, rows)) if *g == group => rows.push(row),
+                    _ => groups.push((group, vec![row])),
+                }
+            }
+            render(
+                "accounts.html",
+                context! {
+                    institution => institution(i), limit, message, types => ACCOUNT_TYPES.iter().map(|(value, label)| context! { value, label }).collect::<Vec<_>>(),
+                    groups => groups.into_iter().map(|(name, choices)| context! { name, choices }).collect::<Vec<_>>(),
+                },
+            )
+        }
         Pane::Manual { message, entered } => {
             let (routing, account, kind) = entered.clone().unwrap_or_default();
             render("manual.html", context! { message, routing, account, savings => kind == "savings" })
