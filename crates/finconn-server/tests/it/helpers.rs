@@ -218,3 +218,53 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A finconn with live mode on: a master key, the SimpleFIN connector offering the SimpleFIN server at
+/// `simplefin_root` (a local fake, so loopback is allowed), and a registered live key pair.
+pub struct LiveApp {
+    pub app: TestApp,
+    pub pk: String,
+    pub db_file: Option<std::path::PathBuf>,
+}
+
+impl LiveApp {
+    pub async fn spawn(backend: Backend, simplefin_root: &str, allow_loopback: bool) -> LiveApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_file = dir.path().join("finconn.db");
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", db_file.display()),
+            Backend::Postgres => postgres_url().await,
+        };
+        let config = Config {
+            database_url,
+            run_jobs: false,
+            master_key: Some(finconn_core::vault::MasterKey::generate()),
+            connector_allow_loopback: allow_loopback,
+            connector_timeout: std::time::Duration::from_secs(10),
+            simplefin_bridge: true,
+            simplefin_servers: vec![("Fake SimpleFIN".into(), simplefin_root.to_owned())],
+            ..Config::default()
+        };
+        let db = Db::connect(&config.database_url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let clock = Arc::new(ManualClock::new(finconn_core::Clock::now(&SystemClock)));
+        let state = AppState::new(config, db, clock.clone());
+        let keys = state.core.create_account_keys(true, Some("Live Shop".into()), None).await.expect("live keys");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(startup::serve(state.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        let app = TestApp {
+            base,
+            key: keys.secret_key,
+            state,
+            clock,
+            client: reqwest::Client::new(),
+            _dir: Arc::new(dir),
+            _shutdown: Arc::new(tx),
+        };
+        LiveApp { app, pk: keys.publishable_key, db_file: matches!(backend, Backend::Sqlite).then_some(db_file) }
+    }
+}

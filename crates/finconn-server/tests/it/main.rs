@@ -9,6 +9,7 @@ mod binary;
 mod customers;
 mod idempotency;
 mod link;
+mod live;
 mod protocol;
 mod sessions;
 mod test_clocks;
