@@ -1,4 +1,5 @@
 //! The fake against the protocol text: one-time claims, Basic auth, both shapes, windows, controls.
+#![expect(clippy::unwrap_used, reason = "a failed test should panic with its cause")]
 
 use base64::Engine;
 use finconn_fake_simplefin::{FakeSimplefin, Options};
