@@ -43,6 +43,8 @@ ECHO_DIR="${BENCH_ECHO_DIR:-$ROOT/../shared/bench/echo}"
 PG_BASE_IN="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 KEY="sk_test_bench$RANDOM"
 FINCONN_BIN="$ROOT/target/release/finconn"
+# finconn on PostgreSQL needs a master key for live connectors (SQLite generates its own beside the file).
+export FINCONN_MASTER_KEY=${FINCONN_MASTER_KEY:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 ECHO_BIN="$ROOT/target/echo/release/echo"
 LUA_DIR="$HERE/lua"
 

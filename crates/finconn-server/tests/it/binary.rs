@@ -232,3 +232,84 @@ async fn every_trigger_causes_its_event() {
         }
     }
 }
+
+/// Live connectors' master key: on SQLite, generated on first start beside the database (mode 0600) and
+/// reused on the next; it is never printed.
+#[tokio::test]
+async fn sqlite_generates_its_master_key_beside_the_database_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || async {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("FINCONN_DATABASE_URL")
+            .env_remove("FINCONN_MASTER_KEY")
+            .env_remove("FINCONN_MASTER_KEY_FILE")
+            .env("FINCONN_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+        sigterm(&child);
+        let out = child.wait_with_output().await.unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let log = run().await;
+    let key_file = dir.path().join("finconn.db.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(key.trim().len(), 64, "64 hex digits");
+    assert!(key.trim().bytes().all(|b| b.is_ascii_hexdigit()));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!log.contains(key.trim()), "the key is never logged");
+    run().await;
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key, "the next start reuses it");
+}
+
+/// On PostgreSQL every process must share one key, so none is invented: start-up stops and says what to set.
+#[tokio::test]
+async fn postgres_without_a_master_key_refuses_to_start_and_says_what_to_set() {
+    let url = crate::helpers::postgres_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
+        .current_dir(dir.path())
+        .env_remove("FINCONN_MASTER_KEY")
+        .env_remove("FINCONN_MASTER_KEY_FILE")
+        .env_remove("FINCONN_SIMPLEFIN_BRIDGE")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("FINCONN_MASTER_KEY") && err.contains("PostgreSQL"), "{err}");
+    // Turning live connectors off is the other way out.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
+        .current_dir(dir.path())
+        .env_remove("FINCONN_MASTER_KEY")
+        .env("FINCONN_SIMPLEFIN_BRIDGE", "false")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+    assert!(first.starts_with("finconn listening on"), "{first}");
+    sigterm(&child);
+    assert!(child.wait_with_output().await.unwrap().status.success());
+}
+
+#[tokio::test]
+async fn master_key_generate_prints_a_fresh_key() {
+    let a = Command::new(BIN).args(["master-key", "generate"]).output().await.unwrap();
+    let b = Command::new(BIN).args(["master-key", "generate"]).output().await.unwrap();
+    let (a, b) = (String::from_utf8(a.stdout).unwrap(), String::from_utf8(b.stdout).unwrap());
+    assert_eq!(a.trim().len(), 64);
+    assert_ne!(a, b);
+}

@@ -625,3 +625,30 @@ async fn the_address_policy_refuses_tokens_for_this_machine() {
     }
     assert_eq!(fake.requests().await.len(), before, "the loopback listener saw no request");
 }
+
+/// Rotation: with the new key current and the old one previous, `reseal` moves every credential to the new
+/// key; a server holding only the new key then reads them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_key_rotation_reseals_every_credential() {
+    use finconn_core::vault::{MasterKey, Vault};
+    let now = finconn_core::Clock::now(&finconn_core::SystemClock);
+    let fake = Fake::start(now).await;
+    let live = LiveApp::spawn(Backend::Sqlite, &fake.root(), true).await;
+    let app = &live.app;
+    let (session, _) = link(&live, &fake, &["Everyday Checking"], &[]).await;
+    let id = account_named(&session, "Everyday Checking")["id"].as_str().unwrap().to_owned();
+    let scope = scope(app).await;
+    let conn_id = app.state.core.find_account(&scope, &id, None).await.unwrap().connection.unwrap().id;
+    let old = app.state.config.master_key.clone().unwrap();
+    let new = MasterKey::generate();
+    let core = &app.state.core;
+    let rotating = finconn_core::Finconn::new(core.store.clone(), core.clock.clone(), core.settings.clone())
+        .with_vault(Some(Vault::new(new.clone(), vec![old])));
+    assert_eq!(rotating.reseal_credentials().await.unwrap(), 1);
+    assert_eq!(rotating.reseal_credentials().await.unwrap(), 0, "nothing left on the old key");
+    let sealed = core.find_connection(&scope, &conn_id).await.unwrap().credential.unwrap();
+    let only_new = Vault::new(new, Vec::new());
+    assert!(only_new.is_current(&sealed));
+    let plain = only_new.open(&sealed, conn_id.as_bytes()).unwrap();
+    assert!(String::from_utf8(plain.to_vec()).unwrap().starts_with("http://"));
+}
