@@ -26,6 +26,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 BIN="${FINCONN_BIN:-$ROOT/target/debug/finconn}"
 case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+# The fake SimpleFIN server for the live-mode tests (cargo build -p finconn-fake-simplefin).
+FAKE_BIN="${FAKE_SIMPLEFIN_BIN:-$(dirname "$BIN")/fake-simplefin}"
+SDK_VENV="$ROOT/tests/sdk/python/.venv"
 CHROMIUM=/usr/bin/chromium
 ARTIFACTS_DIR="$ROOT/artifacts/browser"
 LOG_DIR="${FINCONN_BROWSER_LOG_DIR:-$ARTIFACTS_DIR/logs}"
@@ -38,6 +41,8 @@ die() {
 }
 
 [ -x "$BIN" ] || die "finconn binary not found or not executable: $BIN (build it: cargo build -p finconn-server)"
+[ -x "$FAKE_BIN" ] || die "fake SimpleFIN server not found: $FAKE_BIN (build it: cargo build -p finconn-fake-simplefin)"
+command -v python3 >/dev/null || die "python3 is required (the live test runs stripe-python)"
 command -v node >/dev/null || die "node is required"
 command -v npm >/dev/null || die "npm is required"
 command -v curl >/dev/null || die "curl is required"
@@ -46,6 +51,7 @@ command -v curl >/dev/null || die "curl is required"
 TMP="$(mktemp -d /tmp/finconn-browser.XXXXXX)" || die "mktemp failed"
 FINCONN_PID=""
 MERCHANT_PID=""
+FAKE_PID=""
 
 stop() { # pid
   local pid="$1"
@@ -62,6 +68,8 @@ stop() { # pid
 }
 
 cleanup() {
+  stop "$FAKE_PID"
+  FAKE_PID=""
   stop "$MERCHANT_PID"
   MERCHANT_PID=""
   stop "$FINCONN_PID"
@@ -82,7 +90,14 @@ fi
 [ -x "$CHROMIUM" ] || die "$CHROMIUM is still missing after apt-get install chromium"
 
 # --- node dependencies ---------------------------------------------------------
-say "npm ci (tests/browser: playwright-core, pinned)"
+say "stripe-python for the live test (tests/sdk/python/.venv)"
+if [ ! -x "$SDK_VENV/bin/python" ]; then
+  python3 -m venv "$SDK_VENV" || die "cannot create $SDK_VENV"
+fi
+"$SDK_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/tests/sdk/python/requirements.txt" ||
+  die "pip install failed"
+
+say "npm ci (tests/browser: playwright-core and axe-core, pinned)"
 (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in tests/browser"
 
 say "checking that chromium starts headless"
@@ -110,8 +125,25 @@ KEYS_FILE="$LOG_DIR/api-keys.txt"
 : >"$SECRETS_FILE"
 : >"$KEYS_FILE"
 
-say "starting finconn ($BIN) on a fresh SQLite database"
-"$BIN" serve --listen 127.0.0.1:0 --database "sqlite://$TMP/finconn.db" >"$FINCONN_OUT" 2>"$FINCONN_LOG" &
+say "starting the fake SimpleFIN server ($FAKE_BIN)"
+"$FAKE_BIN" --port-file "$TMP/fake.url" >"$LOG_DIR/fake-simplefin.log" 2>&1 &
+FAKE_PID=$!
+for _ in $(seq 1 100); do [ -s "$TMP/fake.url" ] && break; sleep 0.1; done
+FAKE_SIMPLEFIN_URL="$(head -1 "$TMP/fake.url" 2>/dev/null)"
+[ -n "$FAKE_SIMPLEFIN_URL" ] || die "the fake SimpleFIN server did not start"
+say "fake SimpleFIN at $FAKE_SIMPLEFIN_URL"
+
+say "live keys (finconn keys create --live)"
+"$BIN" keys create --live --name "Acme Rentals" --database "sqlite://$TMP/finconn.db" >"$TMP/live-keys.txt" ||
+  die "finconn keys create --live failed"
+LIVE_SK="$(sed -n 's/^secret key: *//p' "$TMP/live-keys.txt")"
+LIVE_PK="$(sed -n 's/^publishable key: *//p' "$TMP/live-keys.txt")"
+[ -n "$LIVE_SK" ] && [ -n "$LIVE_PK" ] || die "could not read the live keys"
+printf '%s\n%s\n' "$LIVE_SK" "$LIVE_PK" >>"$KEYS_FILE"
+
+say "starting finconn ($BIN) on a fresh SQLite database (debug logs; live mode offers the fake SimpleFIN server)"
+FINCONN_LOG=debug FINCONN_CONNECTOR_ALLOW_LOOPBACK=true FINCONN_SIMPLEFIN_SERVERS="Fake SimpleFIN=$FAKE_SIMPLEFIN_URL" \
+  "$BIN" serve --listen 127.0.0.1:0 --database "sqlite://$TMP/finconn.db" >"$FINCONN_OUT" 2>"$FINCONN_LOG" &
 FINCONN_PID=$!
 FINCONN_URL=""
 for _ in $(seq 1 $((HEALTH_TIMEOUT * 10))); do
@@ -143,10 +175,15 @@ TEST_RC=0
   cd "$HERE" &&
     FINCONN_URL="$FINCONN_URL" MERCHANT_URL="$MERCHANT_URL" SECRETS_FILE="$SECRETS_FILE" KEYS_FILE="$KEYS_FILE" \
       ARTIFACTS_DIR="$ARTIFACTS_DIR" CHROMIUM="$CHROMIUM" \
+      LIVE_SK="$LIVE_SK" LIVE_PK="$LIVE_PK" FAKE_SIMPLEFIN_URL="$FAKE_SIMPLEFIN_URL" SDK_PYTHON="$SDK_VENV/bin/python" \
       node --test --test-concurrency=2 --test-timeout=60000 "$@"
 ) || TEST_RC=$?
 
 # --- no secret in finconn's log --------------------------------------------------
+# The Access URLs the fake handed out (they carry SimpleFIN credentials) must appear nowhere either.
+curl -fsS "${FAKE_SIMPLEFIN_URL%/simplefin}/_control/issued" >"$TMP/issued.json" 2>/dev/null || echo '[]' >"$TMP/issued.json"
+stop "$FAKE_PID"
+FAKE_PID=""
 stop "$MERCHANT_PID"
 MERCHANT_PID=""
 stop "$FINCONN_PID" # flush and close the log
@@ -179,6 +216,27 @@ while IFS= read -r key; do
     LEAK_RC=1
   fi
 done <"$KEYS_FILE"
+N_ACCESS=0
+while IFS= read -r needle; do
+  [ -n "$needle" ] || continue
+  N_ACCESS=$((N_ACCESS + 1))
+  if grep -qF -- "$needle" "$FINCONN_LOG" "$FINCONN_OUT" "$PLAIN" "$TMP/finconn.db" "$TMP/finconn.db-wal" 2>/dev/null; then
+    printf 'run.sh: LEAK: a SimpleFIN credential appears in the finconn log or database: %s\n' "$needle" >&2
+    LEAK_RC=1
+  fi
+# Each Access URL, its user name and its password (encoded and decoded).
+done < <(python3 -c '
+import json, sys, urllib.parse
+for u in json.load(open(sys.argv[1])):
+    p = urllib.parse.urlsplit(u)
+    for x in (u, p.username, p.password, urllib.parse.unquote(p.password or "")):
+        if x: print(x)
+' "$TMP/issued.json")
+if [ "$N_ACCESS" -eq 0 ] && [ "$TEST_RC" -eq 0 ]; then
+  printf 'run.sh: the live tests claimed no SimpleFIN token: nothing to check for credentials\n' >&2
+  LEAK_RC=1
+fi
+say "$N_ACCESS SimpleFIN credential strings checked against the debug log and the database"
 # Positive control: every session id (the part before _secret_) appears in the log, in the path of the GET
 # /v1/financial_connections/sessions/{id} that createSession() makes, so the search read the right log.
 SEEN_IDS=0

@@ -326,3 +326,27 @@ export function assertSecretNotInUrls(urls, clientSecret) {
   const leaks = urls.filter((u) => u.includes(clientSecret) || u.includes(clientSecret.split('_secret_')[1]));
   assert.deepEqual(leaks, [], 'no requested URL carries the client secret');
 }
+
+// --- accessibility -----------------------------------------------------------------------------------
+
+let axeSource = null;
+
+/**
+ * Runs axe-core (npm) in the modal's frame and fails on any violation, listing rule, impact and nodes.
+ * `label` names the state checked.
+ */
+export async function axeClean(page, label) {
+  if (!axeSource) {
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  }
+  const frame = modalFrame(page);
+  await frame.evaluate(axeSource);
+  const violations = await frame.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  assert.deepEqual(violations, [], `${label}: axe-core violations ${JSON.stringify(violations, null, 2)}`);
+}

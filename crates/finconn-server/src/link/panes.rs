@@ -132,6 +132,7 @@ pub fn pane_html(pane: &Pane, session_id: &str) -> String {
                 "token.html",
                 context! {
                     institution => institution(i), token_page, message, can_retry,
+                    bridge => i.id == finconn_providers::simplefin::Server::BRIDGE_ID,
                     shares => shares.into_iter().map(permission_text).collect::<Vec<_>>(),
                     not_shared => not_shared.into_iter().map(permission_text).collect::<Vec<_>>(),
                 },

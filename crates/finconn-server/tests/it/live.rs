@@ -652,3 +652,37 @@ async fn a_master_key_rotation_reseals_every_credential() {
     let plain = only_new.open(&sealed, conn_id.as_bytes()).unwrap();
     assert!(String::from_utf8(plain.to_vec()).unwrap().starts_with("http://"));
 }
+
+/// The token was claimed (it works once) but listing the accounts failed: the pane offers a retry that
+/// needs no new token, and it links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_listing_after_the_claim_can_be_retried_without_a_new_token() {
+    let now = finconn_core::Clock::now(&finconn_core::SystemClock);
+    let fake = Fake::start(now).await;
+    let live = LiveApp::spawn(Backend::Sqlite, &fake.root(), true).await;
+    let app = &live.app;
+    let (token, user) = fake.token().await;
+    fake.call(reqwest::Method::POST, &format!("/users/{user}/http_status"), json!({"status": 503, "times": 1})).await;
+    let cus = app.create_customer(&[]).await;
+    let s = app
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", cus["id"].as_str().unwrap()),
+            ("permissions[]", "balances"),
+        ])
+        .await
+        .ok();
+    let secret = s["client_secret"].as_str().unwrap();
+    flow(app, &live.pk, secret, "start", &[]).await;
+    flow(app, &live.pk, secret, "consent", &[]).await;
+    flow(app, &live.pk, secret, "select_institution", &[("institution", &fake_institution(&live))]).await;
+    let r = flow(app, &live.pk, secret, "submit_token", &[("token", &token)]).await;
+    assert!(pane(&r).contains("token-retry") && pane(&r).contains("HTTP 503"), "{}", pane(&r));
+    assert!(!pane(&r).contains("Bad gateway</h1>"), "upstream HTML is never shown raw");
+    let r = flow(app, &live.pk, secret, "retry_connection", &[]).await;
+    assert!(pane(&r).contains("pane-accounts"), "{}", pane(&r));
+    let r = flow(app, &live.pk, secret, "select_accounts", &[("accounts[]", "Everyday Checking")]).await;
+    assert!(pane(&r).contains("pane-success"), "{}", pane(&r));
+    let claims = fake.requests().await.iter().filter(|r| r["path"].as_str().unwrap_or("").contains("/claim/")).count();
+    assert_eq!(claims, 1, "the token was claimed once");
+}
