@@ -23,6 +23,8 @@ pub const BACKFILL_DAYS: i64 = 180;
 pub const OVERLAP_DAYS: i64 = 7;
 /// How long one sync holds its connection (longer than any connector's request timeouts together).
 pub const SYNC_LEASE: i64 = 600;
+/// How soon a sync that found its connection busy looks again.
+pub const SYNC_RETRY: i64 = 5;
 /// A connection made in a link flow that never finished is forgotten (its credential with it) after this.
 pub const PENDING_TTL: i64 = 6 * 3600;
 
@@ -219,8 +221,9 @@ impl Finconn {
             return Ok(self.store.finish_sync(scope, job.id, None, &outcomes, &[]).await?);
         };
         if conn.syncing_until > now {
-            // Another sync holds it: look again when its lease ends (it may serve our refreshes first).
-            let next = later(conn.syncing_until);
+            // Another sync holds it: look again shortly (it may serve our refreshes first; if it read the
+            // accounts before ours turned pending, ours run once it has released the connection).
+            let next = later(conn.syncing_until.min(now + SYNC_RETRY));
             return Ok(self.store.finish_sync(scope, job.id, None, &[], &[next]).await?);
         }
         let quota = connector.quota();

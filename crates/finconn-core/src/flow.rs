@@ -496,8 +496,25 @@ impl Finconn {
                     }
                 }
                 let limit = usize::try_from(session.limits.unwrap_or(100)).unwrap_or(100);
+                // A live account's type is the user's choice, so the subcategory filter applies to it here.
+                let outside_filter = session.filters.account_subcategories.as_ref().and_then(|allowed| {
+                    let ok = |a: &crate::provider::InstitutionAccount| match &a.subcategory {
+                        crate::provider::AccountSubcategoryOrOther::Known(k) => allowed.contains(k),
+                        crate::provider::AccountSubcategoryOrOther::Other => false,
+                    };
+                    chosen.iter().find(|a| !ok(a)).map(|a| {
+                        let names: Vec<&str> = allowed.iter().map(finconn_types::AccountSubcategory::as_str).collect();
+                        format!(
+                            "'{}' cannot be linked: only {} accounts can be linked here.",
+                            a.name,
+                            names.join(", ").replace('_', " ")
+                        )
+                    })
+                });
                 let problem = if chosen.is_empty() {
                     Some("Select at least one account.".to_owned())
+                } else if let Some(m) = outside_filter {
+                    Some(m)
                 } else if chosen.len() > limit {
                     Some(format!("You can link at most {limit} account{} here.", if limit == 1 { "" } else { "s" }))
                 } else if session.filters.require_payment_method_support

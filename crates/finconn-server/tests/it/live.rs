@@ -686,3 +686,71 @@ async fn a_failed_listing_after_the_claim_can_be_retried_without_a_new_token() {
     let claims = fake.requests().await.iter().filter(|r| r["path"].as_str().unwrap_or("").contains("/claim/")).count();
     assert_eq!(claims, 1, "the token was claimed once");
 }
+
+/// A SimpleFIN server that redirects `/accounts` to another host: finconn does not follow (the Access
+/// URL's credentials would go with it), the refresh fails with a clear message, and the other host sees
+/// no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_host_is_not_followed() {
+    let now = finconn_core::Clock::now(&finconn_core::SystemClock);
+    let fake = Fake::start(now).await;
+    let live = LiveApp::spawn(Backend::Sqlite, &fake.root(), true).await;
+    let app = &live.app;
+    let (session, _) = link(&live, &fake, &["Everyday Checking"], &[]).await;
+    let id = account_named(&session, "Everyday Checking")["id"].as_str().unwrap().to_owned();
+    // Another listener on this machine, counting connections.
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = other.accept().await {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    for location in
+        [format!("http://localhost:{other_port}/simplefin/accounts"), "https://169.254.169.254/latest".into()]
+    {
+        fake.call(reqwest::Method::POST, "/redirect", json!({"path": "/simplefin/accounts", "location": location}))
+            .await;
+        app.clock.advance(3600);
+        refresh(app, &id, &["balance"]).await.ok();
+        app.run_jobs().await;
+        let a = account(app, &id).await;
+        assert_eq!((a["status"].as_str(), a["balance_refresh"]["status"].as_str()), (Some("active"), Some("failed")));
+        let rec = app.state.core.find_account(&scope(app).await, &id, None).await.unwrap();
+        let why = rec.balance_refresh.unwrap().error.unwrap();
+        assert!(why.contains("redirected") || why.contains("does not connect"), "{why}");
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the other host saw no request");
+}
+
+/// `filters[account_subcategories]` applies to the type the user gives a live account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subcategory_filter_applies_to_the_type_the_user_chooses() {
+    let now = finconn_core::Clock::now(&finconn_core::SystemClock);
+    let fake = Fake::start(now).await;
+    let live = LiveApp::spawn(Backend::Sqlite, &fake.root(), true).await;
+    let app = &live.app;
+    let cus = app.create_customer(&[]).await;
+    let s = app
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", cus["id"].as_str().unwrap()),
+            ("permissions[]", "balances"),
+            ("filters[account_subcategories][]", "checking"),
+        ])
+        .await
+        .ok();
+    let secret = s["client_secret"].as_str().unwrap();
+    flow(app, &live.pk, secret, "start", &[]).await;
+    flow(app, &live.pk, secret, "consent", &[]).await;
+    flow(app, &live.pk, secret, "select_institution", &[("institution", &fake_institution(&live))]).await;
+    let (token, _) = fake.token().await;
+    let r = flow(app, &live.pk, secret, "submit_token", &[("token", &token)]).await;
+    assert!(pane(&r).contains("pane-accounts"));
+    let r = flow(app, &live.pk, secret, "select_accounts", &[("accounts[]", "Rewards Visa Card")]).await;
+    assert!(pane(&r).contains("accounts-error") && pane(&r).contains("only checking accounts"), "{}", pane(&r));
+    let r = flow(app, &live.pk, secret, "select_accounts", &[("accounts[]", "Everyday Checking")]).await;
+    assert!(pane(&r).contains("pane-success"), "{}", pane(&r));
+}
