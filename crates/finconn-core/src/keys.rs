@@ -113,6 +113,16 @@ pub fn mask_key(raw: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(n - 12))
 }
 
+/// A sandbox account's publishable key, derived one way from its secret key: `pk_test_` and the first 32
+/// hex digits of the SHA-256 of the whole secret key. Knowing it gives nothing; test suites compute it.
+pub fn sandbox_publishable_key(secret_key: &str) -> String {
+    format!("pk_test_{}", &hash_key(secret_key)[..32])
+}
+
+fn sandbox_pk_hash(secret: &ApiKey) -> String {
+    hash_key(&sandbox_publishable_key(secret.expose()))
+}
+
 /// Who made a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -137,11 +147,17 @@ impl Finconn {
             return Ok(Some(caller));
         }
         if let Some(rec) = self.store.find_api_key(&hash).await? {
+            if rec.sandbox && rec.kind == KeyKind::Secret && !self.store.find_api_key(&sandbox_pk_hash(key)).await?.is_some_and(|pk| pk.account == rec.account) {
+                // A sandbox account from before publishable keys were derived: its old `pk_test_<same
+                // suffix>` was removed by migration 0007; register the derived one now.
+                self.provision_sandbox(key).await?;
+            }
             let caller = Caller { scope: Scope { account: rec.account, livemode: rec.livemode }, kind: rec.kind };
             self.cache_caller(hash, caller.clone(), now);
             return Ok(Some(caller));
         }
-        if key.livemode || !self.settings.sandbox_keys {
+        // Only a secret key provisions a sandbox account: a publishable key is public, so it creates nothing.
+        if key.livemode || key.kind != KeyKind::Secret || !self.settings.sandbox_keys {
             return Ok(None);
         }
         self.provision_sandbox(key).await
@@ -169,9 +185,8 @@ impl Finconn {
     }
 
     async fn provision_sandbox(&self, key: &ApiKey) -> Result<Option<Caller>, DomainError> {
-        let suffix = key.suffix();
-        let sk = hash_key(&format!("sk_test_{suffix}"));
-        let pk = hash_key(&format!("pk_test_{suffix}"));
+        let sk = key.hash();
+        let pk = sandbox_pk_hash(key);
         // The account id is derived from the secret key's digest, so two processes provisioning the same
         // key at once create the same rows and the second insert is a no-op.
         let account = format!("{}{}", ids::ACCOUNT, ids::base62_of(&Sha256::digest(sk.as_bytes()), 16));
@@ -256,6 +271,14 @@ impl Finconn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sandbox_publishable_key_is_derived_one_way_from_the_secret_key() {
+        // The documented rule, checked against Python's hashlib: pk_test_ + sha256(sk).hexdigest()[:32].
+        assert_eq!(sandbox_publishable_key("sk_test_abc"), "pk_test_4b4090ccee1e713c3d411b96a4226b90");
+        assert!(!sandbox_publishable_key("sk_test_abc").contains("abc"));
+        assert!(ApiKey::parse(&sandbox_publishable_key("sk_test_abc")).is_some());
+    }
 
     #[test]
     fn parses_the_four_key_kinds() {

@@ -84,6 +84,10 @@ enum MasterKeyCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
+    /// Print the publishable key of a sandbox secret key (`sk_test_…`): derived one way from it.
+    ShowPublishable {
+        secret_key: String,
+    },
     /// Create an account with a new key pair and print it (test mode unless --live).
     Create {
         #[arg(long)]
@@ -130,7 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("finconn listening on http://{addr}");
             println!("database: {}", db.describe());
             if app.config.sandbox_keys {
-                println!("keys: test mode works with any key of the form sk_test_<letters/digits> (its publishable key is pk_test_<same>);");
+                println!("keys: test mode works with any key of the form sk_test_<letters/digits> (its publishable key: `finconn keys show-publishable sk_test_…`);");
             } else {
                 println!("keys: sandbox keys are off;");
             }
@@ -174,6 +178,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trigger { event, api_key, api_base } => {
             let api = finconn_server::cli::Api::new(&api_base, &api_key)?;
             finconn_server::cli::trigger(&api, &event).await
+        }
+        Command::Keys { command: KeysCommand::ShowPublishable { secret_key } } => {
+            match finconn_core::keys::ApiKey::parse(secret_key.trim()) {
+                Some(k) if k.kind == finconn_core::keys::KeyKind::Secret && !k.livemode => {
+                    println!("{}", finconn_core::keys::sandbox_publishable_key(k.expose()));
+                    Ok(())
+                }
+                _ => Err(anyhow::anyhow!(
+                    "expected a sandbox secret key (sk_test_…); registered keys print their publishable key when created"
+                )),
+            }
         }
         Command::Keys { command: KeysCommand::Create { live, name, account, database } } => {
             let config = load(cli.config, None, database)?;

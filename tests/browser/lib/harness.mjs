@@ -43,11 +43,15 @@ export function useBrowser() {
 
 // --- the merchant's backend: finconn's REST API with a secret key ------------------------------------
 
-/** A fresh sandbox tenant per test: `sk_test_<random>` and its `pk_test_<same>`. */
+/**
+ * A fresh sandbox tenant per test: `sk_test_<random>` and its publishable key, derived one way from it
+ * (`pk_test_` + the first 32 hex digits of its SHA-256), which exists once the secret key was used.
+ */
 export function newKeys() {
-  const suffix = 'browser' + crypto.randomBytes(9).toString('hex');
-  if (KEYS_FILE) fs.appendFileSync(KEYS_FILE, `sk_test_${suffix}\npk_test_${suffix}\n`);
-  return { sk: `sk_test_${suffix}`, pk: `pk_test_${suffix}` };
+  const sk = `sk_test_browser${crypto.randomBytes(9).toString('hex')}`;
+  const pk = `pk_test_${crypto.createHash('sha256').update(sk).digest('hex').slice(0, 32)}`;
+  if (KEYS_FILE) fs.appendFileSync(KEYS_FILE, `${sk}\n${pk}\n`);
+  return { sk, pk };
 }
 
 async function api(sk, method, urlPath, pairs) {

@@ -3,11 +3,13 @@
 The suite talks to a running finconn whose base URL is in FINCONN_BASE_URL
 (tests/sdk/run.sh starts one). Every test gets its own freshly provisioned
 sandbox tenant: a random ``sk_test_<suffix>`` key provisions itself on first
-use, and ``pk_test_<suffix>`` is its publishable key.
+use, and its publishable key is derived from it (``pk_test_`` + the first 32 hex
+digits of the secret key's SHA-256).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -56,7 +58,8 @@ class Tenant:
 
     def __post_init__(self) -> None:
         self.sk = f"sk_test_{self.suffix}"
-        self.pk = f"pk_test_{self.suffix}"
+        # Derived one way from the secret key (finconn keys::sandbox_publishable_key).
+        self.pk = "pk_test_" + hashlib.sha256(self.sk.encode()).hexdigest()[:32]
         self.client = make_client(self.sk)
 
     @property

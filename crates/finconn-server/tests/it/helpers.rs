@@ -136,7 +136,7 @@ impl TestApp {
     }
 
     pub fn publishable_key(&self) -> String {
-        self.key.replacen("sk_", "pk_", 1)
+        finconn_core::keys::sandbox_publishable_key(&self.key)
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {

@@ -87,8 +87,13 @@ async fn the_client_api_refuses_everything_but_the_sessions_own_pair(app: TestAp
     let r = flow(&app, &app.key, secret, "start", &[]).await;
     assert_eq!((r.status, r.error("code").as_str()), (403, Some("publishable_key_required")));
     // Another tenant's publishable key with this session's secret.
-    let stranger = random_key().replacen("sk_", "pk_", 1);
+    let other_tenant = app.with_key(&random_key());
+    other_tenant.customer_session(&[]).await;
+    let stranger = other_tenant.publishable_key();
     assert_eq!(flow(&app, &stranger, secret, "start", &[]).await.status, 400);
+    // A publishable key nobody registered is unknown: it provisions nothing.
+    let unknown = finconn_core::keys::sandbox_publishable_key(&random_key());
+    assert_eq!(flow(&app, &unknown, secret, "start", &[]).await.status, 401);
     // A tampered secret, a secret of another session with this id, no secret.
     let last = if secret.ends_with('x') { 'y' } else { 'x' };
     let tampered = format!("{}{last}", &secret[..secret.len() - 1]);
@@ -277,3 +282,17 @@ crate::on_both_backends!(
     the_test_helper_applies_the_panes_rules,
     institutions_are_listed_for_the_keys_mode,
 );
+
+/// A page shows the publishable key; the secret key "of the same suffix" is another, empty account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publishable_key_reveals_nothing_of_its_secret_key() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let cus = app.create_customer(&[("email", "owner@example.com")]).await;
+    let pk = app.publishable_key();
+    assert!(!pk.contains(&app.key["sk_test_".len()..]), "no shared suffix");
+    let guessed = app.with_key(&pk.replacen("pk_", "sk_", 1));
+    let list = guessed.get("/v1/customers").await.ok();
+    assert_eq!(list["data"], json!([]), "the guessed secret key is a different, empty account");
+    let r = guessed.get(&format!("/v1/customers/{}", cus["id"].as_str().unwrap())).await;
+    assert_eq!(r.status, 404);
+}

@@ -3,10 +3,10 @@
 // The suite talks to a running finconn whose base URL is in FINCONN_BASE_URL
 // (tests/sdk/run.sh starts one). Each test provisions its own sandbox tenant:
 // a random sk_test_<suffix> key provisions itself on first use, and
-// pk_test_<suffix> is its publishable key.
+// its publishable key is derived from it (pk_test_ + the first 32 hex digits of its SHA-256).
 
 import assert from 'node:assert/strict';
-import {randomInt} from 'node:crypto';
+import crypto, {randomInt} from 'node:crypto';
 import {spawnSync} from 'node:child_process';
 import Stripe from 'stripe';
 
@@ -39,7 +39,8 @@ export function makeClient(apiKey) {
 
 export function newTenant(suffix = randomSuffix()) {
   const sk = `sk_test_${suffix}`;
-  const pk = `pk_test_${suffix}`;
+  // Derived one way from the secret key: pk_test_ + the first 32 hex digits of its SHA-256.
+  const pk = `pk_test_${crypto.createHash('sha256').update(sk).digest('hex').slice(0, 32)}`;
   return {suffix, sk, pk, stripe: makeClient(sk)};
 }
 
