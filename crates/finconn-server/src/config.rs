@@ -49,6 +49,8 @@ pub struct Config {
     pub simplefin_bridge: bool,
     /// Other SimpleFIN servers to offer in live mode: `(name, root URL)`.
     pub simplefin_servers: Vec<(String, String)>,
+    /// Test mode may send webhooks to private networks (10/8, 172.16/12, 192.168/16, fc00::/7).
+    pub webhook_allow_private: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -90,6 +92,7 @@ impl Default for Config {
             connector_timeout: Duration::from_secs(120),
             simplefin_bridge: true,
             simplefin_servers: Vec::new(),
+            webhook_allow_private: false,
         }
     }
 }
@@ -117,6 +120,7 @@ struct FileConfig {
     connector_timeout_seconds: Option<u64>,
     simplefin_bridge: Option<bool>,
     simplefin_servers: Option<Vec<SimplefinServer>>,
+    webhook_allow_private: Option<bool>,
 }
 
 /// `[[simplefin_servers]]` in `finconn.toml`.
@@ -319,6 +323,13 @@ impl Config {
             }
         }
         c.simplefin_servers = servers;
+        if let Some(v) = env("FINCONN_WEBHOOK_ALLOW_PRIVATE") {
+            c.webhook_allow_private = parse_bool(&v).ok_or_else(|| {
+                invalid("webhook_allow_private (FINCONN_WEBHOOK_ALLOW_PRIVATE)", "expected true or false")
+            })?;
+        } else if let Some(b) = file.webhook_allow_private {
+            c.webhook_allow_private = b;
+        }
         Ok(c)
     }
 }

@@ -126,29 +126,26 @@ async fn deliver(app: &AppState, job: &Job, delivery: i64) -> Result<(), finconn
     };
     let (t, signature) = app.core.signed(&out);
     let started = std::time::Instant::now();
-    let sent = app
-        .http
-        .post(&out.url)
-        .header("content-type", "application/json; charset=utf-8")
-        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
-        .header("stripe-signature", signature)
-        .body(out.payload.clone())
-        .send()
-        .await;
+    let client = app.webhooks.for_mode(job.scope.livemode);
+    let sent = match url::Url::parse(&out.url) {
+        Ok(url) => {
+            let headers =
+                [("content-type", "application/json; charset=utf-8"), ("stripe-signature", signature.as_str())];
+            client.post(&url, &headers, out.payload.clone()).await
+        }
+        Err(_) => Err(finconn_providers::outbound::OutboundError::Refused("not a URL".into())),
+    };
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    // Coarse on purpose: what went wrong below HTTP (refused, closed, silent, not HTTP) is not told apart,
+    // so the attempts list cannot be used to scan ports.
     let result = match sent {
-        Ok(res) => AttemptResult { status_code: Some(res.status().as_u16()), latency_ms, error: None },
-        Err(e) => AttemptResult {
+        Ok(status) => AttemptResult { status_code: Some(status), latency_ms, error: None },
+        Err(finconn_providers::outbound::OutboundError::Refused(_)) => AttemptResult {
             status_code: None,
             latency_ms,
-            error: Some(if e.is_timeout() {
-                "timed out".to_owned()
-            } else if e.is_connect() {
-                "could not connect".to_owned()
-            } else {
-                "request failed".to_owned()
-            }),
+            error: Some("could not deliver: the address is not allowed".to_owned()),
         },
+        Err(_) => AttemptResult { status_code: None, latency_ms, error: Some("could not deliver".to_owned()) },
     };
     let status = app.core.finish_delivery(job, &out, result, t).await?;
     if status == finconn_core::model::DeliveryStatus::Failed {

@@ -85,9 +85,7 @@ enum MasterKeyCommand {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Print the publishable key of a sandbox secret key (`sk_test_…`): derived one way from it.
-    ShowPublishable {
-        secret_key: String,
-    },
+    ShowPublishable { secret_key: String },
     /// Create an account with a new key pair and print it (test mode unless --live).
     Create {
         #[arg(long)]

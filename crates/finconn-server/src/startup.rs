@@ -7,6 +7,7 @@ use std::time::Duration;
 use finconn_core::connector::Connectors;
 use finconn_core::vault::{MasterKey, Vault};
 use finconn_core::{Clock, Finconn, Settings, SystemClock};
+use finconn_providers::outbound::{Outbound, Policy};
 use finconn_store::Db;
 use tokio::net::TcpListener;
 
@@ -18,8 +19,45 @@ pub struct AppState {
     pub core: Finconn,
     pub config: Arc<Config>,
     pub jobs: crate::jobs::JobsHandle,
-    /// For webhook deliveries: no redirects followed, every request bounded by `webhook_timeout`.
-    pub http: reqwest::Client,
+    /// For webhook deliveries, per mode: the outbound address policy, no redirects followed, every request
+    /// bounded by `webhook_timeout`.
+    pub webhooks: Webhooks,
+}
+
+/// The webhook address policies. Link-local and metadata addresses are refused in both modes; test mode
+/// allows loopback (local development, `finconn listen`) and, with `webhook_allow_private`, private
+/// networks; live mode allows public addresses only.
+#[derive(Clone)]
+pub struct Webhooks {
+    pub test: Outbound,
+    pub live: Outbound,
+}
+
+impl Webhooks {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let policy = |live: bool| Policy {
+            allow_loopback: !live,
+            allow_private: !live && config.webhook_allow_private,
+            require_https: false,
+            timeout: config.webhook_timeout,
+            connect_timeout: config.webhook_timeout,
+            // Stripe's webhook user agent, as receivers expect.
+            user_agent: "Stripe/1.0 (+https://stripe.com/docs/webhooks)".to_owned(),
+            ..Policy::default()
+        };
+        Ok(Self {
+            test: Outbound::new(policy(false)).map_err(|e| anyhow::anyhow!("webhook client: {e}"))?,
+            live: Outbound::new(policy(true)).map_err(|e| anyhow::anyhow!("webhook client: {e}"))?,
+        })
+    }
+
+    pub fn for_mode(&self, livemode: bool) -> &Outbound {
+        if livemode {
+            &self.live
+        } else {
+            &self.test
+        }
+    }
 }
 
 impl AppState {
@@ -46,13 +84,16 @@ impl AppState {
             connectors: if vault.is_some() { connectors(&config) } else { Connectors::default() },
         };
         let core = Finconn::new(Arc::new(db), clock, settings).with_providers(providers).with_vault(vault);
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.webhook_timeout)
-            .connect_timeout(config.webhook_timeout)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self { core, config: Arc::new(config), jobs: crate::jobs::JobsHandle::default(), http }
+        let webhooks = Webhooks::new(&config).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the webhook client could not be built with its settings; using defaults");
+            Webhooks {
+                test: Outbound::new(Policy { allow_loopback: true, require_https: false, ..Policy::default() })
+                    .unwrap_or_else(|_| unreachable_client()),
+                live: Outbound::new(Policy { require_https: false, ..Policy::default() })
+                    .unwrap_or_else(|_| unreachable_client()),
+            }
+        });
+        Self { core, config: Arc::new(config), jobs: crate::jobs::JobsHandle::default(), webhooks }
     }
 }
 
@@ -273,4 +314,11 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         }
         tracing::info!("shutting down: finishing in-flight requests");
     }
+}
+
+/// Building a client with default settings does not fail in practice; if it ever did, nothing can be
+/// delivered, and saying so loudly beats a panic.
+fn unreachable_client() -> Outbound {
+    tracing::error!("no HTTP client can be built: webhooks cannot be delivered");
+    std::process::exit(70)
 }

@@ -8,6 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub enum AddressClass {
     Public,
     Loopback,
+    /// A private network (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): refused unless a policy allows it.
+    Private,
     /// Never reachable; the reason is for the message that says so.
     Forbidden(&'static str),
 }
@@ -29,12 +31,13 @@ fn classify_v4(ip: Ipv4Addr) -> AddressClass {
     if in_v4(ip, [127, 0, 0, 0], 8) {
         return Loopback;
     }
+    for (net, bits) in [([10, 0, 0, 0], 8), ([172, 16, 0, 0], 12), ([192, 168, 0, 0], 16), ([100, 64, 0, 0], 10)] {
+        if in_v4(ip, net, bits) {
+            return AddressClass::Private;
+        }
+    }
     let table: &[([u8; 4], u32, &'static str)] = &[
         ([0, 0, 0, 0], 8, "an unspecified (\"this network\") address"),
-        ([10, 0, 0, 0], 8, "a private network address"),
-        ([172, 16, 0, 0], 12, "a private network address"),
-        ([192, 168, 0, 0], 16, "a private network address"),
-        ([100, 64, 0, 0], 10, "a carrier-grade NAT address"),
         ([169, 254, 0, 0], 16, "a link-local address (cloud metadata services live there)"),
         ([192, 0, 0, 0], 24, "an IETF protocol assignment address"),
         ([192, 0, 2, 0], 24, "a documentation address"),
@@ -69,6 +72,9 @@ fn tunnelled(v4: Ipv4Addr) -> AddressClass {
 
 fn classify_v6(ip: Ipv6Addr) -> AddressClass {
     use AddressClass::{Forbidden, Loopback, Public};
+    if in_v6(ip, [0xfc00, 0, 0, 0, 0, 0, 0, 0], 7) {
+        return AddressClass::Private;
+    }
     if ip == Ipv6Addr::LOCALHOST {
         return Loopback;
     }
@@ -96,7 +102,6 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
         ([0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32, "a documentation address"),
         ([0x2001, 0x0020, 0, 0, 0, 0, 0, 0], 28, "an ORCHID address"),
         ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, "a Teredo address"),
-        ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "a unique-local (private) address"),
         ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "a link-local address"),
         ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "a site-local address"),
         ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "a multicast address"),
@@ -118,8 +123,9 @@ mod tests {
         classify(s.parse().unwrap())
     }
 
+    /// Refused by a policy that allows neither loopback nor private networks.
     fn forbidden(s: &str) -> bool {
-        matches!(class(s), AddressClass::Forbidden(_))
+        matches!(class(s), AddressClass::Forbidden(_) | AddressClass::Private)
     }
 
     #[test]
@@ -141,6 +147,9 @@ mod tests {
             assert!(forbidden(a), "{a}");
         }
         assert_eq!(class("172.32.0.1"), Public);
+        assert_eq!(class("10.0.0.1"), AddressClass::Private);
+        assert_eq!(class("192.168.1.1"), AddressClass::Private);
+        assert!(matches!(class("169.254.169.254"), AddressClass::Forbidden(_)), "metadata is never private-allowed");
         assert_eq!(class("8.8.8.8"), Public);
         assert_eq!(class("1.1.1.1"), Public);
         assert_eq!(class("127.0.0.1"), Loopback);
@@ -188,7 +197,7 @@ mod tests {
             if want_loopback {
                 assert_eq!(classify(ip), Loopback, "{u}");
             } else {
-                assert!(matches!(classify(ip), AddressClass::Forbidden(_)), "{u}");
+                assert!(matches!(classify(ip), AddressClass::Forbidden(_) | AddressClass::Private), "{u}");
             }
         }
     }

@@ -16,8 +16,13 @@ use address::{classify, AddressClass};
 
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// Permit loopback targets (127.0.0.0/8, ::1), and plain http for them only.
+    /// Permit loopback targets (127.0.0.0/8, ::1) (and, with `require_https`, plain http for them only).
     pub allow_loopback: bool,
+    /// Permit private networks (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7). Link-local and metadata
+    /// addresses are refused whatever the policy.
+    pub allow_private: bool,
+    /// Only https, except to loopback (connectors); webhooks allow plain http.
+    pub require_https: bool,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_response_bytes: usize,
@@ -29,6 +34,8 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             allow_loopback: false,
+            allow_private: false,
+            require_https: true,
             timeout: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(10),
             max_response_bytes: 16 << 20,
@@ -73,12 +80,14 @@ impl std::error::Error for Refusal {}
 
 struct PolicyResolver {
     allow_loopback: bool,
+    allow_private: bool,
 }
 
-fn allowed(class: AddressClass, allow_loopback: bool) -> bool {
+fn allowed(class: AddressClass, allow_loopback: bool, allow_private: bool) -> bool {
     match class {
         AddressClass::Public => true,
         AddressClass::Loopback => allow_loopback,
+        AddressClass::Private => allow_private,
         AddressClass::Forbidden(_) => false,
     }
 }
@@ -93,7 +102,7 @@ fn loopback_hint(allow_loopback: bool) -> &'static str {
 
 impl reqwest::dns::Resolve for PolicyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allow_loopback = self.allow_loopback;
+        let (allow_loopback, allow_private) = (self.allow_loopback, self.allow_private);
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
@@ -105,14 +114,16 @@ impl reqwest::dns::Resolve for PolicyResolver {
                 .into_iter()
                 .filter(|a| {
                     let class = classify(a.ip());
-                    if !allowed(class, allow_loopback) {
+                    let ok = allowed(class, allow_loopback, allow_private);
+                    if !ok {
                         reasons.push(match class {
                             AddressClass::Loopback => "a loopback address (this machine)",
+                            AddressClass::Private => "a private network address",
                             AddressClass::Forbidden(why) => why,
                             AddressClass::Public => "",
                         });
                     }
-                    allowed(class, allow_loopback)
+                    ok
                 })
                 .collect();
             if kept.is_empty() {
@@ -149,7 +160,10 @@ impl Outbound {
     pub fn new(policy: Policy) -> Result<Self, OutboundError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(PolicyResolver { allow_loopback: policy.allow_loopback }))
+            .dns_resolver(Arc::new(PolicyResolver {
+                allow_loopback: policy.allow_loopback,
+                allow_private: policy.allow_private,
+            }))
             .no_proxy()
             .timeout(policy.timeout)
             .connect_timeout(policy.connect_timeout)
@@ -176,6 +190,12 @@ impl Outbound {
             None => return Err(OutboundError::Refused("the URL has no host".into())),
             Some(url::Host::Ipv4(v4)) => (Some(classify(v4.into())), false),
             Some(url::Host::Ipv6(v6)) => (Some(classify(v6.into())), false),
+            // `localhost` is this machine by definition (RFC 6761): classified without asking DNS.
+            Some(url::Host::Domain(d))
+                if d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost") =>
+            {
+                (Some(AddressClass::Loopback), true)
+            }
             Some(url::Host::Domain(_)) => (None, true),
         };
         if let Some(class) = ip_class {
@@ -187,6 +207,12 @@ impl Outbound {
                         "finconn does not connect to {host}: a loopback address (this machine){loopback_hint}"
                     )))
                 }
+                AddressClass::Private if self.policy.allow_private => {}
+                AddressClass::Private => {
+                    return Err(OutboundError::Refused(format!(
+                        "finconn does not connect to {host}: a private network address"
+                    )))
+                }
                 AddressClass::Forbidden(why) => {
                     return Err(OutboundError::Refused(format!("finconn does not connect to {host}: {why}")))
                 }
@@ -194,6 +220,7 @@ impl Outbound {
         }
         match url.scheme() {
             "https" => Ok(()),
+            "http" if !self.policy.require_https => Ok(()),
             "http" => {
                 let local_name =
                     is_name && url.host_str().is_some_and(|h| h == "localhost" || h.ends_with(".localhost"));
@@ -279,6 +306,18 @@ impl Outbound {
             return self.read(res, &current).await;
         }
         Err(OutboundError::Redirect(format!("{} redirected too many times", host_of(url))))
+    }
+
+    /// POST `body` with `headers`; no redirect is followed (a 3xx is an answer like any other). Only the
+    /// status is read: a webhook receiver's body is not finconn's business.
+    pub async fn post(&self, url: &url::Url, headers: &[(&str, &str)], body: Vec<u8>) -> Result<u16, OutboundError> {
+        self.check_url(url)?;
+        let mut req = self.client.post(url.clone()).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.map_err(|e| self.map_error(&e, url))?;
+        Ok(res.status().as_u16())
     }
 
     /// POST with an empty body and `Content-Length: 0`; no redirect is followed.

@@ -191,3 +191,24 @@ async fn size_and_time_are_bounded() {
         .unwrap();
     assert!(matches!(o.get(&silent.url("/"), None).await, Err(OutboundError::Timeout)));
 }
+
+#[tokio::test]
+async fn webhook_policies_allow_plain_http_and_private_networks_only_when_asked() {
+    let webhooks = Outbound::new(Policy { allow_loopback: true, require_https: false, ..Policy::default() }).unwrap();
+    assert!(webhooks.check_url(&url::Url::parse("http://example.com/hook").unwrap()).is_ok());
+    assert!(webhooks.check_url(&url::Url::parse("http://10.1.2.3/hook").unwrap()).is_err());
+    assert!(webhooks.check_url(&url::Url::parse("http://169.254.169.254/").unwrap()).is_err());
+    let private = Outbound::new(Policy { allow_private: true, require_https: false, ..Policy::default() }).unwrap();
+    assert!(private.check_url(&url::Url::parse("http://10.1.2.3/hook").unwrap()).is_ok());
+    assert!(private.check_url(&url::Url::parse("http://[fd00::1]/hook").unwrap()).is_ok());
+    assert!(private.check_url(&url::Url::parse("http://169.254.169.254/").unwrap()).is_err(), "metadata never");
+    assert!(private.check_url(&url::Url::parse("http://127.0.0.1/").unwrap()).is_err(), "loopback not asked for");
+
+    let local =
+        Local::start(|head| if head.starts_with("POST /redirect") { redirect("/elsewhere") } else { ok("x") }).await;
+    let status =
+        webhooks.post(&local.url("/hook"), &[("content-type", "application/json")], b"{}".to_vec()).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(webhooks.post(&local.url("/redirect"), &[], Vec::new()).await.unwrap(), 302, "no redirect followed");
+    assert_eq!(local.count(), 2);
+}

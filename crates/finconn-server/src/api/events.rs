@@ -49,12 +49,20 @@ pub async fn retrieve_event(
     expand::object(&app, &ctx, event, &expand, expand::NONE).await
 }
 
-fn valid_url(root: &Obj<'_>, u: &str) -> bool {
-    let ok = url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some());
-    if !ok {
+/// A well-formed http(s) URL that the webhook address policy of the caller's mode allows (checked again
+/// when connecting, after DNS).
+fn valid_url(root: &Obj<'_>, u: &str, policy: &finconn_providers::outbound::Outbound) -> bool {
+    let Some(parsed) =
+        url::Url::parse(u).ok().filter(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some())
+    else {
         root.report().reject(ApiError::url_invalid("url"));
+        return false;
+    };
+    if let Err(e) = policy.check_url(&parsed) {
+        root.report().reject(ApiError::invalid("url", format!("Invalid URL: {e}.")));
+        return false;
     }
-    ok
+    true
 }
 
 fn enabled_events(root: &Obj<'_>, required: bool) -> Option<Option<Vec<String>>> {
@@ -82,10 +90,10 @@ fn enabled_events(root: &Obj<'_>, required: bool) -> Option<Option<Vec<String>>>
     }
 }
 
-fn changes(root: &Obj<'_>, create: bool) -> Option<EndpointChanges> {
+fn changes(root: &Obj<'_>, create: bool, policy: &finconn_providers::outbound::Outbound) -> Option<EndpointChanges> {
     let url = if create { root.required_string("url", 5000) } else { root.string_set("url", 5000) };
     if let Some(u) = &url {
-        valid_url(root, u);
+        valid_url(root, u, policy);
     }
     let enabled_events = enabled_events(root, create)?;
     let description = match root.string("description", 5000) {
@@ -115,7 +123,9 @@ fn changes(root: &Obj<'_>, create: bool) -> Option<EndpointChanges> {
 
 /// `POST /v1/webhook_endpoints`: the answer carries the `whsec_…` secret, this once.
 pub async fn create_webhook_endpoint(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
-    let (c, expand) = params::parse(&ctx.form, |root| Some((changes(&root, true)?, root.expand())))?;
+    let (c, expand) = params::parse(&ctx.form, |root| {
+        Some((changes(&root, true, app.webhooks.for_mode(ctx.scope().livemode))?, root.expand()))
+    })?;
     let e = app.core.create_webhook_endpoint(ctx.scope(), c).await?;
     expand::object(&app, &ctx, e, &expand, expand::NONE).await
 }
@@ -137,7 +147,9 @@ pub async fn update_webhook_endpoint(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (c, expand) = params::parse(&ctx.form, |root| Some((changes(&root, false)?, root.expand())))?;
+    let (c, expand) = params::parse(&ctx.form, |root| {
+        Some((changes(&root, false, app.webhooks.for_mode(ctx.scope().livemode))?, root.expand()))
+    })?;
     let e = app.core.update_webhook_endpoint(ctx.scope(), &id, c).await?;
     expand::object(&app, &ctx, e, &expand, expand::NONE).await
 }

@@ -22,7 +22,10 @@ pub async fn page(State(app): State<AppState>) -> Response {
     if !app.config.demo || !app.config.sandbox_keys {
         return (StatusCode::NOT_FOUND, "The demo is switched off on this server.").into_response();
     }
-    panes::render_page("demo.html", minijinja::context! { publishable_key => finconn_core::keys::sandbox_publishable_key(DEMO_KEY) })
+    panes::render_page(
+        "demo.html",
+        minijinja::context! { publishable_key => finconn_core::keys::sandbox_publishable_key(DEMO_KEY) },
+    )
 }
 
 pub async fn create_session(State(app): State<AppState>) -> Response {

@@ -318,7 +318,10 @@ async fn master_key_generate_prints_a_fresh_key() {
 async fn keys_show_publishable_prints_the_derived_publishable_key() {
     let out = Command::new(BIN).args(["keys", "show-publishable", "sk_test_abc"]).output().await.unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), finconn_core::keys::sandbox_publishable_key("sk_test_abc"));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        finconn_core::keys::sandbox_publishable_key("sk_test_abc")
+    );
     let bad = Command::new(BIN).args(["keys", "show-publishable", "pk_test_abc"]).output().await.unwrap();
     assert!(!bad.status.success());
 }

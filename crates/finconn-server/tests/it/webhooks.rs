@@ -273,7 +273,7 @@ async fn a_receiver_down_across_a_restart_still_gets_the_event() {
     let we = app.get("/v1/webhook_endpoints").await.ok();
     let attempts =
         app.get(&format!("/v1/webhook_endpoints/{}/attempts", we["data"][0]["id"].as_str().unwrap())).await.ok();
-    assert_eq!(attempts["data"][0]["error"], "could not connect");
+    assert_eq!(attempts["data"][0]["error"], "could not deliver", "coarse: no port fingerprinting");
 
     // "Restart": a fresh server state on the same database file, the same clock.
     let config = (*app.state.config).clone();
@@ -288,4 +288,108 @@ async fn a_receiver_down_across_a_restart_still_gets_the_event() {
     assert_eq!(rx.count(), 1);
     let body: Value = serde_json::from_str(&rx.got.lock().unwrap()[0].1).unwrap();
     assert_eq!(body["type"], "financial_connections.account.created");
+}
+
+/// Registration classifies the URL (no DNS, no connection): link-local and metadata never; loopback in test
+/// mode only; private networks only with `webhook_allow_private`. Endpoints accepted here live in tenants
+/// that produce no events and are deleted at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_urls_are_checked_against_the_address_policy_of_the_mode() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let live_keys = app.state.core.create_account_keys(true, None, None).await.unwrap();
+    let live = app.with_key(&live_keys.secret_key);
+    let register = |app: &TestApp, url: &str| {
+        let app = app.with_key(&app.key);
+        let url = url.to_owned();
+        async move { app.post("/v1/webhook_endpoints", &[("url", url.as_str()), ("enabled_events[]", "*")]).await }
+    };
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fe80::1]/",
+        "http://0.0.0.0:8080/",
+        "http://[::ffff:a9fe:a9fe]/",
+    ] {
+        for who in [&app, &live] {
+            let r = register(who, url).await;
+            assert_eq!((r.status, r.error("param").as_str()), (400, Some("url")), "{url}: {}", r.body);
+        }
+    }
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/hook",
+        "http://2130706433:9/",
+        "http://[::1]:9/",
+        "http://10.0.0.1/",
+    ] {
+        let r = register(&live, url).await;
+        assert_eq!((r.status, r.error("param").as_str()), (400, Some("url")), "live {url}: {}", r.body);
+    }
+    for url in ["http://127.0.0.1:9/hook", "http://localhost:9/hook"] {
+        let r = register(&app, url).await;
+        assert_eq!(r.status, 200, "test mode allows loopback: {url}: {}", r.body);
+        app.delete(&format!("/v1/webhook_endpoints/{}", r.body["id"].as_str().unwrap())).await.ok();
+    }
+    let r = register(&app, "http://192.168.1.20/hook").await;
+    assert_eq!((r.status, r.error("param").as_str()), (400, Some("url")), "private networks need the setting");
+    let r = register(&live, "https://hooks.example.com/stripe").await;
+    assert_eq!(r.status, 200, "a public name is checked when connecting: {}", r.body);
+    live.delete(&format!("/v1/webhook_endpoints/{}", r.body["id"].as_str().unwrap())).await.ok();
+}
+
+/// The check is made again when connecting: a live endpoint that points at this machine (stored before the
+/// policy, or reached by a name that resolves here) gets no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_deliveries_to_this_machine_are_refused_when_connecting() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let keys = app.state.core.create_account_keys(true, None, None).await.unwrap();
+    let live = app.with_key(&keys.secret_key);
+    let (rx, url) = Receiver::start(vec![]).await;
+    let scope = {
+        let key = finconn_core::keys::ApiKey::parse(&keys.secret_key).unwrap();
+        app.state.core.authenticate(&key).await.unwrap().unwrap().scope
+    };
+    // Written to the store directly, as an endpoint registered before this policy existed would be.
+    let rec = finconn_core::model::WebhookEndpointRecord {
+        id: finconn_core::ids::new_id("we_"),
+        scope: Some(scope.clone()),
+        created: app.state.core.now(),
+        url,
+        enabled_events: vec!["*".into()],
+        description: None,
+        metadata: Default::default(),
+        api_version: None,
+        secret: "whsec_test".into(),
+        disabled: false,
+        version: 0,
+    };
+    app.state.core.store.insert_webhook_endpoint(&scope, &rec).await.unwrap();
+    // An event in the live tenant (written with a test clock record, the store's simplest carrier of effects).
+    let now = app.state.core.now();
+    let event = finconn_core::model::NewEvent {
+        id: finconn_core::ids::new_id("evt_"),
+        kind: "financial_connections.account.created".into(),
+        created: now,
+        object: json!({"id": "fca_x", "object": "financial_connections.account"}),
+        previous_attributes: None,
+        request: None,
+    };
+    let clock = finconn_core::model::TestClockRecord {
+        id: finconn_core::ids::new_id("clock_"),
+        scope: Some(scope.clone()),
+        created: now,
+        deletes_after: now + 86_400,
+        frozen_time: now,
+        name: None,
+        status: finconn_core::model::TestClockStatus::Ready,
+        target: None,
+        deleted: false,
+        version: 0,
+    };
+    let effects = finconn_core::store::Effects { jobs: Vec::new(), events: vec![event] };
+    assert!(app.state.core.store.insert_test_clock(&scope, &clock, None, &effects).await.unwrap());
+    live.run_all_jobs().await;
+    let attempts = live.get(&format!("/v1/webhook_endpoints/{}/attempts", rec.id)).await.ok();
+    assert_eq!(rx.count(), 0, "the loopback receiver saw no request");
+    let first = &attempts["data"][0];
+    assert_eq!(first["error"], "could not deliver: the address is not allowed", "{attempts}");
 }
