@@ -149,7 +149,7 @@ impl Finconn {
         if let Some(rec) = self.store.find_api_key(&hash).await? {
             if rec.sandbox
                 && rec.kind == KeyKind::Secret
-                && !self.store.find_api_key(&sandbox_pk_hash(key)).await?.is_some_and(|pk| pk.account == rec.account)
+                && self.store.find_api_key(&sandbox_pk_hash(key)).await?.is_none_or(|pk| pk.account != rec.account)
             {
                 // A sandbox account from before publishable keys were derived: its old `pk_test_<same
                 // suffix>` was removed by migration 0007; register the derived one now.
