@@ -330,4 +330,6 @@ pub trait Store: Send + Sync + 'static {
     async fn expired_test_clocks(&self, now: i64) -> Result<Vec<(Scope, String)>, StoreError>;
 
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Writes and commits one row: whether the database accepts writes now (readiness).
+    async fn probe_write(&self, now: i64) -> Result<(), StoreError>;
 }

@@ -66,6 +66,7 @@ pub fn router(app: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(v1)
         .merge(crate::link::routes())
         .fallback(unrecognized)
@@ -84,6 +85,23 @@ async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> R
                 StatusCode::SERVICE_UNAVAILABLE,
                 [("content-type", "application/json")],
                 "{\"status\":\"database unavailable\"}\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Readiness: the database accepts a write now (a full disk or a read-only database is not ready, even
+/// while reads still work). For load balancers; `/healthz` stays the liveness probe.
+async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    match app.core.store.probe_write(app.core.now()).await {
+        Ok(()) => (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ready\"}\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: the database refuses writes");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("content-type", "application/json")],
+                "{\"status\":\"database refuses writes\"}\n",
             )
                 .into_response()
         }

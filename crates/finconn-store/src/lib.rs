@@ -428,6 +428,17 @@ impl Store for Db {
         test_clocks::expired_test_clocks(&self.pool, now).await
     }
 
+    async fn probe_write(&self, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool, write, |p| sqlx::query(
+            "INSERT INTO readiness (id, checked_at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at"
+        )
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ()))
+        .map_err(db_err)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self.pool, read, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ())).map_err(db_err)
     }

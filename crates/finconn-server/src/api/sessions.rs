@@ -102,7 +102,25 @@ fn countries(f: &Obj<'_>) -> Option<Option<Vec<String>>> {
     }
 }
 
-fn new_session(root: Obj<'_>) -> Option<(NewSession, Expand)> {
+/// Where the flow may send the user back: https; http in test mode or to this machine; or an app's own
+/// scheme (`myapp://…`, for webviews). Never a scheme that runs or embeds content in the page.
+fn return_url_allowed(u: &url::Url, livemode: bool) -> bool {
+    match u.scheme() {
+        "https" => true,
+        "http" => {
+            !livemode
+                || matches!(u.host(), Some(url::Host::Domain("localhost")))
+                || u.host_str() == Some("127.0.0.1")
+                || u.host_str() == Some("[::1]")
+        }
+        "javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "filesystem" | "view-source" | "ws"
+        | "wss" | "ftp" => false,
+        // An app's own scheme (the URL parser already requires it to start with a letter).
+        _ => true,
+    }
+}
+
+fn new_session(root: Obj<'_>, livemode: bool) -> Option<(NewSession, Expand)> {
     let holder = holder(&root);
     let permissions = match root.enum_array("permissions", Permission::VALUES, Permission::parse_known) {
         Field::Value(p) if !p.is_empty() => Some(p),
@@ -147,8 +165,14 @@ fn new_session(root: Obj<'_>) -> Option<(NewSession, Expand)> {
     };
     let return_url = root.string_set("return_url", 5000);
     if let Some(u) = &return_url {
-        if url::Url::parse(u).is_err() {
-            root.report().reject(ApiError::url_invalid("return_url"));
+        match url::Url::parse(u) {
+            Err(_) => root.report().reject(ApiError::url_invalid("return_url")),
+            Ok(p) if !return_url_allowed(&p, livemode) => root.report().reject(ApiError::invalid(
+                "return_url",
+                "Invalid return_url: use an https URL (http only in test mode or to localhost) or your app's own \
+                 URL scheme; javascript:, data: and similar URLs are not allowed.",
+            )),
+            Ok(_) => {}
         }
     }
     let expand = root.expand();
@@ -168,7 +192,8 @@ fn new_session(root: Obj<'_>) -> Option<(NewSession, Expand)> {
 
 /// `POST /v1/financial_connections/sessions`
 pub async fn create_session(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
-    let (new, expand) = params::parse(&ctx.form, new_session)?;
+    let livemode = ctx.scope().livemode;
+    let (new, expand) = params::parse(&ctx.form, |root| new_session(root, livemode))?;
     let session = app.core.create_session(ctx.scope(), new).await?;
     expand::object(&app, &ctx, session, &expand, expand::SESSION).await
 }

@@ -141,6 +141,14 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
 /// The checks before a handler, in Stripe's order: key, version, content type, parameters.
 async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiError> {
     let caller = authenticate(app, req.headers()).await?;
+    // Ids in the path are checked by shape before anything looks them up: no control characters (a NUL
+    // cannot even be stored in PostgreSQL text), no invalid UTF-8.
+    let path = percent_encoding::percent_decode_str(req.uri().path()).decode_utf8();
+    if !path.is_ok_and(|p| !p.chars().any(char::is_control)) {
+        return Err(ApiError::invalid_request(
+            "Invalid request: the URL holds a control character or invalid UTF-8, which no id contains.",
+        ));
+    }
     let versions: Vec<String> = req
         .headers()
         .get_all("stripe-version")

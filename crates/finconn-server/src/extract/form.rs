@@ -46,13 +46,19 @@ pub enum FormError {
     TooDeep(String),
     #[error("Invalid request: {0} is given both as a value and as an object or array.")]
     Conflict(String),
+    /// Strings cannot hold U+0000 (PostgreSQL's text cannot, and no Stripe value does), nor other control
+    /// characters than tab, line feed and carriage return.
+    #[error("Invalid string: {0} contains a control character (such as U+0000), which is not allowed.")]
+    ControlCharacter(String),
 }
 
 impl FormError {
     /// The parameter the error is about, when there is one.
     pub fn param(&self) -> Option<&str> {
         match self {
-            FormError::BadName(p) | FormError::TooDeep(p) | FormError::Conflict(p) => Some(p),
+            FormError::BadName(p) | FormError::TooDeep(p) | FormError::Conflict(p) | FormError::ControlCharacter(p) => {
+                Some(p)
+            }
             FormError::NotUtf8 | FormError::TooManyPairs => None,
         }
     }
@@ -61,6 +67,11 @@ impl FormError {
 fn decode(raw: &[u8]) -> Result<String, FormError> {
     let plus: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
     percent_decode(&plus).decode_utf8().map(|c| c.into_owned()).map_err(|_| FormError::NotUtf8)
+}
+
+/// A control character that no parameter value may hold.
+pub fn forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
 /// Splits `a[b][]` into `["a", "b", ""]`.
@@ -159,6 +170,12 @@ pub fn parse(input: &[u8]) -> Result<Form, FormError> {
         };
         let key = decode(k)?;
         let value = decode(v)?;
+        if key.chars().any(char::is_control) {
+            return Err(FormError::BadName(key.chars().filter(|c| !c.is_control()).collect()));
+        }
+        if value.chars().any(forbidden_control) {
+            return Err(FormError::ControlCharacter(key));
+        }
         let segs = segments(&key)?;
         insert(&mut form.root, &segs, value.clone())?;
         form.pairs.push((key, value));
@@ -173,6 +190,14 @@ mod tests {
 
     fn s(v: &str) -> Node {
         Node::Str(v.into())
+    }
+
+    #[test]
+    fn control_characters_are_refused_with_the_parameter_named() {
+        assert_eq!(parse(b"email=a%00b").unwrap_err(), FormError::ControlCharacter("email".into()));
+        assert_eq!(parse(b"metadata[k]=%01").unwrap_err(), FormError::ControlCharacter("metadata[k]".into()));
+        assert!(matches!(parse(b"na%00me=x").unwrap_err(), FormError::BadName(_)));
+        assert!(parse(b"description=line%0Aline%09tab%0D").is_ok(), "tab and line breaks are text");
     }
 
     #[test]

@@ -21,9 +21,12 @@ const OAUTH_PAGE_JS: &str = include_str!("../../../../web/link/oauth-page.js");
 const LINK_CSS: &str = include_str!("../../../../web/link/link.css");
 const DEMO_JS: &str = include_str!("../../../../web/link/demo.js");
 
-/// The flow's pages may be framed by any merchant origin; they load nothing from anywhere else.
+/// The modal's frame may be framed by any merchant origin; it loads nothing from anywhere else.
 const FRAME_CSP: &str =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors *; base-uri 'none'";
+/// Every other page (the institution's authorization page, the demo) may not be framed at all.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -58,18 +61,26 @@ async fn embed() -> Response {
     res
 }
 
-/// HTML with the flow's security headers.
+/// HTML with the flow's security headers; not frameable.
 pub(crate) fn html(body: String) -> Response {
+    html_with(body, PAGE_CSP)
+}
+
+fn html_with(body: String, csp: &'static str) -> Response {
     let mut res = body.into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FRAME_CSP));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    if csp == PAGE_CSP {
+        h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    }
     res
 }
 
+/// The modal's frame: the one page merchant sites embed.
 async fn frame() -> Response {
-    panes::render_page("frame.html", minijinja::context! {})
+    html_with(panes::render("frame.html", minijinja::context! {}), FRAME_CSP)
 }

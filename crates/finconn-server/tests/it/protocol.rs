@@ -126,10 +126,57 @@ async fn every_response_carries_stripes_headers(app: TestApp) {
     assert!(r.header("request-id").is_some());
 }
 
+/// NUL and other control characters are refused before any query, on both backends (PostgreSQL text
+/// cannot hold U+0000: it used to answer 500), with the parameter named; nothing stored changes.
+async fn control_characters_are_refused_before_the_store(app: TestApp) {
+    let cus = app.create_customer(&[("email", "keep@example.com")]).await;
+    let id = cus["id"].as_str().unwrap();
+    let r = app.post("/v1/customers", &[("email", "a\u{0}b")]).await;
+    assert_eq!((r.status, r.error("param").as_str()), (400, Some("email")), "{}", r.body);
+    assert_eq!(r.error("type"), "invalid_request_error");
+    let r = app.post(&format!("/v1/customers/{id}"), &[("name", "x\u{1}y")]).await;
+    assert_eq!((r.status, r.error("param").as_str()), (400, Some("name")), "{}", r.body);
+    for path in [
+        "/v1/customers/cus_%00".to_owned(),
+        "/v1/financial_connections/sessions/fcsess_%00x".to_owned(),
+        "/v1/financial_connections/accounts/fca_%01".to_owned(),
+        "/v1/customers?starting_after=cus_%00".to_owned(),
+        "/v1/customers?email=a%00".to_owned(),
+        "/v1/financial_connections/transactions?account=fca_%00".to_owned(),
+        "/v1/events?type=%00".to_owned(),
+        "/v1/financial_connections/accounts?session=%00".to_owned(),
+    ] {
+        let r = app.get(&path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.error("type"), "invalid_request_error", "{path}");
+    }
+    let r = app.send(app.request(reqwest::Method::POST, "/v1/customers/cus_%00").form(&[("name", "x")])).await;
+    assert_eq!(r.status, 400);
+    let again = app.get(&format!("/v1/customers/{id}")).await.ok();
+    assert_eq!(again["email"], "keep@example.com");
+    assert_eq!(again["name"], serde_json::Value::Null);
+}
+
 crate::on_both_backends!(
+    control_characters_are_refused_before_the_store,
     authentication_errors_are_stripes,
     unknown_routes_and_methods_are_404_before_auth,
     bad_bodies_get_stripe_errors_not_500s,
     both_array_styles_and_charset_are_accepted,
     every_response_carries_stripes_headers,
 );
+
+/// `/readyz` commits a write (a database that refuses writes is not ready); `/healthz` is liveness.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_writes_to_the_database() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let r = reqwest::get(format!("{}/readyz", app.base)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["status"], "ready");
+    use sqlx::Connection;
+    let mut c = sqlx::SqliteConnection::connect(&app.state.config.database_url).await.unwrap();
+    let (at,): (i64,) =
+        sqlx::query_as("SELECT checked_at FROM readiness WHERE id = 1").fetch_one(&mut c).await.unwrap();
+    assert_eq!(at, app.state.core.now(), "the probe wrote and committed its row");
+    assert_eq!(reqwest::get(format!("{}/healthz", app.base)).await.unwrap().status(), 200);
+}

@@ -239,3 +239,63 @@ crate::on_both_backends!(
     session_validation_names_each_param,
     tenants_and_modes_never_see_each_others_sessions,
 );
+
+/// `return_url` cannot run script or embed content: javascript:, data: and their kind are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_url_must_be_a_place_to_return_to() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let cus = app.create_customer(&[]).await;
+    let id = cus["id"].as_str().unwrap().to_owned();
+    let create = |url: &'static str| {
+        let (app, id) = (app.with_key(&app.key), id.clone());
+        async move {
+            app.create_session(&[
+                ("account_holder[type]", "customer"),
+                ("account_holder[customer]", id.as_str()),
+                ("permissions[]", "balances"),
+                ("return_url", url),
+            ])
+            .await
+        }
+    };
+    for bad in [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,<script>x</script>",
+        "vbscript:x",
+        "file:///etc/passwd",
+    ] {
+        let r = create(bad).await;
+        assert_eq!((r.status, r.error("param").as_str()), (400, Some("return_url")), "{bad}: {}", r.body);
+    }
+    for good in
+        ["https://shop.example/done", "http://localhost:3000/done", "http://shop.example/done", "myapp://fc/done"]
+    {
+        assert_eq!(create(good).await.status, 200, "{good}");
+    }
+    let keys = app.state.core.create_account_keys(true, None, None).await.unwrap();
+    let live = app.with_key(&keys.secret_key);
+    let lc = live.create_customer(&[]).await;
+    let r = live
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", lc["id"].as_str().unwrap()),
+            ("permissions[]", "balances"),
+            ("return_url", "http://shop.example/done"),
+        ])
+        .await;
+    assert_eq!((r.status, r.error("param").as_str()), (400, Some("return_url")), "live mode wants https");
+}
+
+/// Only the modal's frame may be framed (by any merchant); the other pages by nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_modal_frame_may_be_framed() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let frame = reqwest::get(format!("{}/link/frame", app.base)).await.unwrap();
+    let csp = frame.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("frame-ancestors *"), "{csp}");
+    let demo = reqwest::get(format!("{}/demo", app.base)).await.unwrap();
+    let csp = demo.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(demo.headers()["x-frame-options"], "DENY");
+}
