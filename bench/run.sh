@@ -26,6 +26,8 @@
 # Exit status: 0 when every measurement ran and finconn answered (almost) only 2xx; 1 otherwise.
 
 set -euo pipefail
+# A load test: finconn's per-key rate limit would only measure itself here.
+export FINCONN_RATE_LIMIT_PER_SECOND=${FINCONN_RATE_LIMIT_PER_SECOND:-0}
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"

@@ -19,6 +19,8 @@
 # acknowledged (a run that verifies 0 sessions proves nothing).
 
 set -uo pipefail
+# A load test: finconn's per-key rate limit would only measure itself here.
+export FINCONN_RATE_LIMIT_PER_SECOND=${FINCONN_RATE_LIMIT_PER_SECOND:-0}
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"

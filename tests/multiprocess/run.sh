@@ -25,6 +25,8 @@
 # Exit status: 0 all checks passed; 1 a check failed; 2 the test cannot run (no PostgreSQL, no binary).
 
 set -uo pipefail
+# A load test: finconn's per-key rate limit would only measure itself here.
+export FINCONN_RATE_LIMIT_PER_SECOND=${FINCONN_RATE_LIMIT_PER_SECOND:-0}
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"

@@ -17,6 +17,8 @@ use crate::{ids, DomainError, Finconn};
 pub const EVENT: &str = "evt_";
 pub const ENDPOINT: &str = "we_";
 pub const OBJECT: &str = "webhook_endpoint";
+/// Webhook endpoints per account and mode (Stripe's limit).
+pub const MAX_ENDPOINTS: usize = 16;
 /// Events are kept (and listed) for 30 days, as Stripe keeps them.
 pub const RETENTION: i64 = 30 * 86_400;
 /// Deliveries are retried for up to three days.
@@ -161,6 +163,16 @@ impl Finconn {
         scope: &Scope,
         c: EndpointChanges,
     ) -> Result<WebhookEndpoint, DomainError> {
+        // Stripe's cap: 16 endpoints per account and mode. (Two requests racing past it may make 17: the
+        // cap bounds fan-out work, it is not a security boundary.)
+        let existing = self.store.list_webhook_endpoints(scope, &PageRequest { limit: 17, cursor: None }).await?;
+        if existing.items.len() >= MAX_ENDPOINTS {
+            return Err(DomainError::InvalidState(format!(
+                "You have reached the maximum of {MAX_ENDPOINTS} webhook endpoints in {} mode. Delete one before \
+                 adding another.",
+                if scope.livemode { "live" } else { "test" }
+            )));
+        }
         let rec = WebhookEndpointRecord {
             id: ids::new_id(ENDPOINT),
             scope: Some(scope.clone()),

@@ -51,6 +51,8 @@ pub struct Config {
     pub simplefin_servers: Vec<(String, String)>,
     /// Test mode may send webhooks to private networks (10/8, 172.16/12, 192.168/16, fc00::/7).
     pub webhook_allow_private: bool,
+    /// Requests per second per key, for reads and for writes each (bursts of one second's worth); 0: off.
+    pub rate_limit_per_second: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -93,6 +95,7 @@ impl Default for Config {
             simplefin_bridge: true,
             simplefin_servers: Vec::new(),
             webhook_allow_private: false,
+            rate_limit_per_second: 1000,
         }
     }
 }
@@ -121,6 +124,7 @@ struct FileConfig {
     simplefin_bridge: Option<bool>,
     simplefin_servers: Option<Vec<SimplefinServer>>,
     webhook_allow_private: Option<bool>,
+    rate_limit_per_second: Option<u32>,
 }
 
 /// `[[simplefin_servers]]` in `finconn.toml`.
@@ -329,6 +333,14 @@ impl Config {
             })?;
         } else if let Some(b) = file.webhook_allow_private {
             c.webhook_allow_private = b;
+        }
+        match env("FINCONN_RATE_LIMIT_PER_SECOND") {
+            Some(v) => {
+                c.rate_limit_per_second = v.parse().map_err(|_| {
+                    invalid("rate_limit_per_second (FINCONN_RATE_LIMIT_PER_SECOND)", "expected a whole number (0: off)")
+                })?
+            }
+            None => c.rate_limit_per_second = file.rate_limit_per_second.unwrap_or(c.rate_limit_per_second),
         }
         Ok(c)
     }

@@ -62,6 +62,17 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message).param(param).validation()
     }
 
+    /// 429, as Stripe words it per mode; no `Retry-After`, no `Stripe-Should-Retry` (SDKs do not retry it).
+    pub fn rate_limit(livemode: bool) -> Self {
+        let message = if livemode {
+            "Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits."
+        } else {
+            "Testmode request rate limit exceeded, the rate limits in testmode are lower than livemode. You can learn \
+             more about rate limits here https://stripe.com/docs/rate-limits."
+        };
+        Self::new(StatusCode::TOO_MANY_REQUESTS, message).code("rate_limit").validation()
+    }
+
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message).validation()
     }
@@ -289,7 +300,9 @@ impl IntoResponse for ApiError {
         };
         let mut res = crate::json::pretty(self.status, &envelope);
         let retry = self.should_retry.unwrap_or(false);
-        if self.status.is_client_error() || self.should_retry.is_some() {
+        // Stripe sends no Stripe-Should-Retry on a rate limit (errors.md §7).
+        let rate_limited = self.code == Some("rate_limit");
+        if (self.status.is_client_error() || self.should_retry.is_some()) && !rate_limited {
             res.headers_mut()
                 .insert("stripe-should-retry", HeaderValue::from_static(if retry { "true" } else { "false" }));
         }

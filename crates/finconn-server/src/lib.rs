@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod json;
 pub mod link;
+pub mod ratelimit;
 pub mod router;
 pub mod startup;
 pub mod telemetry;

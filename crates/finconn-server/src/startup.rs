@@ -22,6 +22,10 @@ pub struct AppState {
     /// For webhook deliveries, per mode: the outbound address policy, no redirects followed, every request
     /// bounded by `webhook_timeout`.
     pub webhooks: Webhooks,
+    /// Per-key request rates (`rate_limit_per_second`).
+    pub limiter: Arc<crate::ratelimit::RateLimiter>,
+    /// `/demo/session` creates objects for anyone who asks: 5 a second for the whole server.
+    pub demo_limiter: Arc<crate::ratelimit::RateLimiter>,
 }
 
 /// The webhook address policies. Link-local and metadata addresses are refused in both modes; test mode
@@ -93,7 +97,16 @@ impl AppState {
                     .unwrap_or_else(|_| unreachable_client()),
             }
         });
-        Self { core, config: Arc::new(config), jobs: crate::jobs::JobsHandle::default(), webhooks }
+        let limiter = Arc::new(crate::ratelimit::RateLimiter::new(config.rate_limit_per_second));
+        let demo_limiter = Arc::new(crate::ratelimit::RateLimiter::new(5));
+        Self {
+            core,
+            config: Arc::new(config),
+            jobs: crate::jobs::JobsHandle::default(),
+            webhooks,
+            limiter,
+            demo_limiter,
+        }
     }
 }
 

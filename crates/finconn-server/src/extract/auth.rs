@@ -94,7 +94,8 @@ pub fn valid_version(v: &str) -> bool {
         && name.bytes().all(|c| c.is_ascii_lowercase())
 }
 
-async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// The caller, and its key's digest (rate limits count per key).
+async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(Caller, String), ApiError> {
     let raw = key_from_header(headers)?;
     if raw.chars().any(char::is_whitespace) {
         return Err(ApiError::invalid_api_key(&format!(
@@ -110,7 +111,7 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, Api
     if caller.kind == KeyKind::Publishable {
         return Err(ApiError::secret_key_required());
     }
-    Ok(caller)
+    Ok((caller, key.hash()))
 }
 
 /// Reads the body up to `limit` bytes. A larger body is refused with 413, but first read on (and dropped)
@@ -140,7 +141,10 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
 
 /// The checks before a handler, in Stripe's order: key, version, content type, parameters.
 async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiError> {
-    let caller = authenticate(app, req.headers()).await?;
+    let (caller, key_hash) = authenticate(app, req.headers()).await?;
+    if !app.limiter.allow(&key_hash, req.method() != Method::GET) {
+        return Err(ApiError::rate_limit(caller.scope.livemode));
+    }
     // Ids in the path are checked by shape before anything looks them up: no control characters (a NUL
     // cannot even be stored in PostgreSQL text), no invalid UTF-8.
     let path = percent_encoding::percent_decode_str(req.uri().path()).decode_utf8();

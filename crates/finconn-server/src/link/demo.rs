@@ -32,6 +32,9 @@ pub async fn create_session(State(app): State<AppState>) -> Response {
     if !app.config.demo || !app.config.sandbox_keys {
         return StatusCode::NOT_FOUND.into_response();
     }
+    if !app.demo_limiter.allow("demo", true) {
+        return crate::error::ApiError::rate_limit(false).into_response();
+    }
     let result = async {
         let key = ApiKey::parse(DEMO_KEY).ok_or_else(|| finconn_core::DomainError::Internal("demo key".into()))?;
         let caller = app

@@ -180,3 +180,48 @@ async fn readiness_writes_to_the_database() {
     assert_eq!(at, app.state.core.now(), "the probe wrote and committed its row");
     assert_eq!(reqwest::get(format!("{}/healthz", app.base)).await.unwrap().status(), 200);
 }
+
+/// With a rate of 20 a second, a burst of 200 from one key gets 429 `rate_limit` for the excess, as Stripe
+/// words it; another key is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_rate_limit_gets_429_for_that_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = finconn_server::config::Config {
+        database_url: format!("sqlite://{}", dir.path().join("f.db").display()),
+        rate_limit_per_second: 20,
+        run_jobs: false,
+        ..finconn_server::config::Config::default()
+    };
+    let db = finconn_store::Db::connect(&config.database_url).await.unwrap();
+    db.migrate().await.unwrap();
+    let state = finconn_server::startup::AppState::new(config, db, std::sync::Arc::new(finconn_core::SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(finconn_server::startup::serve(state, listener, std::future::pending()));
+    let http = reqwest::Client::new();
+    let key = crate::helpers::random_key();
+    let burst =
+        futures::future::join_all((0..200).map(|_| http.get(format!("{base}/v1/customers")).bearer_auth(&key).send()))
+            .await;
+    let mut limited = 0;
+    for r in burst {
+        let r = r.unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().get("stripe-should-retry").is_none());
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "rate_limit");
+            assert_eq!(body["error"]["type"], "invalid_request_error");
+            assert!(body["error"]["message"].as_str().unwrap().starts_with("Testmode request rate limit exceeded"));
+            limited += 1;
+        } else {
+            assert_eq!(r.status(), 200);
+        }
+    }
+    assert!((170..=181).contains(&limited), "{limited} of 200 refused (20 a second, plus what refilled meanwhile)");
+    let other =
+        http.get(format!("{base}/v1/customers")).bearer_auth(crate::helpers::random_key()).send().await.unwrap();
+    assert_eq!(other.status(), 200, "another key has its own budget");
+    let write =
+        http.post(format!("{base}/v1/customers")).bearer_auth(&key).form(&[("name", "x")]).send().await.unwrap();
+    assert_eq!(write.status(), 200, "reads and writes are counted apart");
+}

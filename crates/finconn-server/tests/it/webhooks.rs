@@ -393,3 +393,18 @@ async fn live_deliveries_to_this_machine_are_refused_when_connecting() {
     let first = &attempts["data"][0];
     assert_eq!(first["error"], "could not deliver: the address is not allowed", "{attempts}");
 }
+
+/// Stripe's cap: 16 webhook endpoints per account and mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_has_at_most_sixteen_webhook_endpoints() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    for i in 0..16 {
+        let url = format!("https://hooks.example.com/{i}");
+        app.post("/v1/webhook_endpoints", &[("url", url.as_str()), ("enabled_events[]", "*")]).await.ok();
+    }
+    let r =
+        app.post("/v1/webhook_endpoints", &[("url", "https://hooks.example.com/17"), ("enabled_events[]", "*")]).await;
+    assert_eq!((r.status, r.error("type").as_str()), (400, Some("invalid_request_error")), "{}", r.body);
+    assert!(r.error("message").as_str().unwrap().contains("16"));
+    assert_eq!(app.get("/v1/webhook_endpoints?limit=100").await.ok()["data"].as_array().unwrap().len(), 16);
+}
