@@ -53,6 +53,13 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Requests per second per key, for reads and for writes each (bursts of one second's worth); 0: off.
     pub rate_limit_per_second: u32,
+    /// How long a client may take to send a request head; also how long an idle keep-alive connection
+    /// waits for its next request.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request body (408 after it).
+    pub body_read_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -96,6 +103,9 @@ impl Default for Config {
             simplefin_servers: Vec::new(),
             webhook_allow_private: false,
             rate_limit_per_second: 1000,
+            header_read_timeout: Duration::from_secs(20),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 }
@@ -125,6 +135,9 @@ struct FileConfig {
     simplefin_servers: Option<Vec<SimplefinServer>>,
     webhook_allow_private: Option<bool>,
     rate_limit_per_second: Option<u32>,
+    header_read_timeout_seconds: Option<u64>,
+    body_read_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 /// `[[simplefin_servers]]` in `finconn.toml`.
@@ -341,6 +354,45 @@ impl Config {
                 })?
             }
             None => c.rate_limit_per_second = file.rate_limit_per_second.unwrap_or(c.rate_limit_per_second),
+        }
+        let seconds = |key: &'static str, var: &str, file: Option<u64>| -> Result<Option<u64>, ConfigError> {
+            match env(var) {
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=3600).contains(&n) => Ok(Some(n)),
+                    _ => Err(invalid(key, "expected seconds between 1 and 3600")),
+                },
+                None => match file {
+                    Some(n) if !(1..=3600).contains(&n) => Err(invalid(key, "expected seconds between 1 and 3600")),
+                    other => Ok(other),
+                },
+            }
+        };
+        if let Some(s) = seconds(
+            "header_read_timeout_seconds (FINCONN_HEADER_READ_TIMEOUT_SECONDS)",
+            "FINCONN_HEADER_READ_TIMEOUT_SECONDS",
+            file.header_read_timeout_seconds,
+        )? {
+            c.header_read_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = seconds(
+            "body_read_timeout_seconds (FINCONN_BODY_READ_TIMEOUT_SECONDS)",
+            "FINCONN_BODY_READ_TIMEOUT_SECONDS",
+            file.body_read_timeout_seconds,
+        )? {
+            c.body_read_timeout = Duration::from_secs(s);
+        }
+        let max = match env("FINCONN_MAX_CONNECTIONS") {
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .map_err(|_| invalid("max_connections (FINCONN_MAX_CONNECTIONS)", "expected a count"))?,
+            ),
+            None => file.max_connections,
+        };
+        if let Some(m) = max {
+            if !(1..=1_000_000).contains(&m) {
+                return Err(invalid("max_connections", "must be between 1 and 1000000"));
+            }
+            c.max_connections = m;
         }
         Ok(c)
     }

@@ -73,6 +73,11 @@ impl ApiError {
         Self::new(StatusCode::TOO_MANY_REQUESTS, message).code("rate_limit").validation()
     }
 
+    /// 408: the body did not arrive within `body_read_timeout`.
+    pub fn request_timeout() -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "The request body was not received in time.").validation()
+    }
+
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message).validation()
     }

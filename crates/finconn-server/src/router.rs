@@ -72,6 +72,8 @@ pub fn router(app: AppState) -> Router {
         .fallback(unrecognized)
         .method_not_allowed_fallback(unrecognized)
         .layer(middleware::from_fn(telemetry::request_span))
+        // Every body (the link API's and the OAuth page's too) must arrive within the body deadline.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(app.config.body_read_timeout))
         .with_state(app)
 }
 

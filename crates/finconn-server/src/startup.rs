@@ -266,15 +266,15 @@ pub async fn serve(
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let runner = app.config.run_jobs.then(|| tokio::spawn(crate::jobs::run(app.clone(), jobs_stopped)));
     let grace = app.config.shutdown_grace;
+    let limits = ConnLimits::from(app.config.as_ref());
     let router = crate::router::router(app);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let server = tokio::spawn(accept_loop(listener, router, limits, async move {
         shutdown.await;
         let _ = tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
+    }));
     let result = tokio::select! {
-        r = server => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+        r = server => r.map_err(anyhow::Error::from),
         _ = async { let _ = rx.await; tokio::time::sleep(grace).await } => {
             tracing::warn!("shutdown grace period over; dropping the remaining connections");
             Ok(())
@@ -334,4 +334,67 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 fn unreachable_client() -> Outbound {
     tracing::error!("no HTTP client can be built: webhooks cannot be delivered");
     std::process::exit(70)
+}
+
+/// The socket-level limits: how long a client may take to send its request head (this also bounds an idle
+/// keep-alive connection waiting for its next request) and how many connections are served at once; a
+/// slow client is cut off, never allowed to hold a slot. (The body's own deadline is in `extract::auth`.)
+#[derive(Clone, Copy, Debug)]
+pub struct ConnLimits {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl From<&Config> for ConnLimits {
+    fn from(c: &Config) -> Self {
+        Self { header_read_timeout: c.header_read_timeout, max_connections: c.max_connections }
+    }
+}
+
+/// Accepts connections (at most `max_connections` at once: beyond that, new ones wait in the kernel's
+/// backlog) and serves each with HTTP/1.1 under the header deadline, until `shutdown`; then stops
+/// accepting and lets the connections in flight finish.
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Errors here are the client's (reset, timed out, malformed): nothing to report.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }

@@ -114,6 +114,17 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(Caller, St
     Ok((caller, key.hash()))
 }
 
+fn is_body_timeout(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// Reads the body up to `limit` bytes. A larger body is refused with 413, but first read on (and dropped)
 /// up to a bound, so the client, still sending, gets to read the answer instead of a reset connection.
 async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
@@ -121,8 +132,11 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return Err(ApiError::invalid_request("Invalid request: the body could not be read."));
+        let frame = match frame {
+            Ok(f) => f,
+            // The router's body deadline (`body_read_timeout`) ran out.
+            Err(e) if is_body_timeout(&e) => return Err(ApiError::request_timeout()),
+            Err(_) => return Err(ApiError::invalid_request("Invalid request: the body could not be read.")),
         };
         let Ok(data) = frame.into_data() else { continue };
         total = total.saturating_add(data.len());
@@ -176,7 +190,9 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
     };
     let (parts, body) = req.into_parts();
     let limit = app.config.max_body_bytes;
-    let bytes = read_body(body, limit).await?;
+    let bytes = tokio::time::timeout(app.config.body_read_timeout, read_body(body, limit))
+        .await
+        .map_err(|_| ApiError::request_timeout())??;
     let input: &[u8] = if parts.method == Method::POST {
         if !bytes.is_empty() {
             let ct =

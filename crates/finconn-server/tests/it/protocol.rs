@@ -225,3 +225,75 @@ async fn a_burst_beyond_the_rate_limit_gets_429_for_that_key_only() {
         http.post(format!("{base}/v1/customers")).bearer_auth(&key).form(&[("name", "x")]).send().await.unwrap();
     assert_eq!(write.status(), 200, "reads and writes are counted apart");
 }
+
+/// Slow clients are cut off: a head sent a byte at a time, an idle socket, a body that stalls. None of them
+/// keeps its connection past the configured deadlines (1 s here; generous bounds below).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let config = finconn_server::config::Config {
+        database_url: format!("sqlite://{}", dir.path().join("f.db").display()),
+        header_read_timeout: std::time::Duration::from_secs(1),
+        body_read_timeout: std::time::Duration::from_secs(1),
+        run_jobs: false,
+        ..finconn_server::config::Config::default()
+    };
+    let db = finconn_store::Db::connect(&config.database_url).await.unwrap();
+    db.migrate().await.unwrap();
+    let state = finconn_server::startup::AppState::new(config, db, std::sync::Arc::new(finconn_core::SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(finconn_server::startup::serve(state, listener, std::future::pending()));
+    let bound = std::time::Duration::from_secs(10);
+
+    // Headers at one byte every 200 ms: the server closes the connection.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = b"GET /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_slowloris\r\n\r\n";
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for b in head.iter() {
+        if slow.write_all(&[*b]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 512];
+        if let Ok(Ok(n)) = tokio::time::timeout(std::time::Duration::from_millis(200), slow.read(&mut buf)).await {
+            // 0: closed; anything else: the server answered (408) and will close.
+            closed = true;
+            let _ = n;
+            break;
+        }
+    }
+    assert!(closed, "a head sent at a byte per 200 ms was still being read after {:?}", started.elapsed());
+    assert!(started.elapsed() < bound);
+
+    // An idle socket is closed too.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(bound, idle.read(&mut buf)).await.expect("closed within the bound").unwrap_or(0);
+    assert!(n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+
+    // A body that stalls gets 408.
+    let mut stall = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stall
+        .write_all(
+            b"POST /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_slowbody\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(bound, stall.read_to_end(&mut answer)).await.expect("answered within the bound");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+
+    // And the server still serves everyone else.
+    let ok = reqwest::Client::new()
+        .get(format!("http://{addr}/v1/customers"))
+        .bearer_auth(crate::helpers::random_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
