@@ -73,6 +73,11 @@ impl ApiError {
         Self::new(StatusCode::TOO_MANY_REQUESTS, message).code("rate_limit").validation()
     }
 
+    /// 414 or 431.
+    pub fn too_large(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::new(status, message).validation()
+    }
+
     /// 408: the body did not arrive within `body_read_timeout`.
     pub fn request_timeout() -> Self {
         Self::new(StatusCode::REQUEST_TIMEOUT, "The request body was not received in time.").validation()

@@ -71,6 +71,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::link::routes())
         .fallback(unrecognized)
         .method_not_allowed_fallback(unrecognized)
+        .layer(middleware::from_fn(size_limits))
         .layer(middleware::from_fn(telemetry::request_span))
         // Every body (the link API's and the OAuth page's too) must arrive within the body deadline.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(app.config.body_read_timeout))
@@ -108,6 +109,31 @@ async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Re
                 .into_response()
         }
     }
+}
+
+/// The longest URL (path and query) finconn reads; longer is 414.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+/// The most header bytes finconn reads; more is 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// 414 and 431 in Stripe's envelope, before hyper's own (larger) limits answer them with an empty body.
+async fn size_limits(req: Request, next: axum::middleware::Next) -> Response {
+    if req.uri().to_string().len() > MAX_URI_BYTES {
+        return ApiError::too_large(
+            StatusCode::URI_TOO_LONG,
+            format!("The request URL is longer than {MAX_URI_BYTES} bytes."),
+        )
+        .into_response();
+    }
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::too_large(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("The request headers are larger than {MAX_HEADER_BYTES} bytes."),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Stripe answers unknown paths and wrong methods alike, before looking at the key.

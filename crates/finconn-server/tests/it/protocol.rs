@@ -297,3 +297,15 @@ async fn slow_clients_are_cut_off() {
         .unwrap();
     assert_eq!(ok.status(), 200);
 }
+
+/// An over-long URL and over-large headers get Stripe's envelope, not an empty body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_urls_and_headers_get_stripe_errors() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let long = format!("/v1/customers?email={}", "a".repeat(20 * 1024));
+    let r = app.get(&long).await;
+    assert_eq!((r.status, r.error("type").as_str()), (414, Some("invalid_request_error")), "{}", r.body);
+    let r =
+        app.send(app.request(reqwest::Method::GET, "/v1/customers").header("x-padding", "b".repeat(40 * 1024))).await;
+    assert_eq!((r.status, r.error("type").as_str()), (431, Some("invalid_request_error")), "{}", r.body);
+}
