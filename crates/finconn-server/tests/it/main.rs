@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod adversarial;
 mod binary;
 mod customers;
 mod idempotency;
