@@ -5,9 +5,12 @@ use serde_json::Value;
 
 use crate::helpers::{random_key, Backend, TestApp};
 
+/// A request to try: method, path (with query), form.
+type Route = (reqwest::Method, String, Vec<(&'static str, String)>);
+
 struct Victim {
     ids: Vec<String>,
-    routes: Vec<(reqwest::Method, String, Vec<(&'static str, String)>)>,
+    routes: Vec<Route>,
 }
 
 async fn victim(app: &TestApp) -> Victim {
