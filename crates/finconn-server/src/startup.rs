@@ -386,6 +386,9 @@ async fn accept_loop(
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
+            // Room for the request line and headers past the router's own limits (16 KiB URL, 32 KiB of
+            // headers), so that those answer 414 and 431 in Stripe's envelope rather than hyper, empty.
+            .max_buf_size(256 * 1024)
             .keep_alive(true)
             .serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
