@@ -275,6 +275,21 @@ impl Finconn {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Key parsing never panics on any header value, and what it accepts has a mode, a kind and a
+        /// suffix of letters, digits and underscores only.
+        #[test]
+        fn key_parsing_accepts_only_well_formed_keys(s in "\\PC{0,60}|[sp]k_(test|live)_[A-Za-z0-9_ \u{0}%]{0,40}") {
+            if let Some(k) = ApiKey::parse(&s) {
+                proptest::prop_assert!(k.suffix().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+                proptest::prop_assert!(!k.suffix().is_empty() && s.len() <= 255);
+                proptest::prop_assert_eq!(ApiKey::parse(&sandbox_publishable_key(&s)).map(|p| p.kind), Some(KeyKind::Publishable));
+            }
+            // Masking (in error messages) never panics and keeps the length, as Stripe's does.
+            proptest::prop_assert_eq!(mask_key(&s).chars().count(), s.chars().count());
+        }
+    }
+
     #[test]
     fn a_sandbox_publishable_key_is_derived_one_way_from_the_secret_key() {
         // The documented rule, checked against Python's hashlib: pk_test_ + sha256(sk).hexdigest()[:32].

@@ -156,3 +156,39 @@ pub async fn list<T: Serialize>(
     }
     Ok(Json(v))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn nested_paths_expand_their_parents_once() {
+        let req = vec![("expand[0]".to_owned(), "account_holder.customer.test_clock".to_owned())];
+        let p = plan(&req, SESSION, false).unwrap();
+        let paths: Vec<String> = p.iter().map(|(path, _)| path.join(".")).collect();
+        assert_eq!(paths, ["account_holder.customer", "account_holder.customer.test_clock"]);
+        assert!(plan(&[("expand[0]".into(), "nope".into())], SESSION, false).is_err());
+        assert!(
+            plan(&[("expand[0]".into(), "account_holder.customer".into())], SESSION, true).is_err(),
+            "lists need data."
+        );
+    }
+
+    proptest! {
+        /// Any requested paths: planning never panics, and what it plans is only what may be expanded,
+        /// parents before children, each once.
+        #[test]
+        fn plans_only_allowed_paths(paths in proptest::collection::vec("(data\\.)?(account_holder|customer|test_clock|ownership|x)(\\.(customer|test_clock|account|y)){0,3}", 0..6), list in any::<bool>()) {
+            let req: Vec<(String, String)> = paths.iter().enumerate().map(|(i, p)| (format!("expand[{i}]"), p.clone())).collect();
+            for allowed in [SESSION, CUSTOMER, ACCOUNT, NONE] {
+                if let Ok(plan) = plan(&req, allowed, list) {
+                    for (path, _) in &plan {
+                        prop_assert!(allowed.iter().any(|(p, _)| *p == path.join(".")));
+                    }
+                    prop_assert!(plan.windows(2).all(|w| w[0].0.len() <= w[1].0.len() && w[0] != w[1]));
+                }
+            }
+        }
+    }
+}

@@ -121,4 +121,22 @@ mod tests {
         let id: AccountId = "fca_XYZ".parse().unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"fca_XYZ\"");
     }
+
+    proptest::proptest! {
+        /// Any text: parsing never panics, and what it accepts is exactly the prefix and 1 to 255 ASCII
+        /// letters and digits (no control character, separator or quote ever gets through to a query).
+        #[test]
+        fn ids_accept_exactly_prefix_and_alphanumerics(s in "\\PC{0,40}|fcsess_[A-Za-z0-9%\u{0}/'_-]{0,30}") {
+            match s.parse::<SessionId>() {
+                Ok(id) => {
+                    let body = &id.as_str()["fcsess_".len()..];
+                    proptest::prop_assert!(!body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric()));
+                }
+                Err(_) => {
+                    let body = s.strip_prefix("fcsess_");
+                    proptest::prop_assert!(body.is_none_or(|b| b.is_empty() || !b.bytes().all(|c| c.is_ascii_alphanumeric()) || b.len() > 255));
+                }
+            }
+        }
+    }
 }

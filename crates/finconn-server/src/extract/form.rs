@@ -251,5 +251,16 @@ mod tests {
         fn never_panics_on_bracket_soup(input in "[a-c\\[\\]=&%0-9]{0,200}") {
             let _ = parse(input.as_bytes());
         }
+
+        /// Whatever is accepted holds no forbidden control character, in any name or value.
+        #[test]
+        fn accepted_forms_hold_no_control_characters(input in "([a-c]{1,3}(\\[[0-2]?\\])?=([a-z]|%0[0-9A-F]|%1[0-9A-F]|%7F|%C2%85|%09|%0A)*&?){0,8}") {
+            if let Ok(form) = parse(input.as_bytes()) {
+                for (k, v) in &form.pairs {
+                    prop_assert!(!k.chars().any(char::is_control), "{k:?}");
+                    prop_assert!(!v.chars().any(forbidden_control), "{v:?}");
+                }
+            }
+        }
     }
 }
