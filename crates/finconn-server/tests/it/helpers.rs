@@ -286,3 +286,28 @@ impl LiveApp {
         LiveApp { app, pk: keys.publishable_key, db_file: matches!(backend, Backend::Sqlite).then_some(db_file) }
     }
 }
+
+/// Calls `POST /link/api/{action}` as the iframe does: publishable key + client secret in headers.
+pub async fn flow(app: &TestApp, pk: &str, secret: &str, action: &str, form: &[(&str, &str)]) -> Resp {
+    let req = reqwest::Client::new()
+        .post(format!("{}/link/api/{action}", app.base))
+        .bearer_auth(pk)
+        .header("Finconn-Client-Secret", secret)
+        .form(form);
+    app.send(req).await
+}
+
+/// A server with `config` (its database: a fresh SQLite file, jobs off) on real time; its address, and the
+/// directory to keep alive.
+pub async fn serve_with(config: Config) -> (std::net::SocketAddr, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config =
+        Config { database_url: format!("sqlite://{}", dir.path().join("f.db").display()), run_jobs: false, ..config };
+    let db = Db::connect(&config.database_url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let state = AppState::new(config, db, Arc::new(SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(startup::serve(state, listener, std::future::pending()));
+    (addr, dir)
+}

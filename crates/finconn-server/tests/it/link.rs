@@ -2,17 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{random_key, Resp, TestApp};
-
-/// Calls `POST /link/api/{action}` as the iframe does: publishable key + client secret in headers.
-async fn flow(app: &TestApp, pk: &str, secret: &str, action: &str, form: &[(&str, &str)]) -> Resp {
-    let req = reqwest::Client::new()
-        .post(format!("{}/link/api/{action}", app.base))
-        .bearer_auth(pk)
-        .header("Finconn-Client-Secret", secret)
-        .form(form);
-    app.send(req).await
-}
+use crate::helpers::{flow, random_key, Resp, TestApp};
 
 fn names(session: &Value) -> Vec<String> {
     let accounts = session["accounts"].get("data").unwrap_or(&session["accounts"]);

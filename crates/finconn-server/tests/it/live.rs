@@ -6,7 +6,7 @@
 use finconn_fake_simplefin::{FakeSimplefin, Options};
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, LiveApp, Resp, TestApp};
+use crate::helpers::{flow, Backend, LiveApp, Resp, TestApp};
 
 const FAKE_INSTITUTION_NAME: &str = "Fake SimpleFIN";
 
@@ -53,13 +53,23 @@ impl Fake {
     }
 }
 
-async fn flow(app: &TestApp, pk: &str, secret: &str, action: &str, form: &[(&str, &str)]) -> Resp {
-    let req = reqwest::Client::new()
-        .post(format!("{}/link/api/{action}", app.base))
-        .bearer_auth(pk)
-        .header("Finconn-Client-Secret", secret)
-        .form(form);
-    app.send(req).await
+/// A live session with `extra` parameters, its flow taken to `institution`'s token pane; its client secret.
+async fn at_token_pane(live: &LiveApp, institution: &str, extra: &[(&str, &str)]) -> String {
+    let app = &live.app;
+    let cus = app.create_customer(&[]).await;
+    let mut form = vec![
+        ("account_holder[type]", "customer"),
+        ("account_holder[customer]", cus["id"].as_str().unwrap()),
+        ("permissions[]", "balances"),
+    ];
+    form.extend_from_slice(extra);
+    let s = app.create_session(&form).await.ok();
+    let secret = s["client_secret"].as_str().unwrap().to_owned();
+    flow(app, &live.pk, &secret, "start", &[]).await;
+    flow(app, &live.pk, &secret, "consent", &[]).await;
+    let r = flow(app, &live.pk, &secret, "select_institution", &[("institution", institution)]).await;
+    assert!(pane(&r).contains("pane-token"), "{}", pane(&r));
+    secret
 }
 
 fn pane(r: &Resp) -> &str {
@@ -321,19 +331,7 @@ async fn a_reused_token_is_refused_with_the_compromise_warning(backend: Backend)
     let raw = base64_decode(&token);
     let first = reqwest::Client::new().post(&raw).header("content-length", "0").send().await.unwrap();
     assert_eq!(first.status(), 200);
-    let cus = app.create_customer(&[]).await;
-    let s = app
-        .create_session(&[
-            ("account_holder[type]", "customer"),
-            ("account_holder[customer]", cus["id"].as_str().unwrap()),
-            ("permissions[]", "balances"),
-        ])
-        .await
-        .ok();
-    let secret = s["client_secret"].as_str().unwrap();
-    flow(app, &live.pk, secret, "start", &[]).await;
-    flow(app, &live.pk, secret, "consent", &[]).await;
-    flow(app, &live.pk, secret, "select_institution", &[("institution", &fake_institution(&live))]).await;
+    let secret = &at_token_pane(&live, &fake_institution(&live), &[]).await;
     let r = flow(app, &live.pk, secret, "submit_token", &[("token", &token)]).await;
     assert_eq!(r.status, 200);
     assert!(pane(&r).contains("data-testid=\"token-error\""), "{}", pane(&r));
@@ -554,29 +552,7 @@ async fn sessions_that_need_what_simplefin_cannot_share_do_not_offer_it(backend:
     assert!(!pane(&r).contains("SimpleFIN"), "{}", pane(&r));
 }
 
-/// Runs each listed test against SQLite and against PostgreSQL.
-macro_rules! on_both_backends_with {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends_with!(
+crate::on_both_backends!(@backend
     a_simplefin_link_reads_balances_and_transactions_to_the_cent,
     a_pending_transaction_that_posts_keeps_its_id_and_one_that_vanishes_is_void,
     a_reused_token_is_refused_with_the_compromise_warning,
@@ -603,19 +579,7 @@ async fn the_address_policy_refuses_tokens_for_this_machine() {
     let mapped = claim.replace("127.0.0.1", "[::ffff:127.0.0.1]");
     let before = fake.requests().await.len();
     for (what, url) in [("127.0.0.1", claim.clone()), ("localhost", by_name), ("mapped", mapped)] {
-        let cus = app.create_customer(&[]).await;
-        let s = app
-            .create_session(&[
-                ("account_holder[type]", "customer"),
-                ("account_holder[customer]", cus["id"].as_str().unwrap()),
-                ("permissions[]", "balances"),
-            ])
-            .await
-            .ok();
-        let secret = s["client_secret"].as_str().unwrap();
-        flow(app, &live.pk, secret, "start", &[]).await;
-        flow(app, &live.pk, secret, "consent", &[]).await;
-        flow(app, &live.pk, secret, "select_institution", &[("institution", "fcinst_SimpleFINBridge")]).await;
+        let secret = &at_token_pane(&live, "fcinst_SimpleFINBridge", &[]).await;
         let t = base64::engine::general_purpose::STANDARD.encode(&url);
         let r = flow(app, &live.pk, secret, "submit_token", &[("token", &t)]).await;
         let p = pane(&r);
@@ -663,19 +627,7 @@ async fn a_failed_listing_after_the_claim_can_be_retried_without_a_new_token() {
     let app = &live.app;
     let (token, user) = fake.token().await;
     fake.call(reqwest::Method::POST, &format!("/users/{user}/http_status"), json!({"status": 503, "times": 1})).await;
-    let cus = app.create_customer(&[]).await;
-    let s = app
-        .create_session(&[
-            ("account_holder[type]", "customer"),
-            ("account_holder[customer]", cus["id"].as_str().unwrap()),
-            ("permissions[]", "balances"),
-        ])
-        .await
-        .ok();
-    let secret = s["client_secret"].as_str().unwrap();
-    flow(app, &live.pk, secret, "start", &[]).await;
-    flow(app, &live.pk, secret, "consent", &[]).await;
-    flow(app, &live.pk, secret, "select_institution", &[("institution", &fake_institution(&live))]).await;
+    let secret = &at_token_pane(&live, &fake_institution(&live), &[]).await;
     let r = flow(app, &live.pk, secret, "submit_token", &[("token", &token)]).await;
     assert!(pane(&r).contains("token-retry") && pane(&r).contains("HTTP 503"), "{}", pane(&r));
     assert!(!pane(&r).contains("Bad gateway</h1>"), "upstream HTML is never shown raw");
@@ -732,20 +684,8 @@ async fn the_subcategory_filter_applies_to_the_type_the_user_chooses() {
     let fake = Fake::start(now).await;
     let live = LiveApp::spawn(Backend::Sqlite, &fake.root(), true).await;
     let app = &live.app;
-    let cus = app.create_customer(&[]).await;
-    let s = app
-        .create_session(&[
-            ("account_holder[type]", "customer"),
-            ("account_holder[customer]", cus["id"].as_str().unwrap()),
-            ("permissions[]", "balances"),
-            ("filters[account_subcategories][]", "checking"),
-        ])
-        .await
-        .ok();
-    let secret = s["client_secret"].as_str().unwrap();
-    flow(app, &live.pk, secret, "start", &[]).await;
-    flow(app, &live.pk, secret, "consent", &[]).await;
-    flow(app, &live.pk, secret, "select_institution", &[("institution", &fake_institution(&live))]).await;
+    let secret =
+        &at_token_pane(&live, &fake_institution(&live), &[("filters[account_subcategories][]", "checking")]).await;
     let (token, _) = fake.token().await;
     let r = flow(app, &live.pk, secret, "submit_token", &[("token", &token)]).await;
     assert!(pane(&r).contains("pane-accounts"));

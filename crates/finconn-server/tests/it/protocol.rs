@@ -185,19 +185,12 @@ async fn readiness_writes_to_the_database() {
 /// words it; another key is unaffected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_beyond_the_rate_limit_gets_429_for_that_key_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = finconn_server::config::Config {
-        database_url: format!("sqlite://{}", dir.path().join("f.db").display()),
+    let (addr, _dir) = crate::helpers::serve_with(finconn_server::config::Config {
         rate_limit_per_second: 20,
-        run_jobs: false,
         ..finconn_server::config::Config::default()
-    };
-    let db = finconn_store::Db::connect(&config.database_url).await.unwrap();
-    db.migrate().await.unwrap();
-    let state = finconn_server::startup::AppState::new(config, db, std::sync::Arc::new(finconn_core::SystemClock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(finconn_server::startup::serve(state, listener, std::future::pending()));
+    })
+    .await;
+    let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     let key = crate::helpers::random_key();
     let burst =
@@ -231,20 +224,12 @@ async fn a_burst_beyond_the_rate_limit_gets_429_for_that_key_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let dir = tempfile::tempdir().unwrap();
-    let config = finconn_server::config::Config {
-        database_url: format!("sqlite://{}", dir.path().join("f.db").display()),
+    let (addr, _dir) = crate::helpers::serve_with(finconn_server::config::Config {
         header_read_timeout: std::time::Duration::from_secs(1),
         body_read_timeout: std::time::Duration::from_secs(1),
-        run_jobs: false,
         ..finconn_server::config::Config::default()
-    };
-    let db = finconn_store::Db::connect(&config.database_url).await.unwrap();
-    db.migrate().await.unwrap();
-    let state = finconn_server::startup::AppState::new(config, db, std::sync::Arc::new(finconn_core::SystemClock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(finconn_server::startup::serve(state, listener, std::future::pending()));
+    })
+    .await;
     let bound = std::time::Duration::from_secs(10);
 
     // Headers at one byte every 200 ms: the server closes the connection.
