@@ -574,7 +574,6 @@ async fn the_address_policy_refuses_tokens_for_this_machine() {
     let app = &live.app;
     let (token, _) = fake.token().await;
     let claim = base64_decode(&token);
-    let port = url::Url::parse(&claim).unwrap().port().unwrap();
     let by_name = claim.replace("127.0.0.1", "localhost");
     let mapped = claim.replace("127.0.0.1", "[::ffff:127.0.0.1]");
     let before = fake.requests().await.len();
@@ -585,7 +584,6 @@ async fn the_address_policy_refuses_tokens_for_this_machine() {
         let p = pane(&r);
         assert!(p.contains("token-error"), "{what}: {p}");
         assert!(p.contains("loopback") || p.contains("this machine"), "{what}: a clear message: {p}");
-        assert!(!p.contains(&port.to_string()) || what != "never", "{p}");
     }
     assert_eq!(fake.requests().await.len(), before, "the loopback listener saw no request");
 }
