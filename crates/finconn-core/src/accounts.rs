@@ -74,6 +74,24 @@ fn refresh_wire(r: &RefreshRecord) -> Refresh {
 }
 
 impl LinkedAccountRecord {
+    /// `status_details`: for a live account whose consent ends on a known date, when it will go inactive
+    /// (`active`, as the spec); for a live account that went inactive, that it needs relinking (`inactive`,
+    /// as Stripe's relink documentation). Absent otherwise.
+    fn status_details(&self) -> Option<serde_json::Value> {
+        let conn = self.connection.as_ref()?;
+        match self.status.as_str() {
+            "active" => conn.access_expires_at.map(|at| {
+                serde_json::json!({ "active": {
+                    "action": "relink_required",
+                    "cause": "access_expired",
+                    "expected_deactivation_date": at,
+                }})
+            }),
+            "inactive" => Some(serde_json::json!({ "inactive": { "action": "relink_required" } })),
+            _ => None,
+        }
+    }
+
     pub fn to_wire(&self, livemode: bool) -> Account {
         let h = &self.holder;
         Account {
@@ -112,7 +130,7 @@ impl LinkedAccountRecord {
             ownership_refresh: self.ownership_refresh.as_ref().map(refresh_wire),
             permissions: Some(self.permissions.clone()),
             status: self.status.clone(),
-            status_details: None,
+            status_details: self.status_details(),
             subcategory: self.subcategory.clone(),
             subscriptions: Some(self.subscriptions.clone()),
             supported_payment_method_types: self.supported_payment_method_types.clone(),

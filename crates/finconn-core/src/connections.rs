@@ -256,6 +256,7 @@ impl Finconn {
                 .filter_map(|a| a.connection.as_ref().map(|c| (c.group.clone(), c.provider_account.clone())))
                 .collect(),
             transactions: window,
+            owners: pending.iter().any(|a| is_pending(a.ownership_refresh.as_ref().map(|r| r.status))),
         };
         let costed = match self.open_credential(&conn) {
             Ok(secret) => connector.sync(&secret, &request).await,
@@ -379,9 +380,33 @@ impl Finconn {
             kinds.push("financial_connections.account.refreshed_balance");
         }
         if is_pending(rec.ownership_refresh.as_ref().map(|r| r.status)) {
-            let mut r = finished(false);
-            r.error = Some(message.clone().unwrap_or_else(|| "This provider does not share account ownership.".into()));
-            rec.ownership_refresh = Some(r);
+            match data.filter(|_| data_ok).and_then(|d| d.owners.as_ref()) {
+                Some(owners) => {
+                    let ownership = ids::new_id(crate::accounts::OWNERSHIP);
+                    out.owners = owners
+                        .iter()
+                        .map(|o| crate::model::OwnerRecord {
+                            id: ids::new_id(crate::accounts::OWNER),
+                            ownership: ownership.clone(),
+                            name: o.name.clone(),
+                            email: o.email.clone(),
+                            phone: o.phone.clone(),
+                            raw_address: o.raw_address.clone(),
+                            refreshed_at: now,
+                        })
+                        .collect();
+                    out.ownership = Some((ownership.clone(), now));
+                    rec.ownership = Some(ownership);
+                    rec.ownership_refresh = Some(finished(true));
+                }
+                None => {
+                    let mut r = finished(false);
+                    r.error = Some(
+                        message.clone().unwrap_or_else(|| "This provider does not share account ownership.".into()),
+                    );
+                    rec.ownership_refresh = Some(r);
+                }
+            }
             out.touched.ownership = true;
             kinds.push("financial_connections.account.refreshed_ownership");
         }

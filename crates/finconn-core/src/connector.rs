@@ -40,6 +40,8 @@ impl std::fmt::Debug for Secret {
 pub enum LinkInput {
     /// A one-time setup token pasted from the provider's own page (SimpleFIN).
     SetupToken(Secret),
+    /// The code the bank's authorization page sent back to finconn's callback (PSD2 redirect flows).
+    AuthorizationCode(Secret),
 }
 
 /// An account found through a new connection, before the user picks it.
@@ -58,6 +60,13 @@ pub struct DiscoveredAccount {
     /// A guess from the name (the user may correct it in the account picker).
     pub category: String,
     pub subcategory: String,
+    /// The last four characters of the account's number (IBAN or other identifier), when the provider gives
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last4: Option<String>,
+    /// When the user's consent ends (PSD2 consents last 90 or 180 days): the account goes `inactive` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_expires_at: Option<i64>,
 }
 
 /// One sync of a connection: which accounts, which data.
@@ -67,6 +76,8 @@ pub struct SyncRequest {
     pub accounts: Vec<(Option<String>, String)>,
     /// Transactions from `.0` (inclusive) to `.1` (exclusive), Unix seconds; `None`: balances only.
     pub transactions: Option<(i64, i64)>,
+    /// Whether an ownership refresh is waiting (the holders' names are read only then).
+    pub owners: bool,
 }
 
 /// One account's data from a sync.
@@ -77,6 +88,8 @@ pub struct AccountSync {
     pub balance: Option<BalanceData>,
     /// Every transaction the provider listed in the window (pending included).
     pub transactions: Vec<TransactionData>,
+    /// The account's holders, where the provider names them (`None`: it does not share ownership).
+    pub owners: Option<Vec<crate::provider::OwnerData>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -154,6 +167,16 @@ pub trait Connector: Send + Sync + 'static {
     async fn discover(&self, credential: &Secret) -> Costed<Vec<DiscoveredAccount>>;
     /// Reads balances (and transactions in the window) of some accounts of a connection.
     async fn sync(&self, credential: &Secret, request: &SyncRequest) -> Costed<SyncData>;
+    /// Institutions whose login is the bank's own page ([`LoginKind::OAuth`](crate::provider::LoginKind)):
+    /// where to send the user's browser. `state` comes back to finconn's callback with the code.
+    async fn authorization_url(&self, institution: &str, state: &str) -> Costed<String> {
+        let _ = (institution, state);
+        Costed { requests: 0, result: Err(ConnectorError::Invalid("This institution has no authorization page.".into())) }
+    }
+    /// Reloads the institution list from the provider (at start-up, then daily). Returns how many there are.
+    async fn refresh_institutions(&self) -> Result<usize, ConnectorError> {
+        Ok(self.institutions().len())
+    }
 }
 
 /// The connectors configured for live mode.

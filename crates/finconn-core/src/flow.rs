@@ -28,6 +28,9 @@ pub enum LinkStep {
     OAuth {
         institution: String,
         state: String,
+        /// Why the last authorization at a real bank did not work (shown with a retry).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     Accounts {
         institution: String,
@@ -98,6 +101,8 @@ pub enum Pane {
     OAuth {
         institution: Institution,
         state: String,
+        /// What went wrong at the bank last time, if anything.
+        message: Option<String>,
     },
     /// Paste a setup token created at the provider (`token_page`, opened in a new tab).
     Token {
@@ -315,9 +320,11 @@ impl Finconn {
                 challenge: challenge.clone(),
                 message: None,
             },
-            LinkStep::OAuth { institution, state } => {
-                Pane::OAuth { institution: self.institution_of(session, livemode, institution)?, state: state.clone() }
-            }
+            LinkStep::OAuth { institution, state, error } => Pane::OAuth {
+                institution: self.institution_of(session, livemode, institution)?,
+                state: state.clone(),
+                message: error.clone(),
+            },
             LinkStep::Accounts { institution, connection } => {
                 let inst = self.institution_of(session, livemode, institution)?;
                 self.accounts_pane(session, livemode, inst, connection.as_deref(), None, Vec::new()).await?
@@ -415,7 +422,9 @@ impl Finconn {
                 }
                 session.link = match inst.login {
                     LoginKind::Credentials => LinkStep::Login { institution: inst.id.clone() },
-                    LoginKind::OAuth => LinkStep::OAuth { institution: inst.id.clone(), state: ids::random_base62(32) },
+                    LoginKind::OAuth => {
+                        LinkStep::OAuth { institution: inst.id.clone(), state: ids::random_base62(32), error: None }
+                    }
                     LoginKind::SetupToken => LinkStep::Token { institution: inst.id.clone(), connection: None },
                 };
                 self.save(scope, &session).await?;
@@ -545,6 +554,7 @@ impl Finconn {
                                         provider_account: l.provider_id.clone(),
                                         group: l.group.clone(),
                                         transactions_synced_through: None,
+                                        access_expires_at: l.access_expires_at,
                                     },
                                 )
                             })
@@ -733,11 +743,17 @@ impl Finconn {
             let mut session = self.store.find_session_by_id(session_id).await?.ok_or_else(missing)?;
             let scope = session.scope.clone().ok_or_else(missing)?;
             session.check_usable(self.now())?;
-            let LinkStep::OAuth { institution, state: expected } = session.link.clone() else { return Err(missing()) };
+            let LinkStep::OAuth { institution, state: expected, .. } = session.link.clone() else {
+                return Err(missing());
+            };
             if !crate::keys::constant_time_eq(expected.as_bytes(), state.as_bytes()) {
                 return Err(missing());
             }
             let inst = self.institution_of(&session, scope.livemode, &institution)?;
+            if self.connector_for(&inst.id).is_some() {
+                // A real bank's page decides, not finconn's simulated one.
+                return Err(missing());
+            }
             session.link =
                 if approve { LinkStep::Accounts { institution, connection: None } } else { LinkStep::Institutions };
             session.oauth_authorized = approve.then(|| inst.name.clone());
@@ -756,12 +772,143 @@ impl Finconn {
         let session = self.store.find_session_by_id(session_id).await?.ok_or_else(missing)?;
         let scope = session.scope.clone().ok_or_else(missing)?;
         session.check_usable(self.now())?;
-        let LinkStep::OAuth { institution, state: expected } = &session.link else { return Err(missing()) };
+        let LinkStep::OAuth { institution, state: expected, .. } = &session.link else { return Err(missing()) };
         if !crate::keys::constant_time_eq(expected.as_bytes(), state.as_bytes()) {
             return Err(missing());
         }
         let inst = self.institution_of(&session, scope.livemode, institution)?;
         Ok((session, inst))
+    }
+}
+
+/// What a real bank's authorization page sent back to finconn's callback.
+#[derive(Clone, Debug)]
+pub enum BankAnswer {
+    Code(crate::connector::Secret),
+    /// `error` and `error_description` from the redirect (the user declined, or the bank failed).
+    Error { error: String, description: Option<String> },
+}
+
+/// Where the authorization popup goes next.
+pub enum Redirect {
+    /// The sandbox's simulated page (rendered by finconn).
+    Simulated(SessionRecord, Institution),
+    /// The bank's own page.
+    Bank(String),
+}
+
+/// The text of the error a bank's redirect reported, for the user.
+fn bank_error_message(bank: &str, error: &str, description: Option<&str>) -> String {
+    let said = description
+        .map(|d| d.chars().filter(|c| !c.is_control()).take(200).collect::<String>())
+        .filter(|d| !d.trim().is_empty());
+    let head = match error {
+        "access_denied" | "cancelled" | "canceled" => format!("You did not authorize access at {bank}."),
+        _ => format!("{bank} could not complete the authorization."),
+    };
+    match said {
+        Some(d) => format!("{head} ({d}) You can try again."),
+        None => format!("{head} You can try again."),
+    }
+}
+
+impl Finconn {
+    /// Where the authorization popup of a session's OAuth step goes: a connector institution's real page
+    /// (asked of the provider now, with `{session}.{state}` as the state it sends back), or the sandbox's
+    /// simulated one.
+    pub async fn oauth_redirect(&self, session_id: &str, state: &str) -> Result<Redirect, DomainError> {
+        let (session, inst) = self.oauth_page(session_id, state).await?;
+        let Some(connector) = self.connector_for(&inst.id) else { return Ok(Redirect::Simulated(session, inst)) };
+        let costed = connector.authorization_url(&inst.id, &format!("{session_id}.{state}")).await;
+        match costed.result {
+            Ok(url) => Ok(Redirect::Bank(url)),
+            Err(e) => {
+                let message = crate::connections::user_message(&e);
+                self.oauth_fail(session_id, state, message.clone()).await?;
+                Err(DomainError::Link { code: "institution_unavailable_unplanned", message, param: None })
+            }
+        }
+    }
+
+    /// Puts a session's OAuth step back to "try again" with `message` and a fresh state (the old one is
+    /// spent).
+    async fn oauth_fail(&self, session_id: &str, state: &str, message: String) -> Result<(), DomainError> {
+        let missing = || DomainError::not_found("authorization", state, None);
+        for _ in 0..8 {
+            let mut session = self.store.find_session_by_id(session_id).await?.ok_or_else(missing)?;
+            let scope = session.scope.clone().ok_or_else(missing)?;
+            let LinkStep::OAuth { institution, state: expected, .. } = session.link.clone() else {
+                return Err(missing());
+            };
+            if !crate::keys::constant_time_eq(expected.as_bytes(), state.as_bytes()) {
+                return Err(missing());
+            }
+            session.link = LinkStep::OAuth { institution, state: ids::random_base62(32), error: Some(message.clone()) };
+            match self.save(&scope, &session).await {
+                Ok(()) => return Ok(()),
+                Err(DomainError::Link { code: "conflict", .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DomainError::Internal("the session kept changing".into()))
+    }
+
+    /// finconn's callback from a real bank's authorization page. `full_state` is what
+    /// [`Finconn::oauth_redirect`] gave the provider: the session and the step's single-use state. A code
+    /// becomes a connection (its credential sealed) and the flow moves on to the account picker; an error,
+    /// or a code the provider refuses, puts the step back to "try again" with the reason.
+    /// Returns the session and institution for the page the popup shows, and whether it worked.
+    pub async fn oauth_callback(
+        &self,
+        full_state: &str,
+        answer: BankAnswer,
+    ) -> Result<(SessionRecord, Institution, bool), DomainError> {
+        let missing = || DomainError::not_found("authorization", "", None);
+        let (session_id, state) = full_state.split_once('.').ok_or_else(missing)?;
+        if !session_id.starts_with(ids::SESSION) {
+            return Err(missing());
+        }
+        let (session, inst) = self.oauth_page(session_id, state).await.map_err(|_| missing())?;
+        let scope = session.scope.clone().ok_or_else(missing)?;
+        if self.connector_for(&inst.id).is_none() {
+            return Err(missing());
+        }
+        let code = match answer {
+            BankAnswer::Code(code) => code,
+            BankAnswer::Error { error, description } => {
+                let message = bank_error_message(&inst.name, &error, description.as_deref());
+                self.oauth_fail(session_id, state, message).await?;
+                let session = self.find_session(&scope, session_id).await?;
+                return Ok((session, inst, false));
+            }
+        };
+        // Spend the state before the code is used, so a second callback with it finds nothing.
+        let mut claimed = session.clone();
+        claimed.link = LinkStep::OAuth { institution: inst.id.clone(), state: ids::random_base62(32), error: None };
+        self.save(&scope, &claimed).await.map_err(|_| missing())?;
+        let connected =
+            self.connect(&scope, session_id, &inst, crate::connector::LinkInput::AuthorizationCode(code)).await?;
+        let mut session = self.find_session(&scope, session_id).await?;
+        let (ok, link) = match connected {
+            crate::connections::Connected::Ready(conn) => {
+                (true, LinkStep::Accounts { institution: inst.id.clone(), connection: Some(conn.id) })
+            }
+            crate::connections::Connected::Stored(_, e) | crate::connections::Connected::Failed(e) => {
+                let message = format!(
+                    "{} authorized access, but your accounts could not be read: {} You can try again.",
+                    inst.name,
+                    crate::connections::user_message(&e)
+                );
+                (false, LinkStep::OAuth { institution: inst.id.clone(), state: ids::random_base62(32), error: Some(message) })
+            }
+        };
+        if !matches!(&session.link, LinkStep::OAuth { .. }) {
+            return Err(step_error());
+        }
+        session.link = link;
+        session.oauth_authorized = ok.then(|| inst.name.clone());
+        self.save(&scope, &session).await?;
+        Ok((session, inst, ok))
     }
 }
 

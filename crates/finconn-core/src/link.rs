@@ -41,6 +41,8 @@ pub struct LiveChoice {
     pub balance_text: Option<String>,
     pub provider_id: String,
     pub group: Option<String>,
+    /// When the consent behind it ends.
+    pub access_expires_at: Option<i64>,
 }
 
 /// The category a subcategory implies when the user corrects an account's type; `other` keeps the
@@ -83,7 +85,7 @@ pub fn connection_choices(session: &SessionRecord, conn: &crate::model::Connecti
                 name,
                 category: a.category.clone(),
                 subcategory: sub,
-                last4: String::new(),
+                last4: a.last4.clone().unwrap_or_default(),
                 supported_payment_method_types: Vec::new(),
                 purpose: String::new(),
             };
@@ -99,6 +101,7 @@ pub fn connection_choices(session: &SessionRecord, conn: &crate::model::Connecti
                 }),
                 provider_id: a.provider_id.clone(),
                 group: a.group.clone(),
+                access_expires_at: a.access_expires_at,
             });
             // The user may change a live account's type, so a subcategory filter cannot rule it out here:
             // the choice they make is checked when they submit.

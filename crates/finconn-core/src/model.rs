@@ -176,6 +176,9 @@ pub struct AccountConnection {
     /// before it. `None`: never synced (the first sync backfills).
     #[serde(default)]
     pub transactions_synced_through: Option<i64>,
+    /// When the user's consent at the provider ends (`status_details.active.expected_deactivation_date`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_expires_at: Option<i64>,
 }
 
 /// A live connection: one credential at a data provider and the accounts reachable through it.

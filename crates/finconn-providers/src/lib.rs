@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod data;
+pub mod enablebanking;
 pub mod keywords;
 mod markdown;
 pub mod outbound;

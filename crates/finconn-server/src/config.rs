@@ -60,6 +60,34 @@ pub struct Config {
     pub body_read_timeout: Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Where browsers reach this server (`https://finconn.example.com`): the base of the callback URL
+    /// registered with OAuth providers. `None`: `http://{listen}`.
+    pub public_url: Option<url::Url>,
+    /// The Enable Banking connector (PSD2), when configured.
+    pub enable_banking: Option<EnableBankingConfig>,
+}
+
+/// `[enable_banking]`: an application registered at Enable Banking and its private key.
+#[derive(Clone)]
+pub struct EnableBankingConfig {
+    pub application_id: String,
+    /// Read from `private_key_file` at start-up; never logged.
+    pub private_key_pem: zeroize::Zeroizing<Vec<u8>>,
+    pub api_base: url::Url,
+    /// Countries whose banks are offered (empty: the application's own).
+    pub countries: Vec<String>,
+    /// An upper bound on consent length, in days.
+    pub max_consent_days: Option<i64>,
+}
+
+impl Config {
+    /// The base URL browsers use for this server, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -73,6 +101,8 @@ impl std::fmt::Debug for Config {
             .field("log_json", &self.log_json)
             .field("master_key", &self.master_key.as_ref().map(|k| k.id().to_owned()))
             .field("connector_allow_loopback", &self.connector_allow_loopback)
+            .field("public_url", &self.public_url)
+            .field("enable_banking", &self.enable_banking.as_ref().map(|e| e.application_id.clone()))
             .finish()
     }
 }
@@ -106,6 +136,8 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(20),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            public_url: None,
+            enable_banking: None,
         }
     }
 }
@@ -138,6 +170,19 @@ struct FileConfig {
     header_read_timeout_seconds: Option<u64>,
     body_read_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
+    public_url: Option<String>,
+    enable_banking: Option<EnableBankingFile>,
+}
+
+/// `[enable_banking]` in `finconn.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnableBankingFile {
+    application_id: Option<String>,
+    private_key_file: Option<PathBuf>,
+    api_base: Option<String>,
+    countries: Option<Vec<String>>,
+    max_consent_days: Option<i64>,
 }
 
 /// `[[simplefin_servers]]` in `finconn.toml`.
@@ -394,8 +439,67 @@ impl Config {
             }
             c.max_connections = m;
         }
+        if let Some(u) = env("FINCONN_PUBLIC_URL").or(file.public_url) {
+            match url::Url::parse(u.trim()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.query().is_none() => {
+                    c.public_url = Some(url)
+                }
+                _ => return Err(invalid("public_url (FINCONN_PUBLIC_URL)", "expected an http(s) URL without a query")),
+            }
+        }
+        c.enable_banking = enable_banking(file.enable_banking.unwrap_or_default(), &env)?;
         Ok(c)
     }
+}
+
+/// `[enable_banking]` and `FINCONN_ENABLE_BANKING_*`: all or nothing. The key is read and tried here, so
+/// a wrong path or a key that is not RSA stops start-up with the setting named.
+fn enable_banking(
+    file: EnableBankingFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<EnableBankingConfig>, ConfigError> {
+    const ID: &str = "enable_banking.application_id (FINCONN_ENABLE_BANKING_APPLICATION_ID)";
+    const KEY: &str = "enable_banking.private_key_file (FINCONN_ENABLE_BANKING_PRIVATE_KEY_FILE)";
+    const BASE: &str = "enable_banking.api_base (FINCONN_ENABLE_BANKING_API_BASE)";
+    let id = env("FINCONN_ENABLE_BANKING_APPLICATION_ID").or(file.application_id);
+    let key_file = env("FINCONN_ENABLE_BANKING_PRIVATE_KEY_FILE").map(PathBuf::from).or(file.private_key_file);
+    let (id, key_file) = match (id, key_file) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(invalid(KEY, "is missing: the application's private key (PEM) is needed too")),
+        (None, Some(_)) => return Err(invalid(ID, "is missing: the application id Enable Banking gave is needed too")),
+        (Some(i), Some(k)) => (i.trim().to_owned(), k),
+    };
+    if id.is_empty() || id.len() > 100 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(invalid(ID, "expected the application id (a UUID)"));
+    }
+    let pem = std::fs::read(&key_file)
+        .map_err(|e| invalid(KEY, format!("cannot read {}: {e}", key_file.display())))?;
+    let pem = zeroize::Zeroizing::new(pem);
+    finconn_providers::enablebanking::jwt::Signer::new(&id, &pem).map_err(|e| invalid(KEY, e.to_string()))?;
+    let base = env("FINCONN_ENABLE_BANKING_API_BASE")
+        .or(file.api_base)
+        .unwrap_or_else(|| finconn_providers::enablebanking::DEFAULT_API_BASE.to_owned());
+    let api_base = match url::Url::parse(base.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.username().is_empty() => u,
+        _ => return Err(invalid(BASE, "expected an http(s) URL without credentials")),
+    };
+    let countries: Vec<String> = match env("FINCONN_ENABLE_BANKING_COUNTRIES") {
+        Some(v) => v.split(',').map(|c| c.trim().to_uppercase()).filter(|c| !c.is_empty()).collect(),
+        None => file.countries.unwrap_or_default().into_iter().map(|c| c.trim().to_uppercase()).collect(),
+    };
+    if countries.iter().any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic())) {
+        return Err(invalid("enable_banking.countries (FINCONN_ENABLE_BANKING_COUNTRIES)", "expected ISO 3166 codes (FI,SE)"));
+    }
+    let max_consent_days = match env("FINCONN_ENABLE_BANKING_MAX_CONSENT_DAYS") {
+        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+            invalid("enable_banking.max_consent_days (FINCONN_ENABLE_BANKING_MAX_CONSENT_DAYS)", "expected days")
+        })?),
+        None => file.max_consent_days,
+    };
+    if max_consent_days.is_some_and(|d| !(1..=730).contains(&d)) {
+        return Err(invalid("enable_banking.max_consent_days", "must be between 1 and 730"));
+    }
+    Ok(Some(EnableBankingConfig { application_id: id, private_key_pem: pem, api_base, countries, max_consent_days }))
 }
 
 fn parse_bool(v: &str) -> Option<bool> {

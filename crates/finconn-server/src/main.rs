@@ -29,6 +29,9 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Check the live connectors' configuration against their providers (Enable Banking: `GET /application`,
+    /// the registered callback, the bank list) and exit non-zero on a problem.
+    Doctor,
     /// Run the database migrations and exit.
     Migrate {
         #[arg(long)]
@@ -162,6 +165,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+        Command::Doctor => {
+            let config = load(cli.config, None, None)?;
+            doctor(&config).await
+        }
         Command::Migrate { database } => {
             let config = load(cli.config, None, database)?;
             let db = startup::open_database(&config).await?;
@@ -201,4 +208,62 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `finconn doctor`: what an operator checks before the first live link.
+async fn doctor(config: &finconn_server::config::Config) -> anyhow::Result<()> {
+    let mut problems = 0;
+    let Some(eb) = &config.enable_banking else {
+        println!("Enable Banking: not configured (set enable_banking.application_id and private_key_file)");
+        return Ok(());
+    };
+    let callback = format!("{}/link/oauth/callback", config.public_base());
+    println!("Enable Banking: application {} at {}", eb.application_id, eb.api_base);
+    let http = finconn_providers::outbound::Outbound::new(finconn_providers::outbound::Policy {
+        allow_loopback: config.connector_allow_loopback,
+        timeout: config.connector_timeout,
+        ..Default::default()
+    })?;
+    let settings = finconn_providers::enablebanking::Settings {
+        application_id: eb.application_id.clone(),
+        private_key_pem: eb.private_key_pem.clone(),
+        api_base: eb.api_base.clone(),
+        redirect_url: callback.clone(),
+        countries: eb.countries.clone(),
+        max_consent_seconds: None,
+    };
+    let client = finconn_providers::enablebanking::EnableBanking::new(settings, http)?;
+    match client.application().await {
+        Ok(app) => {
+            println!(
+                "  application: {} ({}), active: {}",
+                app.name.as_deref().unwrap_or("?"),
+                app.environment.as_deref().unwrap_or("?"),
+                app.active.map_or("?".to_owned(), |a| a.to_string())
+            );
+            println!("  countries: {}", app.countries.join(", "));
+            if app.redirect_urls.iter().any(|u| u.trim_end_matches('/') == callback) {
+                println!("  callback {callback}: registered");
+            } else {
+                problems += 1;
+                println!("  callback {callback}: NOT registered; add it to the application's redirect URLs (or set public_url)");
+            }
+        }
+        Err(e) => {
+            problems += 1;
+            println!("  GET /application failed: {e}");
+        }
+    }
+    match finconn_core::connector::Connector::refresh_institutions(&client).await {
+        Ok(n) => println!("  banks offered: {n}"),
+        Err(e) => {
+            problems += 1;
+            println!("  listing banks failed: {e}");
+        }
+    }
+    if problems > 0 {
+        anyhow::bail!("{problems} problem(s) found");
+    }
+    println!("ok");
+    Ok(())
 }

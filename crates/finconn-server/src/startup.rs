@@ -113,6 +113,30 @@ impl AppState {
 /// The live connectors the configuration asks for, each behind the one outbound HTTP policy.
 pub fn connectors(config: &Config) -> Connectors {
     use finconn_providers::simplefin::{Server, SimpleFin};
+    let mut out: Vec<Arc<dyn finconn_core::connector::Connector>> = Vec::new();
+    let policy = finconn_providers::outbound::Policy {
+        allow_loopback: config.connector_allow_loopback,
+        timeout: config.connector_timeout,
+        user_agent: format!("finconn/{}", env!("CARGO_PKG_VERSION")),
+        ..Default::default()
+    };
+    if let Some(eb) = &config.enable_banking {
+        let settings = finconn_providers::enablebanking::Settings {
+            application_id: eb.application_id.clone(),
+            private_key_pem: eb.private_key_pem.clone(),
+            api_base: eb.api_base.clone(),
+            redirect_url: format!("{}/link/oauth/callback", config.public_base()),
+            countries: eb.countries.clone(),
+            max_consent_seconds: eb.max_consent_days.map(|d| d * 86_400),
+        };
+        let built = finconn_providers::outbound::Outbound::new(policy.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|http| finconn_providers::enablebanking::EnableBanking::new(settings, http).map_err(|e| e.to_string()));
+        match built {
+            Ok(c) => out.push(Arc::new(c)),
+            Err(e) => tracing::error!(error = %e, "the Enable Banking connector could not be built"),
+        }
+    }
     let mut servers = Vec::new();
     if config.simplefin_bridge {
         servers.push(Server::bridge());
@@ -123,21 +147,30 @@ pub fn connectors(config: &Config) -> Connectors {
             Err(e) => tracing::error!(server = %name, error = %e, "a configured SimpleFIN server is not usable"),
         }
     }
-    if servers.is_empty() {
-        return Connectors::default();
-    }
-    let policy = finconn_providers::outbound::Policy {
-        allow_loopback: config.connector_allow_loopback,
-        timeout: config.connector_timeout,
-        user_agent: format!("finconn/{}", env!("CARGO_PKG_VERSION")),
-        ..Default::default()
-    };
-    match finconn_providers::outbound::Outbound::new(policy) {
-        Ok(http) => Connectors(vec![Arc::new(SimpleFin::new(servers, http))]),
-        Err(e) => {
-            tracing::error!(error = %e, "the outbound HTTP client could not be built; live mode has no connector");
-            Connectors::default()
+    if !servers.is_empty() {
+        match finconn_providers::outbound::Outbound::new(policy) {
+            Ok(http) => out.push(Arc::new(SimpleFin::new(servers, http))),
+            Err(e) => tracing::error!(error = %e, "the outbound HTTP client could not be built; SimpleFIN is off"),
         }
+    }
+    Connectors(out)
+}
+
+/// Loads every connector's institution list now and again daily (Enable Banking's banks per country);
+/// a failed load is retried after five minutes and says why in the log.
+pub async fn refresh_institutions(app: AppState) {
+    loop {
+        let mut failed = false;
+        for c in &app.core.providers.connectors.0 {
+            match c.refresh_institutions().await {
+                Ok(n) => tracing::info!(connector = c.name(), institutions = n, "loaded the connector's institutions"),
+                Err(e) => {
+                    failed = true;
+                    tracing::warn!(connector = c.name(), error = %e, "loading the connector's institutions failed");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(if failed { 300 } else { 86_400 })).await;
     }
 }
 
@@ -148,7 +181,8 @@ pub fn load_master_key(config: &mut Config) -> anyhow::Result<()> {
     if config.master_key.is_some() {
         return Ok(());
     }
-    let wants_connectors = config.simplefin_bridge || !config.simplefin_servers.is_empty();
+    let wants_connectors =
+        config.simplefin_bridge || !config.simplefin_servers.is_empty() || config.enable_banking.is_some();
     let path = match &config.master_key_file {
         Some(p) => p.clone(),
         None if finconn_store::is_postgres_url(&config.database_url) => {
@@ -263,6 +297,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let pruner = tokio::spawn(prune_idempotency_keys(app.clone()));
+    let catalogues = tokio::spawn(refresh_institutions(app.clone()));
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let runner = app.config.run_jobs.then(|| tokio::spawn(crate::jobs::run(app.clone(), jobs_stopped)));
     let grace = app.config.shutdown_grace;
@@ -281,6 +316,7 @@ pub async fn serve(
         }
     };
     pruner.abort();
+    catalogues.abort();
     // Jobs in flight finish; a job cut short would simply be retried after its lease by any process.
     let _ = stop_jobs.send(true);
     if let Some(r) = runner {

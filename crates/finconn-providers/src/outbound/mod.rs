@@ -320,6 +320,26 @@ impl Outbound {
         Ok(res.status().as_u16())
     }
 
+    /// Any method with `headers` and an optional JSON body; no redirect is followed (a 3xx is an answer).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &url::Url,
+        headers: &[(&str, &str)],
+        json: Option<Vec<u8>>,
+    ) -> Result<Response, OutboundError> {
+        self.check_url(url)?;
+        let mut req = self.client.request(method, url.clone());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = json {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let res = req.send().await.map_err(|e| self.map_error(&e, url))?;
+        self.read(res, url).await
+    }
+
     /// POST with an empty body and `Content-Length: 0`; no redirect is followed.
     pub async fn post_empty(&self, url: &url::Url) -> Result<Response, OutboundError> {
         self.check_url(url)?;

@@ -318,7 +318,9 @@ impl Connector for SimpleFin {
     }
 
     async fn connect(&self, _institution: &str, input: LinkInput) -> Costed<Secret> {
-        let LinkInput::SetupToken(token) = input;
+        let LinkInput::SetupToken(token) = input else {
+            return Costed { requests: 0, result: Err(ConnectorError::Invalid("SimpleFIN links with a setup token.".into())) };
+        };
         let claim = match token::decode_setup_token(token.expose()) {
             Ok(u) => u,
             Err(e) => return Costed { requests: 0, result: Err(ConnectorError::Invalid(e.to_string())) },
@@ -393,6 +395,8 @@ impl Connector for SimpleFin {
                         balance,
                         category: category.to_owned(),
                         subcategory: subcategory.to_owned(),
+                        last4: None,
+                        access_expires_at: None,
                     }
                 })
                 .collect())
@@ -479,6 +483,7 @@ impl Connector for SimpleFin {
                         provider_id: a.id.clone(),
                         balance,
                         transactions: txns,
+                        owners: None,
                     }),
                 }
             }

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/link/static/demo.js", get(|| async { asset(DEMO_JS, "text/javascript; charset=utf-8") }))
         .route("/link/static/link.css", get(|| async { asset(LINK_CSS, "text/css; charset=utf-8") }))
         .route("/link/api/{action}", post(api::flow))
+        .route("/link/oauth/callback", get(oauth::callback))
         .route("/link/oauth/{session}/{state}", get(oauth::page).post(oauth::decide))
         .route("/demo", get(demo::page))
         .route("/demo/session", post(demo::create_session))

@@ -2,7 +2,9 @@
 //! from the flow (or, in a webview, the system browser); named by the session id and a random state drawn
 //! when the institution was selected, never by the client secret.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
+use finconn_core::flow::{BankAnswer, Redirect};
+use finconn_core::DomainError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
@@ -26,13 +28,71 @@ async fn requester(app: &AppState, account: &str) -> String {
     }
 }
 
+/// The popup's first stop: a live institution's real authorization page (a redirect to the bank, its URL
+/// asked of the provider now), or the sandbox's simulated one.
 pub async fn page(State(app): State<AppState>, Path((session, state)): Path<(String, String)>) -> Response {
-    let Ok((rec, inst)) = app.core.oauth_page(&session, &state).await else { return not_found() };
+    match app.core.oauth_redirect(&session, &state).await {
+        Ok(Redirect::Simulated(rec, inst)) => {
+            let account = rec.scope.map(|s| s.account).unwrap_or_default();
+            let requester = requester(&app, &account).await;
+            panes::render_page(
+                "oauth_page.html",
+                context! { institution => context! { name => inst.name }, requester, done => false, simulated => true },
+            )
+        }
+        Ok(Redirect::Bank(url)) => match HeaderValue::from_str(&url) {
+            Ok(v) => {
+                let mut res = StatusCode::SEE_OTHER.into_response();
+                res.headers_mut().insert(header::LOCATION, v);
+                res.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+                res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                res
+            }
+            Err(_) => not_found(),
+        },
+        // The step now says what went wrong (the flow shows it, with a retry): the popup says so too.
+        Err(DomainError::Link { message, .. }) => {
+            let mut res = panes::render_page(
+                "oauth_page.html",
+                context! { institution => context! { name => "finconn" }, requester => "", done => true, approved => false, message },
+            );
+            *res.status_mut() = StatusCode::BAD_GATEWAY;
+            res
+        }
+        Err(_) => not_found(),
+    }
+}
+
+/// `GET /link/oauth/callback?state=…&code=…` (or `error`, `error_description`): where a real bank's
+/// authorization page sends the user back (the URL operators register with the provider).
+pub async fn callback(State(app): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let mut state = None;
+    let mut code = None;
+    let mut error = None;
+    let mut description = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        let v = v.into_owned();
+        match &*k {
+            "state" if v.len() <= 200 => state = Some(v),
+            "code" if v.len() <= 4096 => code = Some(v),
+            "error" if v.len() <= 200 => error = Some(v),
+            "error_description" => description = Some(v.chars().take(500).collect::<String>()),
+            _ => {}
+        }
+    }
+    let Some(state) = state else { return not_found() };
+    let answer = match (code, error) {
+        (_, Some(error)) => BankAnswer::Error { error, description },
+        (Some(code), None) => BankAnswer::Code(finconn_core::connector::Secret::new(code)),
+        (None, None) => BankAnswer::Error { error: "missing_code".into(), description: None },
+    };
+    let Ok((rec, inst, approved)) = app.core.oauth_callback(&state, answer).await else { return not_found() };
     let account = rec.scope.map(|s| s.account).unwrap_or_default();
     let requester = requester(&app, &account).await;
     panes::render_page(
         "oauth_page.html",
-        context! { institution => context! { name => inst.name }, requester, done => false },
+        context! { institution => context! { name => inst.name }, requester, done => true, approved },
     )
 }
 
@@ -60,6 +120,6 @@ pub async fn decide(
     let requester = requester(&app, &account).await;
     panes::render_page(
         "oauth_page.html",
-        context! { institution => context! { name => inst.name }, requester, done => true, approved => approve },
+        context! { institution => context! { name => inst.name }, requester, done => true, approved => approve, simulated => true },
     )
 }

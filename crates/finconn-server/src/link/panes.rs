@@ -121,9 +121,9 @@ pub fn pane_html(pane: &Pane, session_id: &str) -> String {
             "challenge.html",
             context! { institution => institution(i), challenge => Value::from_serialize(challenge), message },
         ),
-        Pane::OAuth { institution: i, state } => render(
+        Pane::OAuth { institution: i, state, message } => render(
             "oauth.html",
-            context! { institution => institution(i), url => format!("/link/oauth/{session_id}/{state}") },
+            context! { institution => institution(i), url => format!("/link/oauth/{session_id}/{state}"), message },
         ),
         Pane::Token { institution: i, token_page, message, can_retry } => {
             let (shares, not_shared): (Vec<&Permission>, Vec<&Permission>) =
