@@ -28,6 +28,8 @@ BIN="${FINCONN_BIN:-$ROOT/target/debug/finconn}"
 case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
 # The fake SimpleFIN server for the live-mode tests (cargo build -p finconn-fake-simplefin).
 FAKE_BIN="${FAKE_SIMPLEFIN_BIN:-$(dirname "$BIN")/fake-simplefin}"
+# The fake Enable Banking API for the PSD2 tests (cargo build -p finconn-fake-enablebanking).
+FAKE_EB_BIN="${FAKE_ENABLE_BANKING_BIN:-$(dirname "$BIN")/fake-enablebanking}"
 SDK_VENV="$ROOT/tests/sdk/python/.venv"
 CHROMIUM=/usr/bin/chromium
 ARTIFACTS_DIR="$ROOT/artifacts/browser"
@@ -42,6 +44,7 @@ die() {
 
 [ -x "$BIN" ] || die "finconn binary not found or not executable: $BIN (build it: cargo build -p finconn-server)"
 [ -x "$FAKE_BIN" ] || die "fake SimpleFIN server not found: $FAKE_BIN (build it: cargo build -p finconn-fake-simplefin)"
+[ -x "$FAKE_EB_BIN" ] || die "fake Enable Banking API not found: $FAKE_EB_BIN (build it: cargo build -p finconn-fake-enablebanking)"
 command -v python3 >/dev/null || die "python3 is required (the live test runs stripe-python)"
 command -v node >/dev/null || die "node is required"
 command -v npm >/dev/null || die "npm is required"
@@ -52,6 +55,7 @@ TMP="$(mktemp -d /tmp/finconn-browser.XXXXXX)" || die "mktemp failed"
 FINCONN_PID=""
 MERCHANT_PID=""
 FAKE_PID=""
+FAKE_EB_PID=""
 
 stop() { # pid
   local pid="$1"
@@ -70,6 +74,8 @@ stop() { # pid
 cleanup() {
   stop "$FAKE_PID"
   FAKE_PID=""
+  stop "$FAKE_EB_PID"
+  FAKE_EB_PID=""
   stop "$MERCHANT_PID"
   MERCHANT_PID=""
   stop "$FINCONN_PID"
@@ -133,6 +139,14 @@ FAKE_SIMPLEFIN_URL="$(head -1 "$TMP/fake.url" 2>/dev/null)"
 [ -n "$FAKE_SIMPLEFIN_URL" ] || die "the fake SimpleFIN server did not start"
 say "fake SimpleFIN at $FAKE_SIMPLEFIN_URL"
 
+say "starting the fake Enable Banking API ($FAKE_EB_BIN; it writes the application's private key)"
+"$FAKE_EB_BIN" --key-out "$TMP/enablebanking.pem" --port-file "$TMP/fake-eb.url" >"$LOG_DIR/fake-enablebanking.log" 2>&1 &
+FAKE_EB_PID=$!
+for _ in $(seq 1 300); do [ -s "$TMP/fake-eb.url" ] && break; sleep 0.1; done
+FAKE_ENABLE_BANKING_URL="$(head -1 "$TMP/fake-eb.url" 2>/dev/null)"
+[ -n "$FAKE_ENABLE_BANKING_URL" ] || die "the fake Enable Banking API did not start"
+say "fake Enable Banking at $FAKE_ENABLE_BANKING_URL"
+
 say "live keys (finconn keys create --live)"
 "$BIN" keys create --live --name "Acme Rentals" --database "sqlite://$TMP/finconn.db" >"$TMP/live-keys.txt" ||
   die "finconn keys create --live failed"
@@ -141,8 +155,10 @@ LIVE_PK="$(sed -n 's/^publishable key: *//p' "$TMP/live-keys.txt")"
 [ -n "$LIVE_SK" ] && [ -n "$LIVE_PK" ] || die "could not read the live keys"
 printf '%s\n%s\n' "$LIVE_SK" "$LIVE_PK" >>"$KEYS_FILE"
 
-say "starting finconn ($BIN) on a fresh SQLite database (debug logs; live mode offers the fake SimpleFIN server)"
+say "starting finconn ($BIN) on a fresh SQLite database (debug logs; live mode offers the fake SimpleFIN server and the fake Enable Banking API's banks)"
 FINCONN_LOG=debug FINCONN_CONNECTOR_ALLOW_LOOPBACK=true FINCONN_SIMPLEFIN_SERVERS="Fake SimpleFIN=$FAKE_SIMPLEFIN_URL" \
+  FINCONN_ENABLE_BANKING_APPLICATION_ID=0b7d1e8a-5c3f-4e2a-9d61-7f2c8b4a1e05 \
+  FINCONN_ENABLE_BANKING_PRIVATE_KEY_FILE="$TMP/enablebanking.pem" FINCONN_ENABLE_BANKING_API_BASE="$FAKE_ENABLE_BANKING_URL" \
   "$BIN" serve --listen 127.0.0.1:0 --database "sqlite://$TMP/finconn.db" >"$FINCONN_OUT" 2>"$FINCONN_LOG" &
 FINCONN_PID=$!
 FINCONN_URL=""
@@ -154,6 +170,9 @@ for _ in $(seq 1 $((HEALTH_TIMEOUT * 10))); do
 done
 curl -fsS -o /dev/null "$FINCONN_URL/healthz" 2>/dev/null || { cat "$FINCONN_LOG" >&2; die "finconn never became healthy"; }
 say "finconn at $FINCONN_URL (log: $FINCONN_LOG)"
+# Register finconn's callback with the (fake) Enable Banking application, as an operator does once.
+curl -fsS -X POST -H 'Content-Type: application/json' -d "[\"$FINCONN_URL/link/oauth/callback\"]" \
+  "$FAKE_ENABLE_BANKING_URL/_control/redirect_urls" || die "cannot register the callback with the fake Enable Banking API"
 
 # --- the merchant site, on another origin ------------------------------------
 node "$HERE/merchant.mjs" --finconn "$FINCONN_URL" --listen 127.0.0.1:0 >"$LOG_DIR/merchant.log" 2>&1 &
@@ -175,7 +194,8 @@ TEST_RC=0
   cd "$HERE" &&
     FINCONN_URL="$FINCONN_URL" MERCHANT_URL="$MERCHANT_URL" SECRETS_FILE="$SECRETS_FILE" KEYS_FILE="$KEYS_FILE" \
       ARTIFACTS_DIR="$ARTIFACTS_DIR" CHROMIUM="$CHROMIUM" \
-      LIVE_SK="$LIVE_SK" LIVE_PK="$LIVE_PK" FAKE_SIMPLEFIN_URL="$FAKE_SIMPLEFIN_URL" SDK_PYTHON="$SDK_VENV/bin/python" \
+      LIVE_SK="$LIVE_SK" LIVE_PK="$LIVE_PK" FAKE_SIMPLEFIN_URL="$FAKE_SIMPLEFIN_URL" \
+      FAKE_ENABLE_BANKING_URL="$FAKE_ENABLE_BANKING_URL" SDK_PYTHON="$SDK_VENV/bin/python" \
       node --test --test-concurrency=2 --test-timeout=60000 "$@"
 ) || TEST_RC=$?
 
@@ -184,6 +204,8 @@ TEST_RC=0
 curl -fsS "${FAKE_SIMPLEFIN_URL%/simplefin}/_control/issued" >"$TMP/issued.json" 2>/dev/null || echo '[]' >"$TMP/issued.json"
 stop "$FAKE_PID"
 FAKE_PID=""
+stop "$FAKE_EB_PID"
+FAKE_EB_PID=""
 stop "$MERCHANT_PID"
 MERCHANT_PID=""
 stop "$FINCONN_PID" # flush and close the log
@@ -237,6 +259,18 @@ if [ "$N_ACCESS" -eq 0 ] && [ "$TEST_RC" -eq 0 ]; then
   LEAK_RC=1
 fi
 say "$N_ACCESS SimpleFIN credential strings checked against the debug log and the database"
+# The Enable Banking application's private key: no line of it in finconn's log or database.
+N_KEY_LINES=0
+while IFS= read -r line; do
+  case "$line" in -----*|"") continue ;; esac
+  N_KEY_LINES=$((N_KEY_LINES + 1))
+  if grep -qF -- "$line" "$FINCONN_LOG" "$FINCONN_OUT" "$PLAIN" "$TMP/finconn.db" "$TMP/finconn.db-wal" 2>/dev/null; then
+    printf 'run.sh: LEAK: a line of the Enable Banking private key appears in the finconn log or database\n' >&2
+    LEAK_RC=1
+  fi
+done <"$TMP/enablebanking.pem"
+[ "$N_KEY_LINES" -gt 10 ] || { printf 'run.sh: the Enable Banking key file was not read\n' >&2; LEAK_RC=1; }
+say "$N_KEY_LINES lines of the Enable Banking private key checked against the debug log and the database"
 # Positive control: every session id (the part before _secret_) appears in the log, in the path of the GET
 # /v1/financial_connections/sessions/{id} that createSession() makes, so the search read the right log.
 SEEN_IDS=0

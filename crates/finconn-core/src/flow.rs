@@ -88,6 +88,8 @@ pub enum Pane {
         results: Vec<Institution>,
         manual_entry: bool,
         livemode: bool,
+        /// How many institutions the session may pick from (found by searching when none is featured).
+        available: usize,
     },
     Login {
         institution: Institution,
@@ -253,6 +255,7 @@ impl Finconn {
             None => Vec::new(),
         };
         Pane::Institutions {
+            available: all.len(),
             featured: all.into_iter().filter(|i| i.featured).collect(),
             query,
             results,

@@ -123,14 +123,16 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, database } => {
-            let config = load(cli.config, listen, database)?;
+            let mut config = load(cli.config, listen, database)?;
             telemetry::init(config.log_json);
             let listen = config.listen;
-            let (app, db) = startup::build(config).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr()?;
+            // The address actually bound (port 0 picks one): the default public URL is built from it.
+            config.listen = addr;
+            let (app, db) = startup::build(config).await?;
             let shutdown = startup::shutdown_signal();
             println!("finconn listening on http://{addr}");
             println!("database: {}", db.describe());

@@ -246,10 +246,8 @@ impl EnableBanking {
                 "credit_card" => "Card account".into(),
                 _ => "Account".into(),
             });
-        let name = match &last4 {
-            Some(l) => format!("{} ••••{l}", sanitize(&label)),
-            None => sanitize(&label),
-        };
+        // The picker shows `last4` beside the name (names repeated within a login are told apart there).
+        let name = sanitize(&label);
         let currency = wire::exponent_of(&details.currency).map(|(c, _)| c).unwrap_or_else(|| "other".into());
         Ok(DiscoveredAccount {
             provider_id: uid.to_owned(),

@@ -106,12 +106,12 @@ pub fn pane_html(pane: &Pane, session_id: &str) -> String {
             "consent.html",
             context! { requester, permissions => permissions.iter().map(permission_text).collect::<Vec<_>>() },
         ),
-        Pane::Institutions { featured, query, results, manual_entry, livemode } => render(
+        Pane::Institutions { featured, query, results, manual_entry, livemode, available } => render(
             "institutions.html",
             context! {
                 featured => featured.iter().map(institution).collect::<Vec<_>>(),
                 query, results => results.iter().map(institution).collect::<Vec<_>>(),
-                manual_entry, livemode,
+                manual_entry, livemode, available,
             },
         ),
         Pane::Login { institution: i, message } => {

@@ -247,29 +247,40 @@ pub struct LiveApp {
 
 impl LiveApp {
     pub async fn spawn(backend: Backend, simplefin_root: &str, allow_loopback: bool) -> LiveApp {
+        let root = simplefin_root.to_owned();
+        Self::spawn_with(backend, move |c, _| {
+            c.connector_allow_loopback = allow_loopback;
+            c.simplefin_bridge = true;
+            c.simplefin_servers = vec![("Fake SimpleFIN".into(), root)];
+        })
+        .await
+    }
+
+    /// A live finconn whose configuration `configure` completes; it gets the server's base URL (bound
+    /// before the server is built, so it can be the public URL).
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config, &str)) -> LiveApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_file = dir.path().join("finconn.db");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", db_file.display()),
             Backend::Postgres => postgres_url().await,
         };
-        let config = Config {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut config = Config {
             database_url,
             run_jobs: false,
             master_key: Some(finconn_core::vault::MasterKey::generate()),
-            connector_allow_loopback: allow_loopback,
             connector_timeout: std::time::Duration::from_secs(10),
-            simplefin_bridge: true,
-            simplefin_servers: vec![("Fake SimpleFIN".into(), simplefin_root.to_owned())],
+            simplefin_bridge: false,
             ..Config::default()
         };
+        configure(&mut config, &base);
         let db = Db::connect(&config.database_url).await.expect("connect");
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(finconn_core::Clock::now(&SystemClock)));
         let state = AppState::new(config, db, clock.clone());
         let keys = state.core.create_account_keys(true, Some("Live Shop".into()), None).await.expect("live keys");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(startup::serve(state.clone(), listener, async move {
             let _ = rx.await;
