@@ -171,7 +171,10 @@ pub trait Connector: Send + Sync + 'static {
     /// where to send the user's browser. `state` comes back to finconn's callback with the code.
     async fn authorization_url(&self, institution: &str, state: &str) -> Costed<String> {
         let _ = (institution, state);
-        Costed { requests: 0, result: Err(ConnectorError::Invalid("This institution has no authorization page.".into())) }
+        Costed {
+            requests: 0,
+            result: Err(ConnectorError::Invalid("This institution has no authorization page.".into())),
+        }
     }
     /// Reloads the institution list from the provider (at start-up, then daily). Returns how many there are.
     async fn refresh_institutions(&self) -> Result<usize, ConnectorError> {

@@ -789,13 +789,16 @@ impl Finconn {
 pub enum BankAnswer {
     Code(crate::connector::Secret),
     /// `error` and `error_description` from the redirect (the user declined, or the bank failed).
-    Error { error: String, description: Option<String> },
+    Error {
+        error: String,
+        description: Option<String>,
+    },
 }
 
 /// Where the authorization popup goes next.
 pub enum Redirect {
     /// The sandbox's simulated page (rendered by finconn).
-    Simulated(SessionRecord, Institution),
+    Simulated(Box<(SessionRecord, Institution)>),
     /// The bank's own page.
     Bank(String),
 }
@@ -810,7 +813,7 @@ fn bank_error_message(bank: &str, error: &str, description: Option<&str>) -> Str
         _ => format!("{bank} could not complete the authorization."),
     };
     match said {
-        Some(d) => format!("{head} ({d}) You can try again."),
+        Some(d) => format!("{head} The bank said: {}. You can try again.", d.trim().trim_end_matches('.')),
         None => format!("{head} You can try again."),
     }
 }
@@ -821,7 +824,9 @@ impl Finconn {
     /// simulated one.
     pub async fn oauth_redirect(&self, session_id: &str, state: &str) -> Result<Redirect, DomainError> {
         let (session, inst) = self.oauth_page(session_id, state).await?;
-        let Some(connector) = self.connector_for(&inst.id) else { return Ok(Redirect::Simulated(session, inst)) };
+        let Some(connector) = self.connector_for(&inst.id) else {
+            return Ok(Redirect::Simulated(Box::new((session, inst))));
+        };
         let costed = connector.authorization_url(&inst.id, &format!("{session_id}.{state}")).await;
         match costed.result {
             Ok(url) => Ok(Redirect::Bank(url)),
@@ -902,7 +907,14 @@ impl Finconn {
                     inst.name,
                     crate::connections::user_message(&e)
                 );
-                (false, LinkStep::OAuth { institution: inst.id.clone(), state: ids::random_base62(32), error: Some(message) })
+                (
+                    false,
+                    LinkStep::OAuth {
+                        institution: inst.id.clone(),
+                        state: ids::random_base62(32),
+                        error: Some(message),
+                    },
+                )
             }
         };
         if !matches!(&session.link, LinkStep::OAuth { .. }) {

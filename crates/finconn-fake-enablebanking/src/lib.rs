@@ -8,6 +8,8 @@
 //!
 //! Control routes (`/_control/…`, no JWT) let tests read what the fake holds, change it, and see every
 //! request it received and whether its JWT was valid.
+// Helpers return the error response a handler sends as is; a test server, not a hot path.
+#![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -253,7 +255,11 @@ fn accounts_for(session: &str, today: i64) -> Vec<Account> {
             (-95_000, vec!["Rent".to_owned(), "RF18539007547034".to_owned()], Some("Vuokra-Asunnot Oy".to_owned()))
         } else {
             let shop = shops[rng.next(shops.len() as u64) as usize];
-            (-(i64::try_from(rng.next(9000)).unwrap_or(0) + 150), vec![format!("Card payment {shop}")], Some(shop.to_owned()))
+            (
+                -(i64::try_from(rng.next(9000)).unwrap_or(0) + 150),
+                vec![format!("Card payment {shop}")],
+                Some(shop.to_owned()),
+            )
         };
         // Every 17th has no reference at all (the connector must make a stable id itself).
         let entry_reference = (i % 17 != 3).then(|| format!("2024{i:06}-{:04}", rng.next(10_000)));
@@ -323,19 +329,20 @@ fn accounts_for(session: &str, today: i64) -> Vec<Account> {
     }
     let card_balance: i64 = card.iter().map(|t| t.amount).sum();
     let sav_balance: i64 = 400_000 + sav.iter().map(|t| t.amount).sum::<i64>();
-    let acct = |name: &str, iban: &str, kind: &str, product: &str, booked: i64, available: i64, txns: Vec<Txn>| Account {
-        uid: uuid(),
-        session: session.to_owned(),
-        name: name.into(),
-        holder: "Maija Meikäläinen".into(),
-        iban: iban.into(),
-        cash_account_type: kind.into(),
-        product: product.into(),
-        currency: "EUR".into(),
-        booked,
-        available,
-        transactions: txns,
-    };
+    let acct =
+        |name: &str, iban: &str, kind: &str, product: &str, booked: i64, available: i64, txns: Vec<Txn>| Account {
+            uid: uuid(),
+            session: session.to_owned(),
+            name: name.into(),
+            holder: "Maija Meikäläinen".into(),
+            iban: iban.into(),
+            cash_account_type: kind.into(),
+            product: product.into(),
+            currency: "EUR".into(),
+            booked,
+            available,
+            transactions: txns,
+        };
     vec![
         acct("Käyttötili", "FI2112345600000785", "CACC", "Current account", booked, booked + pending, chk),
         acct("Säästötili", "FI5544443333222211", "SVGS", "Savings account", sav_balance, sav_balance, sav),
@@ -349,7 +356,8 @@ fn decimal(minor: i64) -> String {
 }
 
 fn err(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "message": message, "code": status.as_u16(), "error": code, "detail": null }))).into_response()
+    (status, Json(json!({ "message": message, "code": status.as_u16(), "error": code, "detail": null })))
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -479,7 +487,8 @@ impl FakeEnableBanking {
         a.transactions.retain(|t| !(t.status == "PDNG" && t.entry_reference.as_deref() == Some(reference)));
         let dropped = a.transactions.len() < before;
         if dropped {
-            a.available = a.booked + a.transactions.iter().filter(|t| t.status == "PDNG").map(|t| t.amount).sum::<i64>();
+            a.available =
+                a.booked + a.transactions.iter().filter(|t| t.status == "PDNG").map(|t| t.amount).sum::<i64>();
         }
         dropped
     }
@@ -497,20 +506,25 @@ fn router(shared: Shared) -> Router {
         .route("/accounts/{uid}/transactions", get(transactions))
         .route("/bank/authorize/{id}", get(bank_page).post(bank_decide))
         .route("/_control/requests", get(|State(s): State<Shared>| async move { Json(s.lock().log.clone()) }))
-        .route("/_control/sessions", get(|State(s): State<Shared>| async move {
-            Json(s.lock().sessions.values().cloned().collect::<Vec<_>>())
-        }))
+        .route(
+            "/_control/sessions",
+            get(|State(s): State<Shared>| async move { Json(s.lock().sessions.values().cloned().collect::<Vec<_>>()) }),
+        )
         .route("/_control/sessions/{id}/expire", post(control_expire))
         .route("/_control/sessions/{id}/revoke", post(control_revoke))
         .route("/_control/accounts/{uid}", get(control_account))
         .route("/_control/auth_failure", post(control_auth_failure))
-        .route("/_control/redirect_urls", post(|State(s): State<Shared>, Json(urls): Json<Vec<String>>| async move {
-            s.lock().redirect_urls = urls;
-            StatusCode::NO_CONTENT
-        }))
-        .route("/_control/accounts", get(|State(s): State<Shared>| async move {
-            Json(s.lock().accounts.values().cloned().collect::<Vec<_>>())
-        }))
+        .route(
+            "/_control/redirect_urls",
+            post(|State(s): State<Shared>, Json(urls): Json<Vec<String>>| async move {
+                s.lock().redirect_urls = urls;
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/_control/accounts",
+            get(|State(s): State<Shared>| async move { Json(s.lock().accounts.values().cloned().collect::<Vec<_>>()) }),
+        )
         .with_state(shared)
 }
 
@@ -555,7 +569,11 @@ async fn start_auth(State(s): State<Shared>, headers: HeaderMap, Json(body): Jso
         return r;
     }
     if let Some(code) = s.lock().fail_auth {
-        return err(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "ASPSP_ERROR", "The bank is down");
+        return err(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "ASPSP_ERROR",
+            "The bank is down",
+        );
     }
     let name = body["aspsp"]["name"].as_str().unwrap_or_default();
     let country = body["aspsp"]["country"].as_str().unwrap_or_default();
@@ -563,7 +581,11 @@ async fn start_auth(State(s): State<Shared>, headers: HeaderMap, Json(body): Jso
         return err(StatusCode::UNPROCESSABLE_ENTITY, "WRONG_ASPSP_PROVIDED", "No such ASPSP");
     };
     let (Some(state), Some(redirect_url)) = (body["state"].as_str(), body["redirect_url"].as_str()) else {
-        return err(StatusCode::UNPROCESSABLE_ENTITY, "WRONG_REQUEST_PARAMETERS", "state and redirect_url are required");
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "WRONG_REQUEST_PARAMETERS",
+            "state and redirect_url are required",
+        );
     };
     let registered = s.lock().redirect_urls.clone();
     if !registered.is_empty() && !registered.iter().any(|u| u == redirect_url) {
@@ -573,7 +595,11 @@ async fn start_auth(State(s): State<Shared>, headers: HeaderMap, Json(body): Jso
         return err(StatusCode::UNPROCESSABLE_ENTITY, "WRONG_REQUEST_PARAMETERS", "access.valid_until is required");
     };
     if valid_until > now() + bank.2 + 60 || valid_until <= now() {
-        return err(StatusCode::UNPROCESSABLE_ENTITY, "WRONG_REQUEST_PARAMETERS", "valid_until exceeds maximum_consent_validity");
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "WRONG_REQUEST_PARAMETERS",
+            "valid_until exceeds maximum_consent_validity",
+        );
     }
     let id = uuid();
     s.lock().authorizations.insert(
@@ -590,9 +616,15 @@ async fn start_auth(State(s): State<Shared>, headers: HeaderMap, Json(body): Jso
 }
 
 async fn bank_page(State(s): State<Shared>, Path(id): Path<String>) -> Response {
-    s.lock().log.push(LogEntry { method: "GET".into(), path: "/bank/authorize".into(), jwt_valid: None, jwt_error: None });
+    s.lock().log.push(LogEntry {
+        method: "GET".into(),
+        path: "/bank/authorize".into(),
+        jwt_valid: None,
+        jwt_error: None,
+    });
     let Some(a) = s.lock().authorizations.get(&id).cloned() else {
-        return (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><p>Unknown authorization.")).into_response();
+        return (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><p>Unknown authorization."))
+            .into_response();
     };
     Html(format!(
         r#"<!doctype html>
@@ -618,7 +650,12 @@ struct Decision {
 }
 
 async fn bank_decide(State(s): State<Shared>, Path(id): Path<String>, Form(d): Form<Decision>) -> Response {
-    s.lock().log.push(LogEntry { method: "POST".into(), path: "/bank/authorize".into(), jwt_valid: None, jwt_error: None });
+    s.lock().log.push(LogEntry {
+        method: "POST".into(),
+        path: "/bank/authorize".into(),
+        jwt_valid: None,
+        jwt_error: None,
+    });
     let Some(a) = s.lock().authorizations.remove(&id) else {
         return (StatusCode::NOT_FOUND, "Unknown authorization").into_response();
     };
@@ -690,7 +727,9 @@ fn usable(inner: &Inner, session: &str) -> Result<(), Response> {
         None => Err(err(StatusCode::NOT_FOUND, "SESSION_DOES_NOT_EXIST", "Session does not exist")),
         Some(s) if s.status == "REVOKED" => Err(err(StatusCode::UNAUTHORIZED, "REVOKED_SESSION", "Session is revoked")),
         Some(s) if s.status == "CLOSED" => Err(err(StatusCode::UNAUTHORIZED, "CLOSED_SESSION", "Session is closed")),
-        Some(s) if s.valid_until <= now() => Err(err(StatusCode::UNAUTHORIZED, "EXPIRED_SESSION", "Session is expired")),
+        Some(s) if s.valid_until <= now() => {
+            Err(err(StatusCode::UNAUTHORIZED, "EXPIRED_SESSION", "Session is expired"))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -703,7 +742,8 @@ async fn get_session(State(s): State<Shared>, headers: HeaderMap, Path(id): Path
     let Some(sess) = inner.sessions.get(&id) else {
         return err(StatusCode::NOT_FOUND, "SESSION_DOES_NOT_EXIST", "Session does not exist");
     };
-    let status = if sess.status == "AUTHORIZED" && sess.valid_until <= now() { "EXPIRED" } else { sess.status.as_str() };
+    let status =
+        if sess.status == "AUTHORIZED" && sess.valid_until <= now() { "EXPIRED" } else { sess.status.as_str() };
     if status != "AUTHORIZED" {
         if let Err(r) = usable(&inner, &id) {
             return r;
@@ -734,7 +774,11 @@ async fn delete_session(State(s): State<Shared>, headers: HeaderMap, Path(id): P
 /// The account behind a data call, if its session may be read.
 fn readable(s: &Shared, uid: &str) -> Result<Account, Response> {
     let inner = s.lock();
-    let a = inner.accounts.get(uid).cloned().ok_or_else(|| err(StatusCode::NOT_FOUND, "ACCOUNT_DOES_NOT_EXIST", "No such account"))?;
+    let a = inner
+        .accounts
+        .get(uid)
+        .cloned()
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, "ACCOUNT_DOES_NOT_EXIST", "No such account"))?;
     usable(&inner, &a.session)?;
     Ok(a)
 }

@@ -441,7 +441,9 @@ impl Config {
         }
         if let Some(u) = env("FINCONN_PUBLIC_URL").or(file.public_url) {
             match url::Url::parse(u.trim()) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.query().is_none() => {
+                Ok(url)
+                    if matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.query().is_none() =>
+                {
                     c.public_url = Some(url)
                 }
                 _ => return Err(invalid("public_url (FINCONN_PUBLIC_URL)", "expected an http(s) URL without a query")),
@@ -472,8 +474,7 @@ fn enable_banking(
     if id.is_empty() || id.len() > 100 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(invalid(ID, "expected the application id (a UUID)"));
     }
-    let pem = std::fs::read(&key_file)
-        .map_err(|e| invalid(KEY, format!("cannot read {}: {e}", key_file.display())))?;
+    let pem = std::fs::read(&key_file).map_err(|e| invalid(KEY, format!("cannot read {}: {e}", key_file.display())))?;
     let pem = zeroize::Zeroizing::new(pem);
     finconn_providers::enablebanking::jwt::Signer::new(&id, &pem).map_err(|e| invalid(KEY, e.to_string()))?;
     let base = env("FINCONN_ENABLE_BANKING_API_BASE")
@@ -488,7 +489,10 @@ fn enable_banking(
         None => file.countries.unwrap_or_default().into_iter().map(|c| c.trim().to_uppercase()).collect(),
     };
     if countries.iter().any(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic())) {
-        return Err(invalid("enable_banking.countries (FINCONN_ENABLE_BANKING_COUNTRIES)", "expected ISO 3166 codes (FI,SE)"));
+        return Err(invalid(
+            "enable_banking.countries (FINCONN_ENABLE_BANKING_COUNTRIES)",
+            "expected ISO 3166 codes (FI,SE)",
+        ));
     }
     let max_consent_days = match env("FINCONN_ENABLE_BANKING_MAX_CONSENT_DAYS") {
         Some(v) => Some(v.parse::<i64>().map_err(|_| {

@@ -129,9 +129,10 @@ pub fn connectors(config: &Config) -> Connectors {
             countries: eb.countries.clone(),
             max_consent_seconds: eb.max_consent_days.map(|d| d * 86_400),
         };
-        let built = finconn_providers::outbound::Outbound::new(policy.clone())
-            .map_err(|e| e.to_string())
-            .and_then(|http| finconn_providers::enablebanking::EnableBanking::new(settings, http).map_err(|e| e.to_string()));
+        let built =
+            finconn_providers::outbound::Outbound::new(policy.clone()).map_err(|e| e.to_string()).and_then(|http| {
+                finconn_providers::enablebanking::EnableBanking::new(settings, http).map_err(|e| e.to_string())
+            });
         match built {
             Ok(c) => out.push(Arc::new(c)),
             Err(e) => tracing::error!(error = %e, "the Enable Banking connector could not be built"),

@@ -184,10 +184,9 @@ impl EnableBanking {
         query: &[(&str, &str)],
         body: Option<serde_json::Value>,
     ) -> Result<T, Failure> {
-        let token = self
-            .signer
-            .token(now())
-            .map_err(|e| Failure::Other(ConnectorError::Temporary(format!("finconn could not sign its request: {e}"))))?;
+        let token = self.signer.token(now()).map_err(|e| {
+            Failure::Other(ConnectorError::Temporary(format!("finconn could not sign its request: {e}")))
+        })?;
         let auth = format!("Bearer {token}");
         let url = self.url(path, query);
         let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
@@ -212,7 +211,12 @@ impl EnableBanking {
     }
 
     fn bank(&self, institution: &str) -> Option<Bank> {
-        self.banks.read().unwrap_or_else(std::sync::PoisonError::into_inner).iter().find(|b| b.institution.id == institution).cloned()
+        self.banks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|b| b.institution.id == institution)
+            .cloned()
     }
 
     /// `GET /application`: the registration this key belongs to (for `finconn doctor` and start-up).
@@ -265,7 +269,8 @@ impl EnableBanking {
     }
 
     async fn balance(&self, uid: &str) -> Result<Option<BalanceData>, Failure> {
-        let list: wire::Balances = self.call(Method::GET, &format!("/accounts/{}/balances", enc(uid)), &[], None).await?;
+        let list: wire::Balances =
+            self.call(Method::GET, &format!("/accounts/{}/balances", enc(uid)), &[], None).await?;
         let picked = wire::pick_balances(&list.balances).map_err(|m| {
             Failure::Other(ConnectorError::AccountFailed {
                 group: None,
@@ -274,14 +279,18 @@ impl EnableBanking {
                 missing_data: false,
             })
         })?;
-        Ok(picked.map(|(currency, current, available, as_of)| BalanceData {
-            as_of: as_of.unwrap_or_else(now),
-            currency,
-            kind: BalanceKind::Cash { current, available },
+        Ok(picked.map(|p| BalanceData {
+            as_of: p.as_of.unwrap_or_else(now),
+            currency: p.currency,
+            kind: BalanceKind::Cash { current: p.current, available: p.available },
         }))
     }
 
-    async fn transactions(&self, uid: &str, window: (i64, i64)) -> Result<Vec<finconn_core::provider::TransactionData>, Failure> {
+    async fn transactions(
+        &self,
+        uid: &str,
+        window: (i64, i64),
+    ) -> Result<Vec<finconn_core::provider::TransactionData>, Failure> {
         let from = wire::format_date(window.0);
         let to = wire::format_date(window.1 - 1);
         let mut out = Vec::new();
@@ -320,9 +329,7 @@ impl EnableBanking {
                 Some(k) => key = Some(k),
             }
         }
-        Err(Failure::Other(ConnectorError::BadData(format!(
-            "The transaction listing went on past {MAX_PAGES} pages."
-        ))))
+        Err(Failure::Other(ConnectorError::BadData(format!("The transaction listing went on past {MAX_PAGES} pages."))))
     }
 }
 
@@ -344,7 +351,12 @@ impl Connector for EnableBanking {
     }
 
     fn institutions(&self) -> Vec<Institution> {
-        self.banks.read().unwrap_or_else(std::sync::PoisonError::into_inner).iter().map(|b| b.institution.clone()).collect()
+        self.banks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|b| b.institution.clone())
+            .collect()
     }
 
     fn token_page(&self, _institution: &str) -> Option<String> {
@@ -441,21 +453,28 @@ impl Connector for EnableBanking {
 
     async fn connect(&self, _institution: &str, input: LinkInput) -> Costed<Secret> {
         let LinkInput::AuthorizationCode(code) = input else {
-            return Costed { requests: 0, result: Err(ConnectorError::Invalid("This bank links through its own page.".into())) };
+            return Costed {
+                requests: 0,
+                result: Err(ConnectorError::Invalid("This bank links through its own page.".into())),
+            };
         };
         let result = async {
             let created: wire::SessionCreated = self
                 .call(Method::POST, "/sessions", &[], Some(serde_json::json!({ "code": code.expose() })))
                 .await
                 .map_err(|f| match f {
-                    Failure::Api(e) if matches!(e.status, 400 | 401 | 403 | 404 | 422) && e.code.as_deref() != Some("UNAUTHORIZED_ACCESS") => {
+                    Failure::Api(e)
+                        if matches!(e.status, 400 | 401 | 403 | 404 | 422)
+                            && e.code.as_deref() != Some("UNAUTHORIZED_ACCESS") =>
+                    {
                         ConnectorError::Rejected(format!("The bank's authorization could not be used ({}).", e.message))
                     }
                     Failure::Api(e) => e.general(),
                     Failure::Other(e) => e,
                 })?;
-            let valid_until = wire::parse_datetime(&created.access.valid_until)
-                .ok_or_else(|| ConnectorError::BadData("Enable Banking sent a consent end that is not a date.".into()))?;
+            let valid_until = wire::parse_datetime(&created.access.valid_until).ok_or_else(|| {
+                ConnectorError::BadData("Enable Banking sent a consent end that is not a date.".into())
+            })?;
             let credential = Credential { session_id: created.session_id, valid_until };
             serde_json::to_string(&credential)
                 .map(Secret::new)
@@ -515,7 +534,13 @@ impl Connector for EnableBanking {
                         Some(w) => self.transactions(uid, w).await?,
                         None => Vec::new(),
                     };
-                    Ok::<_, Failure>(AccountSync { group: None, provider_id: uid.clone(), balance, transactions, owners })
+                    Ok::<_, Failure>(AccountSync {
+                        group: None,
+                        provider_id: uid.clone(),
+                        balance,
+                        transactions,
+                        owners,
+                    })
                 }
                 .await;
                 match one {
@@ -523,7 +548,10 @@ impl Connector for EnableBanking {
                     Err(Failure::Other(e @ ConnectorError::AccountFailed { .. })) => data.problems.push(e),
                     Err(Failure::Api(e))
                         if e.code.as_deref().is_some_and(|c| {
-                            matches!(c, "ASPSP_ACCOUNT_NOT_ACCESSIBLE" | "ACCOUNT_DOES_NOT_EXIST" | "INVALID_ACCOUNT_ID")
+                            matches!(
+                                c,
+                                "ASPSP_ACCOUNT_NOT_ACCESSIBLE" | "ACCOUNT_DOES_NOT_EXIST" | "INVALID_ACCOUNT_ID"
+                            )
                         }) =>
                     {
                         data.problems.push(ConnectorError::AccountFailed {

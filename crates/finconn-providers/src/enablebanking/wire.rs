@@ -180,7 +180,8 @@ pub fn category_of(cash_account_type: Option<&str>, product: &str) -> (&'static 
         Some("CARD") => ("credit", "credit_card"),
         Some("LOAN" | "MGLD") => {
             let p = product.to_lowercase();
-            if ["mortgage", "home loan", "housing", "hypot", "asunto", "bolån", "immobil"].iter().any(|w| p.contains(w)) {
+            if ["mortgage", "home loan", "housing", "hypot", "asunto", "bolån", "immobil"].iter().any(|w| p.contains(w))
+            {
                 ("credit", "mortgage")
             } else {
                 ("credit", "line_of_credit")
@@ -209,7 +210,7 @@ pub fn exponent_of(currency: &str) -> Option<(String, u32)> {
 /// `(current, available)` in minor units, with the date they are as of: current is the closing booked
 /// balance (CLBD), else the interim booked (ITBD), else the expected (XPCD), else the first given;
 /// available is the interim available (ITAV), else the closing available (CLAV).
-pub fn pick_balances(list: &[Balance]) -> Result<Option<(String, i64, Option<i64>, Option<i64>)>, String> {
+pub fn pick_balances(list: &[Balance]) -> Result<Option<Picked>, String> {
     let find = |types: &[&str]| types.iter().find_map(|t| list.iter().find(|b| b.balance_type == *t));
     let Some(current) = find(&["CLBD", "ITBD", "XPCD"]).or_else(|| list.first()) else { return Ok(None) };
     let (code, exponent) =
@@ -228,7 +229,17 @@ pub fn pick_balances(list: &[Balance]) -> Result<Option<(String, i64, Option<i64
         .as_deref()
         .and_then(parse_datetime)
         .or_else(|| current.reference_date.as_deref().and_then(parse_date));
-    Ok(Some((code, cur, available, as_of)))
+    Ok(Some(Picked { currency: code, current: cur, available, as_of }))
+}
+
+/// The balances an account's list comes down to, in minor units of `currency`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Picked {
+    pub currency: String,
+    pub current: i64,
+    pub available: Option<i64>,
+    /// When the bank says they are from.
+    pub as_of: Option<i64>,
 }
 
 /// A transaction as finconn stores it; `None` for statuses that are not money moving (cancelled, rejected,
@@ -261,12 +272,16 @@ pub fn transaction_of(
     let transacted_at = date.and_then(|d| parse_date(d)).ok_or("a transaction without a valid date")?;
     let counterpart = if amount < 0 { t.creditor.as_ref() } else { t.debtor.as_ref() }.and_then(|p| p.name.clone());
     let remittance = t.remittance_information.clone().unwrap_or_default().join(" ");
-    let description = [Some(remittance.clone()), counterpart.clone(), t.bank_transaction_code.as_ref().and_then(|c| c.description.clone())]
-        .into_iter()
-        .flatten()
-        .map(|s| sanitize(&s))
-        .find(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "Transaction".to_owned());
+    let description = [
+        Some(remittance.clone()),
+        counterpart.clone(),
+        t.bank_transaction_code.as_ref().and_then(|c| c.description.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|s| sanitize(&s))
+    .find(|s| !s.trim().is_empty())
+    .unwrap_or_else(|| "Transaction".to_owned());
     let provider_id = match t.entry_reference.as_ref().or(t.transaction_id.as_ref()).filter(|s| !s.is_empty()) {
         Some(id) => id.clone(),
         None => {
@@ -409,10 +424,12 @@ mod tests {
     #[test]
     fn transactions_signed_by_indicator_and_dated_by_status() {
         let mut seen = Default::default();
-        let t = transaction_of(&txn("49.90", "DBIT", "BOOK"), &mut seen).unwrap_or_default().unwrap_or_else(|| panic!());
+        let t =
+            transaction_of(&txn("49.90", "DBIT", "BOOK"), &mut seen).unwrap_or_default().unwrap_or_else(|| panic!());
         assert_eq!((t.amount, t.status, t.transacted_at), (-4990, TransactionStatus::Posted, 1_793_577_600));
         assert_eq!(t.description, "K-Market");
-        let t = transaction_of(&txn("-49.90", "DBIT", "PDNG"), &mut seen).unwrap_or_default().unwrap_or_else(|| panic!());
+        let t =
+            transaction_of(&txn("-49.90", "DBIT", "PDNG"), &mut seen).unwrap_or_default().unwrap_or_else(|| panic!());
         assert_eq!((t.amount, t.status, t.transacted_at), (-4990, TransactionStatus::Pending, 1_793_491_200));
         assert_eq!(transaction_of(&txn("1.00", "CRDT", "CNCL"), &mut seen), Ok(None));
         assert!(transaction_of(&txn("1,00", "CRDT", "BOOK"), &mut seen).is_err());
@@ -440,9 +457,13 @@ mod tests {
             {"balance_amount": {"currency": "EUR", "amount": "1.00"}, "balance_type": "XPCD"}
         ]))
         .unwrap_or_default();
-        assert_eq!(pick_balances(&list), Ok(Some(("eur".into(), 1234, Some(1000), Some(1_796_342_400)))));
+        let want = Picked { currency: "eur".into(), current: 1234, available: Some(1000), as_of: Some(1_796_342_400) };
+        assert_eq!(pick_balances(&list), Ok(Some(want)));
         assert_eq!(category_of(Some("LOAN"), "Asuntolaina"), ("credit", "mortgage"));
         assert_eq!(category_of(Some("SVGS"), ""), ("cash", "savings"));
-        assert_eq!(last4_of(Some(&AccountId { iban: Some("FI21 1234 5600 0007 85".into()), other: None })), Some("0785".into()));
+        assert_eq!(
+            last4_of(Some(&AccountId { iban: Some("FI21 1234 5600 0007 85".into()), other: None })),
+            Some("0785".into())
+        );
     }
 }

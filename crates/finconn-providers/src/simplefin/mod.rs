@@ -319,7 +319,10 @@ impl Connector for SimpleFin {
 
     async fn connect(&self, _institution: &str, input: LinkInput) -> Costed<Secret> {
         let LinkInput::SetupToken(token) = input else {
-            return Costed { requests: 0, result: Err(ConnectorError::Invalid("SimpleFIN links with a setup token.".into())) };
+            return Costed {
+                requests: 0,
+                result: Err(ConnectorError::Invalid("SimpleFIN links with a setup token.".into())),
+            };
         };
         let claim = match token::decode_setup_token(token.expose()) {
             Ok(u) => u,

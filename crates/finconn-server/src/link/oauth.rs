@@ -3,10 +3,10 @@
 //! when the institution was selected, never by the client secret.
 
 use axum::extract::{Path, RawQuery, State};
-use finconn_core::flow::{BankAnswer, Redirect};
-use finconn_core::DomainError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use finconn_core::flow::{BankAnswer, Redirect};
+use finconn_core::DomainError;
 use minijinja::context;
 
 use super::panes;
@@ -32,7 +32,8 @@ async fn requester(app: &AppState, account: &str) -> String {
 /// asked of the provider now), or the sandbox's simulated one.
 pub async fn page(State(app): State<AppState>, Path((session, state)): Path<(String, String)>) -> Response {
     match app.core.oauth_redirect(&session, &state).await {
-        Ok(Redirect::Simulated(rec, inst)) => {
+        Ok(Redirect::Simulated(found)) => {
+            let (rec, inst) = *found;
             let account = rec.scope.map(|s| s.account).unwrap_or_default();
             let requester = requester(&app, &account).await;
             panes::render_page(

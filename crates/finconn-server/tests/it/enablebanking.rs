@@ -169,14 +169,9 @@ async fn link_two(live: &LiveApp) -> Value {
         assert!(p.contains(&format!("••••{last4}")), "{name}'s last4: {p}");
     }
     assert!(p.contains("EUR"), "balances shown: {p}");
-    let r = flow(
-        app,
-        &live.pk,
-        &secret,
-        "select_accounts",
-        &[("accounts[]", "Käyttötili"), ("accounts[]", "Visa Credit")],
-    )
-    .await;
+    let r =
+        flow(app, &live.pk, &secret, "select_accounts", &[("accounts[]", "Käyttötili"), ("accounts[]", "Visa Credit")])
+            .await;
     assert!(pane(&r).contains("pane-success"), "{}", pane(&r));
     app.get(&format!("/v1/financial_connections/sessions/{session_id}")).await.ok()
 }
@@ -256,10 +251,8 @@ async fn a_psd2_link_reads_every_page_to_the_cent(backend: Backend) {
     // Ownership: the account holder's name as the bank gives it.
     assert_eq!(a["ownership_refresh"]["status"], "succeeded", "{a}");
     let ownership = a["ownership"].as_str().expect("an ownership");
-    let owners = app
-        .get(&format!("/v1/financial_connections/accounts/{chk_id}/owners?ownership={ownership}"))
-        .await
-        .ok();
+    let owners =
+        app.get(&format!("/v1/financial_connections/accounts/{chk_id}/owners?ownership={ownership}")).await.ok();
     assert_eq!(owners["data"][0]["name"], "Maija Meikäläinen");
 
     // A pending transaction books (same reference: same transaction) and one disappears (void).
@@ -413,3 +406,48 @@ async fn a_wrong_application_key_is_refused_by_the_bank_api() {
 }
 
 crate::on_both_backends!(@backend a_psd2_link_reads_every_page_to_the_cent, an_ended_consent_deactivates_the_accounts);
+
+/// `finconn doctor` against the fake: the application, whether the callback is registered, the banks; and
+/// start-up refusing a key that is not RSA, naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_the_application_and_a_bad_key_stops_start_up() {
+    const BIN: &str = env!("CARGO_BIN_EXE_finconn");
+    let bank = Bank::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("eb.pem");
+    std::fs::write(&key, &bank.private_pem).unwrap();
+    let run = |public_url: &str| {
+        std::process::Command::new(BIN)
+            .arg("doctor")
+            .current_dir(dir.path())
+            .env("FINCONN_ENABLE_BANKING_APPLICATION_ID", finconn_fake_enablebanking::APPLICATION_ID)
+            .env("FINCONN_ENABLE_BANKING_PRIVATE_KEY_FILE", &key)
+            .env("FINCONN_ENABLE_BANKING_API_BASE", bank.fake.base_url())
+            .env("FINCONN_CONNECTOR_ALLOW_LOOPBACK", "true")
+            .env("FINCONN_PUBLIC_URL", public_url)
+            .output()
+            .unwrap()
+    };
+    bank.fake.set_redirect_urls(vec!["https://finconn.example.com/link/oauth/callback".into()]);
+    let ok = run("https://finconn.example.com");
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{text}\n{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(text.contains("callback https://finconn.example.com/link/oauth/callback: registered"), "{text}");
+    assert!(text.contains("banks offered: 4"), "{text}");
+    let wrong = run("https://other.example.com");
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("NOT registered"));
+    assert!(!String::from_utf8_lossy(&ok.stdout).contains("BEGIN"), "the key is never printed");
+
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n").unwrap();
+    let bad = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("FINCONN_ENABLE_BANKING_APPLICATION_ID", finconn_fake_enablebanking::APPLICATION_ID)
+        .env("FINCONN_ENABLE_BANKING_PRIVATE_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("enable_banking.private_key_file") && err.contains("not an RSA key"), "{err}");
+}
