@@ -347,6 +347,32 @@ pub struct RefreshOutcome {
     pub touched: Touched,
 }
 
+impl RefreshOutcome {
+    /// A new ownership (`fcaowns_…`) of `owners`, refreshed `now`, becomes the account's.
+    pub(crate) fn set_owners(
+        &mut self,
+        rec: &mut LinkedAccountRecord,
+        owners: &[crate::provider::OwnerData],
+        now: i64,
+    ) {
+        let ownership = ids::new_id(OWNERSHIP);
+        self.owners = owners
+            .iter()
+            .map(|o| OwnerRecord {
+                id: ids::new_id(OWNER),
+                ownership: ownership.clone(),
+                name: o.name.clone(),
+                email: o.email.clone(),
+                phone: o.phone.clone(),
+                raw_address: o.raw_address.clone(),
+                refreshed_at: now,
+            })
+            .collect();
+        self.ownership = Some((ownership.clone(), now));
+        rec.ownership = Some(ownership);
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Touched {
     pub balance: bool,
@@ -786,21 +812,7 @@ impl Finconn {
             }
             Fetched::Owners(r) => {
                 if let Ok(owners) = &r {
-                    let ownership = ids::new_id(OWNERSHIP);
-                    out.owners = owners
-                        .iter()
-                        .map(|o| OwnerRecord {
-                            id: ids::new_id(OWNER),
-                            ownership: ownership.clone(),
-                            name: o.name.clone(),
-                            email: o.email.clone(),
-                            phone: o.phone.clone(),
-                            raw_address: o.raw_address.clone(),
-                            refreshed_at: now,
-                        })
-                        .collect();
-                    out.ownership = Some((ownership.clone(), now));
-                    rec.ownership = Some(ownership);
+                    out.set_owners(&mut rec, owners, now);
                 }
                 rec.ownership_refresh = Some(done(r.is_ok()));
                 out.account = Some(rec);

@@ -382,21 +382,7 @@ impl Finconn {
         if is_pending(rec.ownership_refresh.as_ref().map(|r| r.status)) {
             match data.filter(|_| data_ok).and_then(|d| d.owners.as_ref()) {
                 Some(owners) => {
-                    let ownership = ids::new_id(crate::accounts::OWNERSHIP);
-                    out.owners = owners
-                        .iter()
-                        .map(|o| crate::model::OwnerRecord {
-                            id: ids::new_id(crate::accounts::OWNER),
-                            ownership: ownership.clone(),
-                            name: o.name.clone(),
-                            email: o.email.clone(),
-                            phone: o.phone.clone(),
-                            raw_address: o.raw_address.clone(),
-                            refreshed_at: now,
-                        })
-                        .collect();
-                    out.ownership = Some((ownership.clone(), now));
-                    rec.ownership = Some(ownership);
+                    out.set_owners(&mut rec, owners, now);
                     rec.ownership_refresh = Some(finished(true));
                 }
                 None => {

@@ -127,17 +127,10 @@ struct Date {
     last_of_month: bool,
 }
 
-/// (month, day of month) of a day since the epoch (Howard Hinnant's civil_from_days).
+/// (month, day of month) of a day since the epoch.
 fn month_day(days: i64) -> (u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let dom = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (month as u32, dom as u32)
+    let (_, month, dom) = crate::calendar::civil_from_days(days);
+    (month, dom)
 }
 
 fn weekday(days: i64) -> i64 {

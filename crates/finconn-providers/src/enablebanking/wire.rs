@@ -6,6 +6,7 @@ use finconn_core::provider::{TransactionData, TransactionStatus};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::calendar::{civil_from_days, days_from_civil};
 use crate::simplefin::{money, wire::sanitize};
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -318,29 +319,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
-}
-
 fn num(s: &str) -> Option<i64> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
 }
@@ -352,7 +330,7 @@ pub fn parse_date(s: &str) -> Option<i64> {
     if s.as_bytes()[4] != b'-' || s.as_bytes()[7] != b'-' || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    Some(days_from_civil(y, m, d) * 86_400)
+    Some(days_from_civil(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?) * 86_400)
 }
 
 /// RFC 3339 (`2026-12-04T10:00:00.123456+02:00`, `…Z`) → Unix seconds.

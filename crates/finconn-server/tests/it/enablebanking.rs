@@ -7,7 +7,7 @@ use finconn_fake_enablebanking::{generate_key, FakeEnableBanking, Options};
 use finconn_server::config::EnableBankingConfig;
 use serde_json::Value;
 
-use crate::helpers::{flow, Backend, LiveApp, Resp, TestApp};
+use crate::helpers::{all_transactions, flow, refresh, Backend, LiveApp, Resp};
 
 struct Bank {
     fake: FakeEnableBanking,
@@ -128,29 +128,6 @@ async fn at_the_bank(popup: &str, decision: &str) -> (u16, String) {
     let again = http.get(&callback).send().await.expect("replay");
     assert_eq!(again.status().as_u16(), 404, "a callback works once");
     (status, body)
-}
-
-async fn refresh(app: &TestApp, id: &str, features: &[&str]) -> Resp {
-    let form: Vec<(&str, &str)> = features.iter().map(|f| ("features[]", *f)).collect();
-    app.post(&format!("/v1/financial_connections/accounts/{id}/refresh"), &form).await
-}
-
-async fn all_transactions(app: &TestApp, id: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut q = format!("/v1/financial_connections/transactions?account={id}&limit=100");
-        if let Some(a) = &after {
-            q.push_str(&format!("&starting_after={a}"));
-        }
-        let page = app.get(&q).await.ok();
-        let data = page["data"].as_array().unwrap().clone();
-        after = data.last().map(|t| t["id"].as_str().unwrap().to_owned());
-        out.extend(data);
-        if page["has_more"] != true {
-            return out;
-        }
-    }
 }
 
 /// Links two of the fake bank's three accounts through the popup; the session as the API shows it.

@@ -322,3 +322,28 @@ pub async fn serve_with(config: Config) -> (std::net::SocketAddr, tempfile::Temp
     tokio::spawn(startup::serve(state, listener, std::future::pending()));
     (addr, dir)
 }
+
+/// `POST /v1/financial_connections/accounts/{id}/refresh` with `features`.
+pub async fn refresh(app: &TestApp, id: &str, features: &[&str]) -> Resp {
+    let form: Vec<(&str, &str)> = features.iter().map(|f| ("features[]", *f)).collect();
+    app.post(&format!("/v1/financial_connections/accounts/{id}/refresh"), &form).await
+}
+
+/// Every transaction of an account, following the list's pages.
+pub async fn all_transactions(app: &TestApp, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut q = format!("/v1/financial_connections/transactions?account={id}&limit=100");
+        if let Some(a) = &after {
+            q.push_str(&format!("&starting_after={a}"));
+        }
+        let page = app.get(&q).await.ok();
+        let data = page["data"].as_array().unwrap().clone();
+        after = data.last().map(|t| t["id"].as_str().unwrap().to_owned());
+        out.extend(data);
+        if page["has_more"] != true {
+            return out;
+        }
+    }
+}

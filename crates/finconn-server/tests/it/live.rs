@@ -6,7 +6,7 @@
 use finconn_fake_simplefin::{FakeSimplefin, Options};
 use serde_json::{json, Value};
 
-use crate::helpers::{flow, Backend, LiveApp, Resp, TestApp};
+use crate::helpers::{all_transactions, flow, refresh, Backend, LiveApp, Resp, TestApp};
 
 const FAKE_INSTITUTION_NAME: &str = "Fake SimpleFIN";
 
@@ -152,31 +152,8 @@ fn account_named<'a>(session: &'a Value, name: &str) -> &'a Value {
     session["accounts"]["data"].as_array().unwrap().iter().find(|a| a["display_name"] == name).expect(name)
 }
 
-async fn refresh(app: &TestApp, id: &str, features: &[&str]) -> Resp {
-    let form: Vec<(&str, &str)> = features.iter().map(|f| ("features[]", *f)).collect();
-    app.post(&format!("/v1/financial_connections/accounts/{id}/refresh"), &form).await
-}
-
 async fn account(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/v1/financial_connections/accounts/{id}")).await.ok()
-}
-
-async fn all_transactions(app: &TestApp, id: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut q = format!("/v1/financial_connections/transactions?account={id}&limit=100");
-        if let Some(a) = &after {
-            q.push_str(&format!("&starting_after={a}"));
-        }
-        let page = app.get(&q).await.ok();
-        let data = page["data"].as_array().unwrap().clone();
-        after = data.last().map(|t| t["id"].as_str().unwrap().to_owned());
-        out.extend(data);
-        if page["has_more"] != true {
-            return out;
-        }
-    }
 }
 
 async fn event_types(app: &TestApp) -> Vec<String> {
