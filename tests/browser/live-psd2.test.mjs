@@ -60,6 +60,10 @@ async function toBank(frame) {
   const results = frame.getByTestId('institution-results');
   await results.waitFor({ state: 'visible' });
   assert.equal(await results.getByRole('button').count(), 1, 'one Nordea: the Finnish one');
+  // Its logo, loaded from finconn's origin (the frame's CSP allows no other host for images).
+  const logo = results.locator('img.logo');
+  assert.match(await logo.getAttribute('src'), /^\/link\/logos\/fcinst_EB[0-9a-f]{16}$/);
+  await eventually(() => logo.evaluate((el) => el.complete && el.naturalWidth > 0));
   await results.getByRole('button', { name: 'Nordea' }).click();
   return pane(frame, 'oauth');
 }

@@ -196,6 +196,11 @@ impl Connectors {
         self.0.iter().find(|c| c.institutions().iter().any(|i| i.id == id)).cloned()
     }
 
+    /// One institution of a connector.
+    pub fn institution(&self, id: &str) -> Option<Institution> {
+        self.0.iter().find_map(|c| c.institutions().into_iter().find(|i| i.id == id))
+    }
+
     pub fn by_name(&self, name: &str) -> Option<Arc<dyn Connector>> {
         self.0.iter().find(|c| c.name() == name).cloned()
     }

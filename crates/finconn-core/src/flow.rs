@@ -628,6 +628,7 @@ impl Finconn {
                     login: LoginKind::Credentials,
                     status: InstitutionStatus::Active,
                     features: vec![Permission::PaymentMethod],
+                    logo: None,
                 };
                 session.link = LinkStep::Done;
                 self.finish_link(scope, session.clone(), &inst, vec![manual], origin, None).await?;

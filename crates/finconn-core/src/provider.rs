@@ -19,6 +19,8 @@ pub struct Institution {
     pub status: InstitutionStatus,
     /// Which data it can share (`balances`, `ownership`, `payment_method`, `transactions`).
     pub features: Vec<Permission>,
+    /// The provider's URL of the institution's logo (the modal shows it through finconn, never directly).
+    pub logo: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -267,6 +267,7 @@ fn check_institution(inst: InstitutionToml, earlier: &[Entry], problems: &mut Ve
             login,
             status,
             features,
+            logo: None,
         },
         accounts,
         rules: inst.credential_rules.filter(|_| login == LoginKind::Credentials),

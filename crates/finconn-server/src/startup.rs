@@ -26,6 +26,8 @@ pub struct AppState {
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
     /// `/demo/session` creates objects for anyone who asks: 5 a second for the whole server.
     pub demo_limiter: Arc<crate::ratelimit::RateLimiter>,
+    /// Live institutions' logos, fetched through the connectors' policy and served from finconn.
+    pub logos: Arc<crate::link::Logos>,
 }
 
 /// The webhook address policies. Link-local and metadata addresses are refused in both modes; test mode
@@ -97,6 +99,7 @@ impl AppState {
                     .unwrap_or_else(|_| unreachable_client()),
             }
         });
+        let logos = Arc::new(crate::link::Logos::new(&connector_policy(&config)));
         let limiter = Arc::new(crate::ratelimit::RateLimiter::new(config.rate_limit_per_second));
         let demo_limiter = Arc::new(crate::ratelimit::RateLimiter::new(5));
         Self {
@@ -106,7 +109,18 @@ impl AppState {
             webhooks,
             limiter,
             demo_limiter,
+            logos,
         }
+    }
+}
+
+/// The outbound policy of everything a connector fetches.
+pub fn connector_policy(config: &Config) -> finconn_providers::outbound::Policy {
+    finconn_providers::outbound::Policy {
+        allow_loopback: config.connector_allow_loopback,
+        timeout: config.connector_timeout,
+        user_agent: format!("finconn/{}", env!("CARGO_PKG_VERSION")),
+        ..Default::default()
     }
 }
 
@@ -114,12 +128,7 @@ impl AppState {
 pub fn connectors(config: &Config) -> Connectors {
     use finconn_providers::simplefin::{Server, SimpleFin};
     let mut out: Vec<Arc<dyn finconn_core::connector::Connector>> = Vec::new();
-    let policy = finconn_providers::outbound::Policy {
-        allow_loopback: config.connector_allow_loopback,
-        timeout: config.connector_timeout,
-        user_agent: format!("finconn/{}", env!("CARGO_PKG_VERSION")),
-        ..Default::default()
-    };
+    let policy = connector_policy(config);
     if let Some(eb) = &config.enable_banking {
         let settings = finconn_providers::enablebanking::Settings {
             application_id: eb.application_id.clone(),

@@ -407,6 +407,7 @@ impl Connector for EnableBanking {
                         status: InstitutionStatus::Active,
                         // PSD2 account information: balances, transactions, the holder's name.
                         features: vec![Permission::Balances, Permission::Ownership, Permission::Transactions],
+                        logo: a.logo.filter(|l| l.starts_with("https://") || l.starts_with("http://")),
                     },
                     name: a.name.clone(),
                     country,

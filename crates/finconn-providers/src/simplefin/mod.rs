@@ -301,6 +301,7 @@ impl Connector for SimpleFin {
                 status: InstitutionStatus::Active,
                 // SimpleFIN shares balances and transactions: no owners, no account numbers.
                 features: vec![Permission::Balances, Permission::Transactions],
+                logo: None,
             })
             .collect()
     }

@@ -4,6 +4,8 @@
 
 mod api;
 mod demo;
+mod logos;
+pub use logos::Logos;
 mod oauth;
 mod panes;
 
@@ -41,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/link/static/link.css", get(|| async { asset(LINK_CSS, "text/css; charset=utf-8") }))
         .route("/link/api/{action}", post(api::flow))
         .route("/link/oauth/callback", get(oauth::callback))
+        .route("/link/logos/{institution}", get(logos::logo))
         .route("/link/oauth/{session}/{state}", get(oauth::page).post(oauth::decide))
         .route("/demo", get(demo::page))
         .route("/demo/session", post(demo::create_session))

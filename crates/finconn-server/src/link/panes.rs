@@ -97,7 +97,9 @@ fn human_time(ts: i64) -> String {
 }
 
 fn institution(i: &finconn_core::provider::Institution) -> Value {
-    context! { id => i.id, name => i.name }
+    // A logo comes through finconn (`/link/logos/…`): the modal loads nothing from other hosts.
+    let logo = i.logo.as_ref().map(|_| format!("/link/logos/{}", i.id));
+    context! { id => i.id, name => i.name, logo, country => i.countries.join(", ") }
 }
 
 pub fn pane_html(pane: &Pane, session_id: &str) -> String {

@@ -428,3 +428,51 @@ async fn doctor_checks_the_application_and_a_bad_key_stops_start_up() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("enable_banking.private_key_file") && err.contains("not an RSA key"), "{err}");
 }
+
+/// Bank logos come through finconn's origin (the modal loads nothing from other hosts): the bytes of the
+/// provider's image, only when they are a raster image; unknown institutions are 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_logos_are_served_from_finconn() {
+    let bank = Bank::start().await;
+    let live = live(Backend::Sqlite, &bank).await;
+    let app = &live.app;
+    let nordea = app
+        .state
+        .core
+        .providers
+        .connectors
+        .institutions()
+        .into_iter()
+        .find(|i| i.name == "Nordea" && i.countries == ["FI"])
+        .unwrap();
+    let res = reqwest::get(format!("{}/link/logos/{}", app.base, nordea.id)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), finconn_fake_enablebanking::logo_png("Nordea"));
+    let fetched = bank.fake.requests().iter().filter(|e| e.path == "/logos").count();
+    // Kept: a second request does not go to the provider again.
+    let again = reqwest::get(format!("{}/link/logos/{}", app.base, nordea.id)).await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(bank.fake.requests().iter().filter(|e| e.path == "/logos").count(), fetched);
+    for unknown in ["fcinst_EB0000000000000000", "fcinst_TestInstitution", "..%2F..%2Fetc"] {
+        let r = reqwest::get(format!("{}/link/logos/{unknown}", app.base)).await.unwrap();
+        assert_eq!(r.status(), 404, "{unknown}");
+    }
+    // The search results show it.
+    let cus = app.create_customer(&[]).await;
+    let s = app
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", cus["id"].as_str().unwrap()),
+            ("permissions[]", "balances"),
+            ("filters[countries][]", "FI"),
+        ])
+        .await
+        .ok();
+    let secret = s["client_secret"].as_str().unwrap();
+    flow(app, &live.pk, secret, "consent", &[]).await;
+    let r = flow(app, &live.pk, secret, "search", &[("query", "nordea")]).await;
+    let p = unescape(pane(&r));
+    assert!(p.contains(&format!("src=\"/link/logos/{}\"", nordea.id)), "{p}");
+}
