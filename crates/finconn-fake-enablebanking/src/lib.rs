@@ -940,13 +940,9 @@ pub fn logo_png(name: &str) -> Vec<u8> {
     }
     let h = name.bytes().fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
     let rgb = [h, h.wrapping_mul(3), h.wrapping_add(90)];
-    let mut raw = Vec::new();
-    for _ in 0..2 {
-        raw.push(0); // filter: none
-        for _ in 0..2 {
-            raw.extend_from_slice(&rgb);
-        }
-    }
+    // Two rows, each: filter byte 0 (none), then two pixels.
+    let row = [&[0u8][..], &rgb, &rgb].concat();
+    let raw = [row.clone(), row].concat();
     let mut z = vec![0x78, 0x01, 0x01];
     let len = u16::try_from(raw.len()).unwrap_or(0);
     z.extend_from_slice(&len.to_le_bytes());
