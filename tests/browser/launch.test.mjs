@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  agree, createSession, launchModal, merchantOutcome, newKeys, openMerchant, useBrowser,
+  FINCONN_URL, agree, createSession, launchModal, merchantOutcome, newKeys, openMerchant, useBrowser,
 } from './lib/harness.mjs';
 
 const b = useBrowser();
@@ -42,6 +42,36 @@ test('one flow at a time: a second call while the modal is open resolves with an
     await page.waitForFunction(() => window.firstFlow.done);
     const firstResult = await page.evaluate(() => window.firstFlow.result);
     assert.equal(firstResult.financialConnectionsSession.id, first.id);
+  } finally {
+    await context.close();
+  }
+});
+
+test('loadStripe from /v3/loader.mjs (an ES module, as @stripe/stripe-js) loads the embed and links', async () => {
+  const keys = newKeys();
+  const session = await createSession(keys);
+  const { context, page, problems } = await openMerchant(b.browser, keys);
+  try {
+    await page.goto(new URL('/bundle', page.url()).href);
+    assert.equal(await page.evaluate(() => typeof window.Stripe), 'undefined', 'no embed on the page yet');
+    await page.evaluate(async ({ loader, pk, cs }) => {
+      const { loadStripe } = await import(loader);
+      const stripe = await loadStripe(pk);
+      const again = await loadStripe(pk);
+      window.loadedTwice = document.querySelectorAll('script[src$="/v3/"]').length;
+      window.sameApi = typeof again.collectFinancialConnectionsAccounts === 'function';
+      window.outcome = stripe.collectFinancialConnectionsAccounts({ clientSecret: cs });
+    }, { loader: `${FINCONN_URL}/v3/loader.mjs`, pk: keys.pk, cs: session.client_secret });
+    assert.equal(await page.evaluate(() => window.loadedTwice), 1, 'the embed is loaded once');
+    assert.equal(await page.evaluate(() => window.sameApi), true);
+    const frame = page.frameLocator('[data-finconn-frame]');
+    await agree(frame);
+    // Escape closes the modal (as Stripe's): the promise resolves with the session and no accounts.
+    await page.keyboard.press('Escape');
+    const result = await page.evaluate(() => window.outcome);
+    assert.ok(result.financialConnectionsSession, JSON.stringify(result));
+    assert.deepEqual(result.financialConnectionsSession.accounts, [], 'cancelled: no accounts');
+    assert.deepEqual(problems, []);
   } finally {
     await context.close();
   }

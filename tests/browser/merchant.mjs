@@ -97,6 +97,11 @@ const server = http.createServer((req, res) => {
     req.resume();
     res.writeHead(200, { ...common, 'Content-Type': 'application/json' });
     res.end('{"ok":true}');
+  } else if (req.method === 'GET' && url.pathname === '/bundle') {
+    // A page without the embed's script tag: a bundle that imports finconn's loadStripe as an ES module.
+    res.writeHead(200, { ...common, 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bundle</title></head>' +
+      '<body><main><h1>Acme (bundled)</h1></main></body></html>');
   } else if (url.pathname === '/favicon.ico') {
     res.writeHead(204);
     res.end();

@@ -48,7 +48,7 @@
       var when = new Date(Number(t.getAttribute('data-timestamp')) * 1000);
       t.textContent = when.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
     });
-    var target = paneEl.querySelector('[autofocus]') || paneEl.querySelector('h1');
+    var target = paneEl.querySelector('[data-autofocus]') || paneEl.querySelector('h1');
     if (target) target.focus();
     var oauth = paneEl.querySelector('[data-oauth-url]');
     if (oauth) startPolling(); else stopPolling();

@@ -16,6 +16,9 @@ use crate::telemetry;
 pub fn router(app: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/customers", post(customers::create_customer).get(customers::list_customers))
+        // Stripe's customer search is outside the Financial Connections contract: an unknown URL, not a
+        // customer named "search".
+        .route("/v1/customers/search", axum::routing::any(unrecognized))
         .route(
             "/v1/customers/{customer}",
             get(customers::retrieve_customer).post(customers::update_customer).delete(customers::delete_customer),

@@ -107,15 +107,17 @@ export async function openMerchant(browser, keys, { viewport = DESKTOP } = {}) {
   const urls = [];
   const problems = []; // uncaught exceptions in any page or frame
   const consoleErrors = []; // console errors, for tests that check them
+  const consoleAll = []; // every console message (any level) of every page and frame
   context.on('request', (r) => urls.push(r.url()));
   context.on('weberror', (e) => problems.push(`page error: ${e.error().message}`));
   context.on('console', (m) => {
+    consoleAll.push(`${m.type()}: ${m.text()}`);
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
   const page = await context.newPage();
   await page.goto(`${MERCHANT_URL}/checkout?pk=${encodeURIComponent(keys.pk)}`);
   assert.notEqual(new URL(MERCHANT_URL).origin, new URL(FINCONN_URL).origin, 'merchant and finconn share an origin');
-  return { context, page, urls, problems, consoleErrors };
+  return { context, page, urls, problems, consoleErrors, consoleAll };
 }
 
 // Each flow launched with a screenshot prefix records every pane it reaches: pane() screenshots it as

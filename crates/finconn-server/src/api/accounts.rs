@@ -106,7 +106,11 @@ pub async fn refresh_account(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (features, expand) = params::parse(&ctx.form, |root| Some((features(&root, Feature::VALUES)?, root.expand())))?;
+    let (features, expand) = params::parse(&ctx.form, |root| {
+        let features = features(&root, Feature::VALUES);
+        let expand = root.expand();
+        Some((features?, expand))
+    })?;
     let account = app.core.refresh_account(ctx.scope(), &id, &features).await?;
     app.jobs.notify_one();
     expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
@@ -119,8 +123,9 @@ pub async fn subscribe_account(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| {
-        features(&root, &["transactions"])?;
-        Some(root.expand())
+        let features = features(&root, &["transactions"]);
+        let expand = root.expand();
+        features.map(|_| expand)
     })?;
     let account = app.core.subscribe_account(ctx.scope(), &id).await?;
     app.jobs.notify_one();
@@ -134,8 +139,9 @@ pub async fn unsubscribe_account(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| {
-        features(&root, &["transactions"])?;
-        Some(root.expand())
+        let features = features(&root, &["transactions"]);
+        let expand = root.expand();
+        features.map(|_| expand)
     })?;
     let account = app.core.unsubscribe_account(ctx.scope(), &id).await?;
     expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
@@ -150,7 +156,8 @@ pub async fn list_owners(
     let (ownership, page, expand) = params::parse(&ctx.form, |root| {
         let ownership = root.required_string("ownership", 5000);
         let page = super::page_request(&root);
-        Some((ownership?, page?, root.expand()))
+        let expand = root.expand();
+        Some((ownership?, page?, expand))
     })?;
     let out = app.core.list_owners(ctx.scope(), &id, &ownership, &page).await?;
     let url = format!("{URL}/{id}/owners");

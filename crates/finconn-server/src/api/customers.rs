@@ -113,7 +113,8 @@ pub async fn list_customers(State(app): State<AppState>, ctx: Ctx) -> Result<Jso
         let created = super::range(&root, "created");
         let test_clock = root.string("test_clock", 5000).value();
         let page = super::page_request(&root);
-        Some((CustomerFilter { email, created: created?, test_clock }, page?, root.expand()))
+        let expand = root.expand();
+        Some((CustomerFilter { email, created: created?, test_clock }, page?, expand))
     })?;
     let page_out = app.core.list_customers(ctx.scope(), &filter, &page).await?;
     let list = List::new(page_out.items, page_out.has_more, "/v1/customers");

@@ -23,16 +23,17 @@ pub async fn list_events(State(app): State<AppState>, ctx: Ctx) -> Result<Json<V
         let kinds = match (one, many) {
             (Some(_), Field::Value(_)) => {
                 root.report().reject(ApiError::exclusive("type", "types"));
-                return None;
+                None
             }
-            (Some(t), _) => vec![t],
-            (None, Field::Value(items)) => items.into_iter().map(|(_, v)| v).collect(),
-            (None, _) => Vec::new(),
+            (Some(t), _) => Some(vec![t]),
+            (None, Field::Value(items)) => Some(items.into_iter().map(|(_, v)| v).collect()),
+            (None, _) => Some(Vec::new()),
         };
         let created = super::range(&root, "created");
         let delivery_success = root.boolean("delivery_success");
         let page = super::page_request(&root);
-        Some((EventFilter { kinds, created: created?, delivery_success }, page?, root.expand()))
+        let expand = root.expand();
+        Some((EventFilter { kinds: kinds?, created: created?, delivery_success }, page?, expand))
     })?;
     let out = app.core.list_events(ctx.scope(), filter, &page).await?;
     expand::list(&app, &ctx, List::new(out.items, out.has_more, "/v1/events"), &expand, expand::NONE).await
@@ -95,7 +96,7 @@ fn changes(root: &Obj<'_>, create: bool, policy: &finconn_providers::outbound::O
     if let Some(u) = &url {
         valid_url(root, u, policy);
     }
-    let enabled_events = enabled_events(root, create)?;
+    let enabled_events = enabled_events(root, create);
     let description = match root.string("description", 5000) {
         Field::Value(d) => Some(Some(d)),
         Field::Empty => Some(None),
@@ -115,16 +116,15 @@ fn changes(root: &Obj<'_>, create: bool, policy: &finconn_providers::outbound::O
     } else {
         (root.boolean("disabled"), None)
     };
-    if create && url.is_none() {
-        return None;
-    }
-    Some(EndpointChanges { url, enabled_events, description, metadata, disabled, api_version })
+    Some(EndpointChanges { url, enabled_events: enabled_events?, description, metadata, disabled, api_version })
 }
 
 /// `POST /v1/webhook_endpoints`: the answer carries the `whsec_…` secret, this once.
 pub async fn create_webhook_endpoint(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let (c, expand) = params::parse(&ctx.form, |root| {
-        Some((changes(&root, true, app.webhooks.for_mode(ctx.scope().livemode))?, root.expand()))
+        let changes = changes(&root, true, app.webhooks.for_mode(ctx.scope().livemode));
+        let expand = root.expand();
+        Some((changes?, expand))
     })?;
     let e = app.core.create_webhook_endpoint(ctx.scope(), c).await?;
     expand::object(&app, &ctx, e, &expand, expand::NONE).await
@@ -148,7 +148,9 @@ pub async fn update_webhook_endpoint(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (c, expand) = params::parse(&ctx.form, |root| {
-        Some((changes(&root, false, app.webhooks.for_mode(ctx.scope().livemode))?, root.expand()))
+        let changes = changes(&root, false, app.webhooks.for_mode(ctx.scope().livemode));
+        let expand = root.expand();
+        Some((changes?, expand))
     })?;
     let e = app.core.update_webhook_endpoint(ctx.scope(), &id, c).await?;
     expand::object(&app, &ctx, e, &expand, expand::NONE).await
@@ -167,7 +169,11 @@ pub async fn delete_webhook_endpoint(
 
 /// `GET /v1/webhook_endpoints`
 pub async fn list_webhook_endpoints(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
-    let (page, expand) = params::parse(&ctx.form, |root| Some((super::page_request(&root)?, root.expand())))?;
+    let (page, expand) = params::parse(&ctx.form, |root| {
+        let page = super::page_request(&root);
+        let expand = root.expand();
+        Some((page?, expand))
+    })?;
     let out = app.core.list_webhook_endpoints(ctx.scope(), &page).await?;
     expand::list(&app, &ctx, List::new(out.items, out.has_more, "/v1/webhook_endpoints"), &expand, expand::NONE).await
 }

@@ -43,7 +43,11 @@ pub fn to_wire(i: &Institution, livemode: bool) -> Value {
 
 /// `GET /v1/financial_connections/institutions`
 pub async fn list_institutions(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
-    let (page, expand) = params::parse(&ctx.form, |root| Some((super::page_request(&root)?, root.expand())))?;
+    let (page, expand) = params::parse(&ctx.form, |root| {
+        let page = super::page_request(&root);
+        let expand = root.expand();
+        Some((page?, expand))
+    })?;
     let livemode = ctx.scope().livemode;
     let all: Vec<Institution> = app.core.provider(livemode).map(|p| p.institutions()).unwrap_or_default();
     let position = |id: &str, param: &str| {

@@ -41,7 +41,8 @@ pub async fn create_test_clock(State(app): State<AppState>, ctx: Ctx) -> Result<
         let frozen = frozen_time(&root);
         let name = root.string_set("name", 300);
         let customer = root.string_set("customer", 5000);
-        Some((frozen?, name, customer, root.expand()))
+        let expand = root.expand();
+        Some((frozen?, name, customer, expand))
     })?;
     let clock = app.core.create_test_clock(ctx.scope(), frozen, name, customer.as_deref(), Some(&ctx.origin())).await?;
     app.jobs.notify_one(); // the event's fan-out
@@ -51,7 +52,11 @@ pub async fn create_test_clock(State(app): State<AppState>, ctx: Ctx) -> Result<
 /// `GET /v1/test_helpers/test_clocks`
 pub async fn list_test_clocks(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
     test_mode(&ctx)?;
-    let (page, expand) = params::parse(&ctx.form, |root| Some((super::page_request(&root)?, root.expand())))?;
+    let (page, expand) = params::parse(&ctx.form, |root| {
+        let page = super::page_request(&root);
+        let expand = root.expand();
+        Some((page?, expand))
+    })?;
     let out = app.core.list_test_clocks(ctx.scope(), &page).await?;
     let list = List::new(out.items, out.has_more, "/v1/test_helpers/test_clocks");
     expand::list(&app, &ctx, list, &expand, expand::NONE).await
@@ -91,7 +96,11 @@ pub async fn advance_test_clock(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     test_mode(&ctx)?;
-    let (frozen, expand) = params::parse(&ctx.form, |root| Some((frozen_time(&root)?, root.expand())))?;
+    let (frozen, expand) = params::parse(&ctx.form, |root| {
+        let frozen = frozen_time(&root);
+        let expand = root.expand();
+        Some((frozen?, expand))
+    })?;
     let clock = app.core.advance_test_clock(ctx.scope(), &id, frozen, Some(&ctx.origin())).await?;
     app.jobs.notify_one();
     expand::object(&app, &ctx, clock, &expand, expand::NONE).await

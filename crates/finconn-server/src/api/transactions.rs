@@ -19,16 +19,12 @@ pub async fn list_transactions(State(app): State<AppState>, ctx: Ctx) -> Result<
         let account = root.required_string("account", 5000);
         let transacted_at = super::range(&root, "transacted_at");
         let after_refresh = match root.object("transaction_refresh") {
-            Field::Value(t) => Some(t.required_string("after", 5000)),
+            Field::Value(t) => t.required_string("after", 5000),
             _ => None,
         };
-        let after_refresh = match after_refresh {
-            Some(Some(a)) => Some(a),
-            Some(None) => return None,
-            None => None,
-        };
         let page = super::page_request(&root);
-        Some((account?, TransactionFilter { transacted_at: transacted_at?, after_refresh }, page?, root.expand()))
+        let expand = root.expand();
+        Some((account?, TransactionFilter { transacted_at: transacted_at?, after_refresh }, page?, expand))
     })?;
     let out = app.core.list_transactions(ctx.scope(), &account, filter, &page).await?;
     let list = List::new(out.items, out.has_more, "/v1/financial_connections/transactions");

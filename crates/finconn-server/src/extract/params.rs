@@ -3,7 +3,10 @@
 //! Handlers read parameters through [`Obj`] accessors. Every accessor marks its key as known; an `Obj`
 //! reports the keys nobody asked for when it is dropped. Problems are collected rather than returned at
 //! once, so the error a client gets follows Stripe's order whatever order the code reads in: unknown
-//! parameters first, then missing ones, then invalid values.
+//! parameters first, then missing ones, then invalid values. A reader must therefore read every parameter
+//! it knows before it gives up on one (`let a = …; let b = …; Some((a?, b?))`, never `a?` before `b` is
+//! read): a key left unread is reported as unknown. Required accessors go on with a placeholder after
+//! reporting, for the same reason.
 
 use std::cell::RefCell;
 
@@ -12,6 +15,7 @@ use crate::error::ApiError;
 
 #[derive(Default)]
 pub struct Report {
+    /// Parameters nobody read.
     unknown: RefCell<Vec<String>>,
     missing: RefCell<Vec<ApiError>>,
     invalid: RefCell<Vec<ApiError>>,
@@ -31,6 +35,8 @@ impl Report {
         self.invalid(e);
     }
 
+    /// The first problem in Stripe's order: unknown parameters, then missing ones, then invalid values.
+    /// Readers read every parameter before they give up on one, so an unread key is unknown.
     fn into_result(self) -> Result<(), ApiError> {
         let unknown = self.unknown.into_inner();
         if !unknown.is_empty() {
@@ -197,12 +203,15 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// Required accessors report a missing or invalid value and go on with a placeholder (never returned
+    /// to the handler: `parse` answers with the problem), so the reader still reaches every parameter after
+    /// it and a truly unknown one is told apart from the valid ones.
     pub fn required_string(&self, key: &str, max_len: usize) -> Option<String> {
         if self.entries.iter().all(|(k, _)| k != key) {
             self.report.missing(ApiError::missing(&self.path(key)));
-            return None;
+            return Some(String::new());
         }
-        self.string_set(key, max_len)
+        Some(self.string_set(key, max_len).unwrap_or_default())
     }
 
     fn enum_at<E>(&self, path: String, raw: &str, values: &[&str], parse: fn(&str) -> Option<E>) -> Option<E> {
@@ -226,8 +235,15 @@ impl<'a> Obj<'a> {
     }
 
     pub fn required_enum<E>(&self, key: &str, values: &[&str], parse: fn(&str) -> Option<E>) -> Option<E> {
-        let s = self.required_string(key, 5000)?;
-        self.enum_at(self.path(key), &s, values, parse)
+        let placeholder = || values.first().and_then(|v| parse(v));
+        if self.entries.iter().all(|(k, _)| k != key) {
+            self.report.missing(ApiError::missing(&self.path(key)));
+            return placeholder();
+        }
+        match self.string_set(key, 5000) {
+            Some(s) => self.enum_at(self.path(key), &s, values, parse).or_else(placeholder),
+            None => placeholder(),
+        }
     }
 
     /// An integer in `min..=max`; `""` gives `Field::Empty`.
@@ -294,12 +310,13 @@ impl<'a> Obj<'a> {
     }
 
     pub fn required_object(&self, key: &str) -> Option<Obj<'a>> {
+        let empty = || Obj::new(Some(self.path(key)), &[], self.report);
         match self.object(key) {
             Field::Value(o) => Some(o),
-            Field::Absent if self.entries.iter().any(|(k, _)| k == key) => None,
+            Field::Absent if self.entries.iter().any(|(k, _)| k == key) => Some(empty()),
             _ => {
                 self.report.missing(ApiError::missing(&self.path(key)));
-                None
+                Some(empty())
             }
         }
     }

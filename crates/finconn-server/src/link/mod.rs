@@ -17,6 +17,7 @@ use axum::Router;
 use crate::startup::AppState;
 
 const EMBED_JS: &str = include_str!("../../../../web/embed/finconn.js");
+const LOADER_JS: &str = include_str!("../../../../web/embed/loader.mjs");
 const FRAME_JS: &str = include_str!("../../../../web/link/frame.js");
 const OAUTH_DONE_JS: &str = include_str!("../../../../web/link/oauth-done.js");
 const OAUTH_PAGE_JS: &str = include_str!("../../../../web/link/oauth-page.js");
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v3", get(embed))
         .route("/v3/", get(embed))
         .route("/js/finconn.js", get(embed))
+        .route("/v3/loader.mjs", get(loader))
         .route("/link/frame", get(frame))
         .route("/link/static/frame.js", get(|| async { asset(FRAME_JS, "text/javascript; charset=utf-8") }))
         .route("/link/static/oauth-page.js", get(|| async { asset(OAUTH_PAGE_JS, "text/javascript; charset=utf-8") }))
@@ -61,6 +63,13 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 async fn embed() -> Response {
     let mut res = asset(EMBED_JS, "text/javascript; charset=utf-8");
     // Merchant pages on any origin load it.
+    res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    res
+}
+
+/// The ES module with `loadStripe` (imported cross-origin by merchant pages and bundles).
+async fn loader() -> Response {
+    let mut res = asset(LOADER_JS, "text/javascript; charset=utf-8");
     res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     res
 }

@@ -56,14 +56,15 @@ async fn minimal_session_omits_optional_fields_and_nulls_nullable_ones(app: Test
     let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
+        // Stripe's order: id and object first, the rest alphabetical.
         [
+            "id",
+            "object",
             "account_holder",
             "accounts",
             "client_secret",
             "filters",
-            "id",
             "livemode",
-            "object",
             "permissions",
             "prefetch"
         ],
