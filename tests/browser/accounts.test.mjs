@@ -8,11 +8,10 @@ import {
 
 const b = useBrowser();
 
-/** Consent → Test Institution → log in → the accounts pane. */
+/** Consent → Test Institution (no credentials, as Stripe's) → the accounts pane. */
 async function toAccounts(frame) {
   await agree(frame);
   await pickInstitution(frame, 'fcinst_TestInstitution');
-  await login(frame, 'jenny', 'pw');
   return pane(frame, 'accounts');
 }
 

@@ -20,7 +20,6 @@ test('the /demo page links a Test Institution account and lists it', async () =>
   });
   await agree(frame);
   await pickInstitution(frame, 'fcinst_TestInstitution');
-  await login(frame, 'demo', 'demo');
   await pane(frame, 'accounts');
   await chooseAccounts(frame, ['Success']);
   await pane(frame, 'success');

@@ -42,7 +42,6 @@ test('Down Bank (Scheduled): error pane with the expected time, onEvent error, t
     await frame.getByRole('button', { name: 'Try another bank' }).click();
     await pane(frame, 'institutions');
     await pickInstitution(frame, 'fcinst_TestInstitution');
-    await login(frame, 'jenny', 'pw');
     await pane(frame, 'accounts');
     await chooseAccounts(frame, ['Success']);
     const outcome = await done(page, frame);

@@ -43,13 +43,20 @@ test('focus lands on each pane\'s heading or first field, in a cross-origin fram
     await agree(frame);
     await expectFocus(page, { tag: 'h1', text: /Select your bank/, frameHasFocus: true }, 'institutions');
     // A search keeps focus in the search box (the user is typing).
-    await frame.getByLabel('Search for your bank').fill('test');
+    await frame.getByLabel('Search for your bank').fill('sandbox');
     await frame.getByTestId('institution-results').waitFor({ state: 'visible' });
     await expectFocus(page, { testid: 'institution-search' }, 'search');
-    await pickInstitution(frame, 'fcinst_TestInstitution');
+    await pickInstitution(frame, 'fcinst_SandboxBankNonOAuth');
     await pane(frame, 'login');
     await expectFocus(page, { testid: 'login-username', frameHasFocus: true }, 'login');
-    await login(frame, 'jenny', 'password');
+    // A wrong password: the error is announced and focus moves to the field to correct, the username kept.
+    await login(frame, 'jenny', 'incorrect');
+    await frame.getByTestId('login-error').waitFor({ state: 'visible' });
+    await expectFocus(page, { testid: 'login-password', frameHasFocus: true }, 'login error');
+    assert.equal(await frame.getByLabel('Username').inputValue(), 'jenny', 'the username is kept');
+    assert.equal(await frame.getByLabel('Password').inputValue(), '', 'the password is not');
+    await frame.getByLabel('Password').fill('pw');
+    await frame.getByRole('button', { name: 'Sign in' }).click();
     await pane(frame, 'accounts');
     await expectFocus(page, { tag: 'h1', text: /Select accounts/ }, 'accounts');
     await chooseAccounts(frame, ['Success']);

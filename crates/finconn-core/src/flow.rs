@@ -94,6 +94,9 @@ pub enum Pane {
     Login {
         institution: Institution,
         message: Option<String>,
+        /// What the user typed as username, kept when the pane comes back with a message (never the
+        /// password).
+        username: Option<String>,
     },
     Challenge {
         institution: Institution,
@@ -316,7 +319,11 @@ impl Finconn {
             }
             LinkStep::Institutions => self.institutions_pane(session, livemode, None),
             LinkStep::Login { institution } => {
-                Pane::Login { institution: self.institution_of(session, livemode, institution)?, message: None }
+                Pane::Login {
+                    institution: self.institution_of(session, livemode, institution)?,
+                    message: None,
+                    username: None,
+                }
             }
             LinkStep::Challenge { institution, challenge } => Pane::Challenge {
                 institution: self.institution_of(session, livemode, institution)?,
@@ -423,8 +430,15 @@ impl Finconn {
                     }
                     return view(session, pane, events);
                 }
+                if inst.login == LoginKind::None {
+                    // Straight to the account picker, as Stripe's test institutions: no credentials.
+                    let mut view = self.after_login(scope, session, inst, Some(LoginOutcome::Authorized)).await?;
+                    events.append(&mut view.events);
+                    view.events = events;
+                    return Ok(view);
+                }
                 session.link = match inst.login {
-                    LoginKind::Credentials => LinkStep::Login { institution: inst.id.clone() },
+                    LoginKind::None | LoginKind::Credentials => LinkStep::Login { institution: inst.id.clone() },
                     LoginKind::OAuth => {
                         LinkStep::OAuth { institution: inst.id.clone(), state: ids::random_base62(32), error: None }
                     }
@@ -437,7 +451,11 @@ impl Finconn {
             (Action::Login { username, password }, LinkStep::Login { institution }) => {
                 let inst = self.institution_of(&session, livemode, &institution)?;
                 let outcome = self.provider(livemode).map(|p| p.login(&inst.id, &username, &password));
-                self.after_login(scope, session, inst, outcome).await
+                let mut view = self.after_login(scope, session, inst, outcome).await?;
+                if let Pane::Login { username: kept, .. } = &mut view.pane {
+                    *kept = Some(username);
+                }
+                Ok(view)
             }
             (Action::Answer { answer }, LinkStep::Challenge { institution, challenge }) => {
                 let inst = self.institution_of(&session, livemode, &institution)?;
@@ -714,7 +732,7 @@ impl Finconn {
                     LinkStep::Challenge { challenge, .. } => {
                         Pane::Challenge { institution: inst, challenge: challenge.clone(), message: Some(message) }
                     }
-                    _ => Pane::Login { institution: inst, message: Some(message) },
+                    _ => Pane::Login { institution: inst, message: Some(message), username: None },
                 };
                 Ok(FlowView { session, pane, events: Vec::new() })
             }

@@ -25,6 +25,9 @@ pub struct Institution {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoginKind {
+    /// No login at all: choosing the institution authorizes (Stripe's test institutions "without providing
+    /// credentials").
+    None,
     /// The institution's own authorization page (simulated in the sandbox): Authorize or Cancel.
     OAuth,
     /// Username and password in finconn's pane.

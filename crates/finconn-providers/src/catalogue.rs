@@ -82,6 +82,8 @@ struct InstitutionToml {
 
 #[derive(Clone, Copy, Deserialize)]
 enum LoginToml {
+    #[serde(rename = "none")]
+    None,
     #[serde(rename = "oauth")]
     OAuth,
     #[serde(rename = "credentials")]
@@ -179,12 +181,15 @@ fn check_institution(inst: InstitutionToml, earlier: &[Entry], problems: &mut Ve
         }
     }
     let login = match inst.login {
+        LoginToml::None => LoginKind::None,
         LoginToml::OAuth => LoginKind::OAuth,
         LoginToml::Credentials => LoginKind::Credentials,
     };
     match (login, inst.credential_rules) {
         (LoginKind::Credentials, None) => problems.push(format!("{at}: a credentials login needs credential_rules")),
-        (LoginKind::OAuth, Some(_)) => problems.push(format!("{at}: an oauth login takes no credential_rules")),
+        (LoginKind::OAuth | LoginKind::None, Some(_)) => {
+            problems.push(format!("{at}: only a credentials login takes credential_rules"))
+        }
         _ => {}
     }
     let status = match (inst.status, inst.available_in_seconds) {
@@ -431,7 +436,7 @@ purpose = "p"
     #[test]
     fn login_and_status_keys_must_agree() {
         let text = ONE.replace("login = \"credentials\"", "login = \"oauth\"");
-        assert!(problems(&text).iter().any(|m| m.contains("an oauth login takes no credential_rules")));
+        assert!(problems(&text).iter().any(|m| m.contains("only a credentials login takes credential_rules")));
         let text = ONE.replace("credential_rules = \"any\"\n", "");
         assert!(problems(&text).iter().any(|m| m.contains("needs credential_rules")));
         let text = ONE.replace("status = \"active\"", "status = \"down_scheduled\"");

@@ -19,6 +19,7 @@ pub(crate) fn render(sandbox: &Sandbox) -> String {
     for e in sandbox.entries() {
         let i = &e.institution;
         let login = match (i.login, e.rules) {
+            (LoginKind::None, _) => "none (Stripe's: no credentials)",
             (LoginKind::OAuth, _) => "OAuth (simulated authorization page)",
             (LoginKind::Credentials, Some(CredentialRules::SandboxKeywords)) => "username and password: test keywords",
             (LoginKind::Credentials, _) => "username and password: any",

@@ -279,7 +279,11 @@ mod tests {
         for id in [TEST_OAUTH, SANDBOX_OAUTH] {
             assert_eq!(inst(id).login, LoginKind::OAuth, "{id}");
         }
-        for id in [TEST_INSTITUTION, OWNERSHIP, SANDBOX_NON_OAUTH, INVALID_PAYMENT, DOWN_SCHEDULED, CANADA] {
+        // Stripe: "The client can link accounts from any of these institutions without providing credentials."
+        for id in [TEST_INSTITUTION, OWNERSHIP, INVALID_PAYMENT, DOWN_SCHEDULED, DOWN_UNSCHEDULED, DOWN_ERROR] {
+            assert_eq!(inst(id).login, LoginKind::None, "{id}");
+        }
+        for id in [SANDBOX_NON_OAUTH, CANADA] {
             assert_eq!(inst(id).login, LoginKind::Credentials, "{id}");
         }
         assert_eq!(inst(DOWN_SCHEDULED).status, InstitutionStatus::DownScheduled { available_in_seconds: 3600 });
@@ -296,9 +300,17 @@ mod tests {
     }
 
     #[test]
+    fn stripes_test_institutions_take_no_login() {
+        let s = sandbox();
+        for id in [TEST_INSTITUTION, OWNERSHIP, INVALID_PAYMENT] {
+            assert!(matches!(s.login(id, "jenny", "hunter2"), LoginOutcome::Failed { .. }), "{id}");
+        }
+    }
+
+    #[test]
     fn any_credentials_log_in_at_the_simple_banks() {
         let s = sandbox();
-        for id in [TEST_INSTITUTION, OWNERSHIP, INVALID_PAYMENT, CANADA] {
+        for id in [CANADA] {
             assert_eq!(s.login(id, "jenny", "hunter2"), LoginOutcome::Authorized, "{id}");
             // The Sandbox Bank keywords mean nothing here.
             assert_eq!(s.login(id, "jenny", "error"), LoginOutcome::Authorized, "{id}");
@@ -309,7 +321,7 @@ mod tests {
     #[test]
     fn empty_credentials_are_incorrect_everywhere() {
         let s = sandbox();
-        for id in [TEST_INSTITUTION, SANDBOX_NON_OAUTH, CANADA] {
+        for id in [SANDBOX_NON_OAUTH, CANADA] {
             for (u, p) in [("", "pw"), ("user", ""), ("  ", "pw"), ("user", " \t")] {
                 assert_eq!(
                     s.login(id, u, p),

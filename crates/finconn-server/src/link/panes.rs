@@ -116,8 +116,8 @@ pub fn pane_html(pane: &Pane, session_id: &str) -> String {
                 manual_entry, livemode, available,
             },
         ),
-        Pane::Login { institution: i, message } => {
-            render("login.html", context! { institution => institution(i), message })
+        Pane::Login { institution: i, message, username } => {
+            render("login.html", context! { institution => institution(i), message, username })
         }
         Pane::Challenge { institution: i, challenge, message } => render(
             "challenge.html",

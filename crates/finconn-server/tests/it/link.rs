@@ -98,6 +98,31 @@ async fn the_client_api_refuses_everything_but_the_sessions_own_pair(app: TestAp
     assert_eq!(flow(&app, &pk, other_secret, "start", &[]).await.status, 200);
 }
 
+/// Stripe's testing guide: its test institutions link "without providing credentials" — one click from the
+/// institution to the account picker; the extra institution with a login keeps what the user typed but the
+/// password after a wrong one.
+async fn stripes_test_institutions_need_no_credentials_and_a_failed_login_keeps_the_username(app: TestApp) {
+    let pk = app.publishable_key();
+    for inst in ["fcinst_TestInstitution", "fcinst_OwnershipAccounts", "fcinst_InvalidPaymentAccounts"] {
+        let s = app.customer_session(&[]).await;
+        let secret = s["client_secret"].as_str().unwrap();
+        flow(&app, &pk, secret, "consent", &[]).await.ok();
+        let r = flow(&app, &pk, secret, "select_institution", &[("institution", inst)]).await;
+        let pane = r.body["pane"].as_str().unwrap();
+        assert!(pane.contains("data-testid=\"pane-accounts\""), "{inst}: straight to the accounts: {pane}");
+        assert_eq!(event_names(&r), ["institution_selected", "institution_authorized"], "{inst}");
+    }
+    let s = app.customer_session(&[]).await;
+    let secret = s["client_secret"].as_str().unwrap();
+    flow(&app, &pk, secret, "consent", &[]).await.ok();
+    flow(&app, &pk, secret, "select_institution", &[("institution", "fcinst_SandboxBankNonOAuth")]).await.ok();
+    let r = flow(&app, &pk, secret, "login", &[("username", "jenny.rosen"), ("password", "incorrect")]).await;
+    let pane = r.body["pane"].as_str().unwrap();
+    assert!(pane.contains("value=\"jenny.rosen\""), "the username is kept: {pane}");
+    assert!(!pane.contains("incorrect\""), "the password is not: {pane}");
+    assert!(pane.contains("aria-describedby=\"login-error\"") && pane.contains("role=\"alert\""), "{pane}");
+}
+
 async fn steps_out_of_order_are_refused(app: TestApp) {
     let s = app.customer_session(&[]).await;
     let secret = s["client_secret"].as_str().unwrap();
@@ -111,7 +136,7 @@ async fn steps_out_of_order_are_refused(app: TestApp) {
     assert_eq!(r.error("code"), "invalid_step");
     let r = flow(&app, &pk, secret, "consent", &[]).await;
     assert_eq!(r.error("code"), "invalid_step", "consent is not replayed");
-    flow(&app, &pk, secret, "select_institution", &[("institution", "fcinst_TestInstitution")]).await.ok();
+    flow(&app, &pk, secret, "select_institution", &[("institution", "fcinst_SandboxBankNonOAuth")]).await.ok();
     let r = flow(&app, &pk, secret, "select_accounts", &[("accounts[]", "Success")]).await;
     assert_eq!(r.error("code"), "invalid_step", "no accounts before the login succeeded");
     let r = flow(&app, &pk, secret, "frobnicate", &[]).await;
@@ -264,6 +289,7 @@ async fn institutions_are_listed_for_the_keys_mode(app: TestApp) {
 }
 
 crate::on_both_backends!(
+    stripes_test_institutions_need_no_credentials_and_a_failed_login_keeps_the_username,
     the_flow_links_exactly_the_chosen_accounts,
     the_client_api_refuses_everything_but_the_sessions_own_pair,
     steps_out_of_order_are_refused,
