@@ -48,6 +48,7 @@
       var when = new Date(Number(t.getAttribute('data-timestamp')) * 1000);
       t.textContent = when.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
     });
+    syncSelectAll();
     var target = paneEl.querySelector('[data-autofocus]') || paneEl.querySelector('h1');
     if (target) target.focus();
     var oauth = paneEl.querySelector('[data-oauth-url]');
@@ -170,6 +171,26 @@
     if (el.hasAttribute('data-institution')) params.institution = el.getAttribute('data-institution');
     showBusy(el);
     run(action, params);
+  });
+
+  // "Select all" on the account picker, kept in step with the accounts' own boxes.
+  function syncSelectAll() {
+    var all = paneEl.querySelector('[data-select-all]');
+    if (!all) return;
+    var boxes = Array.prototype.slice.call(paneEl.querySelectorAll('input[type=checkbox][name="accounts[]"]:not(:disabled)'));
+    var on = boxes.filter(function (b) { return b.checked; }).length;
+    all.checked = boxes.length > 0 && on === boxes.length;
+    all.indeterminate = on > 0 && on < boxes.length;
+  }
+
+  paneEl.addEventListener('change', function (event) {
+    var t = event.target;
+    if (t.hasAttribute && t.hasAttribute('data-select-all')) {
+      paneEl.querySelectorAll('input[type=checkbox][name="accounts[]"]:not(:disabled)').forEach(function (b) {
+        b.checked = t.checked;
+      });
+    }
+    syncSelectAll();
   });
 
   function scheduleSearch(value) {

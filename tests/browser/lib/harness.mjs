@@ -280,8 +280,14 @@ export async function login(frame, username, password) {
   moved(frame);
 }
 
-/** Accounts pane: ticks the named accounts (by their labels), then Connect accounts. */
+/**
+ * Accounts pane: chooses exactly the named accounts (by their labels; the eligible ones come pre-selected,
+ * as Stripe's, so everything else is unticked first), then Connect accounts.
+ */
 export async function chooseAccounts(frame, names) {
+  for (const box of await frame.locator('input[type=checkbox][name="accounts[]"]').all()) {
+    if (await box.isEnabled() && await box.isChecked()) await box.uncheck();
+  }
   for (const name of names) await accountCheckbox(frame, name).check();
   await frame.getByRole('button', { name: 'Connect accounts' }).click();
   moved(frame);
@@ -289,7 +295,9 @@ export async function chooseAccounts(frame, names) {
 
 /** The checkbox labelled with this account name (the label also holds the mask and any reason). */
 export function accountCheckbox(frame, name) {
-  return frame.getByRole('checkbox', { name: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ••••`) });
+  const label = { name: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ••••`) };
+  // A checkbox, or a radio button in a single-account session.
+  return frame.getByRole('checkbox', label).or(frame.getByRole('radio', label));
 }
 
 /** Success pane → Done; returns the merchant's outcome, and checks the modal is gone. */

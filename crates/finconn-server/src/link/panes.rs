@@ -141,18 +141,28 @@ pub fn pane_html(pane: &Pane, session_id: &str) -> String {
             )
         }
         Pane::Accounts { institution: i, choices, limit, message, selected } => {
-            // Live accounts come checked (the user unticks what they keep to themselves) when they all fit.
+            // As Stripe's picker: the eligible accounts come selected (as many as `limits[accounts]` allows, in
+            // order); a single-account session picks with radio buttons; "Select all" where several may be
+            // chosen. After a refused attempt, what the user had chosen stays chosen.
+            let single = *limit == Some(1);
+            let cap = limit.and_then(|l| usize::try_from(l).ok()).unwrap_or(usize::MAX);
             let eligible = choices.iter().filter(|c| c.disabled_reason.is_none()).count();
-            let fits = limit.is_none_or(|l| usize::try_from(l).unwrap_or(0) >= eligible);
+            let mut preselected = 0usize;
             let mut groups: Vec<(Option<String>, Vec<Value>)> = Vec::new();
             for (index, c) in choices.iter().enumerate() {
                 let group = c.live.as_ref().map(|l| l.group_name.clone());
                 let checked = c.disabled_reason.is_none()
-                    && (selected.contains(&c.account.name) || (selected.is_empty() && c.live.is_some() && fits));
+                    && if selected.is_empty() {
+                        preselected += 1;
+                        preselected <= cap
+                    } else {
+                        selected.contains(&c.account.name)
+                    };
                 let row = context! {
                     index, name => c.account.name, last4 => c.account.last4, reason => c.disabled_reason, checked,
                     live => c.live.is_some(), balance => c.live.as_ref().and_then(|l| l.balance_text.clone()),
                     subcategory => c.account.subcategory.as_str(),
+                    kind => ACCOUNT_TYPES.iter().find(|(v, _)| *v == c.account.subcategory.as_str()).map(|(_, l)| *l),
                 };
                 match groups.last_mut() {
                     Some((g, rows)) if *g == group => rows.push(row),
@@ -162,7 +172,9 @@ pub fn pane_html(pane: &Pane, session_id: &str) -> String {
             render(
                 "accounts.html",
                 context! {
-                    institution => institution(i), limit, message, types => ACCOUNT_TYPES.iter().map(|(value, label)| context! { value, label }).collect::<Vec<_>>(),
+                    institution => institution(i), limit, message, single,
+                    select_all => !single && eligible > 1 && cap >= eligible,
+                    types => ACCOUNT_TYPES.iter().map(|(value, label)| context! { value, label }).collect::<Vec<_>>(),
                     groups => groups.into_iter().map(|(name, choices)| context! { name, choices }).collect::<Vec<_>>(),
                 },
             )
