@@ -427,6 +427,35 @@ impl Finconn {
         crate::error::in_mode(found, |r| r.scope.as_ref(), scope, OBJECT, id, param)
     }
 
+    /// `account_numbers` (included when expanded): the account number details of an account shared for
+    /// payments (`payment_method` permission, `us_bank_account` supported) — a tokenized number at an OAuth
+    /// institution, as Stripe's tokenized account numbers, else the account number; transactable while
+    /// the account is active. `None` (null) without the permission; empty when payments are not possible.
+    pub async fn account_numbers(&self, scope: &Scope, id: &str) -> Result<Option<serde_json::Value>, DomainError> {
+        let rec = self.find_account(scope, id, None).await?;
+        if !rec.permissions.contains(&finconn_types::Permission::PaymentMethod) {
+            return Ok(None);
+        }
+        if !rec.supported_payment_method_types.iter().any(|t| t == "us_bank_account") {
+            return Ok(Some(serde_json::json!([])));
+        }
+        let oauth = self
+            .institutions_by_id(scope.livemode, &rec.institution_id)
+            .is_some_and(|i| i.login == crate::provider::LoginKind::OAuth);
+        Ok(Some(serde_json::json!([{
+            "expected_expiry_date": null,
+            "identifier_type": if oauth { "tokenized_account_number" } else { "account_number" },
+            "status": if rec.status == "active" { "transactable" } else { "deactivated" },
+            "supported_networks": ["ach"],
+        }])))
+    }
+
+    fn institutions_by_id(&self, livemode: bool, id: &str) -> Option<crate::provider::Institution> {
+        self.provider(livemode)
+            .and_then(|p| p.institution(id))
+            .or_else(|| livemode.then(|| self.providers.connectors.institution(id)).flatten())
+    }
+
     pub async fn retrieve_account(&self, scope: &Scope, id: &str) -> Result<Account, DomainError> {
         Ok(self.find_account(scope, id, None).await?.to_wire(scope.livemode))
     }

@@ -318,13 +318,11 @@ impl Finconn {
                 Pane::Consent { requester: requester.to_owned(), permissions: session.permissions.clone() }
             }
             LinkStep::Institutions => self.institutions_pane(session, livemode, None),
-            LinkStep::Login { institution } => {
-                Pane::Login {
-                    institution: self.institution_of(session, livemode, institution)?,
-                    message: None,
-                    username: None,
-                }
-            }
+            LinkStep::Login { institution } => Pane::Login {
+                institution: self.institution_of(session, livemode, institution)?,
+                message: None,
+                username: None,
+            },
             LinkStep::Challenge { institution, challenge } => Pane::Challenge {
                 institution: self.institution_of(session, livemode, institution)?,
                 challenge: challenge.clone(),

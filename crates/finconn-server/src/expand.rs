@@ -18,6 +18,8 @@ pub enum Target {
     Account,
     /// An account's `ownership` (needs the account's id: the parent object's).
     Ownership,
+    /// An account's `account_numbers`: an includable field, computed when expanded (null otherwise).
+    AccountNumbers,
     TestClock,
 }
 
@@ -31,7 +33,7 @@ pub const SESSION: Expandables = &[
 ];
 pub const CUSTOMER: Expandables = &[("test_clock", Target::TestClock)];
 pub const NONE: Expandables = &[];
-pub const ACCOUNT: Expandables = &[("ownership", Target::Ownership)];
+pub const ACCOUNT: Expandables = &[("ownership", Target::Ownership), ("account_numbers", Target::AccountNumbers)];
 
 fn cannot_expand(param: &str, path: &str) -> ApiError {
     ApiError::invalid(param.to_owned(), format!("This property cannot be expanded ({path})."))
@@ -80,6 +82,7 @@ async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str, parent: &s
             Some(o) => Some(serde_json::to_value(o).map_err(|e| ApiError::internal(&e))?),
             None => None,
         },
+        Target::AccountNumbers => None,
         Target::TestClock => match app.core.retrieve_test_clock(ctx.scope(), id).await {
             Ok(c) => Some(serde_json::to_value(c).map_err(|e| ApiError::internal(&e))?),
             Err(finconn_core::DomainError::NotFound { .. }) => None,
@@ -107,6 +110,10 @@ async fn expand_one(
     }
     let parent = cur.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
     let Some(field) = cur.get_mut(last.as_str()) else { return Ok(()) };
+    if target == Target::AccountNumbers {
+        *field = app.core.account_numbers(ctx.scope(), &parent).await?.unwrap_or(Value::Null);
+        return Ok(());
+    }
     let Some(id) = field.as_str().map(str::to_owned) else { return Ok(()) };
     let key = (target, id.clone());
     if !cache.contains_key(&key) {

@@ -170,3 +170,22 @@ def test_deactivated_account_refuses_refreshes_until_reactivated(tenant):
 
     live = raw("POST", f"{helper}/deactivate", key="sk_live_" + "x" * 24)
     assert live.status_code == 401
+
+
+def test_account_numbers_are_included_when_expanded(tenant):
+    """Stripe's tokenized account numbers: `account_numbers` is included on request (expand), only for
+    accounts shared with the payment_method permission; tokenized at an OAuth institution."""
+    accounts = tenant.v1.financial_connections.accounts
+    (acct_id,) = link(tenant, ["payment_method"])
+    assert accounts.retrieve(acct_id).account_numbers is None
+    acct = accounts.retrieve(acct_id, params={"expand": ["account_numbers"]})
+    fs.assert_valid(raw_json(acct), "financial_connections.account")
+    (n,) = acct.account_numbers
+    assert (n.identifier_type, n.status, n.supported_networks, n.expected_expiry_date) == (
+        "account_number", "transactable", ["ach"], None)
+    (oauth_id,) = link(tenant, ["payment_method"], institution="fcinst_TestOAuthInstitution")
+    oauth = accounts.retrieve(oauth_id, params={"expand": ["account_numbers"]})
+    fs.assert_valid(raw_json(oauth), "financial_connections.account")
+    assert oauth.account_numbers[0].identifier_type == "tokenized_account_number"
+    (plain_id,) = link(tenant, ["balances"])
+    assert accounts.retrieve(plain_id, params={"expand": ["account_numbers"]}).account_numbers is None

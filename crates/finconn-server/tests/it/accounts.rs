@@ -325,7 +325,55 @@ async fn deactivated_accounts_refuse_refreshes_until_reactivated(app: TestApp) {
     assert_eq!(app.get(&path).await.ok()["status"], "disconnected");
 }
 
+/// `account_numbers`, included when expanded (as the spec's expandable field and Stripe's tokenized account
+/// numbers): only with the `payment_method` permission; tokenized at an OAuth institution; deactivated
+/// with the account.
+async fn account_numbers_are_included_when_expanded(app: TestApp) {
+    let pm = [("permissions[]", "payment_method")];
+    let acct = &link(&app, &pm, &["Success"]).await[0];
+    let path = format!("/v1/financial_connections/accounts/{}", id(acct));
+    assert!(app.get(&path).await.ok()["account_numbers"].is_null(), "not included unless expanded");
+    let a = app.get(&format!("{path}?expand[]=account_numbers")).await.ok();
+    assert_eq!(
+        a["account_numbers"],
+        json!([{"expected_expiry_date": null, "identifier_type": "account_number", "status": "transactable",
+                "supported_networks": ["ach"]}])
+    );
+    // Lists expand it per item.
+    let customer = acct["account_holder"]["customer"].as_str().unwrap();
+    let list = app
+        .get(&format!(
+            "/v1/financial_connections/accounts?account_holder[customer]={customer}&expand[]=data.account_numbers"
+        ))
+        .await
+        .ok();
+    let items = list["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["account_numbers"][0]["status"], "transactable", "{list}");
+    // An OAuth institution gives a tokenized account number.
+    let s = app.customer_session(&pm).await;
+    let done = app
+        .post(
+            &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", s["id"].as_str().unwrap()),
+            &[("institution", "fcinst_TestOAuthInstitution"), ("accounts[]", "Success")],
+        )
+        .await
+        .ok();
+    let oauth = id(&done["accounts"]["data"][0]);
+    let a = app.get(&format!("/v1/financial_connections/accounts/{oauth}?expand[]=account_numbers")).await.ok();
+    assert_eq!(a["account_numbers"][0]["identifier_type"], "tokenized_account_number", "{a}");
+    // Without payment_method: null even when expanded.
+    let plain = &link(&app, &[], &["Success"]).await[0];
+    let a = app.get(&format!("/v1/financial_connections/accounts/{}?expand[]=account_numbers", id(plain))).await.ok();
+    assert!(a["account_numbers"].is_null(), "{a}");
+    // Disconnected: deactivated.
+    app.post(&format!("{path}/disconnect"), &[]).await.ok();
+    let a = app.get(&format!("{path}?expand[]=account_numbers")).await.ok();
+    assert_eq!(a["account_numbers"][0]["status"], "deactivated");
+}
+
 crate::on_both_backends!(
+    account_numbers_are_included_when_expanded,
     deactivated_accounts_refuse_refreshes_until_reactivated,
     resubscribing_keeps_one_daily_refresh,
     refreshes_go_pending_then_succeed_and_are_gated,
