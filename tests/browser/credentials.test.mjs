@@ -21,7 +21,9 @@ test('Test Institution: search, no credentials, pick two accounts; the promise, 
     // Search narrows the list to the bank; the featured list is replaced by results.
     await frame.getByLabel('Search for your bank').fill('test inst');
     await frame.getByTestId('institution-results').waitFor();
-    const results = await frame.getByTestId('institution-results').getByRole('button').allTextContents();
+    // The buttons' names (their initials badge is decoration, aria-hidden).
+    const results = await frame.getByTestId('institution-results').getByRole('button').evaluateAll((els) =>
+      els.map((e) => [...e.childNodes].filter((n) => n.getAttribute?.('aria-hidden') !== 'true').map((n) => n.textContent).join('')));
     assert.deepEqual(results.map((s) => s.trim()), ['Test Institution']);
     await snap(frame, 'institutions-search-results');
     await frame.getByRole('button', { name: 'Test Institution' }).click();

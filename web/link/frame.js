@@ -49,6 +49,7 @@
       t.textContent = when.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
     });
     syncSelectAll();
+    showProgress();
     var target = paneEl.querySelector('[data-autofocus]') || paneEl.querySelector('h1');
     if (target) target.focus();
     var oauth = paneEl.querySelector('[data-oauth-url]');
@@ -119,17 +120,23 @@
 
   // A step that talks to a bank can take seconds: its button says so (data-busy-label) until the next pane.
   function showBusy(button) {
-    if (!button || !button.getAttribute('data-busy-label') || busy) return;
+    if (!button || busy) return;
     button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
     button.setAttribute('data-label', button.textContent);
-    button.textContent = button.getAttribute('data-busy-label');
+    if (button.getAttribute('data-busy-label')) button.textContent = button.getAttribute('data-busy-label');
     var status = document.getElementById('busy-status');
     if (status) status.textContent = button.textContent;
   }
 
   function clearBusy() {
     var button = paneEl.querySelector('[data-label]');
-    if (button) { button.disabled = false; button.textContent = button.getAttribute('data-label'); button.removeAttribute('data-label'); }
+    if (button) {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+      button.textContent = button.getAttribute('data-label');
+      button.removeAttribute('data-label');
+    }
     var status = document.getElementById('busy-status');
     if (status) status.textContent = '';
   }
@@ -172,6 +179,18 @@
     showBusy(el);
     run(action, params);
   });
+
+  // Where the flow stands, for the progress bar under the header.
+  var STEPS = { consent: 1, institutions: 2, login: 3, challenge: 3, oauth: 3, token: 3, manual: 3, accounts: 4, success: 5 };
+  function showProgress() {
+    var bar = document.getElementById('progress');
+    var shown = paneEl.querySelector('[data-pane]');
+    var step = shown && STEPS[shown.getAttribute('data-pane')];
+    if (!bar || !step) return;
+    bar.setAttribute('data-step', String(step));
+    bar.setAttribute('aria-valuenow', String(step));
+    bar.setAttribute('aria-valuetext', 'Step ' + step + ' of 5');
+  }
 
   // "Select all" on the account picker, kept in step with the accounts' own boxes.
   function syncSelectAll() {

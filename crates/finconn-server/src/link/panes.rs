@@ -99,7 +99,16 @@ fn human_time(ts: i64) -> String {
 fn institution(i: &finconn_core::provider::Institution) -> Value {
     // A logo comes through finconn (`/link/logos/…`): the modal loads nothing from other hosts.
     let logo = i.logo.as_ref().map(|_| format!("/link/logos/{}", i.id));
-    context! { id => i.id, name => i.name, logo, country => i.countries.join(", ") }
+    // Without a logo: initials on one of 12 colours, picked by the name (stable, no request anywhere).
+    let initials: String = i
+        .name
+        .split(|c: char| c.is_whitespace() || c == '(' || c == '-')
+        .filter_map(|w| w.chars().find(|c| c.is_alphanumeric()))
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect();
+    let color = i.name.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 12;
+    context! { id => i.id, name => i.name, logo, initials, color, country => i.countries.join(", ") }
 }
 
 pub fn pane_html(pane: &Pane, session_id: &str) -> String {
