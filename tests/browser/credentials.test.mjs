@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  agree, assertLinked, assertSecretNotInUrls, chooseAccounts, createSession, done, launchModal, login,
+  agree, assertLinked, assertSecretNotInUrls, chooseAccounts, createSession, done, institutionNames, launchModal, login,
   merchantOutcome, modalFrame, newKeys, openMerchant, pane, pickInstitution, snap, useBrowser,
 } from './lib/harness.mjs';
 
@@ -21,9 +21,7 @@ test('Test Institution: search, no credentials, pick two accounts; the promise, 
     // Search narrows the list to the bank; the featured list is replaced by results.
     await frame.getByLabel('Search for your bank').fill('test inst');
     await frame.getByTestId('institution-results').waitFor();
-    // The buttons' names (their initials badge is decoration, aria-hidden).
-    const results = await frame.getByTestId('institution-results').getByRole('button').evaluateAll((els) =>
-      els.map((e) => [...e.childNodes].filter((n) => n.getAttribute?.('aria-hidden') !== 'true').map((n) => n.textContent).join('')));
+    const results = await institutionNames(frame.getByTestId('institution-results'));
     assert.deepEqual(results.map((s) => s.trim()), ['Test Institution']);
     await snap(frame, 'institutions-search-results');
     await frame.getByRole('button', { name: 'Test Institution' }).click();

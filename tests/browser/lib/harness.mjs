@@ -364,3 +364,9 @@ export async function axeClean(page, label) {
   });
   assert.deepEqual(violations, [], `${label}: axe-core violations ${JSON.stringify(violations, null, 2)}`);
 }
+
+/** The names of the institution buttons in `list` (their initials badge is decoration, aria-hidden). */
+export function institutionNames(list) {
+  return list.getByRole('button').evaluateAll((els) => els.map((e) => [...e.childNodes]
+    .filter((n) => n.getAttribute?.('aria-hidden') !== 'true').map((n) => n.textContent).join('').trim()));
+}
