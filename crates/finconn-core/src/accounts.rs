@@ -78,6 +78,16 @@ impl LinkedAccountRecord {
     /// (`active`, as the spec); for a live account that went inactive, that it needs relinking (`inactive`,
     /// as Stripe's relink documentation). Absent otherwise.
     fn status_details(&self) -> Option<serde_json::Value> {
+        match self.status.as_str() {
+            // Any inactive account can be repaired with a relink session (`relink_options`), except one
+            // entered by hand, which never had a login to repair.
+            "inactive" => {
+                let action = if self.manual { "none" } else { "relink_required" };
+                return Some(serde_json::json!({ "inactive": { "action": action } }));
+            }
+            "active" => {}
+            _ => return None,
+        }
         let conn = self.connection.as_ref()?;
         match self.status.as_str() {
             "active" => conn.access_expires_at.map(|at| {
@@ -87,15 +97,23 @@ impl LinkedAccountRecord {
                     "expected_deactivation_date": at,
                 }})
             }),
-            "inactive" => Some(serde_json::json!({ "inactive": { "action": "relink_required" } })),
             _ => None,
         }
     }
 
+    /// The Financial Connections Authorization the account belongs to (the login it was linked through):
+    /// `fcauthz_` + the suffix of its live connection, else of the session that linked it.
+    pub fn authorization(&self) -> String {
+        let source = self.connection.as_ref().map_or(self.session.as_str(), |c| c.id.as_str());
+        format!("fcauthz_{}", source.split_once('_').map_or(source, |(_, s)| s))
+    }
+
     pub fn to_wire(&self, livemode: bool) -> Account {
         let h = &self.holder;
+        let mut extra = serde_json::Map::new();
+        extra.insert("authorization".into(), serde_json::Value::String(self.authorization()));
         Account {
-            extra: Default::default(),
+            extra,
             account_holder: Some(AccountHolder {
                 extra: Default::default(),
                 account: h.account.clone().map(Expandable::Id),

@@ -281,7 +281,14 @@ impl Finconn {
         connection: Option<&str>,
     ) -> Result<Vec<AccountChoice>, DomainError> {
         let Some(id) = connection else {
-            let accounts = self.provider(scope_livemode).map(|p| p.accounts(&inst.id)).unwrap_or_default();
+            let mut accounts = self.provider(scope_livemode).map(|p| p.accounts(&inst.id)).unwrap_or_default();
+            if session.relink.is_some() {
+                // A relink repairs the authorization's accounts (or its one account), nothing else.
+                let scope =
+                    session.scope.clone().ok_or_else(|| DomainError::Internal("session without scope".into()))?;
+                let targets = self.relink_targets(&scope, session).await?;
+                accounts.retain(|a| targets.iter().any(|t| t.name == a.name));
+            }
             return Ok(account_choices(session, accounts));
         };
         let scope = session.scope.clone().ok_or_else(|| DomainError::Internal("session without scope".into()))?;
@@ -360,6 +367,22 @@ impl Finconn {
             session.check_usable(self.now())?;
             match self.flow_step(scope, session, requester, action.clone(), origin).await {
                 Err(DomainError::Link { code: "conflict", .. }) => continue,
+                // A relink session goes from consent straight to its institution's login.
+                Ok(view)
+                    if matches!(action, Action::Consent) && matches!(view.session.link, LinkStep::Institutions) =>
+                {
+                    let Some(institution) = view.session.relink.as_ref().map(|r| r.institution.clone()) else {
+                        return Ok(view);
+                    };
+                    let fresh = self.find_session(scope, session_id).await?;
+                    let mut next = self
+                        .flow_step(scope, fresh, requester, Action::SelectInstitution { institution }, origin)
+                        .await?;
+                    let mut events = view.events;
+                    events.append(&mut next.events);
+                    next.events = events;
+                    return Ok(next);
+                }
                 other => return other,
             }
         }
@@ -561,6 +584,18 @@ impl Finconn {
                 }
                 session.link = LinkStep::Done;
                 let names: Vec<String> = chosen.iter().map(|a| a.name.clone()).collect();
+                if session.relink.is_some() {
+                    self.finish_relink(scope, session.clone(), &names, origin).await?;
+                    let session = self.find_session(scope, &session.id).await?;
+                    return view(
+                        session,
+                        Pane::Success { institution_name: inst.name.clone(), accounts: names },
+                        vec![
+                            FlowEvent::institution("accounts_selected", &inst.name),
+                            FlowEvent::institution("success", &inst.name),
+                        ],
+                    );
+                }
                 let live = match connection.as_deref() {
                     Some(id) => {
                         let conn = self.find_connection(scope, id).await?;

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod link;
 pub mod model;
 pub mod provider;
+pub mod relink;
 pub mod sessions;
 pub mod store;
 pub mod test_clocks;

@@ -142,7 +142,7 @@ pub fn format_amount(minor: i64, currency: &str) -> String {
     }
 }
 
-fn link_error(code: &'static str, message: impl Into<String>, param: Option<&str>) -> DomainError {
+pub(crate) fn link_error(code: &'static str, message: impl Into<String>, param: Option<&str>) -> DomainError {
     DomainError::Link { code, message: message.into(), param: param.map(str::to_owned) }
 }
 
@@ -204,6 +204,11 @@ impl Finconn {
         let mut all = self.provider(livemode).map(|p| p.institutions()).unwrap_or_default();
         if livemode {
             all.extend(self.providers.connectors.institutions());
+        }
+        // A relink session goes back to the institution of its authorization, and only there.
+        if let Some(r) = &session.relink {
+            all.retain(|i| i.id == r.institution);
+            return all;
         }
         all.into_iter()
             .filter(|i| i.countries.iter().any(|c| session.filters.countries.contains(c)))
@@ -340,6 +345,14 @@ impl Finconn {
         let session = self.find_session(scope, session_id).await?;
         session.check_usable(self.now())?;
         let inst = self.usable_institution(&session, scope.livemode, institution)?;
+        if session.relink.is_some() {
+            // A relink session: the authorization's accounts by name (default: all it may repair).
+            let names: Vec<String> = match names {
+                Some(n) => n.into_iter().map(|(_, name)| name).collect(),
+                None => self.relink_targets(scope, &session).await?.into_iter().map(|a| a.name).collect(),
+            };
+            return self.finish_relink(scope, session, &names, origin).await;
+        }
         let provider = self.provider(scope.livemode).ok_or_else(|| DomainError::Internal("no provider".into()))?;
         let choices = account_choices(&session, provider.accounts(&inst.id));
         let eligible: Vec<&AccountChoice> = choices.iter().filter(|c| c.disabled_reason.is_none()).collect();
@@ -417,6 +430,13 @@ impl Finconn {
     pub async fn render_session(&self, scope: &Scope, session: &SessionRecord) -> Result<Session, DomainError> {
         let accounts = if session.accounts.is_empty() {
             Vec::new()
+        } else if session.relink.is_some() {
+            // A relink session's accounts were linked by an earlier session: by id, in its order.
+            let mut out = Vec::new();
+            for id in &session.accounts {
+                out.push(self.find_account(scope, id, None).await?);
+            }
+            out
         } else {
             self.store.session_accounts(scope, &session.id).await?
         };

@@ -100,9 +100,32 @@ pub struct SessionRecord {
     /// The test clock of the account holder (a customer on a clock): the accounts linked here live on its time.
     #[serde(default)]
     pub test_clock: Option<String>,
+    /// A relink session (`relink_options`): the authorization, and the one account, to repair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relink: Option<RelinkRecord>,
+    /// How a relink session ended (`relink_result`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relink_result: Option<RelinkResult>,
     /// Optimistic-concurrency counter (the `version` column).
     #[serde(skip)]
     pub version: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelinkRecord {
+    pub authorization: String,
+    pub account: Option<String>,
+    /// The institution of the authorization (the flow goes straight to it).
+    #[serde(default)]
+    pub institution: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelinkResult {
+    pub account: Option<String>,
+    pub authorization: Option<String>,
+    /// `no_authorization`, `no_account` or `other`.
+    pub failure_reason: Option<String>,
 }
 
 /// Where a session's link flow stands. A session completes (or is cancelled) once.

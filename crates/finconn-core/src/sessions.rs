@@ -24,14 +24,33 @@ pub struct NewSession {
     pub limits: Option<i64>,
     pub manual_entry: Option<ManualEntryMode>,
     pub return_url: Option<String>,
+    /// `relink_options[authorization]` and `relink_options[account]`.
+    pub relink: Option<crate::model::RelinkRecord>,
 }
 
 impl SessionRecord {
     /// The wire object; `accounts` are the linked account objects, already rendered.
     pub fn to_wire(&self, livemode: bool, accounts: Vec<serde_json::Value>) -> Session {
         let h = &self.holder;
+        let mut extra = serde_json::Map::new();
+        // Stripe's relink preview fields, on relink sessions only.
+        if let Some(r) = &self.relink {
+            extra.insert(
+                "relink_options".into(),
+                serde_json::json!({ "account": r.account, "authorization": r.authorization }),
+            );
+            extra.insert(
+                "relink_result".into(),
+                match &self.relink_result {
+                    Some(x) => serde_json::json!({
+                        "account": x.account, "authorization": x.authorization, "failure_reason": x.failure_reason,
+                    }),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
         Session {
-            extra: Default::default(),
+            extra,
             account_holder: Some(AccountHolder {
                 extra: Default::default(),
                 account: h.account.clone().map(Expandable::Id),
@@ -113,7 +132,7 @@ impl Finconn {
         let ttl = i64::try_from(self.settings.client_secret_ttl.as_secs()).unwrap_or(i64::MAX);
         let mut filters = new.filters;
         filters.countries = new.countries.unwrap_or_else(|| vec!["US".to_owned()]);
-        let rec = SessionRecord {
+        let mut rec = SessionRecord {
             client_secret: ids::session_client_secret(&id),
             id,
             scope: Some(scope.clone()),
@@ -132,8 +151,14 @@ impl Finconn {
             link: crate::flow::LinkStep::Consent,
             oauth_authorized: None,
             test_clock,
+            relink: new.relink,
+            relink_result: None,
             version: 0,
         };
+        if let Some(mut r) = rec.relink.take() {
+            self.check_relink(scope, &rec, &mut r).await?;
+            rec.relink = Some(r);
+        }
         self.store.insert_session(scope, &rec).await?;
         Ok(rec.to_wire(scope.livemode, Vec::new()))
     }

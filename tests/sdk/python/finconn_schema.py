@@ -66,9 +66,47 @@ def _close_objects(node: Any) -> None:
             _close_objects(value)
 
 
+# Stripe's relink preview (API 2026-01-28.preview, docs.stripe.com/financial-connections/relink), which the GA
+# spec subset does not have: finconn returns these fields, typed here exactly as the preview documents them.
+_NULLABLE_ID = {"type": "string", "nullable": True, "maxLength": 5000}
+PREVIEW_PROPERTIES = {
+    "financial_connections.account": {"authorization": {"type": "string", "maxLength": 5000}},
+    "bank_connections_resource_account_status_details": {
+        "inactive": {
+            "type": "object",
+            "properties": {"action": {"type": "string", "enum": ["none", "relink_required"]}},
+            "required": ["action"],
+        },
+    },
+    "financial_connections.session": {
+        "relink_options": {
+            "type": "object",
+            "properties": {"account": _NULLABLE_ID, "authorization": {"type": "string", "maxLength": 5000}},
+            "required": ["authorization"],
+        },
+        "relink_result": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "account": _NULLABLE_ID,
+                "authorization": _NULLABLE_ID,
+                "failure_reason": {
+                    "type": "string",
+                    "nullable": True,
+                    "enum": ["no_account", "no_authorization", "other", None],
+                },
+            },
+            "required": ["account", "authorization", "failure_reason"],
+        },
+    },
+}
+
+
 @functools.lru_cache(maxsize=2)
 def _components(strict: bool) -> dict:
     components = copy.deepcopy(load_spec()["components"])
+    for name, props in PREVIEW_PROPERTIES.items():
+        components["schemas"][name]["properties"].update(copy.deepcopy(props))
     _fix_nullable_anyof(components)
     if strict:
         _close_objects(components)

@@ -175,9 +175,23 @@ fn new_session(root: Obj<'_>, livemode: bool) -> Option<(NewSession, Expand)> {
             Ok(_) => {}
         }
     }
+    // Stripe's relink preview: `relink_options[authorization]` (required in it), `relink_options[account]`.
+    let relink = match root.object("relink_options") {
+        Field::Value(r) => {
+            let authorization = r.required_string("authorization", 5000);
+            let account = r.string_set("account", 5000);
+            Some(authorization.map(|authorization| finconn_core::model::RelinkRecord {
+                authorization,
+                account,
+                institution: String::new(),
+            }))
+        }
+        _ => Some(None),
+    };
     let expand = root.expand();
     drop(root);
     let new = NewSession {
+        relink: relink?,
         holder: holder?,
         permissions: permissions?,
         prefetch: prefetch.value().unwrap_or_default(),

@@ -48,6 +48,7 @@ pub async fn create_session(State(app): State<AppState>) -> Response {
         };
         let customer = app.core.create_customer(&caller.scope, changes).await?;
         let new = NewSession {
+            relink: None,
             holder: HolderRecord {
                 kind: AccountHolderType::Customer,
                 customer: Some(customer.id),

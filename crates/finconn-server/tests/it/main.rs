@@ -14,6 +14,7 @@ mod link;
 mod live;
 mod param_errors;
 mod protocol;
+mod relink;
 mod sessions;
 mod test_clocks;
 mod webhooks;

@@ -163,6 +163,8 @@ async fn sessions_round_trip(db: &Db) {
         completed_at: None,
         link: finconn_core::flow::LinkStep::Consent,
         oauth_authorized: None,
+        relink: None,
+        relink_result: None,
         test_clock: None,
         version: 0,
     };
@@ -241,6 +243,8 @@ async fn finished_jobs_are_pruned_and_due_jobs_are_claimed_once(db: &Db) {
         completed_at: None,
         link: finconn_core::flow::LinkStep::Consent,
         oauth_authorized: None,
+        relink: None,
+        relink_result: None,
         test_clock: None,
         version: 0,
     };
