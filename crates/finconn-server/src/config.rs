@@ -65,6 +65,9 @@ pub struct Config {
     pub public_url: Option<url::Url>,
     /// The Enable Banking connector (PSD2), when configured.
     pub enable_banking: Option<EnableBankingConfig>,
+    /// The merchant's logo shown in the modal's header: `(content type, bytes)` of a PNG, JPEG, GIF or WebP
+    /// file of at most 256 KiB, read at start-up.
+    pub logo: Option<(&'static str, std::sync::Arc<Vec<u8>>)>,
 }
 
 /// `[enable_banking]`: an application registered at Enable Banking and its private key.
@@ -138,6 +141,7 @@ impl Default for Config {
             max_connections: 1024,
             public_url: None,
             enable_banking: None,
+            logo: None,
         }
     }
 }
@@ -172,6 +176,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     public_url: Option<String>,
     enable_banking: Option<EnableBankingFile>,
+    logo_file: Option<PathBuf>,
 }
 
 /// `[enable_banking]` in `finconn.toml`.
@@ -450,6 +455,17 @@ impl Config {
             }
         }
         c.enable_banking = enable_banking(file.enable_banking.unwrap_or_default(), &env)?;
+        if let Some(path) = env("FINCONN_LOGO_FILE").map(PathBuf::from).or(file.logo_file) {
+            const KEY: &str = "logo_file (FINCONN_LOGO_FILE)";
+            let bytes =
+                std::fs::read(&path).map_err(|e| invalid(KEY, format!("cannot read {}: {e}", path.display())))?;
+            if bytes.len() > 256 * 1024 {
+                return Err(invalid(KEY, "the logo must be at most 256 KiB"));
+            }
+            let kind = crate::link::image_kind(&bytes)
+                .ok_or_else(|| invalid(KEY, "expected a PNG, JPEG, GIF or WebP image"))?;
+            c.logo = Some((kind, std::sync::Arc::new(bytes)));
+        }
         Ok(c)
     }
 }

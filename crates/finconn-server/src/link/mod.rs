@@ -5,7 +5,7 @@
 mod api;
 mod demo;
 mod logos;
-pub use logos::Logos;
+pub use logos::{image_kind, Logos};
 mod oauth;
 mod panes;
 
@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/js/finconn.js", get(embed))
         .route("/v3/loader.mjs", get(loader))
         .route("/link/frame", get(frame))
+        .route("/link/brand/logo", get(brand_logo))
         .route("/link/static/frame.js", get(|| async { asset(FRAME_JS, "text/javascript; charset=utf-8") }))
         .route("/link/static/oauth-page.js", get(|| async { asset(OAUTH_PAGE_JS, "text/javascript; charset=utf-8") }))
         .route("/link/static/oauth-done.js", get(|| async { asset(OAUTH_DONE_JS, "text/javascript; charset=utf-8") }))
@@ -94,6 +95,23 @@ fn html_with(body: String, csp: &'static str) -> Response {
 }
 
 /// The modal's frame: the one page merchant sites embed.
-async fn frame() -> Response {
-    html_with(panes::render("frame.html", minijinja::context! {}), FRAME_CSP)
+async fn frame(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let logo = app.config.logo.is_some();
+    let name = app.config.display_name.clone();
+    html_with(panes::render("frame.html", minijinja::context! { logo, name }), FRAME_CSP)
+}
+
+/// `logo_file`: the merchant's logo, from finconn's origin (the modal loads nothing from other hosts).
+async fn brand_logo(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    match &app.config.logo {
+        Some((kind, bytes)) => {
+            let mut res = bytes.as_ref().clone().into_response();
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+            res
+        }
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
 }

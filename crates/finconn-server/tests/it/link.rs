@@ -312,3 +312,39 @@ async fn a_publishable_key_reveals_nothing_of_its_secret_key() {
     let r = guessed.get(&format!("/v1/customers/{}", cus["id"].as_str().unwrap())).await;
     assert_eq!(r.status, 404);
 }
+
+/// `logo_file`: the merchant's logo in the modal's header, served from finconn's origin; a file that is
+/// not a raster image stops start-up naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_merchants_logo_is_shown_when_configured() {
+    let png = finconn_fake_enablebanking::logo_png("Acme");
+    let config = finconn_server::config::Config {
+        logo: Some(("image/png", std::sync::Arc::new(png.clone()))),
+        display_name: "Acme Rentals".into(),
+        ..Default::default()
+    };
+    let (addr, _dir) = crate::helpers::serve_with(config).await;
+    let frame = reqwest::get(format!("http://{addr}/link/frame")).await.unwrap().text().await.unwrap();
+    assert!(frame.contains(r#"src="/link/brand/logo" alt="Acme Rentals""#), "{frame}");
+    let logo = reqwest::get(format!("http://{addr}/link/brand/logo")).await.unwrap();
+    assert_eq!(logo.headers()["content-type"], "image/png");
+    assert_eq!(logo.bytes().await.unwrap().to_vec(), png);
+
+    let (plain, _dir2) = crate::helpers::serve_with(finconn_server::config::Config::default()).await;
+    let frame = reqwest::get(format!("http://{plain}/link/frame")).await.unwrap().text().await.unwrap();
+    assert!(!frame.contains("merchant-logo"));
+    assert_eq!(reqwest::get(format!("http://{plain}/link/brand/logo")).await.unwrap().status(), 404);
+
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("logo.svg");
+    std::fs::write(&svg, "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>").unwrap();
+    let toml = dir.path().join("finconn.toml");
+    std::fs::write(&toml, format!("logo_file = {:?}\n", svg.display().to_string())).unwrap();
+    let err = finconn_server::config::Config::load(&finconn_server::config::Overrides {
+        config_file: Some(toml),
+        ..Default::default()
+    })
+    .err()
+    .expect("an SVG is refused");
+    assert!(err.to_string().contains("logo_file") && err.to_string().contains("PNG"), "{err}");
+}
