@@ -12,10 +12,23 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
+/// The test institutions Stripe's testing guide documents (the others are finconn's own extras).
+const STRIPES: [&str; 9] = [
+    "fcinst_TestInstitution",
+    "fcinst_TestOAuthInstitution",
+    "fcinst_OwnershipAccounts",
+    "fcinst_SandboxBankOAuth",
+    "fcinst_SandboxBankNonOAuth",
+    "fcinst_InvalidPaymentAccounts",
+    "fcinst_DownBankScheduled",
+    "fcinst_DownBankUnscheduled",
+    "fcinst_DownBankError",
+];
+
 pub(crate) fn render(sandbox: &Sandbox) -> String {
     let mut out = String::new();
-    out.push_str("| institution | id | countries | login | status | featured |\n");
-    out.push_str("|---|---|---|---|---|---|\n");
+    out.push_str("| institution | id | countries | login | status | featured | from |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
     for e in sandbox.entries() {
         let i = &e.institution;
         let login = match (i.login, e.rules) {
@@ -35,11 +48,12 @@ pub(crate) fn render(sandbox: &Sandbox) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {login} | {status} | {} |",
+            "| {} | `{}` | {} | {login} | {status} | {} | {} |",
             cell(&i.name),
             i.id,
             i.countries.join(", "),
-            if i.featured { "yes" } else { "no" }
+            if i.featured { "yes" } else { "no" },
+            if STRIPES.contains(&i.id.as_str()) { "Stripe's guide" } else { "finconn's extra" }
         );
     }
     for e in sandbox.entries() {
