@@ -104,6 +104,9 @@ impl LinkedAccountRecord {
     /// The Financial Connections Authorization the account belongs to (the login it was linked through):
     /// `fcauthz_` + the suffix of its live connection, else of the session that linked it.
     pub fn authorization(&self) -> String {
+        if let Some(a) = self.connection.as_ref().and_then(|c| c.authorization.clone()) {
+            return a;
+        }
         let source = self.connection.as_ref().map_or(self.session.as_str(), |c| c.id.as_str());
         format!("fcauthz_{}", source.split_once('_').map_or(source, |(_, s)| s))
     }
@@ -494,7 +497,7 @@ impl Finconn {
 
     /// Applies `change` to the account with compare-and-swap, adding the jobs it asks for and the events
     /// it names (about the account as changed) in the same transaction.
-    async fn change_account<F>(
+    pub(crate) async fn change_account<F>(
         &self,
         scope: &Scope,
         id: &str,

@@ -95,7 +95,12 @@ impl Finconn {
         self.vault.as_deref().ok_or_else(|| unavailable("Live connections need a master key on this server."))
     }
 
-    fn open_credential(&self, conn: &ConnectionRecord) -> Result<Secret, DomainError> {
+    /// Seals a credential for connection `id` (its id is the associated data).
+    pub(crate) fn seal_for(&self, id: &str, secret: &Secret) -> Result<String, DomainError> {
+        self.vault()?.seal(secret.expose().as_bytes(), id.as_bytes()).map_err(|e| DomainError::Internal(e.to_string()))
+    }
+
+    pub(crate) fn open_credential(&self, conn: &ConnectionRecord) -> Result<Secret, DomainError> {
         let sealed = conn.credential.as_deref().ok_or_else(|| unavailable("This connection has no credential."))?;
         let raw = self
             .vault()?

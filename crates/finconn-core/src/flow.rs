@@ -293,7 +293,14 @@ impl Finconn {
         };
         let scope = session.scope.clone().ok_or_else(|| DomainError::Internal("session without scope".into()))?;
         let conn = self.find_connection(&scope, id).await?;
-        Ok(crate::link::connection_choices(session, &conn))
+        let mut choices = crate::link::connection_choices(session, &conn);
+        if session.relink.is_some() {
+            let targets = self.relink_targets(&scope, session).await?;
+            choices.retain(|c| {
+                c.live.as_ref().is_some_and(|l| crate::relink::matching(&targets, l, &c.account).is_some())
+            });
+        }
+        Ok(choices)
     }
 
     async fn accounts_pane(
@@ -585,7 +592,10 @@ impl Finconn {
                 session.link = LinkStep::Done;
                 let names: Vec<String> = chosen.iter().map(|a| a.name.clone()).collect();
                 if session.relink.is_some() {
-                    self.finish_relink(scope, session.clone(), &names, origin).await?;
+                    let picked: Vec<crate::link::AccountChoice> =
+                        choices.iter().filter(|c| names.contains(&c.account.name)).cloned().collect();
+                    self.finish_relink_with(scope, session.clone(), &names, connection.as_deref(), &picked, origin)
+                        .await?;
                     let session = self.find_session(scope, &session.id).await?;
                     return view(
                         session,
@@ -609,6 +619,7 @@ impl Finconn {
                                         group: l.group.clone(),
                                         transactions_synced_through: None,
                                         access_expires_at: l.access_expires_at,
+                                        authorization: None,
                                     },
                                 )
                             })

@@ -202,6 +202,9 @@ pub struct AccountConnection {
     /// When the user's consent at the provider ends (`status_details.active.expected_deactivation_date`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_expires_at: Option<i64>,
+    /// The authorization, once it no longer follows from `id` (after a relink moved the account here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
 }
 
 /// A live connection: one credential at a data provider and the accounts reachable through it.

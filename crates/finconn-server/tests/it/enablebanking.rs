@@ -476,3 +476,67 @@ async fn bank_logos_are_served_from_finconn() {
     let p = unescape(pane(&r));
     assert!(p.contains(&format!("src=\"/link/logos/{}\"", nordea.id)), "{p}");
 }
+
+/// An ended consent is repaired with a relink session: consent, the bank's page again, the same two
+/// accounts (same ids, same authorization) active again and readable with the new consent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relink_session_repairs_accounts_whose_consent_ended() {
+    let bank = Bank::start().await;
+    let live = live(Backend::Sqlite, &bank).await;
+    let app = &live.app;
+    let session = link_two(&live).await;
+    let chk = named(&session, "Käyttötili").clone();
+    let chk_id = chk["id"].as_str().unwrap().to_owned();
+    let authz = chk["authorization"].as_str().unwrap().to_owned();
+    bank.fake.expire(&bank.fake.sessions().pop().expect("session").id);
+    refresh(app, &chk_id, &["balance"]).await.ok();
+    app.run_jobs().await;
+    let a = app.get(&format!("/v1/financial_connections/accounts/{chk_id}")).await.ok();
+    assert_eq!(a["status"], "inactive");
+
+    let r = app
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", session["account_holder"]["customer"].as_str().unwrap()),
+            ("permissions[]", "balances"),
+            ("filters[countries][]", "FI"),
+            ("relink_options[authorization]", &authz),
+        ])
+        .await
+        .ok();
+    let secret = r["client_secret"].as_str().unwrap();
+    flow(app, &live.pk, secret, "start", &[]).await.ok();
+    let v = flow(app, &live.pk, secret, "consent", &[]).await;
+    assert!(pane(&v).contains("pane-oauth"), "straight to the bank: {}", pane(&v));
+    let p = unescape(pane(&v));
+    let at = p.find("data-oauth-url=\"").unwrap() + "data-oauth-url=\"".len();
+    let popup = format!("{}{}", app.base, p[at..].split('"').next().unwrap());
+    let (_, page) = at_the_bank(&popup, "approve").await;
+    assert!(page.contains("Access authorized"), "{page}");
+    let v = flow(app, &live.pk, secret, "show", &[]).await;
+    let p = pane(&v).to_owned();
+    assert!(p.contains("value=\"Käyttötili\"") && p.contains("value=\"Visa Credit\""), "{p}");
+    assert!(!p.contains("value=\"Säästötili\""), "only the authorization's accounts: {p}");
+    let v =
+        flow(app, &live.pk, secret, "select_accounts", &[("accounts[]", "Käyttötili"), ("accounts[]", "Visa Credit")])
+            .await;
+    assert!(pane(&v).contains("pane-success"), "{}", v.body);
+    let done = app.get(&format!("/v1/financial_connections/sessions/{}", r["id"].as_str().unwrap())).await.ok();
+    assert_eq!(done["relink_result"]["authorization"], authz.as_str(), "{done}");
+    let ids: Vec<&str> =
+        done["accounts"]["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&chk_id.as_str()) && ids.len() == 2, "{ids:?}");
+    let a = app.get(&format!("/v1/financial_connections/accounts/{chk_id}")).await.ok();
+    assert_eq!((a["status"].as_str(), a["authorization"].as_str()), (Some("active"), Some(authz.as_str())));
+    // Readable again, through the new consent (the fake's new session, new account uids).
+    app.clock.advance(3600);
+    refresh(app, &chk_id, &["balance"]).await.ok();
+    app.run_jobs().await;
+    let a = app.get(&format!("/v1/financial_connections/accounts/{chk_id}")).await.ok();
+    assert_eq!(a["balance_refresh"]["status"], "succeeded", "{a}");
+    let newest = bank.fake.sessions().into_iter().max_by_key(|s| s.valid_until).unwrap();
+    let f = newest.accounts.iter().filter_map(|u| bank.fake.account(u)).find(|x| x.iban.ends_with("0785")).unwrap();
+    assert_eq!(a["balance"]["current"]["eur"], f.booked);
+    let events = app.get("/v1/events?type=financial_connections.account.reactivated").await.ok();
+    assert_eq!(events["data"].as_array().unwrap().len(), 2);
+}
