@@ -6,11 +6,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub fn pretty<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    let ordered = serde_json::to_value(value).map(|mut v| {
-        stripe_order(&mut v);
-        v
-    });
-    match ordered.and_then(|v| serde_json::to_vec_pretty(&v)) {
+    match serde_json::to_value(value) {
+        Ok(v) => pretty_value(status, &v),
+        Err(e) => crate::error::ApiError::internal(&e).into_response(),
+    }
+}
+
+/// The one writer of JSON responses: pretty, Stripe's key order, a trailing newline.
+pub fn pretty_value(status: StatusCode, value: &Value) -> Response {
+    match serde_json::to_vec_pretty(&StripeOrder(value)) {
         Ok(mut body) => {
             body.push(b'\n');
             let mut res = (status, body).into_response();
@@ -21,42 +25,44 @@ pub fn pretty<T: Serialize>(status: StatusCode, value: &T) -> Response {
     }
 }
 
-/// Stripe's key order: in every object, `id` then `object` first, the rest as serialized (the types
-/// declare their fields alphabetically, as Stripe writes them).
-pub fn stripe_order(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if map.contains_key("id") || map.contains_key("object") {
-                let old = std::mem::take(map);
-                let mut rest = Vec::with_capacity(old.len());
-                let (mut id, mut object) = (None, None);
-                for (k, val) in old {
-                    match k.as_str() {
-                        "id" => id = Some(val),
-                        "object" => object = Some(val),
-                        _ => rest.push((k, val)),
+/// Serializes a value in Stripe's key order: in every object, `id` then `object` first, the rest as they
+/// are (the types declare their fields alphabetically, as Stripe writes them). Written while serializing,
+/// so a response is never copied to be reordered.
+pub struct StripeOrder<'a>(pub &'a Value);
+
+impl Serialize for StripeOrder<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut out = s.serialize_map(Some(map.len()))?;
+                for key in ["id", "object"] {
+                    if let Some(v) = map.get(key) {
+                        out.serialize_entry(key, &StripeOrder(v))?;
                     }
                 }
-                if let Some(i) = id {
-                    map.insert("id".into(), i);
+                for (k, v) in map.iter().filter(|(k, _)| *k != "id" && *k != "object") {
+                    out.serialize_entry(k, &StripeOrder(v))?;
                 }
-                if let Some(o) = object {
-                    map.insert("object".into(), o);
-                }
-                map.extend(rest);
+                out.end()
             }
-            map.values_mut().for_each(stripe_order);
+            Value::Array(items) => {
+                let mut out = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    out.serialize_element(&StripeOrder(v))?;
+                }
+                out.end()
+            }
+            other => other.serialize(s),
         }
-        Value::Array(items) => items.iter_mut().for_each(stripe_order),
-        _ => {}
     }
 }
 
 /// A 200 JSON response.
-pub struct Json<T>(pub T);
+pub struct Json<T = Value>(pub T);
 
-impl<T: Serialize> IntoResponse for Json<T> {
+impl IntoResponse for Json<Value> {
     fn into_response(self) -> Response {
-        pretty(StatusCode::OK, &self.0)
+        pretty_value(StatusCode::OK, &self.0)
     }
 }

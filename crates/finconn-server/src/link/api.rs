@@ -114,7 +114,7 @@ fn stripe_js_session(session: &finconn_types::Session) -> Value {
 }
 
 fn respond(status: StatusCode, body: Value) -> Response {
-    let mut res = crate::json::pretty(status, &body);
+    let mut res = crate::json::pretty_value(status, &body);
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

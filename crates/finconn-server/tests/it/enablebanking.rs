@@ -285,7 +285,6 @@ async fn an_ended_consent_deactivates_the_accounts(backend: Backend) {
     }
     let a = app.get(&format!("/v1/financial_connections/accounts/{chk_id}")).await.ok();
     assert_eq!(a["balance_refresh"]["status"], "failed");
-    assert!(a["balance_refresh"].to_string().len() > 10);
     let events = app.get("/v1/events?type=financial_connections.account.deactivated").await.ok();
     assert_eq!(events["data"].as_array().unwrap().len(), 2, "one deactivated event per account");
     // An inactive account cannot be refreshed (as Stripe).

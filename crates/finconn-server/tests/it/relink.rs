@@ -69,45 +69,33 @@ async fn an_authorization_is_relinked_through_the_modal(app: TestApp) {
     assert_eq!(events["data"].as_array().unwrap().len(), 2);
 }
 
+/// A relink session for one account of `authz`, completed with the test helper; the session.
+async fn relink_one_with_the_test_helper(app: &TestApp, holder: &Value, authz: &str, account: &str) -> Value {
+    let r =
+        relink_session(app, holder, &[("relink_options[authorization]", authz), ("relink_options[account]", account)])
+            .await
+            .ok();
+    app.post(
+        &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", id(&r)),
+        &[("institution", "fcinst_TestInstitution")],
+    )
+    .await
+    .ok()
+}
+
 async fn one_account_is_relinked_with_the_test_helper_and_failures_are_reported(app: TestApp) {
     let (s, accounts) = linked(&app, &["Success", "Savings"]).await;
     let authz = accounts[0]["authorization"].as_str().unwrap().to_owned();
     let one = id(&accounts[1]).to_owned();
     app.post(&format!("/v1/test_helpers/financial_connections/accounts/{one}/deactivate"), &[]).await.ok();
-    let r = relink_session(
-        &app,
-        &s["account_holder"],
-        &[("relink_options[authorization]", &authz), ("relink_options[account]", &one)],
-    )
-    .await
-    .ok();
-    let done = app
-        .post(
-            &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", id(&r)),
-            &[("institution", "fcinst_TestInstitution")],
-        )
-        .await
-        .ok();
+    let done = relink_one_with_the_test_helper(&app, &s["account_holder"], &authz, &one).await;
     assert_eq!(done["relink_result"]["account"], one.as_str());
     assert_eq!(done["accounts"]["data"].as_array().unwrap().len(), 1);
     assert_eq!(done["accounts"]["data"][0]["status"], "active");
 
     // A disconnected account cannot be repaired: the session ends with `no_account`.
     app.post(&format!("/v1/financial_connections/accounts/{one}/disconnect"), &[]).await.ok();
-    let r = relink_session(
-        &app,
-        &s["account_holder"],
-        &[("relink_options[authorization]", &authz), ("relink_options[account]", &one)],
-    )
-    .await
-    .ok();
-    let done = app
-        .post(
-            &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", id(&r)),
-            &[("institution", "fcinst_TestInstitution")],
-        )
-        .await
-        .ok();
+    let done = relink_one_with_the_test_helper(&app, &s["account_holder"], &authz, &one).await;
     assert_eq!(done["relink_result"]["failure_reason"], "no_account", "{done}");
     assert!(done["relink_result"]["authorization"].is_null());
     assert_eq!(done["accounts"]["data"].as_array().unwrap().len(), 0);
