@@ -18,6 +18,9 @@ pub enum DomainError {
     /// `institution_unavailable_planned`, `no_eligible_accounts`, …).
     #[error("{message}")]
     Link { code: &'static str, message: String, param: Option<String> },
+    /// The objects a request works on kept changing under it (its unit of work lost every retry).
+    #[error("the objects of this request kept changing")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

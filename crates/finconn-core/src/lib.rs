@@ -17,6 +17,7 @@ pub mod relink;
 pub mod sessions;
 pub mod store;
 pub mod test_clocks;
+pub mod unit;
 pub mod vault;
 
 use std::sync::Arc;
@@ -78,5 +79,50 @@ impl Finconn {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// A unit of work: this domain with its writes kept in the returned `Unit` until `commit`.
+    pub fn begin(&self) -> (Finconn, Arc<unit::Unit>) {
+        let unit = Arc::new(unit::Unit::new(self.store.clone()));
+        let mut core = self.clone();
+        core.store = unit.clone();
+        (core, unit)
+    }
+
+    /// Commits what `unit` recorded, and `idempotency` (a key with the response the client gets) if given,
+    /// in one transaction. `Conflict` or `KeyTaken`: nothing was written.
+    pub async fn commit(
+        &self,
+        unit: &unit::Unit,
+        idempotency: Option<(Scope, model::IdempotencyRecord)>,
+    ) -> Result<store::CommitOutcome, DomainError> {
+        let writes = unit.take();
+        if writes.is_empty() && idempotency.is_none() {
+            return Ok(store::CommitOutcome::Committed);
+        }
+        Ok(self.store.commit(store::Commit { writes, idempotency }).await?)
+    }
+
+    /// An account's display name, if it has one.
+    pub async fn display_name(&self, account: &str) -> Result<Option<String>, DomainError> {
+        Ok(self.store.get_account(account).await?.and_then(|a| a.display_name))
+    }
+
+    /// Whether the database answers (liveness) and, with `write`, accepts a committed write (readiness).
+    pub async fn check_database(&self, write: bool) -> Result<(), DomainError> {
+        self.store.ping().await?;
+        if write {
+            self.store.probe_write(self.now()).await?;
+        }
+        Ok(())
+    }
+
+    /// What an earlier request with this idempotency key stored, if any.
+    pub async fn idempotency_record(
+        &self,
+        scope: &Scope,
+        key: &str,
+    ) -> Result<Option<model::IdempotencyRecord>, DomainError> {
+        Ok(self.store.get_idempotency_key(scope, key).await?)
     }
 }

@@ -552,10 +552,8 @@ pub struct IdempotencyRecord {
     pub path: String,
     pub fingerprint: String,
     pub created: i64,
-    /// `None` while the first request is still running.
-    pub response: Option<StoredResponse>,
-    /// When the in-flight request's lock lapses (a crashed process must not hold a key forever).
-    pub locked_until: i64,
+    /// What the first request answered, stored in the transaction of its writes.
+    pub response: StoredResponse,
 }
 
 #[derive(Clone, Debug, PartialEq)]

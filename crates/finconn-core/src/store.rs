@@ -8,7 +8,7 @@ use crate::accounts::RefreshOutcome;
 use crate::model::{
     AccountRecord, ApiKeyRecord, AttemptRecord, ConnectionRecord, CustomerRecord, DeliveryRecord, DeliveryStatus,
     EventRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewEvent, NewJob, OwnerRecord, Scope, SessionRecord,
-    StoredResponse, TestClockRecord, TransactionRecord, WebhookEndpointRecord,
+    TestClockRecord, TransactionRecord, WebhookEndpointRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -96,13 +96,108 @@ impl Default for CustomerFilter {
     }
 }
 
-/// The outcome of claiming an idempotency key.
+/// One change of the domain's state. Updates are compare-and-swap on the record's `version` (the version the
+/// caller read); a write whose record changed meanwhile is a conflict.
 #[derive(Clone, Debug, PartialEq)]
-pub enum IdempotencyClaim {
-    /// This request owns the key and must run.
-    Claimed,
-    /// The key was seen before; here is what was stored.
-    Existing(IdempotencyRecord),
+pub enum Write {
+    InsertCustomer {
+        scope: Scope,
+        rec: CustomerRecord,
+    },
+    UpdateCustomer {
+        scope: Scope,
+        rec: CustomerRecord,
+    },
+    InsertSession {
+        scope: Scope,
+        rec: SessionRecord,
+    },
+    UpdateSession {
+        scope: Scope,
+        rec: SessionRecord,
+    },
+    /// The completed session, its new accounts, their effects, and (live mode) the connection they come
+    /// from, now active.
+    CompleteSession {
+        scope: Scope,
+        session: SessionRecord,
+        accounts: Vec<LinkedAccountRecord>,
+        effects: Effects,
+        connection: Option<ConnectionRecord>,
+    },
+    InsertConnection {
+        scope: Scope,
+        rec: ConnectionRecord,
+    },
+    UpdateConnection {
+        scope: Scope,
+        rec: ConnectionRecord,
+    },
+    UpdateLinkedAccount {
+        scope: Scope,
+        rec: LinkedAccountRecord,
+        effects: Effects,
+    },
+    InsertWebhookEndpoint {
+        scope: Scope,
+        rec: WebhookEndpointRecord,
+    },
+    UpdateWebhookEndpoint {
+        scope: Scope,
+        rec: WebhookEndpointRecord,
+    },
+    /// A conflict if the endpoint no longer exists.
+    DeleteWebhookEndpoint {
+        scope: Scope,
+        id: String,
+    },
+    /// A new clock; `customer` (the record as read, with `test_clock` set) is attached to it, a conflict if
+    /// that customer changed, is deleted or is already on a clock.
+    InsertTestClock {
+        scope: Scope,
+        rec: TestClockRecord,
+        customer: Option<CustomerRecord>,
+        effects: Effects,
+    },
+    /// Deleting a clock also makes all of its waiting jobs due.
+    UpdateTestClock {
+        scope: Scope,
+        rec: TestClockRecord,
+        effects: Effects,
+    },
+}
+
+impl Write {
+    /// Whether committing this write adds jobs (and so should wake the job runner).
+    pub fn adds_jobs(&self) -> bool {
+        let effects = match self {
+            Write::CompleteSession { effects, .. }
+            | Write::UpdateLinkedAccount { effects, .. }
+            | Write::InsertTestClock { effects, .. }
+            | Write::UpdateTestClock { effects, .. } => effects,
+            _ => return false,
+        };
+        !effects.jobs.is_empty() || !effects.events.is_empty()
+    }
+}
+
+/// A unit of work as the store commits it: every write of one request and, for a request with an
+/// `Idempotency-Key`, the key with the response the client is about to get, all in one transaction.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Commit {
+    pub writes: Vec<Write>,
+    pub idempotency: Option<(Scope, IdempotencyRecord)>,
+}
+
+/// What became of a `Commit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Everything is durable.
+    Committed,
+    /// A compare-and-swap failed (another request changed a record first): nothing was written.
+    Conflict,
+    /// The idempotency key was stored by another request first: nothing was written.
+    KeyTaken,
 }
 
 #[async_trait]
@@ -116,11 +211,8 @@ pub trait Store: Send + Sync + 'static {
     async fn provision_account(&self, account: &AccountRecord, keys: &[ApiKeyRecord]) -> Result<bool, StoreError>;
     async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
 
-    async fn insert_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError>;
     /// Looks a customer up in the account, in either mode (`scope` on the record says which).
     async fn get_customer(&self, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
-    /// Writes `rec` if the stored version is still `rec.version`; false if another write came first.
-    async fn update_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError>;
     async fn list_customers(
         &self,
         scope: &Scope,
@@ -128,29 +220,12 @@ pub trait Store: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<CustomerRecord>, StoreError>;
 
-    async fn insert_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<(), StoreError>;
     async fn get_session(&self, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// A session by id alone, in any account (its record's `scope` says whose). For the OAuth page, which
     /// the end user reaches without a key.
     async fn find_session_by_id(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
-    /// Writes `rec` if the stored version is still `rec.version`; false if another write came first.
-    async fn update_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<bool, StoreError>;
-    /// In one transaction: writes the completed session (if its version is still `session.version`) and
-    /// inserts its accounts. False, and nothing written, if the session changed meanwhile.
-    /// `connection` (live mode: the connection the accounts come from, now active) is written there too.
-    async fn complete_session(
-        &self,
-        scope: &Scope,
-        session: &SessionRecord,
-        accounts: &[LinkedAccountRecord],
-        effects: &Effects,
-        connection: Option<&ConnectionRecord>,
-    ) -> Result<bool, StoreError>;
 
-    async fn insert_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<(), StoreError>;
     async fn get_connection(&self, scope: &Scope, id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
-    /// Compare-and-swap on `version`.
-    async fn update_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<bool, StoreError>;
     /// The linked accounts whose data comes from a connection.
     async fn connection_accounts(
         &self,
@@ -182,13 +257,6 @@ pub trait Store: Send + Sync + 'static {
         filter: &AccountFilter,
         page: &PageRequest,
     ) -> Result<Page<LinkedAccountRecord>, StoreError>;
-    /// Writes `rec` if its version is unchanged, and adds the jobs and events, in one transaction.
-    async fn update_linked_account(
-        &self,
-        scope: &Scope,
-        rec: &LinkedAccountRecord,
-        effects: &Effects,
-    ) -> Result<bool, StoreError>;
     async fn ownership_created(&self, ownership: &str) -> Result<Option<i64>, StoreError>;
     async fn ownership_belongs_to(&self, account: &str, ownership: &str) -> Result<bool, StoreError>;
     async fn list_owners(
@@ -237,10 +305,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<EventRecord>, StoreError>;
     /// Removes events created before `before` (and their deliveries and attempts).
     async fn prune_events(&self, before: i64) -> Result<u64, StoreError>;
-    async fn insert_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<(), StoreError>;
     async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError>;
-    async fn update_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<bool, StoreError>;
-    async fn delete_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<bool, StoreError>;
     async fn list_webhook_endpoints(
         &self,
         scope: &Scope,
@@ -272,50 +337,11 @@ pub trait Store: Send + Sync + 'static {
     /// How many jobs exist and how many of them ever ran more than once (for tests and metrics).
     async fn job_counts(&self) -> Result<(i64, i64), StoreError>;
 
-    /// Claims `key` for a request, or returns what is stored under it.
-    async fn claim_idempotency_key(
-        &self,
-        scope: &Scope,
-        rec: &IdempotencyRecord,
-    ) -> Result<IdempotencyClaim, StoreError>;
-    /// Takes over a key whose lock lapsed (its first request died). False if someone else did first.
-    async fn reclaim_idempotency_key(
-        &self,
-        scope: &Scope,
-        key: &str,
-        previous_locked_until: i64,
-        locked_until: i64,
-    ) -> Result<bool, StoreError>;
-    async fn complete_idempotency_key(
-        &self,
-        scope: &Scope,
-        key: &str,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError>;
-    /// Forgets a claim whose request must not be remembered (validation failures, 5xx).
-    async fn release_idempotency_key(&self, scope: &Scope, key: &str) -> Result<(), StoreError>;
     /// Removes keys created before `before`; returns how many.
     async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError>;
 
-    /// Writes a new test clock and its effects in one transaction; `customer` (if any: the record as read,
-    /// with `test_clock` set) is attached to it there too. False (nothing written) if that customer changed
-    /// since it was read, or is deleted or already on a clock.
-    async fn insert_test_clock(
-        &self,
-        scope: &Scope,
-        rec: &TestClockRecord,
-        customer: Option<&CustomerRecord>,
-        effects: &Effects,
-    ) -> Result<bool, StoreError>;
     /// A test clock by id within a tenant, deleted or not.
     async fn get_test_clock(&self, account: &str, id: &str) -> Result<Option<TestClockRecord>, StoreError>;
-    /// Compare-and-swap on `version`, with effects. Deleting a clock also makes all of its waiting jobs due.
-    async fn update_test_clock(
-        &self,
-        scope: &Scope,
-        rec: &TestClockRecord,
-        effects: &Effects,
-    ) -> Result<bool, StoreError>;
     /// The clocks that are not deleted, newest first.
     async fn list_test_clocks(&self, scope: &Scope, page: &PageRequest) -> Result<Page<TestClockRecord>, StoreError>;
     /// A clock's `frozen_time` (deleted clocks keep theirs).
@@ -328,6 +354,91 @@ pub trait Store: Send + Sync + 'static {
     async fn accounts_on_clock(&self, scope: &Scope, clock: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
     /// Clocks past their `deletes_after` and not deleted yet: `(scope, id)`.
     async fn expired_test_clocks(&self, now: i64) -> Result<Vec<(Scope, String)>, StoreError>;
+
+    /// One write. Outside a unit of work it commits on its own and returns false on a conflict; inside
+    /// one (`crate::unit::Unit`) it is kept for the unit's commit and returns true.
+    async fn write(&self, write: Write) -> Result<bool, StoreError>;
+    /// Writes a whole unit of work in one transaction, or nothing.
+    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError>;
+    /// A stored idempotency key (with the response it answered), if any.
+    async fn get_idempotency_key(&self, scope: &Scope, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    async fn insert_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError> {
+        self.write(Write::InsertCustomer { scope: scope.clone(), rec: rec.clone() }).await.map(drop)
+    }
+    async fn update_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError> {
+        self.write(Write::UpdateCustomer { scope: scope.clone(), rec: rec.clone() }).await
+    }
+    async fn insert_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<(), StoreError> {
+        self.write(Write::InsertSession { scope: scope.clone(), rec: rec.clone() }).await.map(drop)
+    }
+    async fn update_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<bool, StoreError> {
+        self.write(Write::UpdateSession { scope: scope.clone(), rec: rec.clone() }).await
+    }
+    async fn complete_session(
+        &self,
+        scope: &Scope,
+        session: &SessionRecord,
+        accounts: &[LinkedAccountRecord],
+        effects: &Effects,
+        connection: Option<&ConnectionRecord>,
+    ) -> Result<bool, StoreError> {
+        self.write(Write::CompleteSession {
+            scope: scope.clone(),
+            session: session.clone(),
+            accounts: accounts.to_vec(),
+            effects: effects.clone(),
+            connection: connection.cloned(),
+        })
+        .await
+    }
+    async fn insert_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<(), StoreError> {
+        self.write(Write::InsertConnection { scope: scope.clone(), rec: rec.clone() }).await.map(drop)
+    }
+    async fn update_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<bool, StoreError> {
+        self.write(Write::UpdateConnection { scope: scope.clone(), rec: rec.clone() }).await
+    }
+    async fn update_linked_account(
+        &self,
+        scope: &Scope,
+        rec: &LinkedAccountRecord,
+        effects: &Effects,
+    ) -> Result<bool, StoreError> {
+        self.write(Write::UpdateLinkedAccount { scope: scope.clone(), rec: rec.clone(), effects: effects.clone() })
+            .await
+    }
+    async fn insert_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<(), StoreError> {
+        self.write(Write::InsertWebhookEndpoint { scope: scope.clone(), rec: rec.clone() }).await.map(drop)
+    }
+    async fn update_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<bool, StoreError> {
+        self.write(Write::UpdateWebhookEndpoint { scope: scope.clone(), rec: rec.clone() }).await
+    }
+    async fn delete_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        self.write(Write::DeleteWebhookEndpoint { scope: scope.clone(), id: id.to_owned() }).await
+    }
+    async fn insert_test_clock(
+        &self,
+        scope: &Scope,
+        rec: &TestClockRecord,
+        customer: Option<&CustomerRecord>,
+        effects: &Effects,
+    ) -> Result<bool, StoreError> {
+        self.write(Write::InsertTestClock {
+            scope: scope.clone(),
+            rec: rec.clone(),
+            customer: customer.cloned(),
+            effects: effects.clone(),
+        })
+        .await
+    }
+    async fn update_test_clock(
+        &self,
+        scope: &Scope,
+        rec: &TestClockRecord,
+        effects: &Effects,
+    ) -> Result<bool, StoreError> {
+        self.write(Write::UpdateTestClock { scope: scope.clone(), rec: rec.clone(), effects: effects.clone() }).await
+    }
 
     async fn ping(&self) -> Result<(), StoreError>;
     /// Writes and commits one row: whether the database accepts writes now (readiness).

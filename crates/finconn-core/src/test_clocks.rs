@@ -265,18 +265,22 @@ impl Finconn {
         for account in self.store.accounts_on_clock(scope, id).await? {
             self.disconnect_account(scope, &account.id, None).await?;
         }
+        // Page by cursor: the deletions are the request's unit of work, so the list (which reads what is
+        // committed) still shows the customers already deleted here.
         let filter = crate::store::CustomerFilter { test_clock: Some(id.to_owned()), ..Default::default() };
+        let mut cursor = None;
         loop {
-            let page = PageRequest { limit: 100, cursor: None };
+            let page = PageRequest { limit: 100, cursor: cursor.take() };
             let customers = self.store.list_customers(scope, &filter, &page).await?;
-            if customers.items.is_empty() {
-                return Ok(());
-            }
-            for c in customers.items {
+            for c in &customers.items {
                 match self.delete_customer(scope, &c.id).await {
                     Ok(_) | Err(DomainError::NotFound { .. }) => {}
                     Err(e) => return Err(e),
                 }
+            }
+            match customers.items.last() {
+                Some(last) if customers.has_more => cursor = Some(crate::store::Cursor::After(last.id.clone())),
+                _ => return Ok(()),
             }
         }
     }

@@ -246,6 +246,21 @@ impl ApiError {
         e
     }
 
+    /// 429 `lock_timeout`: a request kept losing its compare-and-swap to concurrent changes of one object.
+    pub fn lock_timeout() -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "This object cannot be accessed right now because another API request or Stripe process is currently \
+             accessing it. If you see this error intermittently, retry the request. If you see this error \
+             frequently and are making multiple concurrent requests to a single object, make your requests \
+             serially or at a lower rate.",
+        )
+        .code("lock_timeout")
+        .validation();
+        e.should_retry = Some(true);
+        e
+    }
+
     /// An unexpected failure: logged once here with its cause chain, answered opaquely.
     pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
         let mut chain = err.to_string();
@@ -290,6 +305,7 @@ impl From<DomainError> for ApiError {
                     None => e,
                 }
             }
+            DomainError::Busy => ApiError::lock_timeout(),
             DomainError::Store(e) => ApiError::internal(&e),
             DomainError::Internal(m) => ApiError::internal(&*Box::<dyn std::error::Error + Send + Sync>::from(m)),
         }

@@ -9,7 +9,6 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::extract::auth::Ctx;
 use crate::json::Json;
-use crate::startup::AppState;
 
 /// The kinds of object an id can expand into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,11 +62,11 @@ fn plan(
     Ok(out)
 }
 
-async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str, parent: &str) -> Result<Option<Value>, ApiError> {
+async fn resolve(ctx: &Ctx, target: Target, id: &str, parent: &str) -> Result<Option<Value>, ApiError> {
     let v = match target {
-        Target::Customer => match app.core.find_customer(ctx.scope(), id, None).await {
+        Target::Customer => match ctx.core.find_customer(ctx.scope(), id, None).await {
             Ok(rec) => Some(
-                match app.core.retrieve_customer(ctx.scope(), &rec.id).await? {
+                match ctx.core.retrieve_customer(ctx.scope(), &rec.id).await? {
                     CustomerView::Live(c) => serde_json::to_value(c),
                     CustomerView::Deleted(d) => serde_json::to_value(d),
                 }
@@ -78,12 +77,12 @@ async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str, parent: &s
         },
         // finconn has no account objects beyond the tenant itself: a minimal `account`.
         Target::Account => Some(serde_json::json!({ "id": id, "object": "account" })),
-        Target::Ownership => match app.core.ownership_object(ctx.scope(), parent, id).await? {
+        Target::Ownership => match ctx.core.ownership_object(ctx.scope(), parent, id).await? {
             Some(o) => Some(serde_json::to_value(o).map_err(|e| ApiError::internal(&e))?),
             None => None,
         },
         Target::AccountNumbers => None,
-        Target::TestClock => match app.core.retrieve_test_clock(ctx.scope(), id).await {
+        Target::TestClock => match ctx.core.retrieve_test_clock(ctx.scope(), id).await {
             Ok(c) => Some(serde_json::to_value(c).map_err(|e| ApiError::internal(&e))?),
             Err(finconn_core::DomainError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
@@ -93,7 +92,6 @@ async fn resolve(app: &AppState, ctx: &Ctx, target: Target, id: &str, parent: &s
 }
 
 async fn expand_one(
-    app: &AppState,
     ctx: &Ctx,
     obj: &mut Value,
     path: &[String],
@@ -111,13 +109,13 @@ async fn expand_one(
     let parent = cur.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
     let Some(field) = cur.get_mut(last.as_str()) else { return Ok(()) };
     if target == Target::AccountNumbers {
-        *field = app.core.account_numbers(ctx.scope(), &parent).await?.unwrap_or(Value::Null);
+        *field = ctx.core.account_numbers(ctx.scope(), &parent).await?.unwrap_or(Value::Null);
         return Ok(());
     }
     let Some(id) = field.as_str().map(str::to_owned) else { return Ok(()) };
     let key = (target, id.clone());
     if !cache.contains_key(&key) {
-        let v = resolve(app, ctx, target, &id, &parent).await?;
+        let v = resolve(ctx, target, &id, &parent).await?;
         cache.insert(key.clone(), v);
     }
     if let Some(Some(v)) = cache.get(&key) {
@@ -128,7 +126,6 @@ async fn expand_one(
 
 /// Renders `object` with the requested expansions.
 pub async fn object<T: Serialize>(
-    app: &AppState,
     ctx: &Ctx,
     object: T,
     requested: &[(String, String)],
@@ -138,14 +135,13 @@ pub async fn object<T: Serialize>(
     let mut v = serde_json::to_value(object).map_err(|e| ApiError::internal(&e))?;
     let mut cache = HashMap::new();
     for (path, target) in &plan {
-        expand_one(app, ctx, &mut v, path, *target, &mut cache).await?;
+        expand_one(ctx, &mut v, path, *target, &mut cache).await?;
     }
     Ok(Json(v))
 }
 
 /// Renders a list object with the requested expansions (paths start with `data.`).
 pub async fn list<T: Serialize>(
-    app: &AppState,
     ctx: &Ctx,
     list: finconn_types::List<T>,
     requested: &[(String, String)],
@@ -157,7 +153,7 @@ pub async fn list<T: Serialize>(
     if let Some(items) = v.get_mut("data").and_then(Value::as_array_mut) {
         for item in items {
             for (path, target) in &plan {
-                expand_one(app, ctx, item, path, *target, &mut cache).await?;
+                expand_one(ctx, item, path, *target, &mut cache).await?;
             }
         }
     }

@@ -83,7 +83,7 @@ pub fn router(app: AppState) -> Router {
 
 /// Liveness and database reachability.
 async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
-    match app.core.store.ping().await {
+    match app.core.check_database(false).await {
         Ok(()) => (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ok\"}\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
@@ -100,7 +100,7 @@ async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> R
 /// Readiness: the database accepts a write now (a full disk or a read-only database is not ready, even
 /// while reads still work). For load balancers; `/healthz` stays the liveness probe.
 async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
-    match app.core.store.probe_write(app.core.now()).await {
+    match app.core.check_database(true).await {
         Ok(()) => (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ready\"}\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "readiness: the database refuses writes");

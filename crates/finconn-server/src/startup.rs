@@ -28,6 +28,8 @@ pub struct AppState {
     pub demo_limiter: Arc<crate::ratelimit::RateLimiter>,
     /// Live institutions' logos, fetched through the connectors' policy and served from finconn.
     pub logos: Arc<crate::link::Logos>,
+    /// Idempotency keys whose first request is running in this process.
+    pub in_flight: Arc<crate::unit::InFlight>,
 }
 
 /// The webhook address policies. Link-local and metadata addresses are refused in both modes; test mode
@@ -89,6 +91,10 @@ impl AppState {
             // Without a master key no credential could be stored: live mode then offers no connector.
             connectors: if vault.is_some() { connectors(&config) } else { Connectors::default() },
         };
+        // The job runner wakes from the commit that queued work, whatever path the commit came from.
+        let jobs = crate::jobs::JobsHandle::default();
+        let waker = jobs.clone();
+        db.set_after_commit(Arc::new(move || waker.notify_one()));
         let core = Finconn::new(Arc::new(db), clock, settings).with_providers(providers).with_vault(vault);
         let webhooks = Webhooks::new(&config).unwrap_or_else(|e| {
             tracing::error!(error = %e, "the webhook client could not be built with its settings; using defaults");
@@ -102,15 +108,7 @@ impl AppState {
         let logos = Arc::new(crate::link::Logos::new(&connector_policy(&config)));
         let limiter = Arc::new(crate::ratelimit::RateLimiter::new(config.rate_limit_per_second));
         let demo_limiter = Arc::new(crate::ratelimit::RateLimiter::new(5));
-        Self {
-            core,
-            config: Arc::new(config),
-            jobs: crate::jobs::JobsHandle::default(),
-            webhooks,
-            limiter,
-            demo_limiter,
-            logos,
-        }
+        Self { core, config: Arc::new(config), jobs, webhooks, in_flight: Arc::default(), limiter, demo_limiter, logos }
     }
 }
 

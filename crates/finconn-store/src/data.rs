@@ -24,9 +24,6 @@ pub(crate) const INSERT_CLOCK_JOB: &str =
      VALUES ($1, $2, $3, COALESCE((SELECT CASE WHEN frozen_time >= $4 THEN 0 ELSE 9000000000000000000 END \
      FROM test_clocks WHERE id = $5), 0), 0, 0, $4, $5, $4)";
 
-const UPDATE_ACCOUNT: &str = "UPDATE fc_accounts SET data = $1, version = version + 1 \
-     WHERE id = $2 AND account_id = $3 AND livemode = $4 AND version = $5";
-
 pub(crate) async fn get_linked_account(
     pools: &Pools,
     account: &str,
@@ -76,35 +73,6 @@ pub(crate) async fn list_linked_accounts(
         items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     }
     Ok(finish_page(items, page))
-}
-
-pub(crate) async fn update_linked_account(
-    pools: &Pools,
-    scope: &Scope,
-    rec: &LinkedAccountRecord,
-    effects: &finconn_core::store::Effects,
-) -> Result<bool, StoreError> {
-    let data = to_json(rec)?;
-    let effects = crate::effects::of(effects)?;
-    on_pool!(pools, write, |p| {
-        let mut tx = p.begin_write().await.map_err(db_err)?;
-        let n = sqlx::query(UPDATE_ACCOUNT)
-            .bind(&data)
-            .bind(&rec.id)
-            .bind(&scope.account)
-            .bind(scope.livemode)
-            .bind(rec.version)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        write_effects!(tx, scope, effects);
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
-    })
 }
 
 pub(crate) async fn ownership_created(pools: &Pools, ownership: &str) -> Result<Option<i64>, StoreError> {
@@ -509,25 +477,6 @@ pub(crate) fn connection_status(s: ConnectionStatus) -> &'static str {
     }
 }
 
-pub(crate) async fn insert_connection(pools: &Pools, scope: &Scope, rec: &ConnectionRecord) -> Result<(), StoreError> {
-    let data = to_json(rec)?;
-    on_pool!(pools, write, |p| {
-        sqlx::query(
-        "INSERT INTO connections (id, account_id, livemode, created, status, version, data) VALUES ($1, $2, $3, $4, $5, 0, $6)"
-    )
-    .bind(&rec.id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(rec.created)
-    .bind(connection_status(rec.status))
-    .bind(&data)
-    .execute(p)
-    .await
-    .map(|_| ())
-    .map_err(db_err)
-    })
-}
-
 pub(crate) async fn get_connection(
     pools: &Pools,
     scope: &Scope,
@@ -543,29 +492,6 @@ pub(crate) async fn get_connection(
     .await
     .map_err(db_err)?);
     row.map(|(v, d)| crate::objects::decode(&d, scope.clone(), v)).transpose()
-}
-
-pub(crate) async fn update_connection(
-    pools: &Pools,
-    scope: &Scope,
-    rec: &ConnectionRecord,
-) -> Result<bool, StoreError> {
-    let data = to_json(rec)?;
-    let n = on_pool!(pools, write, |p| sqlx::query(
-        "UPDATE connections SET data = $1, status = $2, version = version + 1 \
-         WHERE id = $3 AND account_id = $4 AND livemode = $5 AND version = $6"
-    )
-    .bind(&data)
-    .bind(connection_status(rec.status))
-    .bind(&rec.id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(rec.version)
-    .execute(p)
-    .await
-    .map_err(db_err)?
-    .rows_affected());
-    Ok(n == 1)
 }
 
 pub(crate) async fn finish_sync(

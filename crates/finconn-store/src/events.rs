@@ -128,29 +128,6 @@ pub(crate) async fn prune_events(pools: &Pools, before: i64) -> Result<u64, Stor
     })
 }
 
-pub(crate) async fn insert_webhook_endpoint(
-    pools: &Pools,
-    scope: &Scope,
-    rec: &WebhookEndpointRecord,
-) -> Result<(), StoreError> {
-    let data = to_json(rec)?;
-    on_pool!(pools, write, |p| {
-        sqlx::query(
-        "INSERT INTO webhook_endpoints (id, account_id, livemode, created, disabled, version, data) VALUES ($1, $2, $3, $4, $5, 0, $6)"
-    )
-    .bind(&rec.id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(rec.created)
-    .bind(rec.disabled)
-    .bind(&data)
-    .execute(p)
-    .await
-    .map(|_| ())
-    .map_err(db_err)
-    })
-}
-
 pub(crate) async fn get_webhook_endpoint(
     pools: &Pools,
     scope: &Scope,
@@ -166,43 +143,6 @@ pub(crate) async fn get_webhook_endpoint(
     .await
     .map_err(db_err)?);
     row.map(|(v, d)| crate::objects::decode::<WebhookEndpointRecord>(&d, scope.clone(), v)).transpose()
-}
-
-pub(crate) async fn update_webhook_endpoint(
-    pools: &Pools,
-    scope: &Scope,
-    rec: &WebhookEndpointRecord,
-) -> Result<bool, StoreError> {
-    let data = to_json(rec)?;
-    let n = on_pool!(pools, write, |p| sqlx::query(
-        "UPDATE webhook_endpoints SET data = $1, disabled = $2, version = version + 1 \
-         WHERE id = $3 AND account_id = $4 AND livemode = $5 AND version = $6"
-    )
-    .bind(&data)
-    .bind(rec.disabled)
-    .bind(&rec.id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(rec.version)
-    .execute(p)
-    .await
-    .map_err(db_err)?
-    .rows_affected());
-    Ok(n == 1)
-}
-
-pub(crate) async fn delete_webhook_endpoint(pools: &Pools, scope: &Scope, id: &str) -> Result<bool, StoreError> {
-    let n = on_pool!(pools, write, |p| sqlx::query(
-        "DELETE FROM webhook_endpoints WHERE id = $1 AND account_id = $2 AND livemode = $3"
-    )
-    .bind(id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .execute(p)
-    .await
-    .map_err(db_err)?
-    .rows_affected());
-    Ok(n == 1)
 }
 
 pub(crate) async fn list_webhook_endpoints(

@@ -10,18 +10,20 @@ mod idempotency;
 mod keys;
 mod objects;
 mod test_clocks;
+#[macro_use]
+mod writes;
 
 use async_trait::async_trait;
 use finconn_core::model::{
     AccountRecord, ApiKeyRecord, AttemptRecord, ConnectionRecord, CustomerRecord, DeliveryRecord, DeliveryStatus,
     EventRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord, Scope, SessionRecord,
-    StoredResponse, TestClockRecord, TransactionRecord, WebhookEndpointRecord,
+    TestClockRecord, TransactionRecord, WebhookEndpointRecord,
 };
 use std::collections::HashMap;
 
 use finconn_core::accounts::RefreshOutcome;
 use finconn_core::store::{
-    AccountFilter, CustomerFilter, Effects, EventFilter, IdempotencyClaim, Page, PageRequest, TransactionFilter,
+    AccountFilter, Commit, CommitOutcome, CustomerFilter, EventFilter, Page, PageRequest, TransactionFilter, Write,
 };
 use finconn_core::{Store, StoreError};
 
@@ -42,16 +44,32 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then(|| std::path::PathBuf::from(path))
 }
 
+/// Called after every commit that added jobs or events.
+pub type AfterCommit = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// A finconn database: SQLite or PostgreSQL, chosen by URL.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     pool: pool::Pools,
+    after_commit: std::sync::Arc<std::sync::OnceLock<AfterCommit>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("pool", &self.pool).finish_non_exhaustive()
+    }
 }
 
 impl Db {
     /// Opens (creating a SQLite file if needed) without migrating.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        Ok(Self { pool: pool::Pools::connect(url).await? })
+        Ok(Self { pool: pool::Pools::connect(url).await?, after_commit: Default::default() })
+    }
+
+    /// Sets what runs after each commit that added jobs or events (the job runner's wake-up), once; later
+    /// calls are ignored. Every clone of this `Db` shares it.
+    pub fn set_after_commit(&self, hook: AfterCommit) {
+        let _ = self.after_commit.set(hook);
     }
 
     /// Brings the schema up to date. Safe to run from several processes at once.
@@ -99,16 +117,8 @@ impl Store for Db {
         keys::get_account(&self.pool, id).await
     }
 
-    async fn insert_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError> {
-        objects::insert_customer(&self.pool, scope, rec).await
-    }
-
     async fn get_customer(&self, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
         objects::get_customer(&self.pool, account, id).await
-    }
-
-    async fn update_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError> {
-        objects::update_customer(&self.pool, scope, rec).await
     }
 
     async fn list_customers(
@@ -120,10 +130,6 @@ impl Store for Db {
         objects::list_customers(&self.pool, scope, filter, page).await
     }
 
-    async fn insert_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<(), StoreError> {
-        objects::insert_session(&self.pool, scope, rec).await
-    }
-
     async fn get_session(&self, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         objects::get_session(&self.pool, account, id).await
     }
@@ -132,31 +138,8 @@ impl Store for Db {
         objects::find_session_by_id(&self.pool, id).await
     }
 
-    async fn update_session(&self, scope: &Scope, rec: &SessionRecord) -> Result<bool, StoreError> {
-        objects::update_session(&self.pool, scope, rec).await
-    }
-
-    async fn complete_session(
-        &self,
-        scope: &Scope,
-        session: &SessionRecord,
-        accounts: &[LinkedAccountRecord],
-        effects: &Effects,
-        connection: Option<&ConnectionRecord>,
-    ) -> Result<bool, StoreError> {
-        objects::complete_session(&self.pool, scope, session, accounts, effects, connection).await
-    }
-
-    async fn insert_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<(), StoreError> {
-        data::insert_connection(&self.pool, scope, rec).await
-    }
-
     async fn get_connection(&self, scope: &Scope, id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
         data::get_connection(&self.pool, scope, id).await
-    }
-
-    async fn update_connection(&self, scope: &Scope, rec: &ConnectionRecord) -> Result<bool, StoreError> {
-        data::update_connection(&self.pool, scope, rec).await
     }
 
     async fn connection_accounts(
@@ -199,15 +182,6 @@ impl Store for Db {
         data::list_linked_accounts(&self.pool, scope, filter, page).await
     }
 
-    async fn update_linked_account(
-        &self,
-        scope: &Scope,
-        rec: &LinkedAccountRecord,
-        effects: &Effects,
-    ) -> Result<bool, StoreError> {
-        data::update_linked_account(&self.pool, scope, rec, effects).await
-    }
-
     async fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError> {
         events::get_event(&self.pool, scope, id).await
     }
@@ -225,20 +199,8 @@ impl Store for Db {
         events::prune_events(&self.pool, before).await
     }
 
-    async fn insert_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<(), StoreError> {
-        events::insert_webhook_endpoint(&self.pool, scope, rec).await
-    }
-
     async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError> {
         events::get_webhook_endpoint(&self.pool, scope, id).await
-    }
-
-    async fn update_webhook_endpoint(&self, scope: &Scope, rec: &WebhookEndpointRecord) -> Result<bool, StoreError> {
-        events::update_webhook_endpoint(&self.pool, scope, rec).await
-    }
-
-    async fn delete_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
-        events::delete_webhook_endpoint(&self.pool, scope, id).await
     }
 
     async fn list_webhook_endpoints(
@@ -346,62 +308,12 @@ impl Store for Db {
         objects::session_accounts(&self.pool, scope, session).await
     }
 
-    async fn claim_idempotency_key(
-        &self,
-        scope: &Scope,
-        rec: &IdempotencyRecord,
-    ) -> Result<IdempotencyClaim, StoreError> {
-        idempotency::claim(&self.pool, scope, rec).await
-    }
-
-    async fn reclaim_idempotency_key(
-        &self,
-        scope: &Scope,
-        key: &str,
-        previous_locked_until: i64,
-        locked_until: i64,
-    ) -> Result<bool, StoreError> {
-        idempotency::reclaim(&self.pool, scope, key, previous_locked_until, locked_until).await
-    }
-
-    async fn complete_idempotency_key(
-        &self,
-        scope: &Scope,
-        key: &str,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
-        idempotency::complete(&self.pool, scope, key, response).await
-    }
-
-    async fn release_idempotency_key(&self, scope: &Scope, key: &str) -> Result<(), StoreError> {
-        idempotency::release(&self.pool, scope, key).await
-    }
-
     async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError> {
         idempotency::prune(&self.pool, before).await
     }
 
-    async fn insert_test_clock(
-        &self,
-        scope: &Scope,
-        rec: &TestClockRecord,
-        customer: Option<&CustomerRecord>,
-        effects: &Effects,
-    ) -> Result<bool, StoreError> {
-        test_clocks::insert_test_clock(&self.pool, scope, rec, customer, effects).await
-    }
-
     async fn get_test_clock(&self, account: &str, id: &str) -> Result<Option<TestClockRecord>, StoreError> {
         test_clocks::get_test_clock(&self.pool, account, id).await
-    }
-
-    async fn update_test_clock(
-        &self,
-        scope: &Scope,
-        rec: &TestClockRecord,
-        effects: &Effects,
-    ) -> Result<bool, StoreError> {
-        test_clocks::update_test_clock(&self.pool, scope, rec, effects).await
     }
 
     async fn list_test_clocks(&self, scope: &Scope, page: &PageRequest) -> Result<Page<TestClockRecord>, StoreError> {
@@ -437,6 +349,39 @@ impl Store for Db {
         .await
         .map(|_| ()))
         .map_err(db_err)
+    }
+
+    async fn write(&self, write: Write) -> Result<bool, StoreError> {
+        match self.commit(Commit { writes: vec![write], idempotency: None }).await? {
+            CommitOutcome::Committed => Ok(true),
+            CommitOutcome::Conflict | CommitOutcome::KeyTaken => Ok(false),
+        }
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError> {
+        let wake = commit.writes.iter().any(Write::adds_jobs);
+        let outcome = match &self.pool {
+            pool::Pools::Sqlite { writer, .. } => writer.commit(commit).await?,
+            pool::Pools::Postgres { pool, .. } => {
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                let outcome = writes::apply_unit(&mut writes::Conn::Postgres(&mut tx), &commit).await;
+                match outcome {
+                    Ok(CommitOutcome::Committed) => tx.commit().await.map_err(db_err)?,
+                    _ => tx.rollback().await.map_err(db_err)?,
+                }
+                outcome?
+            }
+        };
+        if wake && outcome == CommitOutcome::Committed {
+            if let Some(hook) = self.after_commit.get() {
+                hook();
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn get_idempotency_key(&self, scope: &Scope, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        idempotency::get(&self.pool, scope, key).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

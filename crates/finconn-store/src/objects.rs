@@ -4,7 +4,7 @@ use finconn_core::model::{CustomerRecord, LinkedAccountRecord, Scope, SessionRec
 use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
 
-use crate::pool::{BeginWrite, Pools};
+use crate::pool::Pools;
 use crate::{corrupt, db_err};
 
 pub(crate) fn to_json<T: serde::Serialize>(rec: &T) -> Result<String, StoreError> {
@@ -105,49 +105,8 @@ pub(crate) async fn get_in_account<T: Versioned>(
         .transpose()
 }
 
-pub(crate) async fn insert_customer(pools: &Pools, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError> {
-    let data = to_json(rec)?;
-    on_pool!(pools, write, |p| sqlx::query(
-        "INSERT INTO customers (id, account_id, livemode, created, email, deleted, version, data, test_clock) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)"
-    )
-    .bind(&rec.id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(rec.created)
-    .bind(&rec.email)
-    .bind(rec.deleted)
-    .bind(&data)
-    .bind(&rec.test_clock)
-    .execute(p)
-    .await
-    .map(|_| ())
-    .map_err(db_err))?;
-    Ok(())
-}
-
 pub(crate) async fn get_customer(pools: &Pools, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
     get_in_account(pools, "customers", account, id).await
-}
-
-pub(crate) async fn update_customer(pools: &Pools, scope: &Scope, rec: &CustomerRecord) -> Result<bool, StoreError> {
-    let data = to_json(rec)?;
-    let done = on_pool!(pools, write, |p| sqlx::query(
-        "UPDATE customers SET email = $1, deleted = $2, data = $3, version = version + 1 \
-         WHERE id = $4 AND account_id = $5 AND livemode = $6 AND version = $7"
-    )
-    .bind(&rec.email)
-    .bind(rec.deleted)
-    .bind(&data)
-    .bind(&rec.id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(rec.version)
-    .execute(p)
-    .await
-    .map_err(db_err)?
-    .rows_affected());
-    Ok(done == 1)
 }
 
 pub(crate) async fn list_customers(
@@ -181,23 +140,6 @@ pub(crate) async fn list_customers(
     Ok(finish_page(items, page))
 }
 
-pub(crate) async fn insert_session(pools: &Pools, scope: &Scope, rec: &SessionRecord) -> Result<(), StoreError> {
-    let data = to_json(rec)?;
-    on_pool!(pools, write, |p| sqlx::query(
-        "INSERT INTO sessions (id, account_id, livemode, created, version, data) VALUES ($1, $2, $3, $4, 0, $5)"
-    )
-    .bind(&rec.id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(rec.created)
-    .bind(&data)
-    .execute(p)
-    .await
-    .map(|_| ())
-    .map_err(db_err))?;
-    Ok(())
-}
-
 pub(crate) async fn get_session(pools: &Pools, account: &str, id: &str) -> Result<Option<SessionRecord>, StoreError> {
     get_in_account(pools, "sessions", account, id).await
 }
@@ -212,87 +154,6 @@ pub(crate) async fn find_session_by_id(pools: &Pools, id: &str) -> Result<Option
     .map_err(db_err)?);
     row.map(|(account, livemode, version, data)| decode::<SessionRecord>(&data, Scope { account, livemode }, version))
         .transpose()
-}
-
-const UPDATE_SESSION: &str = "UPDATE sessions SET data = $1, version = version + 1 \
-     WHERE id = $2 AND account_id = $3 AND livemode = $4 AND version = $5";
-
-pub(crate) async fn update_session(pools: &Pools, scope: &Scope, rec: &SessionRecord) -> Result<bool, StoreError> {
-    let data = to_json(rec)?;
-    let n = on_pool!(pools, write, |p| sqlx::query(UPDATE_SESSION)
-        .bind(&data)
-        .bind(&rec.id)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(rec.version)
-        .execute(p)
-        .await
-        .map_err(db_err)?
-        .rows_affected());
-    Ok(n == 1)
-}
-
-pub(crate) async fn complete_session(
-    pools: &Pools,
-    scope: &Scope,
-    session: &SessionRecord,
-    accounts: &[LinkedAccountRecord],
-    effects: &finconn_core::store::Effects,
-    connection: Option<&finconn_core::model::ConnectionRecord>,
-) -> Result<bool, StoreError> {
-    let data = to_json(session)?;
-    let connection = connection.map(|c| Ok::<_, StoreError>((c, to_json(c)?))).transpose()?;
-    let rows = accounts.iter().map(|a| Ok((a, to_json(a)?))).collect::<Result<Vec<_>, StoreError>>()?;
-    let effects = crate::effects::of(effects)?;
-    on_pool!(pools, write, |p| {
-        let mut tx = p.begin_write().await.map_err(db_err)?;
-        let n = sqlx::query(UPDATE_SESSION)
-            .bind(&data)
-            .bind(&session.id)
-            .bind(&scope.account)
-            .bind(scope.livemode)
-            .bind(session.version)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        for (a, json) in &rows {
-            sqlx::query(
-                "INSERT INTO fc_accounts (id, account_id, livemode, created, session_id, holder_customer, holder_account, version, data, test_clock, connection_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10)",
-            )
-            .bind(&a.id)
-            .bind(&scope.account)
-            .bind(scope.livemode)
-            .bind(a.created)
-            .bind(&a.session)
-            .bind(&a.holder.customer)
-            .bind(&a.holder.account)
-            .bind(json)
-            .bind(&a.test_clock)
-            .bind(a.connection.as_ref().map(|c| &c.id))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        if let Some((c, json)) = &connection {
-            // The connection was made earlier in this flow; only this flow's session changes it meanwhile.
-            sqlx::query("UPDATE connections SET data = $1, status = $2, version = version + 1 WHERE id = $3 AND account_id = $4")
-                .bind(json)
-                .bind(crate::data::connection_status(c.status))
-                .bind(&c.id)
-                .bind(&scope.account)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        write_effects!(tx, scope, effects);
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
-    })
 }
 
 pub(crate) async fn session_accounts(

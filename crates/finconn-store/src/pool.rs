@@ -77,6 +77,8 @@ pub(crate) enum Pools {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// Units of work, committed in batches on `write`.
+        writer: crate::writes::Writer,
         describe: String,
     },
     Postgres {
@@ -143,7 +145,8 @@ impl Pools {
             .canonicalize()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| path.to_owned());
-        Ok(Pools::Sqlite { read, write, describe: format!("SQLite {absolute}") })
+        let writer = crate::writes::Writer::start(write.clone());
+        Ok(Pools::Sqlite { read, write, writer, describe: format!("SQLite {absolute}") })
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), ConnectError> {

@@ -1,67 +1,12 @@
 //! Test clocks, and the jobs that wait for their clock.
 
-use finconn_core::model::{CustomerRecord, LinkedAccountRecord, Scope, TestClockRecord};
-use finconn_core::store::{Effects, Page, PageRequest};
+use finconn_core::model::{LinkedAccountRecord, Scope, TestClockRecord};
+use finconn_core::store::{Page, PageRequest};
 use finconn_core::StoreError;
 
 use crate::db_err;
-use crate::objects::{decode, finish_page, page_bounds, to_json};
-use crate::pool::{BeginWrite, Pools};
-
-pub(crate) async fn insert_test_clock(
-    pools: &Pools,
-    scope: &Scope,
-    rec: &TestClockRecord,
-    customer: Option<&CustomerRecord>,
-    effects: &Effects,
-) -> Result<bool, StoreError> {
-    let data = to_json(rec)?;
-    let customer = customer.map(|c| Ok::<_, StoreError>((c, to_json(c)?))).transpose()?;
-    let effects = crate::effects::of(effects)?;
-    on_pool!(pools, write, |p| {
-        let mut tx = p.begin_write().await.map_err(db_err)?;
-        if let Some((c, json)) = &customer {
-            // Attached once: only a live customer on no clock, at the version the caller read.
-            let n = sqlx::query(
-                "UPDATE customers SET test_clock = $1, data = $2, version = version + 1 \
-                 WHERE id = $3 AND account_id = $4 AND livemode = $5 AND version = $6 AND deleted = $7 \
-                 AND test_clock IS NULL",
-            )
-            .bind(&rec.id)
-            .bind(json)
-            .bind(&c.id)
-            .bind(&scope.account)
-            .bind(scope.livemode)
-            .bind(c.version)
-            .bind(false)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-            if n != 1 {
-                return Ok(false);
-            }
-        }
-        sqlx::query(
-            "INSERT INTO test_clocks (id, account_id, livemode, created, deletes_after, frozen_time, deleted, version, data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
-        )
-        .bind(&rec.id)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(rec.created)
-        .bind(rec.deletes_after)
-        .bind(rec.frozen_time)
-        .bind(rec.deleted)
-        .bind(&data)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        write_effects!(tx, scope, effects);
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
-    })
-}
+use crate::objects::{decode, finish_page, page_bounds};
+use crate::pool::Pools;
 
 pub(crate) async fn get_test_clock(
     pools: &Pools,
@@ -69,49 +14,6 @@ pub(crate) async fn get_test_clock(
     id: &str,
 ) -> Result<Option<TestClockRecord>, StoreError> {
     crate::objects::get_in_account(pools, "test_clocks", account, id).await
-}
-
-pub(crate) async fn update_test_clock(
-    pools: &Pools,
-    scope: &Scope,
-    rec: &TestClockRecord,
-    effects: &Effects,
-) -> Result<bool, StoreError> {
-    let data = to_json(rec)?;
-    let effects = crate::effects::of(effects)?;
-    on_pool!(pools, write, |p| {
-        let mut tx = p.begin_write().await.map_err(db_err)?;
-        let n = sqlx::query(
-            "UPDATE test_clocks SET data = $1, frozen_time = $2, deleted = $3, version = version + 1 \
-             WHERE id = $4 AND account_id = $5 AND livemode = $6 AND version = $7",
-        )
-        .bind(&data)
-        .bind(rec.frozen_time)
-        .bind(rec.deleted)
-        .bind(&rec.id)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(rec.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        if rec.deleted {
-            // Nothing waits for a deleted clock: its jobs run now (on its last time) and find their
-            // accounts disconnected.
-            sqlx::query("UPDATE jobs SET run_at = 0 WHERE test_clock = $1 AND done_at IS NULL AND run_at <> 0")
-                .bind(&rec.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        write_effects!(tx, scope, effects);
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
-    })
 }
 
 pub(crate) async fn list_test_clocks(

@@ -1,6 +1,6 @@
 //! `/v1/financial_connections/accounts`: linked accounts, their refreshes, subscriptions and owners.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use finconn_core::accounts::Feature;
 use finconn_core::store::AccountFilter;
 use finconn_types::List;
@@ -11,12 +11,11 @@ use crate::expand;
 use crate::extract::auth::Ctx;
 use crate::extract::params::{self, Field, Obj};
 use crate::json::Json;
-use crate::startup::AppState;
 
 const URL: &str = "/v1/financial_connections/accounts";
 
 /// `GET /v1/financial_connections/accounts`
-pub async fn list_accounts(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_accounts(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let (filter, page, expand) = params::parse(&ctx.form, |root| {
         let mut filter = AccountFilter { session: root.string("session", 5000).value(), ..AccountFilter::default() };
         if let Field::Value(h) = root.object("account_holder") {
@@ -38,31 +37,22 @@ pub async fn list_accounts(State(app): State<AppState>, ctx: Ctx) -> Result<Json
         let page = super::page_request(&root);
         Some((filter, page?, root.expand()))
     })?;
-    let out = app.core.list_accounts(ctx.scope(), &filter, &page).await?;
-    expand::list(&app, &ctx, List::new(out.items, out.has_more, URL), &expand, expand::ACCOUNT).await
+    let out = ctx.core.list_accounts(ctx.scope(), &filter, &page).await?;
+    expand::list(&ctx, List::new(out.items, out.has_more, URL), &expand, expand::ACCOUNT).await
 }
 
 /// `GET /v1/financial_connections/accounts/{account}`
-pub async fn retrieve_account(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let account = app.core.retrieve_account(ctx.scope(), &id).await?;
-    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+    let account = ctx.core.retrieve_account(ctx.scope(), &id).await?;
+    expand::object(&ctx, account, &expand, expand::ACCOUNT).await
 }
 
 /// `POST /v1/financial_connections/accounts/{account}/disconnect`
-pub async fn disconnect_account(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn disconnect_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let account = app.core.disconnect_account(ctx.scope(), &id, Some(&ctx.origin())).await?;
-    app.jobs.notify_one(); // the event's fan-out
-    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+    let account = ctx.core.disconnect_account(ctx.scope(), &id, Some(&ctx.origin())).await?;
+    expand::object(&ctx, account, &expand, expand::ACCOUNT).await
 }
 
 /// `features[]` (required), each one of `values`.
@@ -101,65 +91,47 @@ fn one_of(values: &[&str]) -> String {
 }
 
 /// `POST /v1/financial_connections/accounts/{account}/refresh`
-pub async fn refresh_account(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn refresh_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let (features, expand) = params::parse(&ctx.form, |root| {
         let features = features(&root, Feature::VALUES);
         let expand = root.expand();
         Some((features?, expand))
     })?;
-    let account = app.core.refresh_account(ctx.scope(), &id, &features).await?;
-    app.jobs.notify_one();
-    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+    let account = ctx.core.refresh_account(ctx.scope(), &id, &features).await?;
+    expand::object(&ctx, account, &expand, expand::ACCOUNT).await
 }
 
 /// `POST /v1/financial_connections/accounts/{account}/subscribe`
-pub async fn subscribe_account(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn subscribe_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| {
         let features = features(&root, &["transactions"]);
         let expand = root.expand();
         features.map(|_| expand)
     })?;
-    let account = app.core.subscribe_account(ctx.scope(), &id).await?;
-    app.jobs.notify_one();
-    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+    let account = ctx.core.subscribe_account(ctx.scope(), &id).await?;
+    expand::object(&ctx, account, &expand, expand::ACCOUNT).await
 }
 
 /// `POST /v1/financial_connections/accounts/{account}/unsubscribe`
-pub async fn unsubscribe_account(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn unsubscribe_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| {
         let features = features(&root, &["transactions"]);
         let expand = root.expand();
         features.map(|_| expand)
     })?;
-    let account = app.core.unsubscribe_account(ctx.scope(), &id).await?;
-    expand::object(&app, &ctx, account, &expand, expand::ACCOUNT).await
+    let account = ctx.core.unsubscribe_account(ctx.scope(), &id).await?;
+    expand::object(&ctx, account, &expand, expand::ACCOUNT).await
 }
 
 /// `GET /v1/financial_connections/accounts/{account}/owners`
-pub async fn list_owners(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list_owners(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let (ownership, page, expand) = params::parse(&ctx.form, |root| {
         let ownership = root.required_string("ownership", 5000);
         let page = super::page_request(&root);
         let expand = root.expand();
         Some((ownership?, page?, expand))
     })?;
-    let out = app.core.list_owners(ctx.scope(), &id, &ownership, &page).await?;
+    let out = ctx.core.list_owners(ctx.scope(), &id, &ownership, &page).await?;
     let url = format!("{URL}/{id}/owners");
-    expand::list(&app, &ctx, List::new(out.items, out.has_more, url), &expand, expand::NONE).await
+    expand::list(&ctx, List::new(out.items, out.has_more, url), &expand, expand::NONE).await
 }

@@ -1,6 +1,6 @@
 //! `/v1/customers`: the minimal customers that session account holders name.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use finconn_core::customers::{CustomerChanges, CustomerView, Patch};
 use finconn_core::model::AddressRecord;
 use finconn_core::store::CustomerFilter;
@@ -12,7 +12,6 @@ use crate::expand;
 use crate::extract::auth::Ctx;
 use crate::extract::params::{self, Field, Obj};
 use crate::json::Json;
-use crate::startup::AppState;
 
 type Expand = Vec<(String, String)>;
 
@@ -65,49 +64,37 @@ fn new_customer(root: Obj<'_>) -> Option<(CustomerChanges, Expand)> {
 }
 
 /// `POST /v1/customers`
-pub async fn create_customer(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn create_customer(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let (changes, expand) = params::parse(&ctx.form, new_customer)?;
-    let customer = app.core.create_customer(ctx.scope(), changes).await?;
-    expand::object(&app, &ctx, customer, &expand, expand::CUSTOMER).await
+    let customer = ctx.core.create_customer(ctx.scope(), changes).await?;
+    expand::object(&ctx, customer, &expand, expand::CUSTOMER).await
 }
 
 /// `GET /v1/customers/{customer}`: a deleted customer answers `{"deleted": true, ...}`.
-pub async fn retrieve_customer(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    match app.core.retrieve_customer(ctx.scope(), &id).await? {
-        CustomerView::Live(c) => expand::object(&app, &ctx, c, &expand, expand::CUSTOMER).await,
-        CustomerView::Deleted(d) => expand::object(&app, &ctx, d, &expand, expand::CUSTOMER).await,
+    match ctx.core.retrieve_customer(ctx.scope(), &id).await? {
+        CustomerView::Live(c) => expand::object(&ctx, c, &expand, expand::CUSTOMER).await,
+        CustomerView::Deleted(d) => expand::object(&ctx, d, &expand, expand::CUSTOMER).await,
     }
 }
 
 /// `POST /v1/customers/{customer}`
-pub async fn update_customer(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn update_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let (changes, expand) = params::parse(&ctx.form, changes)?;
-    let customer = app.core.update_customer(ctx.scope(), &id, changes).await?;
-    expand::object(&app, &ctx, customer, &expand, expand::CUSTOMER).await
+    let customer = ctx.core.update_customer(ctx.scope(), &id, changes).await?;
+    expand::object(&ctx, customer, &expand, expand::CUSTOMER).await
 }
 
 /// `DELETE /v1/customers/{customer}`
-pub async fn delete_customer(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn delete_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     params::parse(&ctx.form, |_| Some(()))?;
-    let deleted = app.core.delete_customer(ctx.scope(), &id).await?;
+    let deleted = ctx.core.delete_customer(ctx.scope(), &id).await?;
     Ok(Json(serde_json::to_value(deleted).map_err(|e| ApiError::internal(&e))?))
 }
 
 /// `GET /v1/customers`
-pub async fn list_customers(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_customers(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let (filter, page, expand) = params::parse(&ctx.form, |root| {
         let email = root.string("email", 512).value();
         let created = super::range(&root, "created");
@@ -116,7 +103,7 @@ pub async fn list_customers(State(app): State<AppState>, ctx: Ctx) -> Result<Jso
         let expand = root.expand();
         Some((CustomerFilter { email, created: created?, test_clock }, page?, expand))
     })?;
-    let page_out = app.core.list_customers(ctx.scope(), &filter, &page).await?;
+    let page_out = ctx.core.list_customers(ctx.scope(), &filter, &page).await?;
     let list = List::new(page_out.items, page_out.has_more, "/v1/customers");
-    expand::list(&app, &ctx, list, &expand, expand::CUSTOMER).await
+    expand::list(&ctx, list, &expand, expand::CUSTOMER).await
 }

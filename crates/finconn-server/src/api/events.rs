@@ -16,7 +16,7 @@ use crate::startup::AppState;
 
 /// `GET /v1/events`: `type` (with `*` wildcards) or `types[]` (up to 20), `created`, `delivery_success`,
 /// pagination. The last 30 days.
-pub async fn list_events(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_events(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let (filter, page, expand) = params::parse(&ctx.form, |root| {
         let one = root.string("type", 5000).value();
         let many = root.string_array("types", 5000, 20);
@@ -35,19 +35,15 @@ pub async fn list_events(State(app): State<AppState>, ctx: Ctx) -> Result<Json<V
         let expand = root.expand();
         Some((EventFilter { kinds: kinds?, created: created?, delivery_success }, page?, expand))
     })?;
-    let out = app.core.list_events(ctx.scope(), filter, &page).await?;
-    expand::list(&app, &ctx, List::new(out.items, out.has_more, "/v1/events"), &expand, expand::NONE).await
+    let out = ctx.core.list_events(ctx.scope(), filter, &page).await?;
+    expand::list(&ctx, List::new(out.items, out.has_more, "/v1/events"), &expand, expand::NONE).await
 }
 
 /// `GET /v1/events/{id}`
-pub async fn retrieve_event(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_event(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let event = app.core.retrieve_event(ctx.scope(), &id).await?;
-    expand::object(&app, &ctx, event, &expand, expand::NONE).await
+    let event = ctx.core.retrieve_event(ctx.scope(), &id).await?;
+    expand::object(&ctx, event, &expand, expand::NONE).await
 }
 
 /// A well-formed http(s) URL that the webhook address policy of the caller's mode allows (checked again
@@ -126,19 +122,15 @@ pub async fn create_webhook_endpoint(State(app): State<AppState>, ctx: Ctx) -> R
         let expand = root.expand();
         Some((changes?, expand))
     })?;
-    let e = app.core.create_webhook_endpoint(ctx.scope(), c).await?;
-    expand::object(&app, &ctx, e, &expand, expand::NONE).await
+    let e = ctx.core.create_webhook_endpoint(ctx.scope(), c).await?;
+    expand::object(&ctx, e, &expand, expand::NONE).await
 }
 
 /// `GET /v1/webhook_endpoints/{id}`
-pub async fn retrieve_webhook_endpoint(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_webhook_endpoint(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let e = app.core.retrieve_webhook_endpoint(ctx.scope(), &id).await?;
-    expand::object(&app, &ctx, e, &expand, expand::NONE).await
+    let e = ctx.core.retrieve_webhook_endpoint(ctx.scope(), &id).await?;
+    expand::object(&ctx, e, &expand, expand::NONE).await
 }
 
 /// `POST /v1/webhook_endpoints/{id}`
@@ -152,45 +144,37 @@ pub async fn update_webhook_endpoint(
         let expand = root.expand();
         Some((changes?, expand))
     })?;
-    let e = app.core.update_webhook_endpoint(ctx.scope(), &id, c).await?;
-    expand::object(&app, &ctx, e, &expand, expand::NONE).await
+    let e = ctx.core.update_webhook_endpoint(ctx.scope(), &id, c).await?;
+    expand::object(&ctx, e, &expand, expand::NONE).await
 }
 
 /// `DELETE /v1/webhook_endpoints/{id}`
-pub async fn delete_webhook_endpoint(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn delete_webhook_endpoint(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     params::parse(&ctx.form, |_| Some(()))?;
-    let d = app.core.delete_webhook_endpoint(ctx.scope(), &id).await?;
+    let d = ctx.core.delete_webhook_endpoint(ctx.scope(), &id).await?;
     Ok(Json(serde_json::to_value(d).map_err(|e| ApiError::internal(&e))?))
 }
 
 /// `GET /v1/webhook_endpoints`
-pub async fn list_webhook_endpoints(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_webhook_endpoints(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let (page, expand) = params::parse(&ctx.form, |root| {
         let page = super::page_request(&root);
         let expand = root.expand();
         Some((page?, expand))
     })?;
-    let out = app.core.list_webhook_endpoints(ctx.scope(), &page).await?;
-    expand::list(&app, &ctx, List::new(out.items, out.has_more, "/v1/webhook_endpoints"), &expand, expand::NONE).await
+    let out = ctx.core.list_webhook_endpoints(ctx.scope(), &page).await?;
+    expand::list(&ctx, List::new(out.items, out.has_more, "/v1/webhook_endpoints"), &expand, expand::NONE).await
 }
 
 /// `GET /v1/webhook_endpoints/{id}/attempts` (finconn extension): the latest delivery attempts, newest
 /// first, with their time, status code, latency and error, and `failed_deliveries`: how many events
 /// were given up on after three days (the endpoint is failing).
-pub async fn list_attempts(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list_attempts(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let limit = params::parse(&ctx.form, |root| match root.integer("limit", 1, 100) {
         Field::Value(n) => Some(n),
         _ => Some(10),
     })?;
-    let (attempts, failed) = app.core.list_attempts(ctx.scope(), &id, limit).await?;
+    let (attempts, failed) = ctx.core.list_attempts(ctx.scope(), &id, limit).await?;
     let data: Vec<Value> = attempts
         .iter()
         .map(|a| {

@@ -73,7 +73,7 @@ pub async fn list_institutions(State(app): State<AppState>, ctx: Ctx) -> Result<
         has_more,
         "/v1/financial_connections/institutions",
     );
-    expand::list(&app, &ctx, list, &expand, expand::NONE).await
+    expand::list(&ctx, list, &expand, expand::NONE).await
 }
 
 /// `GET /v1/financial_connections/institutions/{institution}`
@@ -89,5 +89,5 @@ pub async fn retrieve_institution(
         .provider(livemode)
         .and_then(|p| p.institution(&id))
         .ok_or_else(|| ApiError::from(finconn_core::DomainError::not_found(OBJECT, &id, None)))?;
-    expand::object(&app, &ctx, to_wire(&inst, livemode), &expand, expand::NONE).await
+    expand::object(&ctx, to_wire(&inst, livemode), &expand, expand::NONE).await
 }

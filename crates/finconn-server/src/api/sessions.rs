@@ -1,6 +1,6 @@
 //! `/v1/financial_connections/sessions`.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use finconn_core::model::{FiltersRecord, HolderRecord};
 use finconn_core::sessions::NewSession;
 use finconn_types::{
@@ -13,7 +13,6 @@ use crate::expand;
 use crate::extract::auth::Ctx;
 use crate::extract::params::{self, Field, Obj};
 use crate::json::Json;
-use crate::startup::AppState;
 
 type Expand = Vec<(String, String)>;
 
@@ -205,20 +204,16 @@ fn new_session(root: Obj<'_>, livemode: bool) -> Option<(NewSession, Expand)> {
 }
 
 /// `POST /v1/financial_connections/sessions`
-pub async fn create_session(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn create_session(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let livemode = ctx.scope().livemode;
     let (new, expand) = params::parse(&ctx.form, |root| new_session(root, livemode))?;
-    let session = app.core.create_session(ctx.scope(), new).await?;
-    expand::object(&app, &ctx, session, &expand, expand::SESSION).await
+    let session = ctx.core.create_session(ctx.scope(), new).await?;
+    expand::object(&ctx, session, &expand, expand::SESSION).await
 }
 
 /// `GET /v1/financial_connections/sessions/{session}`
-pub async fn retrieve_session(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let session = app.core.retrieve_session(ctx.scope(), &id).await?;
-    expand::object(&app, &ctx, session, &expand, expand::SESSION).await
+    let session = ctx.core.retrieve_session(ctx.scope(), &id).await?;
+    expand::object(&ctx, session, &expand, expand::SESSION).await
 }

@@ -1,7 +1,7 @@
 //! `/v1/test_helpers/test_clocks`: Stripe's test clocks (test mode only). finconn runs the accounts linked
 //! for a clock's customers on the clock's time (see `finconn_core::test_clocks`).
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use finconn_types::List;
 use serde_json::Value;
 
@@ -10,7 +10,6 @@ use crate::expand;
 use crate::extract::auth::Ctx;
 use crate::extract::params::{self, Field, Obj};
 use crate::json::Json;
-use crate::startup::AppState;
 
 /// The latest time a clock may show: the end of year 9999.
 const MAX_TIME: i64 = 253_402_300_799;
@@ -35,7 +34,7 @@ fn frozen_time(root: &Obj<'_>) -> Option<i64> {
 }
 
 /// `POST /v1/test_helpers/test_clocks`: `frozen_time` (required), `name`, `customer`.
-pub async fn create_test_clock(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn create_test_clock(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     test_mode(&ctx)?;
     let (frozen, name, customer, expand) = params::parse(&ctx.form, |root| {
         let frozen = frozen_time(&root);
@@ -44,64 +43,49 @@ pub async fn create_test_clock(State(app): State<AppState>, ctx: Ctx) -> Result<
         let expand = root.expand();
         Some((frozen?, name, customer, expand))
     })?;
-    let clock = app.core.create_test_clock(ctx.scope(), frozen, name, customer.as_deref(), Some(&ctx.origin())).await?;
-    app.jobs.notify_one(); // the event's fan-out
-    expand::object(&app, &ctx, clock, &expand, expand::NONE).await
+    let clock = ctx.core.create_test_clock(ctx.scope(), frozen, name, customer.as_deref(), Some(&ctx.origin())).await?;
+    expand::object(&ctx, clock, &expand, expand::NONE).await
 }
 
 /// `GET /v1/test_helpers/test_clocks`
-pub async fn list_test_clocks(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_test_clocks(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     test_mode(&ctx)?;
     let (page, expand) = params::parse(&ctx.form, |root| {
         let page = super::page_request(&root);
         let expand = root.expand();
         Some((page?, expand))
     })?;
-    let out = app.core.list_test_clocks(ctx.scope(), &page).await?;
+    let out = ctx.core.list_test_clocks(ctx.scope(), &page).await?;
     let list = List::new(out.items, out.has_more, "/v1/test_helpers/test_clocks");
-    expand::list(&app, &ctx, list, &expand, expand::NONE).await
+    expand::list(&ctx, list, &expand, expand::NONE).await
 }
 
 /// `GET /v1/test_helpers/test_clocks/{test_clock}`
-pub async fn retrieve_test_clock(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     test_mode(&ctx)?;
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let clock = app.core.retrieve_test_clock(ctx.scope(), &id).await?;
-    expand::object(&app, &ctx, clock, &expand, expand::NONE).await
+    let clock = ctx.core.retrieve_test_clock(ctx.scope(), &id).await?;
+    expand::object(&ctx, clock, &expand, expand::NONE).await
 }
 
 /// `DELETE /v1/test_helpers/test_clocks/{test_clock}`: its customers are deleted and their linked accounts
 /// disconnected.
-pub async fn delete_test_clock(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn delete_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     test_mode(&ctx)?;
     params::parse(&ctx.form, |_| Some(()))?;
-    let deleted = app.core.delete_test_clock(ctx.scope(), &id, Some(&ctx.origin())).await?;
-    app.jobs.notify_one(); // the events' fan-out
+    let deleted = ctx.core.delete_test_clock(ctx.scope(), &id, Some(&ctx.origin())).await?;
     Ok(Json(serde_json::to_value(deleted).map_err(|e| ApiError::internal(&e))?))
 }
 
 /// `POST /v1/test_helpers/test_clocks/{test_clock}/advance`: answers `advancing` at once; the clock is
 /// `ready` when everything due on the way has run.
-pub async fn advance_test_clock(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn advance_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     test_mode(&ctx)?;
     let (frozen, expand) = params::parse(&ctx.form, |root| {
         let frozen = frozen_time(&root);
         let expand = root.expand();
         Some((frozen?, expand))
     })?;
-    let clock = app.core.advance_test_clock(ctx.scope(), &id, frozen, Some(&ctx.origin())).await?;
-    app.jobs.notify_one();
-    expand::object(&app, &ctx, clock, &expand, expand::NONE).await
+    let clock = ctx.core.advance_test_clock(ctx.scope(), &id, frozen, Some(&ctx.origin())).await?;
+    expand::object(&ctx, clock, &expand, expand::NONE).await
 }

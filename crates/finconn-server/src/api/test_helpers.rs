@@ -1,6 +1,6 @@
 //! `/v1/test_helpers/financial_connections/…`: automate the link flow without a browser (test mode only).
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -8,15 +8,10 @@ use crate::expand;
 use crate::extract::auth::Ctx;
 use crate::extract::params::{self, Field};
 use crate::json::Json;
-use crate::startup::AppState;
 
 /// `POST /v1/test_helpers/financial_connections/sessions/{session}/complete`: `institution` (required),
 /// `accounts[]` (account names; default every account the session allows, up to its limit).
-pub async fn complete_session(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn complete_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     if ctx.scope().livemode {
         return Err(ApiError::test_mode_only());
     }
@@ -30,50 +25,37 @@ pub async fn complete_session(
         Some((institution?, accounts?, root.expand()))
     })?;
     let session =
-        app.core.complete_session_for_test(ctx.scope(), &id, &institution, accounts, Some(&ctx.origin())).await?;
-    expand::object(&app, &ctx, session, &expand, expand::SESSION).await
+        ctx.core.complete_session_for_test(ctx.scope(), &id, &institution, accounts, Some(&ctx.origin())).await?;
+    expand::object(&ctx, session, &expand, expand::SESSION).await
 }
 
 /// `POST /v1/test_helpers/financial_connections/sessions/{session}/expire`: its client secret stops working.
-pub async fn expire_session(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn expire_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     if ctx.scope().livemode {
         return Err(ApiError::test_mode_only());
     }
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let session = app.core.expire_session_for_test(ctx.scope(), &id).await?;
-    expand::object(&app, &ctx, session, &expand, expand::SESSION).await
+    let session = ctx.core.expire_session_for_test(ctx.scope(), &id).await?;
+    expand::object(&ctx, session, &expand, expand::SESSION).await
 }
 
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/deactivate` (finconn extension): the
 /// institution stops giving access; the account turns `inactive` (`financial_connections.account.deactivated`).
-pub async fn deactivate_account(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    set_access(&app, &ctx, &id, false).await
+pub async fn deactivate_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    set_access(&ctx, &id, false).await
 }
 
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/reactivate` (finconn extension): access
 /// is back; the account is `active` again (`financial_connections.account.reactivated`).
-pub async fn reactivate_account(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    set_access(&app, &ctx, &id, true).await
+pub async fn reactivate_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    set_access(&ctx, &id, true).await
 }
 
-async fn set_access(app: &AppState, ctx: &Ctx, id: &str, active: bool) -> Result<Json<Value>, ApiError> {
+async fn set_access(ctx: &Ctx, id: &str, active: bool) -> Result<Json<Value>, ApiError> {
     if ctx.scope().livemode {
         return Err(ApiError::test_mode_only());
     }
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let account = app.core.set_access_for_test(ctx.scope(), id, active, Some(&ctx.origin())).await?;
-    app.jobs.notify_one(); // the event's fan-out
-    expand::object(app, ctx, account, &expand, expand::ACCOUNT).await
+    let account = ctx.core.set_access_for_test(ctx.scope(), id, active, Some(&ctx.origin())).await?;
+    expand::object(ctx, account, &expand, expand::ACCOUNT).await
 }

@@ -1,6 +1,6 @@
 //! `/v1/financial_connections/transactions`.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use finconn_core::store::TransactionFilter;
 use finconn_types::List;
 use serde_json::Value;
@@ -10,11 +10,10 @@ use crate::expand;
 use crate::extract::auth::Ctx;
 use crate::extract::params::{self, Field};
 use crate::json::Json;
-use crate::startup::AppState;
 
 /// `GET /v1/financial_connections/transactions`: `account` (required), `transacted_at`,
 /// `transaction_refresh[after]`, pagination. Newest `transacted_at` first.
-pub async fn list_transactions(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_transactions(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let (account, filter, page, expand) = params::parse(&ctx.form, |root| {
         let account = root.required_string("account", 5000);
         let transacted_at = super::range(&root, "transacted_at");
@@ -26,18 +25,14 @@ pub async fn list_transactions(State(app): State<AppState>, ctx: Ctx) -> Result<
         let expand = root.expand();
         Some((account?, TransactionFilter { transacted_at: transacted_at?, after_refresh }, page?, expand))
     })?;
-    let out = app.core.list_transactions(ctx.scope(), &account, filter, &page).await?;
+    let out = ctx.core.list_transactions(ctx.scope(), &account, filter, &page).await?;
     let list = List::new(out.items, out.has_more, "/v1/financial_connections/transactions");
-    expand::list(&app, &ctx, list, &expand, expand::NONE).await
+    expand::list(&ctx, list, &expand, expand::NONE).await
 }
 
 /// `GET /v1/financial_connections/transactions/{transaction}`
-pub async fn retrieve_transaction(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_transaction(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
-    let t = app.core.retrieve_transaction(ctx.scope(), &id).await?;
-    expand::object(&app, &ctx, t, &expand, expand::NONE).await
+    let t = ctx.core.retrieve_transaction(ctx.scope(), &id).await?;
+    expand::object(&ctx, t, &expand, expand::NONE).await
 }

@@ -18,12 +18,24 @@ use crate::error::{ApiError, ErrorMeta};
 use crate::startup::AppState;
 
 /// Everything a `/v1` handler knows about its request.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Ctx {
     pub request_id: String,
     pub caller: Caller,
     pub form: Form,
     pub idempotency_key: Option<String>,
+    /// The domain this request calls: for a mutating request, one whose writes are the request's unit of
+    /// work (`crate::unit`), committed once after the handler answered.
+    pub core: finconn_core::Finconn,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("request_id", &self.request_id)
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ctx {
@@ -213,7 +225,7 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
         None => ApiError::invalid_request(e.to_string()),
     })?;
     let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
-    let ctx = Ctx { request_id, caller, form, idempotency_key };
+    let ctx = Ctx { request_id, caller, form, idempotency_key, core: app.core.clone() };
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(ctx.clone());
     Ok((req, ctx))
@@ -231,7 +243,7 @@ pub async fn api_context(State(app): State<AppState>, req: Request, next: Next) 
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
     let idem_header = req.headers().get("idempotency-key").cloned();
     let mut res = match prepare(&app, req).await {
-        Ok((req, ctx)) => crate::idempotency::run(&app, &ctx, req, next).await,
+        Ok((req, ctx)) => crate::unit::run(&app, ctx, req, next).await,
         Err(e) => e.into_response(),
     };
     let meta = res.extensions().get::<ErrorMeta>().copied();

@@ -163,12 +163,13 @@ pub async fn flow(
         Ok(a) => a,
         Err(e) => return error_response(e, None),
     };
-    let requester = match app.core.store.get_account(&caller.scope.account).await {
-        Ok(Some(a)) => a.display_name.unwrap_or_else(|| app.config.display_name.clone()),
-        _ => app.config.display_name.clone(),
-    };
+    let requester = crate::link::requester(&app, &caller.scope.account).await;
     let origin = finconn_core::model::Origin { request_id: rid.map(|r| r.0 .0.clone()), idempotency_key: None };
-    match app.core.flow(&caller.scope, &caller.session_id, &requester, action, Some(&origin)).await {
+    let run = crate::unit::transact(&app, |core| {
+        let (caller, requester, action, origin) = (&caller, &requester, action.clone(), &origin);
+        async move { core.flow(&caller.scope, &caller.session_id, requester, action, Some(origin)).await }
+    });
+    match run.await {
         Ok(view) => render_view(&app, &caller.scope, view).await,
         Err(e) => {
             let code = match &e {

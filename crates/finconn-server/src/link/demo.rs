@@ -35,18 +35,15 @@ pub async fn create_session(State(app): State<AppState>) -> Response {
     if !app.demo_limiter.allow("demo", true) {
         return crate::error::ApiError::rate_limit(false).into_response();
     }
-    let result = async {
+    let result = crate::unit::transact(&app, |core| async move {
         let key = ApiKey::parse(DEMO_KEY).ok_or_else(|| finconn_core::DomainError::Internal("demo key".into()))?;
-        let caller = app
-            .core
-            .authenticate(&key)
-            .await?
-            .ok_or_else(|| finconn_core::DomainError::Internal("demo account".into()))?;
+        let caller =
+            core.authenticate(&key).await?.ok_or_else(|| finconn_core::DomainError::Internal("demo account".into()))?;
         let changes = CustomerChanges {
             email: finconn_core::customers::Patch::Set("demo@example.com".into()),
             ..CustomerChanges::default()
         };
-        let customer = app.core.create_customer(&caller.scope, changes).await?;
+        let customer = core.create_customer(&caller.scope, changes).await?;
         let new = NewSession {
             relink: None,
             holder: HolderRecord {
@@ -68,8 +65,8 @@ pub async fn create_session(State(app): State<AppState>) -> Response {
             manual_entry: Some(ManualEntryMode::Automatic),
             return_url: None,
         };
-        app.core.create_session(&caller.scope, new).await
-    }
+        core.create_session(&caller.scope, new).await
+    })
     .await;
     match result {
         Ok(s) => crate::json::Json(json!({ "client_secret": s.client_secret, "id": s.id })).into_response(),

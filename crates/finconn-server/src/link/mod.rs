@@ -76,6 +76,14 @@ async fn loader() -> Response {
 }
 
 /// HTML with the flow's security headers; not frameable.
+/// The name the flow shows for the merchant: the account's display name, else the server's.
+pub(crate) async fn requester(app: &AppState, account: &str) -> String {
+    match app.core.display_name(account).await {
+        Ok(Some(name)) => name,
+        _ => app.config.display_name.clone(),
+    }
+}
+
 pub(crate) fn html(body: String) -> Response {
     html_with(body, PAGE_CSP)
 }

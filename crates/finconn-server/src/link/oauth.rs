@@ -21,21 +21,15 @@ fn not_found() -> Response {
     res
 }
 
-async fn requester(app: &AppState, account: &str) -> String {
-    match app.core.store.get_account(account).await {
-        Ok(Some(a)) => a.display_name.unwrap_or_else(|| app.config.display_name.clone()),
-        _ => app.config.display_name.clone(),
-    }
-}
-
 /// The popup's first stop: a live institution's real authorization page (a redirect to the bank, its URL
 /// asked of the provider now), or the sandbox's simulated one.
 pub async fn page(State(app): State<AppState>, Path((session, state)): Path<(String, String)>) -> Response {
-    match app.core.oauth_redirect(&session, &state).await {
+    let (session, state) = (&session, &state);
+    match crate::unit::transact(&app, |core| async move { core.oauth_redirect(session, state).await }).await {
         Ok(Redirect::Simulated(found)) => {
             let (rec, inst) = *found;
             let account = rec.scope.map(|s| s.account).unwrap_or_default();
-            let requester = requester(&app, &account).await;
+            let requester = crate::link::requester(&app, &account).await;
             panes::render_page(
                 "oauth_page.html",
                 context! { institution => context! { name => inst.name }, requester, done => false, simulated => true },
@@ -88,9 +82,13 @@ pub async fn callback(State(app): State<AppState>, RawQuery(query): RawQuery) ->
         (Some(code), None) => BankAnswer::Code(finconn_core::connector::Secret::new(code)),
         (None, None) => BankAnswer::Error { error: "missing_code".into(), description: None },
     };
-    let Ok((rec, inst, approved)) = app.core.oauth_callback(&state, answer).await else { return not_found() };
+    let run = crate::unit::transact(&app, |core| {
+        let (state, answer) = (&state, answer.clone());
+        async move { core.oauth_callback(state, answer).await }
+    });
+    let Ok((rec, inst, approved)) = run.await else { return not_found() };
     let account = rec.scope.map(|s| s.account).unwrap_or_default();
-    let requester = requester(&app, &account).await;
+    let requester = crate::link::requester(&app, &account).await;
     panes::render_page(
         "oauth_page.html",
         context! { institution => context! { name => inst.name }, requester, done => true, approved },
@@ -107,7 +105,9 @@ pub async fn decide(
     // A popup opened by the flow reports back to it; only a page without an opener (a webview's system
     // browser) goes back to the app through return_url.
     let popup = pairs.iter().any(|(k, v)| k == "popup" && v == "1");
-    let Ok((rec, inst)) = app.core.oauth_decide(&session, &state, approve).await else { return not_found() };
+    let (session, state) = (&session, &state);
+    let run = crate::unit::transact(&app, |core| async move { core.oauth_decide(session, state, approve).await });
+    let Ok((rec, inst)) = run.await else { return not_found() };
     // Webview integrations: back to the app, which resumes the flow.
     if let Some(url) = rec.return_url.as_ref().filter(|_| !popup) {
         if let Ok(v) = HeaderValue::from_str(url) {
@@ -118,7 +118,7 @@ pub async fn decide(
         }
     }
     let account = rec.scope.map(|s| s.account).unwrap_or_default();
-    let requester = requester(&app, &account).await;
+    let requester = crate::link::requester(&app, &account).await;
     panes::render_page(
         "oauth_page.html",
         context! { institution => context! { name => inst.name }, requester, done => true, approved => approve, simulated => true },

@@ -75,13 +75,19 @@ pub fn random_key() -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// `spawn` with settings changed by `configure`.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("finconn.db").display()),
             Backend::Postgres => postgres_url().await,
         };
         // Jobs run when a test says so (`run_jobs`), on a clock that moves when a test says so.
-        let config = Config { database_url, run_jobs: false, ..Config::default() };
+        let mut config = Config { database_url, run_jobs: false, ..Config::default() };
+        configure(&mut config);
         let db = Db::connect(&config.database_url).await.expect("connect");
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(finconn_core::Clock::now(&SystemClock)));

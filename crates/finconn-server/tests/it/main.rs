@@ -17,4 +17,5 @@ mod protocol;
 mod relink;
 mod sessions;
 mod test_clocks;
+mod wakeup;
 mod webhooks;

@@ -8,7 +8,7 @@ use finconn_core::model::{
     AccountRecord, ApiKeyRecord, CustomerRecord, FiltersRecord, HolderRecord, IdempotencyRecord, Scope, SessionRecord,
     StoredResponse,
 };
-use finconn_core::store::{Cursor, CustomerFilter, IdempotencyClaim, PageRequest};
+use finconn_core::store::{Commit, CommitOutcome, Cursor, CustomerFilter, PageRequest, Write};
 use finconn_core::{ids, Store, StoreError};
 use finconn_store::Db;
 
@@ -175,45 +175,97 @@ async fn sessions_round_trip(db: &Db) {
     assert!(db.insert_session(&s, &rec).await.is_err(), "ids are unique");
 }
 
-async fn idempotency_keys_lock_complete_and_expire(db: &Db) {
-    let s = scope();
-    let rec = IdempotencyRecord {
-        key: "k".into(),
+fn idem(key: &str, body: &[u8]) -> IdempotencyRecord {
+    IdempotencyRecord {
+        key: key.into(),
         method: "POST".into(),
         path: "/v1/customers".into(),
         fingerprint: "f".into(),
         created: 100,
-        response: None,
-        locked_until: 160,
+        response: StoredResponse { status: 200, body: body.to_vec(), request_id: "req_1".into() },
+    }
+}
+
+/// A unit's writes and its key commit together; a second unit with the same key writes nothing.
+async fn a_unit_commits_its_writes_and_key_together(db: &Db) {
+    let s = scope();
+    let (a, b) = (customer("a@example.com"), customer("b@example.com"));
+    let first = Commit {
+        writes: vec![Write::InsertCustomer { scope: s.clone(), rec: a.clone() }],
+        idempotency: Some((s.clone(), idem("k", b"{\"first\":1}"))),
     };
-    assert_eq!(db.claim_idempotency_key(&s, &rec).await.unwrap(), IdempotencyClaim::Claimed);
-    let IdempotencyClaim::Existing(e) = db.claim_idempotency_key(&s, &rec).await.unwrap() else {
-        panic!("second claim must see the first")
+    assert_eq!(db.commit(first).await.unwrap(), CommitOutcome::Committed);
+    assert!(db.get_customer(&s.account, &a.id).await.unwrap().is_some());
+    let stored = db.get_idempotency_key(&s, "k").await.unwrap().expect("the key is stored with the writes");
+    assert_eq!(stored.response.body, b"{\"first\":1}");
+
+    let second = Commit {
+        writes: vec![Write::InsertCustomer { scope: s.clone(), rec: b.clone() }],
+        idempotency: Some((s.clone(), idem("k", b"{\"second\":1}"))),
     };
-    assert_eq!(e.response, None);
-    assert!(db.reclaim_idempotency_key(&s, "k", 160, 300).await.unwrap());
-    assert!(!db.reclaim_idempotency_key(&s, "k", 160, 400).await.unwrap(), "only one process takes a lapsed lock over");
-    let resp = StoredResponse { status: 200, body: b"{}\n".to_vec(), request_id: "req_1".into() };
-    db.complete_idempotency_key(&s, "k", &resp).await.unwrap();
-    let IdempotencyClaim::Existing(e) = db.claim_idempotency_key(&s, &rec).await.unwrap() else { panic!() };
-    assert_eq!(e.response, Some(resp));
-    db.release_idempotency_key(&s, "k").await.unwrap();
-    assert!(
-        matches!(db.claim_idempotency_key(&s, &rec).await.unwrap(), IdempotencyClaim::Existing(_)),
-        "a completed key is not released"
-    );
+    assert_eq!(db.commit(second).await.unwrap(), CommitOutcome::KeyTaken);
+    assert!(db.get_customer(&s.account, &b.id).await.unwrap().is_none(), "the losing unit wrote nothing");
+    assert_eq!(db.get_idempotency_key(&s, "k").await.unwrap().unwrap().response.body, b"{\"first\":1}");
 
     let other = Scope { account: s.account.clone(), livemode: true };
-    assert_eq!(db.claim_idempotency_key(&other, &rec).await.unwrap(), IdempotencyClaim::Claimed, "keys are per mode");
-    db.release_idempotency_key(&other, "k").await.unwrap();
-    assert_eq!(
-        db.claim_idempotency_key(&other, &rec).await.unwrap(),
-        IdempotencyClaim::Claimed,
-        "a released claim is gone"
-    );
+    assert!(db.get_idempotency_key(&other, "k").await.unwrap().is_none(), "keys are per mode");
+    assert!(db.prune_idempotency_keys(101).await.unwrap() >= 1);
+    assert!(db.get_idempotency_key(&s, "k").await.unwrap().is_none());
+}
 
-    assert!(db.prune_idempotency_keys(101).await.unwrap() >= 2);
-    assert_eq!(db.claim_idempotency_key(&s, &rec).await.unwrap(), IdempotencyClaim::Claimed);
+/// A compare-and-swap that fails anywhere in a unit leaves none of the unit's writes.
+async fn a_conflicting_unit_writes_nothing(db: &Db) {
+    let s = scope();
+    let c = customer("c@example.com");
+    db.insert_customer(&s, &c).await.unwrap();
+    let stored = db.get_customer(&s.account, &c.id).await.unwrap().unwrap();
+    assert!(db.update_customer(&s, &stored).await.unwrap());
+    let fresh = customer("fresh@example.com");
+    let unit = Commit {
+        writes: vec![
+            Write::InsertCustomer { scope: s.clone(), rec: fresh.clone() },
+            // `stored` holds the version before the update above: a stale read.
+            Write::UpdateCustomer { scope: s.clone(), rec: stored.clone() },
+        ],
+        idempotency: Some((s.clone(), idem("stale", b"{}"))),
+    };
+    assert_eq!(db.commit(unit).await.unwrap(), CommitOutcome::Conflict);
+    assert!(db.get_customer(&s.account, &fresh.id).await.unwrap().is_none(), "the insert before it is rolled back");
+    assert!(db.get_idempotency_key(&s, "stale").await.unwrap().is_none(), "and so is the key");
+}
+
+/// Many units committed at once (SQLite: in shared batches) each get their own outcome: one unit's conflict
+/// or failure does not touch the others.
+async fn concurrent_units_keep_their_own_outcomes(db: &Db) {
+    let s = scope();
+    let dup = customer("dup@example.com");
+    db.insert_customer(&s, &dup).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let (db, s, dup) = (db.clone(), s.clone(), dup.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = customer(&format!("u{i}@example.com"));
+            // Every 8th unit also re-inserts an existing id: a database error for that unit alone.
+            let mut writes = vec![Write::InsertCustomer { scope: s.clone(), rec: c.clone() }];
+            if i % 8 == 0 {
+                writes.push(Write::InsertCustomer { scope: s.clone(), rec: dup.clone() });
+            }
+            let out = db.commit(Commit { writes, idempotency: Some((s.clone(), idem(&format!("c{i}"), b"{}"))) }).await;
+            (i, c.id, out)
+        }));
+    }
+    for t in tasks {
+        let (i, id, out) = t.await.unwrap();
+        let found = db.get_customer(&s.account, &id).await.unwrap().is_some();
+        let key = db.get_idempotency_key(&s, &format!("c{i}")).await.unwrap().is_some();
+        if i % 8 == 0 {
+            assert!(out.is_err(), "unit {i} inserted a duplicate id");
+            assert!(!found && !key, "unit {i} left nothing");
+        } else {
+            assert_eq!(out.unwrap(), CommitOutcome::Committed, "unit {i}");
+            assert!(found && key, "unit {i} is stored with its key");
+        }
+    }
 }
 
 async fn finished_jobs_are_pruned_and_due_jobs_are_claimed_once(db: &Db) {
@@ -397,7 +449,9 @@ conformance!(
     customers_are_scoped_and_versioned,
     lists_page_newest_first_within_scope,
     sessions_round_trip,
-    idempotency_keys_lock_complete_and_expire,
+    a_unit_commits_its_writes_and_key_together,
+    a_conflicting_unit_writes_nothing,
+    concurrent_units_keep_their_own_outcomes,
     finished_jobs_are_pruned_and_due_jobs_are_claimed_once,
     test_clock_jobs_wait_for_their_clock,
     test_clocks_attach_customers_once,
