@@ -9,7 +9,7 @@
 # Environment (all optional):
 #   BENCH_DURATION   wrk -d per measurement            (default 10s)
 #   BENCH_WARMUP     wrk -d warm-up per server, c=16   (default 2s; 0 to skip)
-#   BENCH_CONNS      connection counts                 (default "16 64")
+#   BENCH_CONNS      connection counts                 (default "32 64")
 #   BENCH_THREADS    wrk -t                            (default 2)
 #   BENCH_IDS        sessions created for the retrieve run (default 1000)
 #   BENCH_LIST_ACCOUNTS  accounts linked for the list-page runs (default 20)
@@ -17,6 +17,8 @@
 #   BENCH_PORT_BASE  first port tried                  (default 18700)
 #   BENCH_TMPDIR     where the scratch SQLite files go (default: a mktemp dir under $TMPDIR or /tmp;
 #                    must be a real disk, not tmpfs, or synchronous=FULL costs nothing)
+#   BENCH_SESSIONS   sessions stored before the "large" runs       (default 1000000)
+#   BENCH_TRANSACTIONS  transactions of the one account paged in the "large" runs (default 100000)
 #   BENCH_PG         1: also benchmark finconn on PostgreSQL
 #   BENCH_PG_URL     PostgreSQL base URL               (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_NO_BUILD   1: skip the two cargo builds (binaries must exist)
@@ -35,10 +37,12 @@ cd "$ROOT"
 
 DURATION="${BENCH_DURATION:-10s}"
 WARMUP="${BENCH_WARMUP:-2s}"
-CONNS="${BENCH_CONNS:-16 64}"
+CONNS="${BENCH_CONNS:-32 64}"
 THREADS="${BENCH_THREADS:-2}"
 N_IDS="${BENCH_IDS:-1000}"
 N_LIST_ACCOUNTS="${BENCH_LIST_ACCOUNTS:-20}"
+N_SESSIONS="${BENCH_SESSIONS:-1000000}"
+N_TRANSACTIONS="${BENCH_TRANSACTIONS:-100000}"
 REFRESH_TIMEOUT="${BENCH_REFRESH_TIMEOUT:-60}"
 NEXT_PORT="${BENCH_PORT_BASE:-18700}"
 ECHO_DIR="${BENCH_ECHO_DIR:-$ROOT/../shared/bench/echo}"
@@ -242,7 +246,9 @@ bench_finconn() {
   [[ "$sess" == fcsess_* ]] || die "could not create a session on finconn ($tag)"
   curl_200 GET "/v1/financial_connections/sessions/$sess" >/dev/null
   export BENCH_CUSTOMER="$cus"
-  warmup create.lua
+  export BENCH_RUN="$tag-$RANDOM$RANDOM"
+  warmup create_key.lua
+  measure "finconn/$tag create+key" create_key.lua
   measure "finconn/$tag create" create.lua
 
   # Seed the retrieve run: N sessions over one keep-alive connection, ids scraped from the bodies.
@@ -275,7 +281,84 @@ bench_finconn() {
   measure "finconn/$tag txn l=100" paths.lua
   export BENCH_PATHS_FILE="$TMP/paths-$tag-txn10.txt"
   measure "finconn/$tag txn l=10" paths.lua
+  local big_account="${FCAS[0]}"
   stop_server
+
+  # Large: N_SESSIONS sessions in this tenant and N_TRANSACTIONS transactions in one of its accounts,
+  # written straight into the stopped server's database, then the same create / retrieve and the pages.
+  say "finconn ($tag): storing $N_SESSIONS sessions and $N_TRANSACTIONS transactions of $big_account"
+  seed_large "$db" "$sess" "$big_account"
+  start_server "finconn-$tag-large" /healthz "${envs[@]}" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
+  local first deep body
+  first="/v1/financial_connections/transactions?account=$big_account&limit=100"
+  curl_200 GET "$first" >/dev/null
+  deep="$(sql "$db" "SELECT id FROM transactions WHERE fc_account_id = '$big_account' ORDER BY transacted_at DESC, seq DESC LIMIT 1 OFFSET $((N_TRANSACTIONS * 9 / 10))")"
+  [[ "$deep" == fctxn_* ]] || die "no transaction $((N_TRANSACTIONS * 9 / 10)) deep in $big_account ($tag)"
+  deep="$first&starting_after=$deep"
+  body="$(curl_200 GET "$deep")"
+  [ "$(grep -c '"object": *"financial_connections.transaction"' <<<"$body")" -eq 100 ] \
+    || die "the deep page of $big_account does not hold 100 transactions ($tag)"
+  export BENCH_RUN="$tag-large-$RANDOM$RANDOM"
+  warmup create_key.lua
+  measure "finconn/$tag 1M create+key" create_key.lua
+  export BENCH_PATHS_FILE="$TMP/retrieve-$tag.txt"
+  measure "finconn/$tag 1M retrieve" paths.lua
+  printf '%s\n' "$first" >"$TMP/paths-$tag-first.txt"
+  printf '%s\n' "$deep" >"$TMP/paths-$tag-deep.txt"
+  export BENCH_PATHS_FILE="$TMP/paths-$tag-first.txt"
+  warmup paths.lua
+  measure "finconn/$tag 100k txn first" paths.lua
+  export BENCH_PATHS_FILE="$TMP/paths-$tag-deep.txt"
+  measure "finconn/$tag 100k txn deep" paths.lua
+  stop_server
+}
+
+# sql DATABASE_URL STATEMENT: runs one statement (python's sqlite3 or psql) and prints the first column.
+sql() {
+  local db="$1" stmt="$2"
+  case "$db" in
+    sqlite://*) python3 - "${db#sqlite://}" "$stmt" <<'PY'
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], timeout=60)
+rows = con.execute(sys.argv[2]).fetchall()
+con.commit()
+for r in rows:
+    print(r[0])
+PY
+    ;;
+    *) psql "$db" -qtA -v ON_ERROR_STOP=1 -c "$stmt" ;;
+  esac
+}
+
+# seed_large DATABASE_URL TEMPLATE_SESSION ACCOUNT: copies the template session N_SESSIONS times (new ids)
+# and the account's newest transaction N_TRANSACTIONS times (new ids, provider ids and times, a minute
+# apart going back), with the server stopped.
+seed_large() {
+  local db="$1" tpl="$2" acct="$3" gen json_id json_set
+  case "$db" in
+    sqlite://*)
+      gen="WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+      json_set() { printf "json_set(%s, '\$.%s', %s)" "$1" "$2" "$3"; }
+      ;;
+    *)
+      gen="WITH n(i) AS (SELECT generate_series(1, %d))"
+      json_set() { printf "jsonb_set((%s)::jsonb, '{%s}', to_jsonb(%s))::text" "$1" "$2" "$3"; }
+      ;;
+  esac
+  sql "$db" "$(printf "$gen" "$N_SESSIONS") INSERT INTO sessions (id, account_id, livemode, created, version, data) \
+    SELECT 'fcsess_bench' || n.i, s.account_id, s.livemode, s.created, 0, $(json_set s.data id "'fcsess_bench' || n.i") \
+    FROM n, sessions s WHERE s.id = '$tpl'" >/dev/null || die "storing $N_SESSIONS sessions failed"
+  sql "$db" "$(printf "$gen" "$N_TRANSACTIONS") INSERT INTO transactions \
+    (id, account_id, livemode, fc_account_id, provider_id, transacted_at, refresh_seq, data) \
+    SELECT 'fctxn_bench' || n.i, t.account_id, t.livemode, t.fc_account_id, 'bench' || n.i, t.transacted_at - 60 * n.i, \
+    t.refresh_seq, $(json_set "$(json_set "$(json_set t.data id "'fctxn_bench' || n.i")" provider_id "'bench' || n.i")" transacted_at "t.transacted_at - 60 * n.i") \
+    FROM n, (SELECT * FROM transactions WHERE fc_account_id = '$acct' ORDER BY transacted_at DESC, seq DESC LIMIT 1) t" \
+    >/dev/null || die "storing $N_TRANSACTIONS transactions failed"
+  local got
+  got="$(sql "$db" "SELECT count(*) FROM sessions")"
+  [ "$got" -gt "$N_SESSIONS" ] || die "only $got sessions stored"
+  got="$(sql "$db" "SELECT count(*) FROM transactions WHERE fc_account_id = '$acct'")"
+  [ "$got" -gt "$N_TRANSACTIONS" ] || die "only $got transactions in $acct"
 }
 
 # The Test Institution accounts whose refreshes succeed (its ninth, "Refresh Fails", always fails).
@@ -329,6 +412,7 @@ seed_list_data() {
     left=$((left - n))
   done
   [ "${#fcas[@]}" -eq "$N_LIST_ACCOUNTS" ] || die "linked ${#fcas[@]} accounts, expected $N_LIST_ACCOUNTS ($tag)"
+  FCAS=("${fcas[@]}")
   # One feature at a time, balances first: binaries before 2692cb7 hang otherwise (concurrent jobs of one
   # account overwrote each other's refresh status, left pending; a job finishing after a succeeded
   # transaction refresh re-inserted that refresh's id and was retried forever). tests/multiprocess
@@ -407,49 +491,65 @@ ratio() {
 }
 
 ncpu="$(nproc 2>/dev/null || echo '?')"
+RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
 {
+  echo "# finconn benchmark results"
   echo
-  echo "finconn vs echo baseline — wrk -t$THREADS, $DURATION per cell, loopback, $ncpu CPUs shared by server and wrk"
-  echo "scratch files on $fstype; finconn log: ${FINCONN_LOG:-default (info, one line per request)}"
+  echo "Written by \`bash bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')."
+  echo "wrk -t$THREADS, $DURATION per cell, loopback, $ncpu CPUs shared by server and wrk; scratch files on $fstype;"
+  echo "finconn log: ${FINCONN_LOG:-default (info, one line per request)}. Absolute figures depend on the machine:"
+  echo "compare the ratios to the echo baseline measured in the same run."
   echo
-  printf '%-28s %4s %11s %9s %9s %9s %9s\n' "scenario" "c" "req/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
-  printf '%-28s %4s %11s %9s %9s %9s %9s\n' "----------------------------" "----" "-----------" "---------" "---------" "---------" "---------"
+  echo '```'
+  printf '%-32s %4s %11s %9s %9s %9s %9s\n' "scenario" "c" "req/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
+  printf '%-32s %4s %11s %9s %9s %9s %9s\n' "--------------------------------" "----" "-----------" "---------" "---------" "---------" "---------"
   for label in "${LABELS[@]}"; do
     for c in $CONNS; do
       v="${R["$label|$c"]:-}"
       [ -n "$v" ] || continue
       read -r rps p50 p99 n2 se _ <<<"$v"
-      printf '%-28s %4s %11.0f %9.2f %9.2f %9s %9s\n' "$label" "$c" "$rps" \
+      printf '%-32s %4s %11.0f %9.2f %9.2f %9s %9s\n' "$label" "$c" "$rps" \
         "$(awk -v x="$p50" 'BEGIN{print x/1000}')" "$(awk -v x="$p99" 'BEGIN{print x/1000}')" "$n2" "$se"
     done
   done
+  echo '```'
   echo
-  echo "ratios, finconn req/s / echo req/s (1.00 = as fast as the bare baseline; 3 decimals below 0.1)"
-  hdr="$(printf '%-52s' "")"
+  echo "Ratios of req/s (1.00 = as fast as what it is compared with; 3 decimals below 0.1):"
+  echo
+  echo '```'
+  hdr="$(printf '%-64s' "")"
   for c in $CONNS; do hdr+="$(printf ' %8s' "c=$c")"; done
   echo "$hdr"
   tags=(sqlite)
   [ "${BENCH_PG:-0}" = 1 ] && tags+=(postgres)
   for tag in "${tags[@]}"; do
-    for pair in "create|echo full POST|create / echo full (durable, 1 txn/req)" \
-                "create|echo batch POST|create / echo batch (durable, group commit)" \
-                "create|echo none POST|create / echo none (no storage)" \
-                "retrieve|echo GET /hello|retrieve / echo GET /hello" \
-                "acct list|echo GET /hello|account list ?limit=10 / echo GET /hello" \
-                "txn l=100|echo GET /hello|transactions ?limit=100 / echo GET /hello" \
-                "txn l=10|echo GET /hello|transactions ?limit=10 / echo GET /hello"; do
+    for pair in "finconn/$tag create+key|echo batch POST|create, unique Idempotency-Key / echo batch (group commit)" \
+                "finconn/$tag create|echo batch POST|create, no key / echo batch" \
+                "finconn/$tag create+key|echo full POST|create, unique key / echo full (1 txn per request)" \
+                "finconn/$tag create|echo none POST|create, no key / echo none (no storage)" \
+                "finconn/$tag retrieve|echo GET /hello|retrieve / echo GET /hello" \
+                "finconn/$tag acct list|echo GET /hello|account list ?limit=10 / echo GET" \
+                "finconn/$tag txn l=100|echo GET /hello|transactions ?limit=100 / echo GET" \
+                "finconn/$tag 1M create+key|finconn/$tag create+key|create+key at 1M sessions / on the small db" \
+                "finconn/$tag 1M retrieve|finconn/$tag retrieve|retrieve at 1M sessions / on the small db" \
+                "finconn/$tag 100k txn deep|finconn/$tag 100k txn first|100k-txn account: page 90% deep / first page" \
+                "finconn/$tag 100k txn first|echo GET /hello|100k-txn account: first page of 100 / echo GET"; do
       IFS='|' read -r what base text <<<"$pair"
-      line="$(printf '%-52s' "$tag $text")"
-      for c in $CONNS; do line+="$(printf ' %8s' "$(ratio "finconn/$tag $what" "$base" "$c")")"; done
+      line="$(printf '%-64s' "$tag $text")"
+      for c in $CONNS; do line+="$(printf ' %8s' "$(ratio "$what" "$base" "$c")")"; done
       echo "$line"
     done
   done
+  echo '```'
   echo
   for tag in "${tags[@]}"; do
-    [ -z "${PAGES[$tag]:-}" ] || echo "list pages ($tag): ${PAGES[$tag]}"
+    [ -z "${PAGES[$tag]:-}" ] || echo "- list pages ($tag): ${PAGES[$tag]}"
   done
-  echo
-}
+  echo "- large runs: $N_SESSIONS sessions stored in the benchmark's tenant, $N_TRANSACTIONS transactions in one account"
+  echo "  (copied with SQL while the server was stopped); the deep page starts after the transaction $((N_TRANSACTIONS * 9 / 10)) places down."
+} | tee "$RESULTS.tmp"
+mv "$RESULTS.tmp" "$RESULTS"
+say "results written to $RESULTS"
 
 if [ "$BAD" != 0 ]; then
   die "some measurements had errors (see warnings above): their figures are not trustworthy"

@@ -53,6 +53,8 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// Requests per second per key, for reads and for writes each (bursts of one second's worth); 0: off.
     pub rate_limit_per_second: u32,
+    /// PostgreSQL: connections per process (SQLite: readers; its one writer comes in addition).
+    pub database_max_connections: u32,
     /// How long a client may take to send a request head; also how long an idle keep-alive connection
     /// waits for its next request.
     pub header_read_timeout: Duration,
@@ -136,6 +138,7 @@ impl Default for Config {
             simplefin_servers: Vec::new(),
             webhook_allow_private: false,
             rate_limit_per_second: 1000,
+            database_max_connections: 16,
             header_read_timeout: Duration::from_secs(20),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
@@ -171,6 +174,7 @@ struct FileConfig {
     simplefin_servers: Option<Vec<SimplefinServer>>,
     webhook_allow_private: Option<bool>,
     rate_limit_per_second: Option<u32>,
+    database_max_connections: Option<u32>,
     header_read_timeout_seconds: Option<u64>,
     body_read_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
@@ -404,6 +408,20 @@ impl Config {
                 })?
             }
             None => c.rate_limit_per_second = file.rate_limit_per_second.unwrap_or(c.rate_limit_per_second),
+        }
+        let pool = match env("FINCONN_DATABASE_MAX_CONNECTIONS") {
+            Some(v) => v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).map(Some).ok_or_else(|| {
+                invalid(
+                    "database_max_connections (FINCONN_DATABASE_MAX_CONNECTIONS)",
+                    "expected a whole number, 1 to 1000",
+                )
+            })?,
+            None => file.database_max_connections,
+        };
+        match pool {
+            Some(n) if (1..=1000).contains(&n) => c.database_max_connections = n,
+            Some(_) => return Err(invalid("database_max_connections", "expected a whole number, 1 to 1000")),
+            None => {}
         }
         let seconds = |key: &'static str, var: &str, file: Option<u64>| -> Result<Option<u64>, ConfigError> {
             match env(var) {

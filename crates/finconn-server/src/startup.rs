@@ -248,7 +248,7 @@ fn read_or_create_key(path: &std::path::Path) -> anyhow::Result<MasterKey> {
 
 /// Opens and migrates the database named by the config.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect_with(&config.database_url, config.database_max_connections).await?;
     db.migrate().await?;
     Ok(db)
 }

@@ -5,8 +5,10 @@
 //!
 //! `Idempotency-Key`, as Stripe: the same key with the same parameters replays the first answer for 24
 //! hours; other parameters or another endpoint → 400 `idempotency_error`; a duplicate while the first is
-//! still running in this process → 409. Across processes the key's row is written in the unit's
-//! transaction under a primary key, so one request wins and the others replay its answer.
+//! still running in this process → 409. The key's row is written in the unit's transaction under a primary
+//! key: a request whose key was used before runs its handler (on a unit that is then dropped), finds the
+//! key taken at commit and answers with the first answer, so the common case (a new key) reads nothing;
+//! across processes one request wins and the others replay its answer.
 //!
 //! A unit whose compare-and-swap fails at commit (another request changed a record it read) is run again
 //! on fresh reads, up to three times, then answered 429 `lock_timeout`.
@@ -83,13 +85,6 @@ pub async fn run(app: &AppState, ctx: Ctx, req: Request, next: Next) -> Response
     let (parts, _) = req.into_parts();
     let (method, path) = (parts.method.to_string(), parts.uri.path().to_owned());
     let print = fingerprint(&ctx);
-    if let Some(k) = &key {
-        match app.core.idempotency_record(ctx.scope(), k).await {
-            Ok(Some(first)) => return answer_with(first, k, &method, &path, &print),
-            Ok(None) => {}
-            Err(e) => return ApiError::from(e).into_response(),
-        }
-    }
     // Its own task: a client that hangs up does not cancel a commit half-way.
     let app = app.clone();
     let task = tokio::spawn(async move {
@@ -104,11 +99,23 @@ pub async fn run(app: &AppState, ctx: Ctx, req: Request, next: Next) -> Response
             *req.extensions_mut() = parts.extensions.clone();
             req.extensions_mut().insert(Ctx { core, ..ctx.clone() });
             let res = next.clone().run(req).await;
-            if res.status().is_server_error() {
+            let failed = res.status().is_server_error();
+            let remember = !failed && res.extensions().get::<ErrorMeta>().is_none_or(|m| m.remember);
+            if let (Some(k), false) = (&key, remember) {
+                // A refusal that is not remembered (a validation error): if the key answered before, its
+                // first answer (or the idempotency error) wins, as Stripe checks the key first. Requests
+                // that are answered normally learn about an earlier use of their key at commit instead
+                // (`KeyTaken`), which costs no read in the common case.
+                match app.core.idempotency_record(ctx.scope(), k).await {
+                    Ok(Some(first)) => return answer_with(first, k, &method, &path, &print),
+                    Ok(None) => {}
+                    Err(e) => return ApiError::from(e).into_response(),
+                }
+            }
+            if failed {
                 // The request failed as a whole: its unit is dropped unwritten.
                 return res;
             }
-            let remember = res.extensions().get::<ErrorMeta>().is_none_or(|m| m.remember);
             let (res_parts, body) = res.into_parts();
             let bytes = match to_bytes(body, MAX_STORED_BODY).await {
                 Ok(b) => b,

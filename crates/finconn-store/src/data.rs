@@ -151,7 +151,8 @@ pub(crate) async fn list_transactions(
         }
         None => i64::MIN,
     };
-    // Newest transacted_at first; the cursor is (transacted_at, seq).
+    // Newest transacted_at first; the cursor is (transacted_at, seq), compared as a row value so that a page
+    // deep in a long list starts with a seek in `transactions_by_account`, not a scan from the top.
     let cursor = match &page.cursor {
         Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => {
             let row: Option<(i64, i64)> = on_pool!(pools, read, |p| sqlx::query_as(
@@ -172,7 +173,7 @@ pub(crate) async fn list_transactions(
     let sql = format!(
         "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
          AND transacted_at >= $4 AND transacted_at <= $5 AND refresh_seq > $6 \
-         AND (transacted_at {cmp} $7 OR (transacted_at = $7 AND seq {cmp} $8)) \
+         AND (transacted_at, seq) {cmp} ($7, $8) \
          ORDER BY transacted_at {order}, seq {order} LIMIT $9"
     );
     let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)

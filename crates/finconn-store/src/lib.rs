@@ -63,7 +63,12 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Opens (creating a SQLite file if needed) without migrating.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        Ok(Self { pool: pool::Pools::connect(url).await?, after_commit: Default::default() })
+        Self::connect_with(url, 16).await
+    }
+
+    /// `connect` with `max_connections` in the pool (PostgreSQL; SQLite: readers beside its one writer).
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
+        Ok(Self { pool: pool::Pools::connect(url, max_connections).await?, after_commit: Default::default() })
     }
 
     /// Sets what runs after each commit that added jobs or events (the job runner's wake-up), once; later

@@ -109,11 +109,11 @@ pub(crate) fn redact(url: &str) -> String {
 }
 
 impl Pools {
-    pub(crate) async fn connect(url: &str) -> Result<Self, ConnectError> {
+    pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
         let open = |source| ConnectError::Open { url: redact(url), source };
         if is_postgres(url) {
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await
@@ -136,7 +136,7 @@ impl Pools {
             .await
             .map_err(open)?;
         let read = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(max_connections.clamp(1, 8))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await

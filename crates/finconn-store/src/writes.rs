@@ -386,14 +386,15 @@ async fn store_key(conn: &mut Conn<'_>, scope: &Scope, rec: &IdempotencyRecord) 
 /// A unit's writes and key inside the caller's transaction. Anything but `Committed` means the caller must
 /// roll back what this wrote.
 pub(crate) async fn apply_unit(conn: &mut Conn<'_>, unit: &Commit) -> Result<CommitOutcome, StoreError> {
-    for w in &unit.writes {
-        if !apply(conn, w).await? {
-            return Ok(CommitOutcome::Conflict);
-        }
-    }
+    // The key first: a request whose key was used before must replay that answer, whatever its writes.
     if let Some((scope, rec)) = &unit.idempotency {
         if !store_key(conn, scope, rec).await? {
             return Ok(CommitOutcome::KeyTaken);
+        }
+    }
+    for w in &unit.writes {
+        if !apply(conn, w).await? {
+            return Ok(CommitOutcome::Conflict);
         }
     }
     Ok(CommitOutcome::Committed)
@@ -449,12 +450,36 @@ async fn run_writer(pool: SqlitePool, mut rx: mpsc::Receiver<(Commit, Reply)>) {
     }
 }
 
-/// One transaction for the batch, one savepoint per unit. The outcomes are only true once the batch's
-/// `COMMIT` returned, which is why they are handed out after it.
+/// One transaction for the batch. First every unit goes straight in (no savepoints: almost every batch
+/// commits whole); if one conflicts or fails, the batch is rolled back and run again with one savepoint per
+/// unit, so that the failing unit rolls back alone. The outcomes are only true once the batch's `COMMIT`
+/// returned, which is why they are handed out after it.
 async fn commit_batch(
     pool: &SqlitePool,
     units: &[(Commit, Reply)],
 ) -> Result<Vec<Result<CommitOutcome, StoreError>>, sqlx::Error> {
+    let mut tx = pool.begin_write().await?;
+    let mut failed = None;
+    for (unit, _) in units {
+        match apply_unit(&mut Conn::Sqlite(&mut tx), unit).await {
+            Ok(CommitOutcome::Committed) => {}
+            other => {
+                failed = Some(other);
+                break;
+            }
+        }
+    }
+    match failed {
+        None => {
+            tx.commit().await?;
+            return Ok(units.iter().map(|_| Ok(CommitOutcome::Committed)).collect());
+        }
+        Some(outcome) if units.len() == 1 => {
+            tx.rollback().await?;
+            return Ok(vec![outcome]);
+        }
+        Some(_) => tx.rollback().await?,
+    }
     let mut tx = pool.begin_write().await?;
     let mut outcomes = Vec::with_capacity(units.len());
     for (unit, _) in units {
