@@ -8,6 +8,9 @@ use sha2::{Digest, Sha256};
 use crate::model::{AccountRecord, ApiKeyRecord, Scope};
 use crate::{ids, DomainError, Finconn};
 
+/// How long a process trusts a key it has looked up (per process, so across processes too).
+pub const KEY_CACHE_SECONDS: i64 = 5;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
     Secret,
@@ -166,15 +169,16 @@ impl Finconn {
         self.provision_sandbox(key).await
     }
 
-    /// Keys are never changed once created, so a positive answer may be reused for a while; unknown keys
-    /// are not cached (they may be provisioned or created at any moment).
+    /// A positive answer is reused for `KEY_CACHE_SECONDS`, so most requests pay no key lookup; a key that
+    /// stops being valid in the database (another process, a future revocation) stops working here within
+    /// that time. Unknown keys are not cached (they may be provisioned or created at any moment).
     fn cached_caller(&self, hash: &str, now: i64) -> Option<Caller> {
         let cache = self.key_cache.lock().ok()?;
         cache.get(hash).filter(|(_, until)| *until > now).map(|(c, _)| c.clone())
     }
 
     fn cache_caller(&self, hash: String, caller: Caller, now: i64) {
-        const TTL: i64 = 300;
+        const TTL: i64 = KEY_CACHE_SECONDS;
         const MAX: usize = 10_000;
         if let Ok(mut cache) = self.key_cache.lock() {
             if cache.len() >= MAX {

@@ -151,8 +151,7 @@ pub(crate) async fn list_transactions(
         }
         None => i64::MIN,
     };
-    // Newest transacted_at first; the cursor is (transacted_at, seq), compared as a row value so that a page
-    // deep in a long list starts with a seek in `transactions_by_account`, not a scan from the top.
+    // Newest transacted_at first; the cursor is (transacted_at, seq).
     let cursor = match &page.cursor {
         Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => {
             let row: Option<(i64, i64)> = on_pool!(pools, read, |p| sqlx::query_as(
@@ -168,23 +167,31 @@ pub(crate) async fn list_transactions(
         None => None,
     };
     let before = matches!(page.cursor, Some(finconn_core::store::Cursor::Before(_)));
-    let (cmp, order) = if before { (">", "ASC") } else { ("<", "DESC") };
-    let (ct, cs) = cursor.unwrap_or((i64::MAX, i64::MAX));
-    let sql = format!(
-        "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
-         AND transacted_at >= $4 AND transacted_at <= $5 AND refresh_seq > $6 \
-         AND (transacted_at, seq) {cmp} ($7, $8) \
-         ORDER BY transacted_at {order}, seq {order} LIMIT $9"
-    );
-    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
+    let (lo, hi) = filter.transacted_at;
+    // One range bound per side, the one on the paging side a row value: the cursor and the date filter
+    // folded together (`seq` is never i64::MIN/MAX), so the index seeks straight to the page.
+    let (sql, bound) = if before {
+        let bound = cursor.map_or((lo, i64::MIN), |c| c.max((lo, i64::MIN)));
+        let sql = "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
+             AND transacted_at <= $4 AND refresh_seq > $5 AND (transacted_at, seq) > ($6, $7) \
+             ORDER BY transacted_at ASC, seq ASC LIMIT $8";
+        (sql, (hi, bound))
+    } else {
+        let bound = cursor.map_or((hi, i64::MAX), |c| c.min((hi, i64::MAX)));
+        let sql = "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
+             AND transacted_at >= $4 AND refresh_seq > $5 AND (transacted_at, seq) < ($6, $7) \
+             ORDER BY transacted_at DESC, seq DESC LIMIT $8";
+        (sql, (lo, bound))
+    };
+    let (other_side, (bt, bs)) = bound;
+    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(sql)
         .bind(account)
         .bind(&scope.account)
         .bind(scope.livemode)
-        .bind(filter.transacted_at.0)
-        .bind(filter.transacted_at.1)
+        .bind(other_side)
         .bind(after_seq)
-        .bind(if cursor.is_none() && before { i64::MIN } else { ct })
-        .bind(cs)
+        .bind(bt)
+        .bind(bs)
         .bind(i64::from(page.limit) + 1)
         .fetch_all(p)
         .await
