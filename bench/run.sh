@@ -354,6 +354,8 @@ seed_large() {
     t.refresh_seq, $(json_set "$(json_set "$(json_set t.data id "'fctxn_bench' || n.i")" provider_id "'bench' || n.i")" transacted_at "t.transacted_at - 60 * n.i") \
     FROM n, (SELECT * FROM transactions WHERE fc_account_id = '$acct' ORDER BY transacted_at DESC, seq DESC LIMIT 1) t" \
     >/dev/null || die "storing $N_TRANSACTIONS transactions failed"
+  # Statistics, as after any bulk load (PostgreSQL's planner would otherwise guess at a 100k-row account).
+  sql "$db" "ANALYZE" >/dev/null || die "ANALYZE failed"
   local got
   got="$(sql "$db" "SELECT count(*) FROM sessions")"
   [ "$got" -gt "$N_SESSIONS" ] || die "only $got sessions stored"

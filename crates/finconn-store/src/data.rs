@@ -168,18 +168,21 @@ pub(crate) async fn list_transactions(
     };
     let before = matches!(page.cursor, Some(finconn_core::store::Cursor::Before(_)));
     let (lo, hi) = filter.transacted_at;
-    // One range bound per side, the one on the paging side a row value: the cursor and the date filter
-    // folded together (`seq` is never i64::MIN/MAX), so the index seeks straight to the page.
+    // One range bound per side: on the paging side the cursor and the date filter folded together (`seq`
+    // is never i64::MIN/MAX), as a plain bound on `transacted_at` that both SQLite and PostgreSQL seek to
+    // in `transactions_by_account`, then the exact (transacted_at, seq) comparison on the rows at the edge.
     let (sql, bound) = if before {
         let bound = cursor.map_or((lo, i64::MIN), |c| c.max((lo, i64::MIN)));
         let sql = "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
-             AND transacted_at <= $4 AND refresh_seq > $5 AND (transacted_at, seq) > ($6, $7) \
+             AND transacted_at <= $4 AND refresh_seq > $5 AND transacted_at >= $6 \
+             AND (transacted_at > $6 OR (transacted_at = $6 AND seq > $7)) \
              ORDER BY transacted_at ASC, seq ASC LIMIT $8";
         (sql, (hi, bound))
     } else {
         let bound = cursor.map_or((hi, i64::MAX), |c| c.min((hi, i64::MAX)));
         let sql = "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
-             AND transacted_at >= $4 AND refresh_seq > $5 AND (transacted_at, seq) < ($6, $7) \
+             AND transacted_at >= $4 AND refresh_seq > $5 AND transacted_at <= $6 \
+             AND (transacted_at < $6 OR (transacted_at = $6 AND seq < $7)) \
              ORDER BY transacted_at DESC, seq DESC LIMIT $8";
         (sql, (lo, bound))
     };
