@@ -152,10 +152,6 @@ impl Unit {
     pub fn take(&self) -> Vec<Write> {
         std::mem::take(&mut *self.state()).writes
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.state().writes.is_empty()
-    }
 }
 
 fn in_account<T>(rec: Option<&T>, account: &str, scope: impl Fn(&T) -> Option<&Scope>) -> Option<Option<T>>

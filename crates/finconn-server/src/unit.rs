@@ -84,7 +84,8 @@ pub async fn run(app: &AppState, ctx: Ctx, req: Request, next: Next) -> Response
     };
     let (parts, _) = req.into_parts();
     let (method, path) = (parts.method.to_string(), parts.uri.path().to_owned());
-    let print = fingerprint(&ctx);
+    // Only a request with a key is compared with an earlier one.
+    let print = if key.is_some() { fingerprint(&ctx) } else { String::new() };
     // Its own task: a client that hangs up does not cancel a commit half-way.
     let app = app.clone();
     let task = tokio::spawn(async move {
