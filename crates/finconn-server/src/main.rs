@@ -124,7 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, database } => {
             let mut config = load(cli.config, listen, database)?;
-            telemetry::init(config.log_json);
+            let _log = telemetry::init(config.log_json);
             let listen = config.listen;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

@@ -13,9 +13,26 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 
-/// What every handler gets.
+/// What every handler gets: one pointer, cloned per request (one atomic increment, not one per field).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl From<App> for AppState {
+    fn from(app: App) -> Self {
+        Self(Arc::new(app))
+    }
+}
+
+/// The server's shared parts.
+#[derive(Clone)]
+pub struct App {
     pub core: Finconn,
     pub config: Arc<Config>,
     pub jobs: crate::jobs::JobsHandle,
@@ -108,7 +125,16 @@ impl AppState {
         let logos = Arc::new(crate::link::Logos::new(&connector_policy(&config)));
         let limiter = Arc::new(crate::ratelimit::RateLimiter::new(config.rate_limit_per_second));
         let demo_limiter = Arc::new(crate::ratelimit::RateLimiter::new(5));
-        Self { core, config: Arc::new(config), jobs, webhooks, in_flight: Arc::default(), limiter, demo_limiter, logos }
+        Self(Arc::new(App {
+            core,
+            config: Arc::new(config),
+            jobs,
+            webhooks,
+            in_flight: Arc::default(),
+            limiter,
+            demo_limiter,
+            logos,
+        }))
     }
 }
 

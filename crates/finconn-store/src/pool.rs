@@ -115,6 +115,9 @@ impl Pools {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
+                // No ping before every acquire: a round trip per query. A dead connection fails its
+                // query, which the caller sees as an error and sqlx replaces the connection.
+                .test_before_acquire(false)
                 .connect(url)
                 .await
                 .map_err(open)?;
@@ -132,12 +135,14 @@ impl Pools {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(open)?;
         let read = SqlitePoolOptions::new()
             .max_connections(max_connections.clamp(1, 8))
             .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(open)?;

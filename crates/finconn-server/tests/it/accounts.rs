@@ -416,11 +416,12 @@ impl finconn_core::provider::AccountData for Hanging {
 #[tokio::test]
 async fn a_provider_that_hangs_ends_the_refresh_failed_not_stuck() {
     let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
-    let mut state = app.state.clone();
-    let mut config = (*state.config).clone();
+    let mut inner = (*app.state).clone();
+    let mut config = (*inner.config).clone();
     config.provider_timeout = std::time::Duration::from_millis(200);
-    state.config = std::sync::Arc::new(config);
-    state.core.providers.test_data = Some(std::sync::Arc::new(Hanging));
+    inner.config = std::sync::Arc::new(config);
+    inner.core.providers.test_data = Some(std::sync::Arc::new(Hanging));
+    let state = finconn_server::startup::AppState::from(inner);
     let acct = &link(&app, &[("permissions[]", "transactions")], &["Success"]).await[0];
     let path = format!("/v1/financial_connections/accounts/{}", id(acct));
     app.post(&format!("{path}/refresh"), &[("features[]", "balance"), ("features[]", "transactions")]).await.ok();

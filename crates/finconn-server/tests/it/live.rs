@@ -219,8 +219,16 @@ async fn a_simplefin_link_reads_balances_and_transactions_to_the_cent(backend: B
         .as_array()
         .unwrap()
         .iter()
+        // SimpleFIN's `start-date` selects by posted date; a pending transaction (posted 0) by when it
+        // happened. (By transacted_at alone this failed each day between 11:00 and 12:00 UTC, when the
+        // 180-day edge fell between a transaction's transacted_at and its posted time.)
         .filter(|t| {
-            let at = t["transacted_at"].as_i64().filter(|v| *v > 0).unwrap_or(t["posted"].as_i64().unwrap());
+            let posted = t["posted"].as_i64().unwrap();
+            let at = if t["pending"] == true || posted == 0 {
+                t["transacted_at"].as_i64().filter(|v| *v > 0).unwrap_or(posted)
+            } else {
+                posted
+            };
             at >= since
         })
         .collect();
