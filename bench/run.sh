@@ -64,7 +64,7 @@ PG_DB=""
 PG_ADMIN=""
 TMP=""
 cleanup() {
-  stop_server || true
+  if declare -F stop_server >/dev/null; then stop_server || true; fi
   if [ -n "$PG_DB" ]; then
     psql "$PG_ADMIN" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1 \
       || warn "could not drop PostgreSQL database $PG_DB"

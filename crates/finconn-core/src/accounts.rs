@@ -444,7 +444,7 @@ impl Finconn {
         id: &str,
         param: Option<&str>,
     ) -> Result<LinkedAccountRecord, DomainError> {
-        let found = self.store.get_linked_account(&scope.account, id).await?;
+        let found = self.records.get_linked_account(&scope.account, id).await?;
         crate::error::in_mode(found, |r| r.scope.as_ref(), scope, OBJECT, id, param)
     }
 
@@ -515,7 +515,7 @@ impl Finconn {
             let wire = rec.to_wire(scope.livemode);
             let real = self.now();
             let events = kinds.iter().filter_map(|k| crate::events::new_event(k, &wire, real, origin)).collect();
-            if self.store.update_linked_account(scope, &rec, &Effects { jobs, events }).await? {
+            if self.records.update_linked_account(scope, &rec, &Effects { jobs, events }).await? {
                 return Ok(wire);
             }
         }
@@ -686,7 +686,8 @@ impl Finconn {
         page: &PageRequest,
     ) -> Result<Page<AccountOwner>, DomainError> {
         let rec = self.find_account(scope, account, None).await?;
-        if rec.ownership.as_deref() != Some(ownership) && !self.store.ownership_belongs_to(&rec.id, ownership).await? {
+        if rec.ownership.as_deref() != Some(ownership) && !self.records.ownership_belongs_to(&rec.id, ownership).await?
+        {
             return Err(DomainError::not_found(
                 "financial_connections.account_ownership",
                 ownership,
@@ -708,9 +709,9 @@ impl Finconn {
         account: &str,
         ownership: &str,
     ) -> Result<Option<AccountOwnership>, DomainError> {
-        let Some(created) = self.store.ownership_created(ownership).await? else { return Ok(None) };
+        let Some(created) = self.records.ownership_created(ownership).await? else { return Ok(None) };
         let page = PageRequest { limit: 10, cursor: None };
-        let p = self.store.list_owners(scope, ownership, &page).await?;
+        let p = self.records.list_owners(scope, ownership, &page).await?;
         Ok(Some(AccountOwnership {
             extra: Default::default(),
             created,
@@ -732,7 +733,7 @@ impl Finconn {
         page: &PageRequest,
     ) -> Result<Page<Transaction>, DomainError> {
         self.find_account(scope, account, Some("account")).await?;
-        let p = self.store.list_transactions(scope, account, &filter, page).await.map_err(|e| match e {
+        let p = self.records.list_transactions(scope, account, &filter, page).await.map_err(|e| match e {
             crate::StoreError::CursorNotFound if filter.after_refresh.is_some() && page.cursor.is_none() => {
                 DomainError::not_found(
                     "financial_connections.transaction_refresh",
@@ -746,7 +747,7 @@ impl Finconn {
     }
 
     pub async fn retrieve_transaction(&self, scope: &Scope, id: &str) -> Result<Transaction, DomainError> {
-        match self.store.get_transaction(scope, id).await? {
+        match self.records.get_transaction(scope, id).await? {
             Some(t) => Ok(t.to_wire(scope.livemode)),
             None => Err(DomainError::not_found(Transaction::OBJECT, id, None)),
         }
@@ -872,7 +873,7 @@ impl Finconn {
             Fetched::Transactions(r) => {
                 let refresh_id = rec.transaction_refresh.as_ref().map(|t| t.id.clone()).unwrap_or_default();
                 if let Ok(txns) = &r {
-                    let known = self.store.transactions_by_provider_id(&job.scope, &rec.id).await?;
+                    let known = self.records.transactions_by_provider_id(&job.scope, &rec.id).await?;
                     out.transactions = merge_transactions(&known, txns, &rec.id, &refresh_id, now, None);
                 }
                 let ok = r.is_ok();

@@ -111,7 +111,7 @@ impl Finconn {
     }
 
     pub async fn find_connection(&self, scope: &Scope, id: &str) -> Result<ConnectionRecord, DomainError> {
-        self.store.get_connection(scope, id).await?.ok_or_else(|| DomainError::not_found("connection", id, None))
+        self.records.get_connection(scope, id).await?.ok_or_else(|| DomainError::not_found("connection", id, None))
     }
 
     /// The link flow's login for a connector institution: turn the input into a sealed credential, store
@@ -152,7 +152,7 @@ impl Finconn {
             version: 0,
         };
         conn.spend(now, costed.requests);
-        self.store.insert_connection(scope, &conn).await?;
+        self.records.insert_connection(scope, &conn).await?;
         self.discover_into(scope, conn, &connector, &secret).await
     }
 
@@ -186,7 +186,7 @@ impl Finconn {
                 }
                 Err(e) => conn.last_error = Some(e.to_string()),
             }
-            if self.store.update_connection(scope, &conn).await? {
+            if self.records.update_connection(scope, &conn).await? {
                 return Ok(match costed.result {
                     Ok(_) => Connected::Ready(conn),
                     Err(e) => Connected::Stored(conn, e),
@@ -205,10 +205,10 @@ impl Finconn {
         let now = self.now();
         let empty = RefreshOutcome::default();
         let later = |at: i64| NewJob::now_or_later(JobKind::SyncConnection { connection: connection.to_owned() }, at);
-        let Some(mut conn) = self.store.get_connection(scope, connection).await? else {
+        let Some(mut conn) = self.records.get_connection(scope, connection).await? else {
             return Ok(self.store.finish_job(scope, job.id, &empty).await?);
         };
-        let accounts = self.store.connection_accounts(scope, connection).await?;
+        let accounts = self.records.connection_accounts(scope, connection).await?;
         let pending: Vec<LinkedAccountRecord> = accounts
             .iter()
             .filter(|a| a.status == "active")
@@ -238,7 +238,7 @@ impl Finconn {
             return Ok(self.store.finish_sync(scope, job.id, None, &[], &[later(allowed_at)]).await?);
         }
         conn.syncing_until = now + SYNC_LEASE;
-        if !self.store.update_connection(scope, &conn).await? {
+        if !self.records.update_connection(scope, &conn).await? {
             return Ok(self.store.finish_sync(scope, job.id, None, &[], &[later(now)]).await?);
         }
         conn.version += 1;
@@ -404,7 +404,7 @@ impl Finconn {
         if let Some(tr) = rec.transaction_refresh.clone().filter(|t| t.status == RefreshStatus::Pending) {
             let ok = problem.is_none() && data.is_some() && window.is_some();
             if let (true, Some(d), Some((start, end))) = (ok, data, window) {
-                let known = self.store.transactions_by_provider_id(&job.scope, &rec.id).await?;
+                let known = self.records.transactions_by_provider_id(&job.scope, &rec.id).await?;
                 out.transactions =
                     merge_transactions(&known, &d.transactions, &rec.id, &tr.id, now, Some((start, end)));
                 if let Some(c) = rec.connection.as_mut() {
@@ -440,17 +440,17 @@ impl Finconn {
     /// Deletes a connection's credential once none of its accounts is left connected.
     pub(crate) async fn forget_connection_if_unused(&self, scope: &Scope, id: &str) -> Result<(), DomainError> {
         for _ in 0..8 {
-            let accounts = self.store.connection_accounts(scope, id).await?;
+            let accounts = self.records.connection_accounts(scope, id).await?;
             if accounts.iter().any(|a| a.status != "disconnected") {
                 return Ok(());
             }
-            let Some(mut conn) = self.store.get_connection(scope, id).await? else { return Ok(()) };
+            let Some(mut conn) = self.records.get_connection(scope, id).await? else { return Ok(()) };
             if conn.credential.is_none() {
                 return Ok(());
             }
             conn.status = ConnectionStatus::Disconnected;
             conn.credential = None;
-            if self.store.update_connection(scope, &conn).await? {
+            if self.records.update_connection(scope, &conn).await? {
                 return Ok(());
             }
         }
@@ -478,7 +478,7 @@ impl Finconn {
                     vault.open(&sealed, conn.id.as_bytes()).map_err(|e| DomainError::Internal(format!("{id}: {e}")))?;
                 conn.credential =
                     Some(vault.seal(&plain, conn.id.as_bytes()).map_err(|e| DomainError::Internal(e.to_string()))?);
-                if self.store.update_connection(&scope, &conn).await? {
+                if self.records.update_connection(&scope, &conn).await? {
                     n += 1;
                     break;
                 }

@@ -138,7 +138,7 @@ impl Finconn {
             rec.test_clock = Some(self.find_test_clock(scope, clock, Some("test_clock")).await?.id);
         }
         rec.apply(changes);
-        self.store.insert_customer(scope, &rec).await?;
+        self.records.insert_customer(scope, &rec).await?;
         Ok(rec.to_wire(scope.livemode))
     }
 
@@ -150,7 +150,7 @@ impl Finconn {
         id: &str,
         param: Option<&str>,
     ) -> Result<CustomerRecord, DomainError> {
-        let found = self.store.get_customer(&scope.account, id).await?;
+        let found = self.records.get_customer(&scope.account, id).await?;
         crate::error::in_mode(found, |r| r.scope.as_ref(), scope, OBJECT, id, param)
     }
 
@@ -176,7 +176,7 @@ impl Finconn {
                 return Err(DomainError::not_found(OBJECT, id, None));
             }
             rec.apply(changes.clone());
-            if self.store.update_customer(scope, &rec).await? {
+            if self.records.update_customer(scope, &rec).await? {
                 return Ok(rec.to_wire(scope.livemode));
             }
         }
@@ -190,7 +190,7 @@ impl Finconn {
                 return Err(DomainError::not_found(OBJECT, id, None));
             }
             rec.deleted = true;
-            if self.store.update_customer(scope, &rec).await? {
+            if self.records.update_customer(scope, &rec).await? {
                 return Ok(rec.deleted_view());
             }
         }
@@ -203,7 +203,7 @@ impl Finconn {
         filter: &CustomerFilter,
         page: &PageRequest,
     ) -> Result<Page<Customer>, DomainError> {
-        let page = self.store.list_customers(scope, filter, page).await.map_err(|e| cursor_error(e, OBJECT, page))?;
+        let page = self.records.list_customers(scope, filter, page).await.map_err(|e| cursor_error(e, OBJECT, page))?;
         Ok(Page { items: page.items.iter().map(|c| c.to_wire(scope.livemode)).collect(), has_more: page.has_more })
     }
 }

@@ -137,7 +137,7 @@ pub struct AttemptResult {
 
 impl Finconn {
     pub async fn retrieve_event(&self, scope: &Scope, id: &str) -> Result<Event, DomainError> {
-        match self.store.get_event(scope, id).await? {
+        match self.records.get_event(scope, id).await? {
             Some(e) if e.created >= self.now() - RETENTION => Ok(e.to_wire()),
             _ => Err(DomainError::not_found(Event::OBJECT, id, None)),
         }
@@ -165,7 +165,7 @@ impl Finconn {
     ) -> Result<WebhookEndpoint, DomainError> {
         // Stripe's cap: 16 endpoints per account and mode. (Two requests racing past it may make 17: the
         // cap bounds fan-out work, it is not a security boundary.)
-        let existing = self.store.list_webhook_endpoints(scope, &PageRequest { limit: 17, cursor: None }).await?;
+        let existing = self.records.list_webhook_endpoints(scope, &PageRequest { limit: 17, cursor: None }).await?;
         if existing.items.len() >= MAX_ENDPOINTS {
             return Err(DomainError::InvalidState(format!(
                 "You have reached the maximum of {MAX_ENDPOINTS} webhook endpoints in {} mode. Delete one before \
@@ -186,12 +186,12 @@ impl Finconn {
             disabled: false,
             version: 0,
         };
-        self.store.insert_webhook_endpoint(scope, &rec).await?;
+        self.records.insert_webhook_endpoint(scope, &rec).await?;
         Ok(rec.to_wire(true))
     }
 
     async fn find_endpoint(&self, scope: &Scope, id: &str) -> Result<WebhookEndpointRecord, DomainError> {
-        self.store.get_webhook_endpoint(scope, id).await?.ok_or_else(|| DomainError::not_found(OBJECT, id, None))
+        self.records.get_webhook_endpoint(scope, id).await?.ok_or_else(|| DomainError::not_found(OBJECT, id, None))
     }
 
     pub async fn retrieve_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<WebhookEndpoint, DomainError> {
@@ -231,7 +231,7 @@ impl Finconn {
             if let Some(d) = c.disabled {
                 rec.disabled = d;
             }
-            if self.store.update_webhook_endpoint(scope, &rec).await? {
+            if self.records.update_webhook_endpoint(scope, &rec).await? {
                 return Ok(rec.to_wire(false));
             }
         }
@@ -243,7 +243,7 @@ impl Finconn {
         scope: &Scope,
         id: &str,
     ) -> Result<DeletedWebhookEndpoint, DomainError> {
-        if !self.store.delete_webhook_endpoint(scope, id).await? {
+        if !self.records.delete_webhook_endpoint(scope, id).await? {
             return Err(DomainError::not_found(OBJECT, id, None));
         }
         Ok(DeletedWebhookEndpoint {
@@ -275,16 +275,16 @@ impl Finconn {
         limit: i64,
     ) -> Result<(Vec<AttemptRecord>, i64), DomainError> {
         self.find_endpoint(scope, endpoint).await?;
-        let attempts = self.store.list_attempts(scope, endpoint, limit).await?;
-        Ok((attempts, self.store.failed_deliveries(scope, endpoint).await?))
+        let attempts = self.records.list_attempts(scope, endpoint, limit).await?;
+        Ok((attempts, self.records.failed_deliveries(scope, endpoint).await?))
     }
 
     /// `FanoutEvent`: one delivery (and its first attempt's job) per endpoint that wants the event.
     pub async fn fanout_event(&self, job: &Job, event: &str) -> Result<(), DomainError> {
-        let Some(e) = self.store.get_event(&job.scope, event).await? else {
+        let Some(e) = self.records.get_event(&job.scope, event).await? else {
             return Ok(self.store.finish_fanout(job.id, event, &[]).await?);
         };
-        let endpoints = self.store.active_webhook_endpoints(&job.scope).await?;
+        let endpoints = self.records.active_webhook_endpoints(&job.scope).await?;
         let targets: Vec<String> = endpoints.into_iter().filter(|w| w.wants(&e.kind)).map(|w| w.id).collect();
         Ok(self.store.finish_fanout(job.id, event, &targets).await?)
     }
@@ -295,8 +295,8 @@ impl Finconn {
         if d.status != DeliveryStatus::Pending || &d.scope != scope {
             return Ok(None);
         }
-        let Some(endpoint) = self.store.get_webhook_endpoint(scope, &d.endpoint).await? else { return Ok(None) };
-        let Some(event) = self.store.get_event(scope, &d.event).await? else { return Ok(None) };
+        let Some(endpoint) = self.records.get_webhook_endpoint(scope, &d.endpoint).await? else { return Ok(None) };
+        let Some(event) = self.records.get_event(scope, &d.event).await? else { return Ok(None) };
         let payload = serde_json::to_vec_pretty(&event.to_wire()).map_err(|e| DomainError::Internal(e.to_string()))?;
         Ok(Some(Outgoing { delivery: d, url: endpoint.url, secret: endpoint.secret, payload }))
     }

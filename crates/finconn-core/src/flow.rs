@@ -397,7 +397,7 @@ impl Finconn {
     }
 
     async fn save(&self, scope: &Scope, session: &SessionRecord) -> Result<(), DomainError> {
-        if self.store.update_session(scope, session).await? {
+        if self.records.update_session(scope, session).await? {
             Ok(())
         } else {
             Err(DomainError::Link { code: "conflict", message: "retry".into(), param: None })
@@ -806,7 +806,7 @@ impl Finconn {
     ) -> Result<(SessionRecord, Institution), DomainError> {
         let missing = || DomainError::not_found("authorization", state, None);
         for _ in 0..8 {
-            let mut session = self.store.find_session_by_id(session_id).await?.ok_or_else(missing)?;
+            let mut session = self.records.find_session_by_id(session_id).await?.ok_or_else(missing)?;
             let scope = session.scope.clone().ok_or_else(missing)?;
             session.check_usable(self.now())?;
             let LinkStep::OAuth { institution, state: expected, .. } = session.link.clone() else {
@@ -835,7 +835,7 @@ impl Finconn {
     /// The institution of a session's OAuth step, for rendering its authorization page.
     pub async fn oauth_page(&self, session_id: &str, state: &str) -> Result<(SessionRecord, Institution), DomainError> {
         let missing = || DomainError::not_found("authorization", state, None);
-        let session = self.store.find_session_by_id(session_id).await?.ok_or_else(missing)?;
+        let session = self.records.find_session_by_id(session_id).await?.ok_or_else(missing)?;
         let scope = session.scope.clone().ok_or_else(missing)?;
         session.check_usable(self.now())?;
         let LinkStep::OAuth { institution, state: expected, .. } = &session.link else { return Err(missing()) };
@@ -906,7 +906,7 @@ impl Finconn {
     async fn oauth_fail(&self, session_id: &str, state: &str, message: String) -> Result<(), DomainError> {
         let missing = || DomainError::not_found("authorization", state, None);
         for _ in 0..8 {
-            let mut session = self.store.find_session_by_id(session_id).await?.ok_or_else(missing)?;
+            let mut session = self.records.find_session_by_id(session_id).await?.ok_or_else(missing)?;
             let scope = session.scope.clone().ok_or_else(missing)?;
             let LinkStep::OAuth { institution, state: expected, .. } = session.link.clone() else {
                 return Err(missing());

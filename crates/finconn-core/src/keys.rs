@@ -149,10 +149,10 @@ impl Finconn {
         if let Some(caller) = self.cached_caller(&hash, now) {
             return Ok(Some(caller));
         }
-        if let Some(rec) = self.store.find_api_key(&hash).await? {
+        if let Some(rec) = self.records.find_api_key(&hash).await? {
             if rec.sandbox
                 && rec.kind == KeyKind::Secret
-                && self.store.find_api_key(&sandbox_pk_hash(key)).await?.is_none_or(|pk| pk.account != rec.account)
+                && self.records.find_api_key(&sandbox_pk_hash(key)).await?.is_none_or(|pk| pk.account != rec.account)
             {
                 // A sandbox account from before publishable keys were derived: its old `pk_test_<same
                 // suffix>` was removed by migration 0007; register the derived one now.
@@ -217,12 +217,12 @@ impl Finconn {
             },
         ];
         let rec = AccountRecord { id: account.clone(), display_name: None, sandbox: true, created: now };
-        if !self.store.provision_account(&rec, &keys).await? {
+        if !self.records.provision_account(&rec, &keys).await? {
             // One of the two keys is registered to a non-sandbox account (e.g. someone typed the suffix of
             // a `finconn keys create` publishable key): never hand that account out.
             return Ok(None);
         }
-        match self.store.find_api_key(&key.hash()).await? {
+        match self.records.find_api_key(&key.hash()).await? {
             Some(rec) if rec.account == account => {
                 Ok(Some(Caller { scope: Scope { account, livemode: false }, kind: key.kind }))
             }
@@ -242,7 +242,7 @@ impl Finconn {
         let secret_key = format!("sk_{mode}_{}", ids::random_base62(32));
         let publishable_key = format!("pk_{mode}_{}", ids::random_base62(32));
         let (account, display_name) = match existing {
-            Some(id) => match self.store.get_account(id).await? {
+            Some(id) => match self.records.get_account(id).await? {
                 Some(acct) => (acct.id, acct.display_name),
                 None => return Err(DomainError::not_found("account", id, Some("account"))),
             },
@@ -268,7 +268,7 @@ impl Finconn {
             },
         ];
         let rec = AccountRecord { id: account.clone(), display_name, sandbox: false, created: now };
-        if !self.store.provision_account(&rec, &keys).await? {
+        if !self.records.provision_account(&rec, &keys).await? {
             return Err(DomainError::Internal("a freshly generated key collided".into()));
         }
         Ok(CreatedKeys { account, secret_key, publishable_key })

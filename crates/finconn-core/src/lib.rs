@@ -13,6 +13,7 @@ pub mod keys;
 pub mod link;
 pub mod model;
 pub mod provider;
+mod queue;
 pub mod relink;
 pub mod sessions;
 pub mod store;
@@ -52,7 +53,11 @@ impl Default for Settings {
 /// The domain's entry point: every handler calls one method of this.
 #[derive(Clone)]
 pub struct Finconn {
-    pub store: Arc<dyn Store>,
+    /// The database: the job queue, upkeep and commits go here, never through a unit of work. Private to
+    /// the domain: the server reaches it only through `Finconn`'s operations.
+    pub(crate) store: Arc<dyn Store>,
+    /// What the domain reads and writes: the database, or in a request the unit of work over it.
+    pub(crate) records: Arc<dyn store::Records>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     pub providers: link::Providers,
@@ -64,7 +69,15 @@ pub struct Finconn {
 
 impl Finconn {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self { store, clock, settings, providers: link::Providers::default(), vault: None, key_cache: Arc::default() }
+        Self {
+            records: store.clone(),
+            store,
+            clock,
+            settings,
+            providers: link::Providers::default(),
+            vault: None,
+            key_cache: Arc::default(),
+        }
     }
 
     pub fn with_providers(mut self, providers: link::Providers) -> Self {
@@ -83,9 +96,9 @@ impl Finconn {
 
     /// A unit of work: this domain with its writes kept in the returned `Unit` until `commit`.
     pub fn begin(&self) -> (Finconn, Arc<unit::Unit>) {
-        let unit = Arc::new(unit::Unit::new(self.store.clone()));
+        let unit = Arc::new(unit::Unit::new(self.records.clone()));
         let mut core = self.clone();
-        core.store = unit.clone();
+        core.records = unit.clone();
         (core, unit)
     }
 
@@ -105,7 +118,7 @@ impl Finconn {
 
     /// An account's display name, if it has one.
     pub async fn display_name(&self, account: &str) -> Result<Option<String>, DomainError> {
-        Ok(self.store.get_account(account).await?.and_then(|a| a.display_name))
+        Ok(self.records.get_account(account).await?.and_then(|a| a.display_name))
     }
 
     /// Whether the database answers (liveness) and, with `write`, accepts a committed write (readiness).

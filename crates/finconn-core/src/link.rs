@@ -317,7 +317,7 @@ impl Finconn {
             })
             .collect();
         let effects = crate::store::Effects { jobs, events };
-        if !self.store.complete_session(scope, &session, &accounts, &effects, connection.as_ref()).await? {
+        if !self.records.complete_session(scope, &session, &accounts, &effects, connection.as_ref()).await? {
             return Err(link_error(
                 "session_expired",
                 "This Financial Connections Session has already been used.",
@@ -419,7 +419,7 @@ impl Finconn {
         for _ in 0..16 {
             let mut session = self.find_session(scope, session_id).await?;
             session.expires_at = session.expires_at.min(self.now());
-            if self.store.update_session(scope, &session).await? {
+            if self.records.update_session(scope, &session).await? {
                 return self.render_session(scope, &session).await;
             }
         }
@@ -438,7 +438,7 @@ impl Finconn {
             }
             out
         } else {
-            self.store.session_accounts(scope, &session.id).await?
+            self.records.session_accounts(scope, &session.id).await?
         };
         let wire = accounts
             .iter()

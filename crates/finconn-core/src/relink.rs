@@ -28,7 +28,7 @@ impl Finconn {
         // A relinked live account keeps its authorization while its connection changes: look for the
         // authorization's connection first, then the connection it names, then the session it names.
         if let Some(conn) = self.authorization_connection(scope, authorization).await? {
-            out = self.store.connection_accounts(scope, &conn).await?;
+            out = self.records.connection_accounts(scope, &conn).await?;
         }
         if out.is_empty() {
             if let Ok(session) = self.find_session(scope, &format!("{}{suffix}", crate::ids::SESSION)).await {
@@ -40,7 +40,8 @@ impl Finconn {
             }
         }
         if out.is_empty() {
-            out = self.store.connection_accounts(scope, &format!("{}{suffix}", crate::connections::CONNECTION)).await?;
+            out =
+                self.records.connection_accounts(scope, &format!("{}{suffix}", crate::connections::CONNECTION)).await?;
         }
         out.retain(|a| a.authorization() == authorization);
         Ok(out)
@@ -103,7 +104,7 @@ impl Finconn {
     ) -> Result<Option<String>, DomainError> {
         let Some(suffix) = authorization.strip_prefix(AUTHORIZATION) else { return Ok(None) };
         let id = format!("{}{suffix}", crate::connections::CONNECTION);
-        Ok(self.store.get_connection(scope, &id).await?.map(|c| c.id))
+        Ok(self.records.get_connection(scope, &id).await?.map(|c| c.id))
     }
 
     /// Completes a relink session with the chosen accounts (by name): the inactive ones become active.
@@ -163,7 +164,7 @@ impl Finconn {
         session.link = crate::flow::LinkStep::Done;
         session.accounts = if ok { chosen.iter().map(|a| a.id.clone()).collect() } else { Vec::new() };
         let effects = crate::store::Effects::default();
-        if !self.store.complete_session(scope, &session, &[], &effects, None).await? {
+        if !self.records.complete_session(scope, &session, &[], &effects, None).await? {
             return Err(crate::link::link_error(
                 "session_expired",
                 "This Financial Connections Session has already been used.",
@@ -215,7 +216,7 @@ impl Finconn {
             old.credential = Some(self.seal_for(&old.id, &secret)?);
             old.status = crate::model::ConnectionStatus::Active;
             old.last_error = None;
-            if self.store.update_connection(scope, &old).await? {
+            if self.records.update_connection(scope, &old).await? {
                 break;
             }
         }
@@ -224,7 +225,7 @@ impl Finconn {
             new.credential = None;
             new.status = crate::model::ConnectionStatus::Disconnected;
             new.discovered.clear();
-            if self.store.update_connection(scope, &new).await? {
+            if self.records.update_connection(scope, &new).await? {
                 return Ok(());
             }
         }

@@ -159,12 +159,12 @@ impl Finconn {
             self.check_relink(scope, &rec, &mut r).await?;
             rec.relink = Some(r);
         }
-        self.store.insert_session(scope, &rec).await?;
+        self.records.insert_session(scope, &rec).await?;
         Ok(rec.to_wire(scope.livemode, Vec::new()))
     }
 
     pub async fn find_session(&self, scope: &Scope, id: &str) -> Result<SessionRecord, DomainError> {
-        let found = self.store.get_session(&scope.account, id).await?;
+        let found = self.records.get_session(&scope.account, id).await?;
         crate::error::in_mode(found, |r| r.scope.as_ref(), scope, OBJECT, id, None)
     }
 

@@ -200,17 +200,20 @@ pub enum CommitOutcome {
     KeyTaken,
 }
 
+/// Accounts (tenants) and their API keys.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Which backend, for start-up messages ("sqlite", "postgres").
-    fn backend(&self) -> &'static str;
-
+pub trait Tenants: Send + Sync + 'static {
     async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
     /// Inserts the account and its keys unless any of the keys is registered to another account.
     /// Returns false (and changes nothing) in that case; re-provisioning the same rows is a no-op.
     async fn provision_account(&self, account: &AccountRecord, keys: &[ApiKeyRecord]) -> Result<bool, StoreError>;
     async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
+}
 
+/// The domain's records: customers, sessions, connections, linked accounts with their owners and
+/// transactions, test clocks; and `write`, the one way to change them (a unit of work records it).
+#[async_trait]
+pub trait Objects: Send + Sync + 'static {
     /// Looks a customer up in the account, in either mode (`scope` on the record says which).
     async fn get_customer(&self, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
     async fn list_customers(
@@ -232,21 +235,6 @@ pub trait Store: Send + Sync + 'static {
         scope: &Scope,
         connection: &str,
     ) -> Result<Vec<LinkedAccountRecord>, StoreError>;
-    /// In one transaction: marks the sync job done, writes each outcome as `finish_job` does, writes what
-    /// the sync owns of the connection onto its latest version (`ConnectionRecord::merge_sync`), and adds
-    /// `jobs`.
-    async fn finish_sync(
-        &self,
-        scope: &Scope,
-        job: i64,
-        connection: Option<&ConnectionRecord>,
-        outcomes: &[RefreshOutcome],
-        jobs: &[NewJob],
-    ) -> Result<(), StoreError>;
-    /// Deletes pending connections (link flows never finished) created before `before`.
-    async fn delete_pending_connections(&self, before: i64) -> Result<u64, StoreError>;
-    /// Every connection that still holds a credential, in any tenant: `(scope, id)`.
-    async fn connections_with_credentials(&self) -> Result<Vec<(Scope, String)>, StoreError>;
     /// The accounts linked through a session, in link order.
     async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
 
@@ -281,87 +269,18 @@ pub trait Store: Send + Sync + 'static {
         account: &str,
     ) -> Result<HashMap<String, TransactionRecord>, StoreError>;
 
-    /// Leases up to `limit` due jobs (run_at ≤ now, not leased) until `lease_until`. Several processes may
-    /// call this at once: each job goes to one of them. `only_account` restricts it to one tenant (tests
-    /// sharing a database drain only their own work), `only_clock` to the jobs of one test clock. A job of
-    /// a test clock is due once the clock has reached its `run_at`.
-    async fn claim_jobs(
-        &self,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-        only_account: Option<&str>,
-        only_clock: Option<&str>,
-    ) -> Result<Vec<Job>, StoreError>;
-    /// Writes what a job produced (account, ownership, owners, transactions, follow-up jobs) and removes
-    /// the job, in one transaction.
-    async fn finish_job(&self, scope: &Scope, job: i64, outcome: &RefreshOutcome) -> Result<(), StoreError>;
-    async fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError>;
-    async fn list_events(
-        &self,
-        scope: &Scope,
-        filter: &EventFilter,
-        page: &PageRequest,
-    ) -> Result<Page<EventRecord>, StoreError>;
-    /// Removes events created before `before` (and their deliveries and attempts).
-    async fn prune_events(&self, before: i64) -> Result<u64, StoreError>;
-    async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError>;
-    async fn list_webhook_endpoints(
-        &self,
-        scope: &Scope,
-        page: &PageRequest,
-    ) -> Result<Page<WebhookEndpointRecord>, StoreError>;
-    /// The enabled endpoints of an account and mode.
-    async fn active_webhook_endpoints(&self, scope: &Scope) -> Result<Vec<WebhookEndpointRecord>, StoreError>;
-    /// In one transaction: marks the fan-out job done, creates one pending delivery (and its first
-    /// delivery job, due now) per endpoint, and sets the event's `pending_webhooks`.
-    async fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError>;
-    async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
-    /// In one transaction: marks the job done, records the attempt, updates the delivery (a success
-    /// lowers the event's `pending_webhooks`), and adds the next attempt's job.
-    async fn finish_delivery(
-        &self,
-        job: i64,
-        attempt: &AttemptRecord,
-        status: DeliveryStatus,
-        attempts: i64,
-        next: Option<NewJob>,
-    ) -> Result<(), StoreError>;
-    /// How many of an endpoint's deliveries were given up on (three days of failures).
-    async fn failed_deliveries(&self, scope: &Scope, endpoint: &str) -> Result<i64, StoreError>;
-    /// An endpoint's delivery attempts, newest first.
-    async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError>;
-
-    /// Removes jobs that finished before `before`; returns how many.
-    async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError>;
-    /// How many jobs exist and how many of them ever ran more than once (for tests and metrics).
-    async fn job_counts(&self) -> Result<(i64, i64), StoreError>;
-
-    /// Removes keys created before `before`; returns how many.
-    async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError>;
-
     /// A test clock by id within a tenant, deleted or not.
     async fn get_test_clock(&self, account: &str, id: &str) -> Result<Option<TestClockRecord>, StoreError>;
     /// The clocks that are not deleted, newest first.
     async fn list_test_clocks(&self, scope: &Scope, page: &PageRequest) -> Result<Page<TestClockRecord>, StoreError>;
     /// A clock's `frozen_time` (deleted clocks keep theirs).
     async fn test_clock_time(&self, id: &str) -> Result<Option<i64>, StoreError>;
-    /// Makes the clock's jobs due up to `up_to` claimable, and says how many of them are unfinished.
-    async fn release_clock_jobs(&self, clock: &str, up_to: i64) -> Result<i64, StoreError>;
-    /// The earliest `run_at` of the clock's unfinished jobs.
-    async fn next_clock_job(&self, clock: &str) -> Result<Option<i64>, StoreError>;
     /// The linked accounts that live on a clock.
     async fn accounts_on_clock(&self, scope: &Scope, clock: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
-    /// Clocks past their `deletes_after` and not deleted yet: `(scope, id)`.
-    async fn expired_test_clocks(&self, now: i64) -> Result<Vec<(Scope, String)>, StoreError>;
 
     /// One write. Outside a unit of work it commits on its own and returns false on a conflict; inside
     /// one (`crate::unit::Unit`) it is kept for the unit's commit and returns true.
     async fn write(&self, write: Write) -> Result<bool, StoreError>;
-    /// Writes a whole unit of work in one transaction, or nothing.
-    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError>;
-    /// A stored idempotency key (with the response it answered), if any.
-    async fn get_idempotency_key(&self, scope: &Scope, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     async fn insert_customer(&self, scope: &Scope, rec: &CustomerRecord) -> Result<(), StoreError> {
         self.write(Write::InsertCustomer { scope: scope.clone(), rec: rec.clone() }).await.map(drop)
@@ -439,8 +358,123 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError> {
         self.write(Write::UpdateTestClock { scope: scope.clone(), rec: rec.clone(), effects: effects.clone() }).await
     }
+}
+
+/// Events and webhook endpoints as the API shows them, with their delivery history.
+#[async_trait]
+pub trait Webhooks: Send + Sync + 'static {
+    async fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError>;
+    async fn list_events(
+        &self,
+        scope: &Scope,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<EventRecord>, StoreError>;
+    async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError>;
+    async fn list_webhook_endpoints(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookEndpointRecord>, StoreError>;
+    /// The enabled endpoints of an account and mode.
+    async fn active_webhook_endpoints(&self, scope: &Scope) -> Result<Vec<WebhookEndpointRecord>, StoreError>;
+    /// How many of an endpoint's deliveries were given up on (three days of failures).
+    async fn failed_deliveries(&self, scope: &Scope, endpoint: &str) -> Result<i64, StoreError>;
+    /// An endpoint's delivery attempts, newest first.
+    async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError>;
+}
+
+/// The background work queue: leasing jobs, and finishing each kind in one transaction with what it
+/// produced.
+#[async_trait]
+pub trait Jobs: Send + Sync + 'static {
+    /// In one transaction: marks the sync job done, writes each outcome as `finish_job` does, writes what
+    /// the sync owns of the connection onto its latest version (`ConnectionRecord::merge_sync`), and adds
+    /// `jobs`.
+    async fn finish_sync(
+        &self,
+        scope: &Scope,
+        job: i64,
+        connection: Option<&ConnectionRecord>,
+        outcomes: &[RefreshOutcome],
+        jobs: &[NewJob],
+    ) -> Result<(), StoreError>;
+
+    /// Leases up to `limit` due jobs (run_at ≤ now, not leased) until `lease_until`. Several processes may
+    /// call this at once: each job goes to one of them. `only_account` restricts it to one tenant (tests
+    /// sharing a database drain only their own work), `only_clock` to the jobs of one test clock. A job of
+    /// a test clock is due once the clock has reached its `run_at`.
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        only_account: Option<&str>,
+        only_clock: Option<&str>,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Writes what a job produced (account, ownership, owners, transactions, follow-up jobs) and removes
+    /// the job, in one transaction.
+    async fn finish_job(&self, scope: &Scope, job: i64, outcome: &RefreshOutcome) -> Result<(), StoreError>;
+    /// In one transaction: marks the fan-out job done, creates one pending delivery (and its first
+    /// delivery job, due now) per endpoint, and sets the event's `pending_webhooks`.
+    async fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError>;
+    async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
+    /// In one transaction: marks the job done, records the attempt, updates the delivery (a success
+    /// lowers the event's `pending_webhooks`), and adds the next attempt's job.
+    async fn finish_delivery(
+        &self,
+        job: i64,
+        attempt: &AttemptRecord,
+        status: DeliveryStatus,
+        attempts: i64,
+        next: Option<NewJob>,
+    ) -> Result<(), StoreError>;
+    /// How many jobs exist and how many of them ever ran more than once (for tests and metrics).
+    async fn job_counts(&self) -> Result<(i64, i64), StoreError>;
+    /// Makes the clock's jobs due up to `up_to` claimable, and says how many of them are unfinished.
+    async fn release_clock_jobs(&self, clock: &str, up_to: i64) -> Result<i64, StoreError>;
+    /// The earliest `run_at` of the clock's unfinished jobs.
+    async fn next_clock_job(&self, clock: &str) -> Result<Option<i64>, StoreError>;
+}
+
+/// Retention and periodic clean-up.
+#[async_trait]
+pub trait Upkeep: Send + Sync + 'static {
+    /// Deletes pending connections (link flows never finished) created before `before`.
+    async fn delete_pending_connections(&self, before: i64) -> Result<u64, StoreError>;
+    /// Every connection that still holds a credential, in any tenant: `(scope, id)`.
+    async fn connections_with_credentials(&self) -> Result<Vec<(Scope, String)>, StoreError>;
+    /// Removes events created before `before` (and their deliveries and attempts).
+    async fn prune_events(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Removes jobs that finished before `before`; returns how many.
+    async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Removes keys created before `before`; returns how many.
+    async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError>;
+    /// Clocks past their `deletes_after` and not deleted yet: `(scope, id)`.
+    async fn expired_test_clocks(&self, now: i64) -> Result<Vec<(Scope, String)>, StoreError>;
+}
+
+/// The database itself: units of work committed whole, stored idempotency keys, health.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// Which backend, for start-up messages ("sqlite", "postgres").
+    fn backend(&self) -> &'static str;
+    /// Writes a whole unit of work in one transaction, or nothing.
+    async fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError>;
+    /// A stored idempotency key (with the response it answered), if any.
+    async fn get_idempotency_key(&self, scope: &Scope, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     async fn ping(&self) -> Result<(), StoreError>;
     /// Writes and commits one row: whether the database accepts writes now (readiness).
     async fn probe_write(&self, now: i64) -> Result<(), StoreError>;
 }
+
+/// What a request's domain reads and writes: a unit of work (`crate::unit::Unit`) serves exactly this.
+pub trait Records: Tenants + Objects + Webhooks {}
+impl<T: Tenants + Objects + Webhooks + ?Sized> Records for T {}
+
+/// All of the database: what a request reads and writes, plus the queue, upkeep and commits.
+pub trait Store: Records + Jobs + Upkeep + Database {}
+impl<T: Records + Jobs + Upkeep + Database + ?Sized> Store for T {}

@@ -66,7 +66,7 @@ impl Finconn {
     pub async fn time_on(&self, test_clock: Option<&str>) -> Result<i64, DomainError> {
         match test_clock {
             None => Ok(self.now()),
-            Some(id) => Ok(self.store.test_clock_time(id).await?.unwrap_or_else(|| self.now())),
+            Some(id) => Ok(self.records.test_clock_time(id).await?.unwrap_or_else(|| self.now())),
         }
     }
 
@@ -77,7 +77,7 @@ impl Finconn {
         id: &str,
         param: Option<&str>,
     ) -> Result<TestClockRecord, DomainError> {
-        let found = self.store.get_test_clock(&scope.account, id).await?.filter(|c| !c.deleted);
+        let found = self.records.get_test_clock(&scope.account, id).await?.filter(|c| !c.deleted);
         crate::error::in_mode(found, |r| r.scope.as_ref(), scope, OBJECT, id, param)
     }
 
@@ -119,7 +119,7 @@ impl Finconn {
                 }
             };
             // False: the customer changed since we read it; read it again.
-            if self.store.insert_test_clock(scope, &rec, attach.as_ref(), &effects).await? {
+            if self.records.insert_test_clock(scope, &rec, attach.as_ref(), &effects).await? {
                 return Ok(rec.to_wire());
             }
         }
@@ -184,7 +184,7 @@ impl Finconn {
                 crate::model::JobKind::AdvanceTestClock { clock: rec.id.clone() },
                 self.now(),
             ));
-            if self.store.update_test_clock(scope, &rec, &effects).await? {
+            if self.records.update_test_clock(scope, &rec, &effects).await? {
                 return Ok(rec.to_wire());
             }
         }
@@ -194,7 +194,7 @@ impl Finconn {
     /// One step of an advance: run what is due at the clock's current time, else move the clock to the next
     /// due job (or the target, where it becomes `ready`).
     pub async fn advance_step(&self, scope: &Scope, id: &str) -> Result<Step, DomainError> {
-        let Some(mut rec) = self.store.get_test_clock(&scope.account, id).await? else { return Ok(Step::Done) };
+        let Some(mut rec) = self.records.get_test_clock(&scope.account, id).await? else { return Ok(Step::Done) };
         let (TestClockStatus::Advancing, Some(target), false) = (rec.status, rec.target, rec.deleted) else {
             return Ok(Step::Done);
         };
@@ -212,7 +212,7 @@ impl Finconn {
             }
         }
         let ready = rec.status == TestClockStatus::Ready;
-        Ok(match self.store.update_test_clock(scope, &rec, &effects).await? {
+        Ok(match self.records.update_test_clock(scope, &rec, &effects).await? {
             true if ready => Step::Done,
             _ => Step::Moved,
         })
@@ -221,14 +221,14 @@ impl Finconn {
     /// An advance that could not finish: the clock reports `internal_failure`.
     pub async fn fail_test_clock(&self, scope: &Scope, id: &str) -> Result<(), DomainError> {
         for _ in 0..16 {
-            let Some(mut rec) = self.store.get_test_clock(&scope.account, id).await? else { return Ok(()) };
+            let Some(mut rec) = self.records.get_test_clock(&scope.account, id).await? else { return Ok(()) };
             if rec.deleted || rec.status != TestClockStatus::Advancing {
                 return Ok(());
             }
             rec.status = TestClockStatus::InternalFailure;
             rec.target = None;
             let effects = event("test_helpers.test_clock.internal_failure", &rec, self.now(), None);
-            if self.store.update_test_clock(scope, &rec, &effects).await? {
+            if self.records.update_test_clock(scope, &rec, &effects).await? {
                 return Ok(());
             }
         }
@@ -248,7 +248,7 @@ impl Finconn {
             let mut rec = self.find_test_clock(scope, id, None).await?;
             rec.deleted = true;
             let effects = event("test_helpers.test_clock.deleted", &rec, self.now(), origin);
-            if self.store.update_test_clock(scope, &rec, &effects).await? {
+            if self.records.update_test_clock(scope, &rec, &effects).await? {
                 deleted_now = true;
                 break;
             }
@@ -262,7 +262,7 @@ impl Finconn {
 
     /// What goes with a deleted clock: its accounts are disconnected, its customers deleted.
     async fn detach_from_clock(&self, scope: &Scope, id: &str) -> Result<(), DomainError> {
-        for account in self.store.accounts_on_clock(scope, id).await? {
+        for account in self.records.accounts_on_clock(scope, id).await? {
             self.disconnect_account(scope, &account.id, None).await?;
         }
         // Page by cursor: the deletions are the request's unit of work, so the list (which reads what is
@@ -271,7 +271,7 @@ impl Finconn {
         let mut cursor = None;
         loop {
             let page = PageRequest { limit: 100, cursor: cursor.take() };
-            let customers = self.store.list_customers(scope, &filter, &page).await?;
+            let customers = self.records.list_customers(scope, &filter, &page).await?;
             for c in &customers.items {
                 match self.delete_customer(scope, &c.id).await {
                     Ok(_) | Err(DomainError::NotFound { .. }) => {}

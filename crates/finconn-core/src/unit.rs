@@ -14,15 +14,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::accounts::RefreshOutcome;
 use crate::model::{
-    AccountRecord, ApiKeyRecord, AttemptRecord, ConnectionRecord, CustomerRecord, DeliveryRecord, DeliveryStatus,
-    EventRecord, IdempotencyRecord, Job, LinkedAccountRecord, NewJob, OwnerRecord, Scope, SessionRecord,
-    TestClockRecord, TransactionRecord, WebhookEndpointRecord,
+    AccountRecord, ApiKeyRecord, AttemptRecord, ConnectionRecord, CustomerRecord, EventRecord, LinkedAccountRecord,
+    OwnerRecord, Scope, SessionRecord, TestClockRecord, TransactionRecord, WebhookEndpointRecord,
 };
 use crate::store::{
-    AccountFilter, Commit, CommitOutcome, CustomerFilter, EventFilter, Page, PageRequest, Store, StoreError,
-    TransactionFilter, Write,
+    AccountFilter, CustomerFilter, EventFilter, Objects, Page, PageRequest, Records, StoreError, Tenants,
+    TransactionFilter, Webhooks, Write,
 };
 
 /// The records a unit has written, as the database will hold them once it commits (versions bumped).
@@ -133,12 +131,12 @@ impl Overlay {
 
 /// One request's unit of work over a store.
 pub struct Unit {
-    base: Arc<dyn Store>,
+    base: Arc<dyn Records>,
     state: Mutex<Overlay>,
 }
 
 impl Unit {
-    pub fn new(base: Arc<dyn Store>) -> Self {
+    pub fn new(base: Arc<dyn Records>) -> Self {
         Self { base, state: Mutex::default() }
     }
 
@@ -161,26 +159,34 @@ where
     rec.map(|r| scope(r).is_some_and(|s| s.account == account).then(|| r.clone()))
 }
 
-/// Forwards the listed read methods to the database unchanged, and adds the unit's own methods.
-macro_rules! unit_store {
-    (forward { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)* ) -> $ret:ty; )* } own { $($own:tt)* }) => {
+/// Implements a store trait for the unit: the listed read methods go to the database unchanged, the rest
+/// (`own`) see the unit's writes first.
+macro_rules! unit_impl {
+    ($trait:ident, forward { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)* ) -> $ret:ty; )* } own { $($own:tt)* }) => {
         #[async_trait]
-        impl Store for Unit {
+        impl $trait for Unit {
             $( async fn $name(&self $(, $arg: $ty)*) -> $ret { self.base.$name($($arg),*).await } )*
             $($own)*
         }
     };
 }
 
-unit_store! {
+unit_impl! {
+    Tenants,
     forward {
         fn find_api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
         fn provision_account(&self, account: &AccountRecord, keys: &[ApiKeyRecord]) -> Result<bool, StoreError>;
         fn get_account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError>;
+    }
+    own {
+
+    }
+}
+
+unit_impl! {
+    Objects,
+    forward {
         fn list_customers(&self, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<CustomerRecord>, StoreError>;
-        fn finish_sync(&self, scope: &Scope, job: i64, connection: Option<&ConnectionRecord>, outcomes: &[RefreshOutcome], jobs: &[NewJob]) -> Result<(), StoreError>;
-        fn delete_pending_connections(&self, before: i64) -> Result<u64, StoreError>;
-        fn connections_with_credentials(&self) -> Result<Vec<(Scope, String)>, StoreError>;
         fn list_linked_accounts(&self, scope: &Scope, filter: &AccountFilter, page: &PageRequest) -> Result<Page<LinkedAccountRecord>, StoreError>;
         fn ownership_created(&self, ownership: &str) -> Result<Option<i64>, StoreError>;
         fn ownership_belongs_to(&self, account: &str, ownership: &str) -> Result<bool, StoreError>;
@@ -188,34 +194,9 @@ unit_store! {
         fn list_transactions(&self, scope: &Scope, account: &str, filter: &TransactionFilter, page: &PageRequest) -> Result<Page<TransactionRecord>, StoreError>;
         fn get_transaction(&self, scope: &Scope, id: &str) -> Result<Option<TransactionRecord>, StoreError>;
         fn transactions_by_provider_id(&self, scope: &Scope, account: &str) -> Result<HashMap<String, TransactionRecord>, StoreError>;
-        fn claim_jobs(&self, now: i64, lease_until: i64, limit: i64, only_account: Option<&str>, only_clock: Option<&str>) -> Result<Vec<Job>, StoreError>;
-        fn finish_job(&self, scope: &Scope, job: i64, outcome: &RefreshOutcome) -> Result<(), StoreError>;
-        fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError>;
-        fn list_events(&self, scope: &Scope, filter: &EventFilter, page: &PageRequest) -> Result<Page<EventRecord>, StoreError>;
-        fn prune_events(&self, before: i64) -> Result<u64, StoreError>;
-        fn list_webhook_endpoints(&self, scope: &Scope, page: &PageRequest) -> Result<Page<WebhookEndpointRecord>, StoreError>;
-        fn active_webhook_endpoints(&self, scope: &Scope) -> Result<Vec<WebhookEndpointRecord>, StoreError>;
-        fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError>;
-        fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
-        fn finish_delivery(&self, job: i64, attempt: &AttemptRecord, status: DeliveryStatus, attempts: i64, next: Option<NewJob>) -> Result<(), StoreError>;
-        fn failed_deliveries(&self, scope: &Scope, endpoint: &str) -> Result<i64, StoreError>;
-        fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError>;
-        fn prune_jobs(&self, before: i64) -> Result<u64, StoreError>;
-        fn job_counts(&self) -> Result<(i64, i64), StoreError>;
-        fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError>;
         fn list_test_clocks(&self, scope: &Scope, page: &PageRequest) -> Result<Page<TestClockRecord>, StoreError>;
-        fn release_clock_jobs(&self, clock: &str, up_to: i64) -> Result<i64, StoreError>;
-        fn next_clock_job(&self, clock: &str) -> Result<Option<i64>, StoreError>;
-        fn expired_test_clocks(&self, now: i64) -> Result<Vec<(Scope, String)>, StoreError>;
-        fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError>;
-        fn get_idempotency_key(&self, scope: &Scope, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
-        fn ping(&self) -> Result<(), StoreError>;
-        fn probe_write(&self, now: i64) -> Result<(), StoreError>;
     }
     own {
-        fn backend(&self) -> &'static str {
-            self.base.backend()
-        }
 
         async fn write(&self, write: Write) -> Result<bool, StoreError> {
             if let Write::DeleteWebhookEndpoint { scope, id } = &write {
@@ -280,13 +261,6 @@ unit_store! {
             Ok(self.state().merge_accounts(scope, base, |a| a.test_clock.as_deref() == Some(clock)))
         }
 
-        async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError> {
-            if let Some(r) = self.state().endpoints.get(id) {
-                return Ok(r.as_ref().filter(|r| r.scope.as_ref() == Some(scope)).cloned());
-            }
-            self.base.get_webhook_endpoint(scope, id).await
-        }
-
         async fn get_test_clock(&self, account: &str, id: &str) -> Result<Option<TestClockRecord>, StoreError> {
             if let Some(r) = in_account(self.state().clocks.get(id), account, |r| r.scope.as_ref()) {
                 return Ok(r);
@@ -299,6 +273,27 @@ unit_store! {
                 return Ok(Some(r.frozen_time));
             }
             self.base.test_clock_time(id).await
+        }
+    }
+}
+
+unit_impl! {
+    Webhooks,
+    forward {
+        fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError>;
+        fn list_events(&self, scope: &Scope, filter: &EventFilter, page: &PageRequest) -> Result<Page<EventRecord>, StoreError>;
+        fn list_webhook_endpoints(&self, scope: &Scope, page: &PageRequest) -> Result<Page<WebhookEndpointRecord>, StoreError>;
+        fn active_webhook_endpoints(&self, scope: &Scope) -> Result<Vec<WebhookEndpointRecord>, StoreError>;
+        fn failed_deliveries(&self, scope: &Scope, endpoint: &str) -> Result<i64, StoreError>;
+        fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError>;
+    }
+    own {
+
+        async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError> {
+            if let Some(r) = self.state().endpoints.get(id) {
+                return Ok(r.as_ref().filter(|r| r.scope.as_ref() == Some(scope)).cloned());
+            }
+            self.base.get_webhook_endpoint(scope, id).await
         }
     }
 }

@@ -73,7 +73,7 @@ async fn advance(app: &AppState, job: &Job, clock: &str) -> Result<(), finconn_c
         );
         app.core.fail_test_clock(&job.scope, clock).await?;
         let empty = finconn_core::accounts::RefreshOutcome::default();
-        return Ok(app.core.store.finish_job(&job.scope, job.id, &empty).await?);
+        return app.core.close_job(&job.scope, job.id, &empty).await;
     }
     let started = std::time::Instant::now();
     let mut idle_rounds = 0u32;
@@ -82,8 +82,8 @@ async fn advance(app: &AppState, job: &Job, clock: &str) -> Result<(), finconn_c
             Step::Done => break,
             Step::Moved => idle_rounds = 0,
             Step::RunDue => {
-                let now = app.core.now();
-                let due = app.core.store.claim_jobs(now, now + LEASE_SECONDS, BATCH, None, Some(clock)).await?;
+                let _now = app.core.now();
+                let due = app.core.lease_jobs(LEASE_SECONDS, BATCH, None, Some(clock)).await?;
                 if due.is_empty() {
                     // Another process holds them: give it a moment. A lease that never ends (a crashed
                     // process) lapses after LEASE_SECONDS, and the jobs come back here.
@@ -107,11 +107,11 @@ async fn advance(app: &AppState, job: &Job, clock: &str) -> Result<(), finconn_c
                 app.core.now(),
             );
             let out = finconn_core::accounts::RefreshOutcome { jobs: vec![next], ..Default::default() };
-            return Ok(app.core.store.finish_job(&job.scope, job.id, &out).await?);
+            return app.core.close_job(&job.scope, job.id, &out).await;
         }
     }
     let empty = finconn_core::accounts::RefreshOutcome::default();
-    Ok(app.core.store.finish_job(&job.scope, job.id, &empty).await?)
+    app.core.close_job(&job.scope, job.id, &empty).await
 }
 
 type BoxedRun<'a> =
@@ -122,7 +122,7 @@ async fn deliver(app: &AppState, job: &Job, delivery: i64) -> Result<(), finconn
     let Some(out) = app.core.plan_delivery(&job.scope, delivery).await? else {
         // Nothing to send any more (endpoint deleted, event pruned): just close the job.
         let empty = finconn_core::accounts::RefreshOutcome::default();
-        return Ok(app.core.store.finish_job(&job.scope, job.id, &empty).await?);
+        return app.core.close_job(&job.scope, job.id, &empty).await;
     };
     let (t, signature) = app.core.signed(&out);
     let started = std::time::Instant::now();
@@ -213,9 +213,9 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             continue;
         }
-        let now = app.core.now();
+        let _now = app.core.now();
         let limit = i64::try_from(free).unwrap_or(BATCH).min(BATCH);
-        let jobs = match app.core.store.claim_jobs(now, now + LEASE_SECONDS, limit, None, None).await {
+        let jobs = match app.core.lease_jobs(LEASE_SECONDS, limit, None, None).await {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming jobs failed; retrying");
@@ -252,8 +252,8 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
 pub async fn drain(app: &AppState, account: Option<&str>) -> Vec<JobKind> {
     let mut n = Vec::new();
     loop {
-        let now = app.core.now();
-        let Ok(jobs) = app.core.store.claim_jobs(now, now + LEASE_SECONDS, BATCH, account, None).await else {
+        let _now = app.core.now();
+        let Ok(jobs) = app.core.lease_jobs(LEASE_SECONDS, BATCH, account, None).await else {
             return n;
         };
         if jobs.is_empty() {

@@ -295,18 +295,18 @@ async fn prune_idempotency_keys(app: AppState) {
     loop {
         tick.tick().await;
         let before = app.core.now() - 24 * 3600;
-        match app.core.store.prune_idempotency_keys(before).await {
+        match app.core.prune_idempotency_keys(before).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned idempotency keys older than 24 hours"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
         }
-        match app.core.store.prune_jobs(app.core.now() - 7 * 86_400).await {
+        match app.core.prune_jobs(app.core.now() - 7 * 86_400).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned jobs finished more than 7 days ago"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning jobs failed"),
         }
         let before = app.core.now() - finconn_core::events::RETENTION;
-        match app.core.store.prune_events(before).await {
+        match app.core.prune_events(before).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned events older than 30 days"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning events failed"),

@@ -25,7 +25,8 @@ use finconn_core::accounts::RefreshOutcome;
 use finconn_core::store::{
     AccountFilter, Commit, CommitOutcome, CustomerFilter, EventFilter, Page, PageRequest, TransactionFilter, Write,
 };
-use finconn_core::{Store, StoreError};
+use finconn_core::store::{Database, Jobs, Objects, Tenants, Upkeep, Webhooks};
+use finconn_core::StoreError;
 
 pub use pool::{Backend, ConnectError};
 
@@ -105,11 +106,7 @@ pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {
 }
 
 #[async_trait]
-impl Store for Db {
-    fn backend(&self) -> &'static str {
-        self.pool.backend().name()
-    }
-
+impl Tenants for Db {
     async fn find_api_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
         keys::find_api_key(&self.pool, hash).await
     }
@@ -121,7 +118,10 @@ impl Store for Db {
     async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
         keys::get_account(&self.pool, id).await
     }
+}
 
+#[async_trait]
+impl Objects for Db {
     async fn get_customer(&self, account: &str, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
         objects::get_customer(&self.pool, account, id).await
     }
@@ -155,25 +155,6 @@ impl Store for Db {
         objects::accounts_where(&self.pool, scope, "connection_id", connection).await
     }
 
-    async fn finish_sync(
-        &self,
-        scope: &Scope,
-        job: i64,
-        connection: Option<&ConnectionRecord>,
-        outcomes: &[RefreshOutcome],
-        jobs: &[NewJob],
-    ) -> Result<(), StoreError> {
-        data::finish_sync(&self.pool, scope, job, connection, outcomes, jobs).await
-    }
-
-    async fn delete_pending_connections(&self, before: i64) -> Result<u64, StoreError> {
-        data::delete_pending_connections(&self.pool, before).await
-    }
-
-    async fn connections_with_credentials(&self) -> Result<Vec<(Scope, String)>, StoreError> {
-        data::connections_with_credentials(&self.pool).await
-    }
-
     async fn get_linked_account(&self, account: &str, id: &str) -> Result<Option<LinkedAccountRecord>, StoreError> {
         data::get_linked_account(&self.pool, account, id).await
     }
@@ -185,66 +166,6 @@ impl Store for Db {
         page: &PageRequest,
     ) -> Result<Page<LinkedAccountRecord>, StoreError> {
         data::list_linked_accounts(&self.pool, scope, filter, page).await
-    }
-
-    async fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError> {
-        events::get_event(&self.pool, scope, id).await
-    }
-
-    async fn list_events(
-        &self,
-        scope: &Scope,
-        filter: &EventFilter,
-        page: &PageRequest,
-    ) -> Result<Page<EventRecord>, StoreError> {
-        events::list_events(&self.pool, scope, filter, page).await
-    }
-
-    async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
-        events::prune_events(&self.pool, before).await
-    }
-
-    async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError> {
-        events::get_webhook_endpoint(&self.pool, scope, id).await
-    }
-
-    async fn list_webhook_endpoints(
-        &self,
-        scope: &Scope,
-        page: &PageRequest,
-    ) -> Result<Page<WebhookEndpointRecord>, StoreError> {
-        events::list_webhook_endpoints(&self.pool, scope, page).await
-    }
-
-    async fn active_webhook_endpoints(&self, scope: &Scope) -> Result<Vec<WebhookEndpointRecord>, StoreError> {
-        events::active_webhook_endpoints(&self.pool, scope).await
-    }
-
-    async fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError> {
-        events::finish_fanout(&self.pool, job, event, endpoints).await
-    }
-
-    async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {
-        events::get_delivery(&self.pool, id).await
-    }
-
-    async fn finish_delivery(
-        &self,
-        job: i64,
-        attempt: &AttemptRecord,
-        status: DeliveryStatus,
-        attempts: i64,
-        next: Option<NewJob>,
-    ) -> Result<(), StoreError> {
-        events::finish_delivery(&self.pool, job, attempt, status, attempts, next).await
-    }
-
-    async fn failed_deliveries(&self, scope: &Scope, endpoint: &str) -> Result<i64, StoreError> {
-        events::failed_deliveries(&self.pool, scope, endpoint).await
-    }
-
-    async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError> {
-        events::list_attempts(&self.pool, scope, endpoint, limit).await
     }
 
     async fn ownership_created(&self, ownership: &str) -> Result<Option<i64>, StoreError> {
@@ -286,6 +207,106 @@ impl Store for Db {
         data::transactions_by_provider_id(&self.pool, scope, account).await
     }
 
+    async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError> {
+        objects::session_accounts(&self.pool, scope, session).await
+    }
+
+    async fn get_test_clock(&self, account: &str, id: &str) -> Result<Option<TestClockRecord>, StoreError> {
+        test_clocks::get_test_clock(&self.pool, account, id).await
+    }
+
+    async fn list_test_clocks(&self, scope: &Scope, page: &PageRequest) -> Result<Page<TestClockRecord>, StoreError> {
+        test_clocks::list_test_clocks(&self.pool, scope, page).await
+    }
+
+    async fn test_clock_time(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        test_clocks::test_clock_time(&self.pool, id).await
+    }
+
+    async fn accounts_on_clock(&self, scope: &Scope, clock: &str) -> Result<Vec<LinkedAccountRecord>, StoreError> {
+        test_clocks::accounts_on_clock(&self.pool, scope, clock).await
+    }
+
+    async fn write(&self, write: Write) -> Result<bool, StoreError> {
+        match self.commit(Commit { writes: vec![write], idempotency: None }).await? {
+            CommitOutcome::Committed => Ok(true),
+            CommitOutcome::Conflict | CommitOutcome::KeyTaken => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl Webhooks for Db {
+    async fn get_event(&self, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        events::get_event(&self.pool, scope, id).await
+    }
+
+    async fn list_events(
+        &self,
+        scope: &Scope,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<EventRecord>, StoreError> {
+        events::list_events(&self.pool, scope, filter, page).await
+    }
+
+    async fn get_webhook_endpoint(&self, scope: &Scope, id: &str) -> Result<Option<WebhookEndpointRecord>, StoreError> {
+        events::get_webhook_endpoint(&self.pool, scope, id).await
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        scope: &Scope,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookEndpointRecord>, StoreError> {
+        events::list_webhook_endpoints(&self.pool, scope, page).await
+    }
+
+    async fn active_webhook_endpoints(&self, scope: &Scope) -> Result<Vec<WebhookEndpointRecord>, StoreError> {
+        events::active_webhook_endpoints(&self.pool, scope).await
+    }
+
+    async fn failed_deliveries(&self, scope: &Scope, endpoint: &str) -> Result<i64, StoreError> {
+        events::failed_deliveries(&self.pool, scope, endpoint).await
+    }
+
+    async fn list_attempts(&self, scope: &Scope, endpoint: &str, limit: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        events::list_attempts(&self.pool, scope, endpoint, limit).await
+    }
+}
+
+#[async_trait]
+impl Jobs for Db {
+    async fn finish_sync(
+        &self,
+        scope: &Scope,
+        job: i64,
+        connection: Option<&ConnectionRecord>,
+        outcomes: &[RefreshOutcome],
+        jobs: &[NewJob],
+    ) -> Result<(), StoreError> {
+        data::finish_sync(&self.pool, scope, job, connection, outcomes, jobs).await
+    }
+
+    async fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError> {
+        events::finish_fanout(&self.pool, job, event, endpoints).await
+    }
+
+    async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {
+        events::get_delivery(&self.pool, id).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        job: i64,
+        attempt: &AttemptRecord,
+        status: DeliveryStatus,
+        attempts: i64,
+        next: Option<NewJob>,
+    ) -> Result<(), StoreError> {
+        events::finish_delivery(&self.pool, job, attempt, status, attempts, next).await
+    }
+
     async fn claim_jobs(
         &self,
         now: i64,
@@ -301,32 +322,8 @@ impl Store for Db {
         data::finish_job(&self.pool, scope, job, outcome).await
     }
 
-    async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {
-        data::prune_jobs(&self.pool, before).await
-    }
-
     async fn job_counts(&self) -> Result<(i64, i64), StoreError> {
         data::job_counts(&self.pool).await
-    }
-
-    async fn session_accounts(&self, scope: &Scope, session: &str) -> Result<Vec<LinkedAccountRecord>, StoreError> {
-        objects::session_accounts(&self.pool, scope, session).await
-    }
-
-    async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError> {
-        idempotency::prune(&self.pool, before).await
-    }
-
-    async fn get_test_clock(&self, account: &str, id: &str) -> Result<Option<TestClockRecord>, StoreError> {
-        test_clocks::get_test_clock(&self.pool, account, id).await
-    }
-
-    async fn list_test_clocks(&self, scope: &Scope, page: &PageRequest) -> Result<Page<TestClockRecord>, StoreError> {
-        test_clocks::list_test_clocks(&self.pool, scope, page).await
-    }
-
-    async fn test_clock_time(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        test_clocks::test_clock_time(&self.pool, id).await
     }
 
     async fn release_clock_jobs(&self, clock: &str, up_to: i64) -> Result<i64, StoreError> {
@@ -336,13 +333,39 @@ impl Store for Db {
     async fn next_clock_job(&self, clock: &str) -> Result<Option<i64>, StoreError> {
         test_clocks::next_clock_job(&self.pool, clock).await
     }
+}
 
-    async fn accounts_on_clock(&self, scope: &Scope, clock: &str) -> Result<Vec<LinkedAccountRecord>, StoreError> {
-        test_clocks::accounts_on_clock(&self.pool, scope, clock).await
+#[async_trait]
+impl Upkeep for Db {
+    async fn delete_pending_connections(&self, before: i64) -> Result<u64, StoreError> {
+        data::delete_pending_connections(&self.pool, before).await
+    }
+
+    async fn connections_with_credentials(&self) -> Result<Vec<(Scope, String)>, StoreError> {
+        data::connections_with_credentials(&self.pool).await
+    }
+
+    async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
+        events::prune_events(&self.pool, before).await
+    }
+
+    async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {
+        data::prune_jobs(&self.pool, before).await
+    }
+
+    async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, StoreError> {
+        idempotency::prune(&self.pool, before).await
     }
 
     async fn expired_test_clocks(&self, now: i64) -> Result<Vec<(Scope, String)>, StoreError> {
         test_clocks::expired_test_clocks(&self.pool, now).await
+    }
+}
+
+#[async_trait]
+impl Database for Db {
+    fn backend(&self) -> &'static str {
+        self.pool.backend().name()
     }
 
     async fn probe_write(&self, now: i64) -> Result<(), StoreError> {
@@ -354,13 +377,6 @@ impl Store for Db {
         .await
         .map(|_| ()))
         .map_err(db_err)
-    }
-
-    async fn write(&self, write: Write) -> Result<bool, StoreError> {
-        match self.commit(Commit { writes: vec![write], idempotency: None }).await? {
-            CommitOutcome::Committed => Ok(true),
-            CommitOutcome::Conflict | CommitOutcome::KeyTaken => Ok(false),
-        }
     }
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError> {

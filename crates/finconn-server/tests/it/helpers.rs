@@ -62,6 +62,8 @@ pub struct TestApp {
     pub base: String,
     pub key: String,
     pub state: AppState,
+    /// The server's database, for tests that write states the API cannot produce (old data).
+    pub db: Db,
     /// The server's clock: tests set and advance it; it never moves by itself.
     pub clock: Arc<ManualClock>,
     client: reqwest::Client,
@@ -91,7 +93,7 @@ impl TestApp {
         let db = Db::connect(&config.database_url).await.expect("connect");
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(finconn_core::Clock::now(&SystemClock)));
-        let state = AppState::new(config, db, clock.clone());
+        let state = AppState::new(config, db.clone(), clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -102,6 +104,7 @@ impl TestApp {
             base,
             key: random_key(),
             state,
+            db,
             clock,
             client: reqwest::Client::new(),
             _dir: Arc::new(dir),
@@ -115,6 +118,7 @@ impl TestApp {
             base: self.base.clone(),
             key: key.to_owned(),
             state: self.state.clone(),
+            db: self.db.clone(),
             clock: self.clock.clone(),
             client: self.client.clone(),
             _dir: self._dir.clone(),
@@ -285,7 +289,7 @@ impl LiveApp {
         let db = Db::connect(&config.database_url).await.expect("connect");
         db.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(finconn_core::Clock::now(&SystemClock)));
-        let state = AppState::new(config, db, clock.clone());
+        let state = AppState::new(config, db.clone(), clock.clone());
         let keys = state.core.create_account_keys(true, Some("Live Shop".into()), None).await.expect("live keys");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(startup::serve(state.clone(), listener, async move {
@@ -295,6 +299,7 @@ impl LiveApp {
             base,
             key: keys.secret_key,
             state,
+            db,
             clock,
             client: reqwest::Client::new(),
             _dir: Arc::new(dir),

@@ -589,8 +589,7 @@ async fn a_master_key_rotation_reseals_every_credential() {
     let old = app.state.config.master_key.clone().unwrap();
     let new = MasterKey::generate();
     let core = &app.state.core;
-    let rotating = finconn_core::Finconn::new(core.store.clone(), core.clock.clone(), core.settings.clone())
-        .with_vault(Some(Vault::new(new.clone(), vec![old])));
+    let rotating = core.clone().with_vault(Some(Vault::new(new.clone(), vec![old])));
     assert_eq!(rotating.reseal_credentials().await.unwrap(), 1);
     assert_eq!(rotating.reseal_credentials().await.unwrap(), 0, "nothing left on the old key");
     let sealed = core.find_connection(&scope, &conn_id).await.unwrap().credential.unwrap();

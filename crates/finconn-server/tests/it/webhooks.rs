@@ -362,7 +362,7 @@ async fn live_deliveries_to_this_machine_are_refused_when_connecting() {
         disabled: false,
         version: 0,
     };
-    app.state.core.store.insert_webhook_endpoint(&scope, &rec).await.unwrap();
+    finconn_core::store::Objects::insert_webhook_endpoint(&app.db, &scope, &rec).await.unwrap();
     // An event in the live tenant (written with a test clock record, the store's simplest carrier of effects).
     let now = app.state.core.now();
     let event = finconn_core::model::NewEvent {
@@ -386,7 +386,7 @@ async fn live_deliveries_to_this_machine_are_refused_when_connecting() {
         version: 0,
     };
     let effects = finconn_core::store::Effects { jobs: Vec::new(), events: vec![event] };
-    assert!(app.state.core.store.insert_test_clock(&scope, &clock, None, &effects).await.unwrap());
+    assert!(finconn_core::store::Objects::insert_test_clock(&app.db, &scope, &clock, None, &effects).await.unwrap());
     live.run_all_jobs().await;
     let attempts = live.get(&format!("/v1/webhook_endpoints/{}/attempts", rec.id)).await.ok();
     assert_eq!(rx.count(), 0, "the loopback receiver saw no request");

@@ -9,7 +9,8 @@ use finconn_core::model::{
     StoredResponse,
 };
 use finconn_core::store::{Commit, CommitOutcome, Cursor, CustomerFilter, PageRequest, Write};
-use finconn_core::{ids, Store, StoreError};
+use finconn_core::store::{Database, Jobs, Objects, Tenants, Upkeep};
+use finconn_core::{ids, StoreError};
 use finconn_store::Db;
 
 struct Fixture {
