@@ -430,7 +430,10 @@ async fn run_writer(pool: SqlitePool, mut rx: mpsc::Receiver<(Commit, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let units = std::mem::take(&mut batch);
-        match commit_batch(&pool, &units).await {
+        let started = std::time::Instant::now();
+        let result = commit_batch(&pool, &units).await;
+        tracing::debug!(units = units.len(), us = started.elapsed().as_micros() as u64, "committed a batch");
+        match result {
             Ok(outcomes) => {
                 for ((_, reply), outcome) in units.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
