@@ -258,7 +258,11 @@ pub(crate) fn merge_transactions(
                 ..old.clone()
             }),
             None => out.push(TransactionRecord {
-                id: ids::new_id(TRANSACTION),
+                // A scripted transaction keeps the id its test helper answered with.
+                id: t
+                    .provider_id
+                    .strip_prefix(crate::scripted::SCRIPTED_PROVIDER_ID)
+                    .map_or_else(|| ids::new_id(TRANSACTION), str::to_owned),
                 account: account.to_owned(),
                 provider_id: t.provider_id.clone(),
                 amount: t.amount,
@@ -829,6 +833,34 @@ impl Finconn {
             return Ok(self.store.finish_job(&job.scope, job.id, &out).await?);
         }
         let Some(mut rec) = rec else { return Ok(self.store.finish_job(&job.scope, job.id, &out).await?) };
+        // A test helper's script answers in the institution's place (test mode only: live accounts have none).
+        let fetched = match fetched {
+            Fetched::Balance(_) | Fetched::Owners(_) | Fetched::Transactions(_)
+                if job.scope.livemode || rec.script.is_empty() =>
+            {
+                fetched
+            }
+            Fetched::Nothing => Fetched::Nothing,
+            Fetched::Balance(r) => match rec.script.outcome(Feature::Balance) {
+                // Held: the refresh stays pending; setting another outcome runs it again.
+                Some(crate::scripted::Outcome::Pending) => Fetched::Nothing,
+                _ => Fetched::Balance(match rec.script.failure(Feature::Balance) {
+                    Some(e) => Err(e),
+                    None => r.map(|b| rec.script.balance_over(b)),
+                }),
+            },
+            Fetched::Owners(r) => match rec.script.outcome(Feature::Ownership) {
+                Some(crate::scripted::Outcome::Pending) => Fetched::Nothing,
+                _ => Fetched::Owners(rec.script.failure(Feature::Ownership).map_or(r, Err)),
+            },
+            Fetched::Transactions(r) => match rec.script.outcome(Feature::Transactions) {
+                Some(crate::scripted::Outcome::Pending) => Fetched::Nothing,
+                _ => Fetched::Transactions(match rec.script.failure(Feature::Transactions) {
+                    Some(e) => Err(e),
+                    None => r.map(|t| rec.script.transactions_over(t)),
+                }),
+            },
+        };
         let done = |ok: bool| RefreshRecord {
             status: if ok { RefreshStatus::Succeeded } else { RefreshStatus::Failed },
             last_attempted_at: now,

@@ -15,6 +15,7 @@ pub mod model;
 pub mod provider;
 mod queue;
 pub mod relink;
+pub mod scripted;
 pub mod sessions;
 pub mod store;
 pub mod test_clocks;

@@ -291,6 +291,7 @@ impl Finconn {
                 subscription: None,
                 test_clock: session.test_clock.clone(),
                 connection: links.next(),
+                script: Default::default(),
                 version: 0,
             })
             .collect();

@@ -183,6 +183,9 @@ pub struct LinkedAccountRecord {
     /// Live mode: the connection (and the account within it) its data comes from. `None`: the sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<AccountConnection>,
+    /// Test mode: what the test helpers made the institution answer next (`crate::scripted`).
+    #[serde(default, skip_serializing_if = "crate::scripted::Script::is_empty")]
+    pub script: crate::scripted::Script,
     #[serde(skip)]
     pub version: i64,
 }

@@ -59,6 +59,23 @@ pub fn router(app: AppState) -> Router {
             "/v1/test_helpers/financial_connections/accounts/{account}/reactivate",
             post(test_helpers::reactivate_account),
         )
+        .route(
+            "/v1/test_helpers/financial_connections/accounts/{account}/refresh_outcome",
+            post(test_helpers::refresh_outcome),
+        )
+        .route("/v1/test_helpers/financial_connections/accounts/{account}/balance", post(test_helpers::script_balance))
+        .route(
+            "/v1/test_helpers/financial_connections/accounts/{account}/transactions",
+            post(test_helpers::script_transaction),
+        )
+        .route(
+            "/v1/test_helpers/financial_connections/accounts/{account}/transactions/{transaction}/post",
+            post(test_helpers::post_transaction),
+        )
+        .route(
+            "/v1/test_helpers/financial_connections/accounts/{account}/transactions/{transaction}/void",
+            post(test_helpers::void_transaction),
+        )
         .route("/v1/test_helpers/test_clocks", post(test_clocks::create_test_clock).get(test_clocks::list_test_clocks))
         .route(
             "/v1/test_helpers/test_clocks/{test_clock}",

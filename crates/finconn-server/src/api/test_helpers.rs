@@ -59,3 +59,108 @@ async fn set_access(ctx: &Ctx, id: &str, active: bool) -> Result<Json<Value>, Ap
     let account = ctx.core.set_access_for_test(ctx.scope(), id, active, Some(&ctx.origin())).await?;
     expand::object(ctx, account, &expand, expand::ACCOUNT).await
 }
+
+/// Minor units the amount helpers accept: ±10^12 (ten billion in a two-decimal currency).
+const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+fn test_mode(ctx: &Ctx) -> Result<(), ApiError> {
+    if ctx.scope().livemode {
+        return Err(ApiError::test_mode_only());
+    }
+    Ok(())
+}
+
+/// `POST /v1/test_helpers/financial_connections/accounts/{account}/refresh_outcome` (finconn extension):
+/// `feature` (`balance`, `ownership`, `transactions`) and `outcome` (`succeeded`, `failed`, `pending`). The
+/// account's next refreshes of that feature end so; `pending` holds them until another outcome is set.
+pub async fn refresh_outcome(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    use finconn_core::accounts::Feature;
+    use finconn_core::scripted::Outcome;
+    test_mode(&ctx)?;
+    let (feature, outcome, expand) = params::parse(&ctx.form, |root| {
+        let feature = root.required_enum("feature", Feature::VALUES, Feature::parse);
+        let outcome = root.required_enum("outcome", Outcome::VALUES, Outcome::parse);
+        Some((feature?, outcome?, root.expand()))
+    })?;
+    let account = ctx.core.script_refresh_outcome(ctx.scope(), &id, feature, outcome).await?;
+    expand::object(&ctx, account, &expand, expand::ACCOUNT).await
+}
+
+/// `POST /v1/test_helpers/financial_connections/accounts/{account}/balance` (finconn extension): `current`
+/// and optional `available` (cash accounts; default `current`), in minor units. Reported from the next
+/// balance refresh on.
+pub async fn script_balance(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    test_mode(&ctx)?;
+    let (current, available, expand) = params::parse(&ctx.form, |root| {
+        let current = root.required_integer("current", -MAX_AMOUNT, MAX_AMOUNT);
+        let available = root.integer("available", -MAX_AMOUNT, MAX_AMOUNT).value();
+        Some((current?, available, root.expand()))
+    })?;
+    let account = ctx.core.script_balance(ctx.scope(), &id, current, available).await?;
+    expand::object(&ctx, account, &expand, expand::ACCOUNT).await
+}
+
+fn transaction_status(s: &str) -> Option<finconn_core::provider::TransactionStatus> {
+    use finconn_core::provider::TransactionStatus;
+    match s {
+        "pending" => Some(TransactionStatus::Pending),
+        "posted" => Some(TransactionStatus::Posted),
+        _ => None,
+    }
+}
+
+fn currency(s: &str) -> Option<String> {
+    (s.len() == 3 && s.bytes().all(|b| b.is_ascii_alphabetic())).then(|| s.to_ascii_lowercase())
+}
+
+/// `POST /v1/test_helpers/financial_connections/accounts/{account}/transactions` (finconn extension):
+/// `amount` (minor units, negative for money out), `description`, optional `status` (`pending` or `posted`,
+/// default `posted`), `transacted_at` (default now) and `currency` (default the account's). Answers the
+/// `financial_connections.transaction`, which the next transaction refresh lists with the same id.
+pub async fn script_transaction(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    use finconn_core::provider::TransactionStatus;
+    test_mode(&ctx)?;
+    let (new, expand) = params::parse(&ctx.form, |root| {
+        let amount = root.required_integer("amount", -MAX_AMOUNT, MAX_AMOUNT);
+        let description = root.required_string("description", 5000);
+        let status = root.enumeration("status", &["pending", "posted"], transaction_status).value();
+        let transacted_at = root.integer("transacted_at", 0, 253_402_300_799).value();
+        let currency = root.enumeration("currency", &["a three-letter ISO code"], currency).value();
+        Some((
+            finconn_core::scripted::NewScriptedTransaction {
+                amount: amount?,
+                currency,
+                description: description?,
+                status: status.unwrap_or(TransactionStatus::Posted),
+                transacted_at,
+            },
+            root.expand(),
+        ))
+    })?;
+    let t = ctx.core.script_transaction(ctx.scope(), &id, new).await?;
+    expand::object(&ctx, t, &expand, expand::NONE).await
+}
+
+/// `POST /v1/test_helpers/financial_connections/accounts/{account}/transactions/{transaction}/post`
+/// (finconn extension): a pending scripted transaction posts (`status_transitions.posted_at`).
+pub async fn post_transaction(ctx: Ctx, Path((id, txn)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    move_transaction(ctx, id, txn, finconn_core::provider::TransactionStatus::Posted).await
+}
+
+/// `POST /v1/test_helpers/financial_connections/accounts/{account}/transactions/{transaction}/void`
+/// (finconn extension): a pending scripted transaction is voided (`status_transitions.void_at`).
+pub async fn void_transaction(ctx: Ctx, Path((id, txn)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    move_transaction(ctx, id, txn, finconn_core::provider::TransactionStatus::Void).await
+}
+
+async fn move_transaction(
+    ctx: Ctx,
+    id: String,
+    txn: String,
+    to: finconn_core::provider::TransactionStatus,
+) -> Result<Json<Value>, ApiError> {
+    test_mode(&ctx)?;
+    let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
+    let t = ctx.core.script_transaction_status(ctx.scope(), &id, &txn, to).await?;
+    expand::object(&ctx, t, &expand, expand::NONE).await
+}

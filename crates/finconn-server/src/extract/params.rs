@@ -278,6 +278,22 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A required integer in `min..=max` (missing, empty and invalid are reported; a placeholder goes on).
+    pub fn required_integer(&self, key: &str, min: i64, max: i64) -> Option<i64> {
+        if self.entries.iter().all(|(k, _)| k != key) {
+            self.report.missing(ApiError::missing(&self.path(key)));
+            return Some(0);
+        }
+        match self.integer(key, min, max) {
+            Field::Value(n) => Some(n),
+            Field::Empty => {
+                self.report.invalid(ApiError::empty_not_allowed(&self.path(key)));
+                Some(0)
+            }
+            Field::Absent => Some(0),
+        }
+    }
+
     pub fn boolean(&self, key: &str) -> Option<bool> {
         match self.string(key, 64) {
             Field::Value(raw) => match raw.as_str() {

@@ -15,6 +15,7 @@ mod live;
 mod param_errors;
 mod protocol;
 mod relink;
+mod scripted;
 mod sessions;
 mod test_clocks;
 mod wakeup;

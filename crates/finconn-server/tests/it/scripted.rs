@@ -1,0 +1,136 @@
+//! The sandbox test helpers that script an account: refresh outcomes, balances, transactions.
+
+use serde_json::Value;
+
+use crate::helpers::{all_transactions, refresh, TestApp};
+
+async fn linked(app: &TestApp) -> String {
+    let s = app.customer_session(&[("permissions[]", "transactions"), ("permissions[]", "ownership")]).await;
+    let done = app
+        .post(
+            &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", s["id"].as_str().unwrap()),
+            &[("institution", "fcinst_TestInstitution"), ("accounts[]", "Success")],
+        )
+        .await
+        .ok();
+    done["accounts"]["data"][0]["id"].as_str().unwrap().to_owned()
+}
+
+fn helper(id: &str, what: &str) -> String {
+    format!("/v1/test_helpers/financial_connections/accounts/{id}/{what}")
+}
+
+async fn account(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/financial_connections/accounts/{id}")).await.ok()
+}
+
+async fn event_types(app: &TestApp) -> Vec<String> {
+    let events = app.get("/v1/events?limit=100").await.ok();
+    events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn refresh_outcomes_fail_hold_and_release(app: TestApp) {
+    let id = linked(&app).await;
+    let a = app.post(&helper(&id, "refresh_outcome"), &[("feature", "balance"), ("outcome", "failed")]).await.ok();
+    assert_eq!(a["object"], "financial_connections.account");
+    refresh(&app, &id, &["balance"]).await.ok();
+    app.run_jobs().await;
+    let a = account(&app, &id).await;
+    assert_eq!(a["balance_refresh"]["status"], "failed", "{a}");
+    assert!(a["balance"].is_null(), "a failed refresh stores no balance");
+    assert!(event_types(&app).await.contains(&"financial_connections.account.refreshed_balance".to_owned()));
+
+    // pending holds the refresh; succeeded releases it.
+    app.clock.advance(60);
+    app.post(&helper(&id, "refresh_outcome"), &[("feature", "balance"), ("outcome", "pending")]).await.ok();
+    refresh(&app, &id, &["balance"]).await.ok();
+    app.run_jobs().await;
+    app.clock.advance(3600);
+    app.run_jobs().await;
+    assert_eq!(account(&app, &id).await["balance_refresh"]["status"], "pending", "held while the outcome is pending");
+    app.post(&helper(&id, "refresh_outcome"), &[("feature", "balance"), ("outcome", "succeeded")]).await.ok();
+    app.run_jobs().await;
+    let a = account(&app, &id).await;
+    assert_eq!(a["balance_refresh"]["status"], "succeeded", "{a}");
+    assert!(a["balance"]["current"]["usd"].is_i64());
+
+    // The other features are untouched by the balance's script.
+    refresh(&app, &id, &["ownership"]).await.ok();
+    app.run_jobs().await;
+    assert_eq!(account(&app, &id).await["ownership_refresh"]["status"], "succeeded");
+
+    let bad = app.post(&helper(&id, "refresh_outcome"), &[("feature", "balances"), ("outcome", "failed")]).await;
+    assert_eq!((bad.status, bad.error("param").as_str()), (400, Some("feature")), "{}", bad.body);
+    let missing = app.post(&helper(&id, "refresh_outcome"), &[("feature", "balance")]).await;
+    assert_eq!(missing.error("message"), "Missing required param: outcome.");
+    let unknown =
+        app.post(&helper("fca_nope", "refresh_outcome"), &[("feature", "balance"), ("outcome", "failed")]).await;
+    assert_eq!(unknown.status, 404);
+}
+
+async fn scripted_balance_and_transactions_appear_on_refresh(app: TestApp) {
+    let id = linked(&app).await;
+    app.post(&helper(&id, "balance"), &[("current", "123456"), ("available", "100000")]).await.ok();
+    refresh(&app, &id, &["balance"]).await.ok();
+    app.run_jobs().await;
+    let a = account(&app, &id).await;
+    assert_eq!(a["balance"]["current"]["usd"], 123456, "{a}");
+    assert_eq!(a["balance"]["cash"]["available"]["usd"], 100000);
+
+    refresh(&app, &id, &["transactions"]).await.ok();
+    app.run_jobs().await;
+    let before = all_transactions(&app, &id).await.len();
+    let t = app
+        .post(&helper(&id, "transactions"), &[("amount", "-4599"), ("description", "COFFEE"), ("status", "pending")])
+        .await
+        .ok();
+    assert_eq!(t["object"], "financial_connections.transaction");
+    assert_eq!((t["amount"].as_i64(), t["status"].as_str()), (Some(-4599), Some("pending")));
+    assert!(t["status_transitions"]["posted_at"].is_null());
+    let txn = t["id"].as_str().unwrap().to_owned();
+    assert!(txn.starts_with("fctxn_"));
+    assert_eq!(all_transactions(&app, &id).await.len(), before, "not listed before a refresh");
+
+    app.clock.advance(60);
+    refresh(&app, &id, &["transactions"]).await.ok();
+    app.run_jobs().await;
+    let listed = all_transactions(&app, &id).await;
+    assert_eq!(listed.len(), before + 1);
+    let stored = app.get(&format!("/v1/financial_connections/transactions/{txn}")).await.ok();
+    assert_eq!((stored["status"].as_str(), stored["description"].as_str()), (Some("pending"), Some("COFFEE")));
+
+    app.clock.advance(30);
+    let posted = app.post(&format!("{}/{txn}/post", helper(&id, "transactions")), &[]).await.ok();
+    assert_eq!(posted["status"], "posted");
+    let posted_at = posted["status_transitions"]["posted_at"].as_i64().unwrap();
+    assert_eq!(posted_at, finconn_core::Clock::now(&*app.clock));
+    let again = app.post(&format!("{}/{txn}/void", helper(&id, "transactions")), &[]).await;
+    assert_eq!(again.status, 400, "only a pending transaction moves: {}", again.body);
+    app.clock.advance(60);
+    refresh(&app, &id, &["transactions"]).await.ok();
+    app.run_jobs().await;
+    let stored = app.get(&format!("/v1/financial_connections/transactions/{txn}")).await.ok();
+    assert_eq!(stored["status"], "posted", "{stored}");
+    assert_eq!(stored["status_transitions"]["posted_at"], posted_at);
+
+    let v = app.post(&helper(&id, "transactions"), &[("amount", "100"), ("description", "REFUND")]).await.ok();
+    assert_eq!(v["status"], "posted", "posted by default");
+    let p = app
+        .post(&helper(&id, "transactions"), &[("amount", "-1"), ("description", "HOLD"), ("status", "pending")])
+        .await
+        .ok();
+    let voided =
+        app.post(&format!("{}/{}/void", helper(&id, "transactions"), p["id"].as_str().unwrap()), &[]).await.ok();
+    assert_eq!(voided["status"], "void");
+    assert!(voided["status_transitions"]["void_at"].is_i64());
+
+    let bad = app.post(&helper(&id, "transactions"), &[("amount", "ten"), ("description", "x")]).await;
+    assert_eq!((bad.status, bad.error("param").as_str()), (400, Some("amount")));
+    let void_new =
+        app.post(&helper(&id, "transactions"), &[("amount", "1"), ("description", "x"), ("status", "void")]).await;
+    assert_eq!((void_new.status, void_new.error("param").as_str()), (400, Some("status")));
+    let nope = app.post(&format!("{}/fctxn_nope/post", helper(&id, "transactions")), &[]).await;
+    assert_eq!(nope.status, 404);
+}
+
+crate::on_both_backends!(refresh_outcomes_fail_hold_and_release, scripted_balance_and_transactions_appear_on_refresh);
