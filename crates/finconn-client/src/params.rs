@@ -530,6 +530,82 @@ impl CreateTestClock {
     }
 }
 
+/// What the next refreshes of a feature end with (`refresh_outcome` test helper).
+#[cfg(feature = "test-helpers")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshOutcome {
+    Succeeded,
+    Failed,
+    /// Refreshes stay `pending` until another outcome is set.
+    Pending,
+}
+
+#[cfg(feature = "test-helpers")]
+#[derive(Serialize)]
+pub(crate) struct SetRefreshOutcome {
+    pub feature: Feature,
+    pub outcome: RefreshOutcome,
+}
+
+#[cfg(feature = "test-helpers")]
+#[derive(Serialize)]
+pub(crate) struct SetBalance {
+    pub current: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
+}
+
+/// A new transaction's status (`transactions` test helper).
+#[cfg(feature = "test-helpers")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NewTransactionStatus {
+    Pending,
+    Posted,
+}
+
+/// `POST /v1/test_helpers/financial_connections/accounts/{account}/transactions` (test mode only).
+#[cfg(feature = "test-helpers")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[must_use]
+pub struct AddTransaction {
+    amount: i64,
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<NewTransactionStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transacted_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<String>,
+}
+
+#[cfg(feature = "test-helpers")]
+impl AddTransaction {
+    /// `amount` in minor units, negative for money leaving the account.
+    pub fn new(amount: i64, description: impl Into<String>) -> Self {
+        Self { amount, description: description.into(), status: None, transacted_at: None, currency: None }
+    }
+
+    /// Default `posted`.
+    pub fn status(mut self, status: NewTransactionStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// A unix time; default now (the account's test clock's time, if it has one).
+    pub fn transacted_at(mut self, at: i64) -> Self {
+        self.transacted_at = Some(at);
+        self
+    }
+
+    /// Three-letter ISO code; default the account's currency.
+    pub fn currency(mut self, currency: impl Into<String>) -> Self {
+        self.currency = Some(currency.into());
+        self
+    }
+}
+
 /// `POST /v1/test_helpers/test_clocks/{test_clock}/advance`.
 #[cfg(feature = "test-helpers")]
 #[derive(Serialize)]

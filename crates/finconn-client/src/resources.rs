@@ -12,7 +12,7 @@ use crate::params::{
     UpdateCustomer, UpdateWebhookEndpoint,
 };
 #[cfg(feature = "test-helpers")]
-use crate::params::{AdvanceTestClock, CreateTestClock};
+use crate::params::{AddTransaction, AdvanceTestClock, CreateTestClock, RefreshOutcome, SetBalance, SetRefreshOutcome};
 use crate::{Client, Error, ListItem};
 use finconn_types::{
     Account, AccountId, AccountOwner, Customer, CustomerId, DeletedCustomer, DeletedWebhookEndpoint, Event, EventId,
@@ -337,6 +337,59 @@ impl TestHelpers<'_> {
     pub async fn expire_session(&self, id: &SessionId) -> Result<Session, Error> {
         self.client
             .post(&format!("/v1/test_helpers/financial_connections/sessions/{id}/expire"), &Default::default())
+            .await
+    }
+
+    fn account_path(id: &AccountId, what: &str) -> String {
+        format!("/v1/test_helpers/financial_connections/accounts/{id}/{what}")
+    }
+
+    /// The institution stops giving access: the account turns `inactive`.
+    pub async fn deactivate_account(&self, id: &AccountId) -> Result<Account, Error> {
+        self.client.post(&Self::account_path(id, "deactivate"), &Default::default()).await
+    }
+
+    /// Access is back: the account is `active` again.
+    pub async fn reactivate_account(&self, id: &AccountId) -> Result<Account, Error> {
+        self.client.post(&Self::account_path(id, "reactivate"), &Default::default()).await
+    }
+
+    /// The account's next refreshes of `feature` end with `outcome`; `Pending` holds them until another
+    /// outcome is set.
+    pub async fn refresh_outcome(
+        &self,
+        id: &AccountId,
+        feature: Feature,
+        outcome: RefreshOutcome,
+    ) -> Result<Account, Error> {
+        let form = to_form(&SetRefreshOutcome { feature, outcome });
+        self.client.post(&Self::account_path(id, "refresh_outcome"), &form).await
+    }
+
+    /// The institution reports this balance (minor units) from the next balance refresh on; `available`
+    /// applies to cash balances (default `current`).
+    pub async fn set_balance(&self, id: &AccountId, current: i64, available: Option<i64>) -> Result<Account, Error> {
+        let form = to_form(&SetBalance { current, available });
+        self.client.post(&Self::account_path(id, "balance"), &form).await
+    }
+
+    /// The institution lists a new transaction from the next transaction refresh on; the answer is the
+    /// transaction as that refresh stores it (same id).
+    pub async fn add_transaction(&self, id: &AccountId, params: &AddTransaction) -> Result<Transaction, Error> {
+        self.client.post(&Self::account_path(id, "transactions"), &to_form(params)).await
+    }
+
+    /// A pending transaction added with `add_transaction` posts.
+    pub async fn post_transaction(&self, id: &AccountId, transaction: &TransactionId) -> Result<Transaction, Error> {
+        self.client
+            .post(&Self::account_path(id, &format!("transactions/{transaction}/post")), &Default::default())
+            .await
+    }
+
+    /// A pending transaction added with `add_transaction` is voided.
+    pub async fn void_transaction(&self, id: &AccountId, transaction: &TransactionId) -> Result<Transaction, Error> {
+        self.client
+            .post(&Self::account_path(id, &format!("transactions/{transaction}/void")), &Default::default())
             .await
     }
 }

@@ -443,3 +443,73 @@ async fn accounts_of_a_test_clock_customer_refresh_on_the_clock() {
     let err = clocks.retrieve(&clock_id).await.unwrap_err();
     assert_eq!(err.as_api().unwrap().kind, ErrorKind::NotFound, "{err}");
 }
+
+/// Polls until the feature's refresh is no longer pending.
+async fn settled(
+    client: &Client,
+    id: &finconn_client::AccountId,
+    field: fn(&finconn_client::Account) -> Option<&str>,
+) -> finconn_client::Account {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let a = client.accounts().retrieve(id, &[]).await.unwrap();
+        if !is_pending(field(&a)) {
+            return a;
+        }
+        assert!(Instant::now() < deadline, "refresh still pending: {a:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scripted_accounts_through_the_typed_helpers() {
+    use finconn_client::params::{AddTransaction, NewTransactionStatus, RefreshOutcome};
+    let server = start_finconn();
+    let client = Client::builder(random_key()).base_url(&server.url).build().unwrap();
+    let customer = client.customers().create(&CreateCustomer::default()).await.unwrap();
+    let session = client
+        .sessions()
+        .create(&CreateSession::new(
+            AccountHolder::Customer(customer.id.parse().unwrap()),
+            vec![Permission::Balances, Permission::Transactions],
+        ))
+        .await
+        .unwrap();
+    let done = client
+        .test_helpers()
+        .complete_session(&session.id.parse().unwrap(), &"fcinst_TestInstitution".parse().unwrap(), Some(&["Success"]))
+        .await
+        .unwrap();
+    let id: finconn_client::AccountId = done.accounts.data[0]["id"].as_str().unwrap().parse().unwrap();
+    let helpers = client.test_helpers();
+    let balance =
+        |a: &finconn_client::Account| a.balance_refresh.as_ref().map(|r| r.status.as_str()).map(str::to_owned);
+
+    helpers.refresh_outcome(&id, Feature::Balance, RefreshOutcome::Failed).await.unwrap();
+    client.accounts().refresh(&id, &[Feature::Balance]).await.unwrap();
+    let a = settled(&client, &id, |a| a.balance_refresh.as_ref().map(|r| r.status.as_str())).await;
+    assert_eq!(balance(&a).as_deref(), Some("failed"));
+
+    helpers.refresh_outcome(&id, Feature::Balance, RefreshOutcome::Succeeded).await.unwrap();
+    helpers.set_balance(&id, 98_765, None).await.unwrap();
+    client.accounts().refresh(&id, &[Feature::Balance]).await.unwrap();
+    let a = settled(&client, &id, |a| a.balance_refresh.as_ref().map(|r| r.status.as_str())).await;
+    assert_eq!(balance(&a).as_deref(), Some("succeeded"));
+    assert_eq!(a.balance.as_ref().unwrap().current["usd"], 98_765);
+
+    let t = helpers
+        .add_transaction(&id, &AddTransaction::new(-1_250, "LUNCH").status(NewTransactionStatus::Pending))
+        .await
+        .unwrap();
+    assert_eq!((t.amount, t.status.as_str()), (-1_250, "pending"));
+    let txn: finconn_client::TransactionId = t.id.parse().unwrap();
+    let posted = helpers.post_transaction(&id, &txn).await.unwrap();
+    assert_eq!(posted.status, "posted");
+    assert!(posted.status_transitions.posted_at.is_some());
+    client.accounts().refresh(&id, &[Feature::Transactions]).await.unwrap();
+    settled(&client, &id, |a| a.transaction_refresh.as_ref().map(|r| r.status.as_str())).await;
+    let stored = client.transactions().retrieve(&txn).await.unwrap();
+    assert_eq!((stored.status.as_str(), stored.description.as_str()), ("posted", "LUNCH"));
+    let err = helpers.void_transaction(&id, &txn).await.unwrap_err();
+    assert!(matches!(&err, finconn_client::Error::Api(e) if e.status == 400), "{err:?}");
+}
