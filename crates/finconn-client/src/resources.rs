@@ -386,6 +386,17 @@ impl TestHelpers<'_> {
             .await
     }
 
+    /// Delivers an event again to one webhook endpoint (a new delivery with its own retries), whatever the
+    /// endpoint's `enabled_events`.
+    pub async fn resend_event(&self, event: &EventId, endpoint: &WebhookEndpointId) -> Result<Event, Error> {
+        #[derive(serde::Serialize)]
+        struct Resend<'a> {
+            webhook_endpoint: &'a str,
+        }
+        let form = to_form(&Resend { webhook_endpoint: endpoint.as_str() });
+        self.client.post(&format!("/v1/test_helpers/events/{event}/resend"), &form).await
+    }
+
     /// A pending transaction added with `add_transaction` is voided.
     pub async fn void_transaction(&self, id: &AccountId, transaction: &TransactionId) -> Result<Transaction, Error> {
         self.client

@@ -280,13 +280,51 @@ impl Finconn {
     }
 
     /// `FanoutEvent`: one delivery (and its first attempt's job) per endpoint that wants the event.
-    pub async fn fanout_event(&self, job: &Job, event: &str) -> Result<(), DomainError> {
+    pub async fn fanout_event(
+        &self,
+        job: &Job,
+        event: &str,
+        resend_to: Option<&str>,
+        resent_at: Option<i64>,
+    ) -> Result<(), DomainError> {
         let Some(e) = self.records.get_event(&job.scope, event).await? else {
-            return Ok(self.store.finish_fanout(job.id, event, &[]).await?);
+            return Ok(self.store.finish_fanout(job.id, event, &[], None).await?);
         };
+        if let Some(endpoint) = resend_to {
+            // A resend goes to the endpoint it names, if it still exists, whatever its event filter.
+            let exists = self.records.get_webhook_endpoint(&job.scope, endpoint).await?.is_some();
+            let targets = if exists { vec![endpoint.to_owned()] } else { Vec::new() };
+            return Ok(self.store.finish_fanout(job.id, event, &targets, resent_at.or(Some(self.now()))).await?);
+        }
         let endpoints = self.records.active_webhook_endpoints(&job.scope).await?;
         let targets: Vec<String> = endpoints.into_iter().filter(|w| w.wants(&e.kind)).map(|w| w.id).collect();
-        Ok(self.store.finish_fanout(job.id, event, &targets).await?)
+        Ok(self.store.finish_fanout(job.id, event, &targets, None).await?)
+    }
+
+    /// Sends an event again to one endpoint (the `resend` test helper; the dashboard's Resend): a new
+    /// delivery, with its own retries, whether or not the endpoint subscribes to the event's type.
+    pub async fn resend_event(&self, scope: &Scope, event: &str, endpoint: &str) -> Result<Event, DomainError> {
+        let found = self.records.get_event(scope, event).await?;
+        let e = found.ok_or_else(|| DomainError::not_found("event", event, None))?;
+        if self.records.get_webhook_endpoint(scope, endpoint).await?.is_none() {
+            return Err(DomainError::not_found("webhook_endpoint", endpoint, Some("webhook_endpoint")));
+        }
+        let now = self.now();
+        let job = NewJob::now_or_later(
+            JobKind::FanoutEvent {
+                event: event.to_owned(),
+                resend_to: Some(endpoint.to_owned()),
+                resent_at: Some(now),
+            },
+            now,
+        );
+        self.records
+            .write(crate::store::Write::Enqueue {
+                scope: scope.clone(),
+                effects: crate::store::Effects { jobs: vec![job], events: Vec::new() },
+            })
+            .await?;
+        Ok(e.to_wire())
     }
 
     /// What a `DeliverWebhook` job sends; `None` when there is nothing to send any more.

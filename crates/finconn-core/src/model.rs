@@ -358,9 +358,14 @@ pub enum JobKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         subscription: Option<String>,
     },
-    /// Creates the webhook deliveries of a new event.
+    /// Creates the webhook deliveries of a new event; with `resend_to`, one new delivery of an existing
+    /// event to that endpoint (the `resend` test helper), its retries counted from `resent_at`.
     FanoutEvent {
         event: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resend_to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resent_at: Option<i64>,
     },
     /// One attempt to deliver an event to an endpoint.
     DeliverWebhook {

@@ -159,6 +159,11 @@ pub enum Write {
         customer: Option<CustomerRecord>,
         effects: Effects,
     },
+    /// Jobs and events alone (a resend of an event).
+    Enqueue {
+        scope: Scope,
+        effects: Effects,
+    },
     /// Deleting a clock also makes all of its waiting jobs due.
     UpdateTestClock {
         scope: Scope,
@@ -174,7 +179,8 @@ impl Write {
             Write::CompleteSession { effects, .. }
             | Write::UpdateLinkedAccount { effects, .. }
             | Write::InsertTestClock { effects, .. }
-            | Write::UpdateTestClock { effects, .. } => effects,
+            | Write::UpdateTestClock { effects, .. }
+            | Write::Enqueue { effects, .. } => effects,
             _ => return false,
         };
         !effects.jobs.is_empty() || !effects.events.is_empty()
@@ -416,8 +422,15 @@ pub trait Jobs: Send + Sync + 'static {
     /// the job, in one transaction.
     async fn finish_job(&self, scope: &Scope, job: i64, outcome: &RefreshOutcome) -> Result<(), StoreError>;
     /// In one transaction: marks the fan-out job done, creates one pending delivery (and its first
-    /// delivery job, due now) per endpoint, and sets the event's `pending_webhooks`.
-    async fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError>;
+    /// delivery job, due now) per endpoint, and sets the event's `pending_webhooks`. With `resent_at` (a
+    /// resend), the deliveries date from then and `pending_webhooks` grows by their number instead.
+    async fn finish_fanout(
+        &self,
+        job: i64,
+        event: &str,
+        endpoints: &[String],
+        resent_at: Option<i64>,
+    ) -> Result<(), StoreError>;
     async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError>;
     /// In one transaction: marks the job done, records the attempt, updates the delivery (a success
     /// lowers the event's `pending_webhooks`), and adds the next attempt's job.

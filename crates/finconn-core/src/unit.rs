@@ -105,6 +105,8 @@ impl Overlay {
             Write::UpdateTestClock { scope, rec, .. } => {
                 self.clocks.insert(rec.id.clone(), place!(rec, scope, rec.version + 1));
             }
+            // Jobs are read by the runner, never back by the request.
+            Write::Enqueue { .. } => {}
         }
     }
 

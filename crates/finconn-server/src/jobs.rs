@@ -37,8 +37,8 @@ fn timed_out() -> FetchError {
 fn run_job<'a>(app: &'a AppState, job: &'a Job) -> BoxedRun<'a> {
     Box::pin(async move {
         match &job.kind {
-            JobKind::FanoutEvent { event } => {
-                app.core.fanout_event(job, event).await?;
+            JobKind::FanoutEvent { event, resend_to, resent_at } => {
+                app.core.fanout_event(job, event, resend_to.as_deref(), *resent_at).await?;
                 app.jobs.notify_one();
                 Ok(())
             }

@@ -76,6 +76,7 @@ pub fn router(app: AppState) -> Router {
             "/v1/test_helpers/financial_connections/accounts/{account}/transactions/{transaction}/void",
             post(test_helpers::void_transaction),
         )
+        .route("/v1/test_helpers/events/{event}/resend", post(test_helpers::resend_event))
         .route("/v1/test_helpers/test_clocks", post(test_clocks::create_test_clock).get(test_clocks::list_test_clocks))
         .route(
             "/v1/test_helpers/test_clocks/{test_clock}",

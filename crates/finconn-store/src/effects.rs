@@ -49,7 +49,7 @@ pub(crate) fn rows(jobs: &[finconn_core::model::NewJob], events: &[NewEvent]) ->
                         previous_attributes: e.previous_attributes.clone(),
                         request: e.request.clone(),
                     })?,
-                    fanout: to_json(&JobKind::FanoutEvent { event: e.id.clone() })?,
+                    fanout: to_json(&JobKind::FanoutEvent { event: e.id.clone(), resend_to: None, resent_at: None })?,
                 })
             })
             .collect::<Result<_, StoreError>>()?,

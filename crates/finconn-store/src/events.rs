@@ -195,6 +195,7 @@ pub(crate) async fn finish_fanout(
     job: i64,
     event: &str,
     endpoints: &[String],
+    resent_at: Option<i64>,
 ) -> Result<(), StoreError> {
     on_pool!(pools, write, |p| {
         let mut tx = p.begin_write().await.map_err(db_err)?;
@@ -208,6 +209,8 @@ pub(crate) async fn finish_fanout(
                 .await
                 .map_err(db_err)?;
         let Some((account, livemode, created)) = row else { return Ok(()) };
+        // A resend's delivery has its own three days of retries.
+        let created = resent_at.unwrap_or(created);
         for endpoint in endpoints {
             let delivery: i64 = sqlx::query_scalar(
                 "INSERT INTO webhook_deliveries (account_id, livemode, event_id, endpoint_id, status, attempts, created) \
@@ -232,7 +235,12 @@ pub(crate) async fn finish_fanout(
                 .await
                 .map_err(db_err)?;
         }
-        sqlx::query("UPDATE events SET pending_webhooks = $1 WHERE id = $2")
+        let set = if resent_at.is_some() {
+            "UPDATE events SET pending_webhooks = pending_webhooks + $1 WHERE id = $2"
+        } else {
+            "UPDATE events SET pending_webhooks = $1 WHERE id = $2"
+        };
+        sqlx::query(set)
             .bind(i64::try_from(endpoints.len()).unwrap_or(i64::MAX))
             .bind(event)
             .execute(&mut *tx)

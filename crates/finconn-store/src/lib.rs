@@ -288,8 +288,14 @@ impl Jobs for Db {
         data::finish_sync(&self.pool, scope, job, connection, outcomes, jobs).await
     }
 
-    async fn finish_fanout(&self, job: i64, event: &str, endpoints: &[String]) -> Result<(), StoreError> {
-        events::finish_fanout(&self.pool, job, event, endpoints).await
+    async fn finish_fanout(
+        &self,
+        job: i64,
+        event: &str,
+        endpoints: &[String],
+        resent_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        events::finish_fanout(&self.pool, job, event, endpoints, resent_at).await
     }
 
     async fn get_delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {

@@ -310,6 +310,11 @@ pub(crate) async fn apply(conn: &mut Conn<'_>, w: &Write) -> Result<bool, StoreE
             });
             true
         }
+        Write::Enqueue { scope, effects } => {
+            let effects = crate::effects::of(effects)?;
+            on_conn!(conn, |c| write_effects!(c, scope, effects));
+            true
+        }
         Write::UpdateTestClock { scope, rec, effects } => {
             let (data, sql) = (to_json(rec)?, versioned_update("test_clocks", &["frozen_time", "deleted"]));
             let effects = crate::effects::of(effects)?;

@@ -119,3 +119,23 @@ def test_webhook_endpoints_crud(tenant):
     with pytest.raises(stripe.InvalidRequestError) as exc:
         tenant.v1.webhook_endpoints.retrieve(created.id)
     assert exc.value.http_status == 404
+
+
+def test_resend_delivers_an_event_again_to_one_endpoint(tenant, receiver):
+    endpoint = tenant.v1.webhook_endpoints.create(
+        params={"url": receiver.url, "enabled_events": ["financial_connections.account.created"]}
+    )
+    link(tenant)
+    [(first, _)] = receiver.wait(1)
+    event_id = stripe.Webhook.construct_event(first.decode(), receiver.got[0][1], endpoint.secret).id
+    resp = tenant.client.raw_request(
+        "post", f"/v1/test_helpers/events/{event_id}/resend", webhook_endpoint=endpoint.id
+    )
+    resent = tenant.client.deserialize(resp, api_mode="V1")
+    assert isinstance(resent, stripe.Event) and resent.id == event_id
+    _, (body, signature) = receiver.wait(2)
+    again = stripe.Webhook.construct_event(body.decode(), signature, endpoint.secret)
+    assert again.id == event_id and again.type == "financial_connections.account.created"
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        tenant.client.raw_request("post", f"/v1/test_helpers/events/{event_id}/resend", webhook_endpoint="we_nope")
+    assert e.value.param == "webhook_endpoint"

@@ -512,4 +512,27 @@ async fn scripted_accounts_through_the_typed_helpers() {
     assert_eq!((stored.status.as_str(), stored.description.as_str()), ("posted", "LUNCH"));
     let err = helpers.void_transaction(&id, &txn).await.unwrap_err();
     assert!(matches!(&err, finconn_client::Error::Api(e) if e.status == 400), "{err:?}");
+
+    // An endpoint created after the account's event still gets it, resent.
+    let (hook_url, deliveries) = receiver();
+    let endpoint = client
+        .webhook_endpoints()
+        .create(&CreateWebhookEndpoint::new(&hook_url, vec!["customer.created".into()]))
+        .await
+        .unwrap();
+    let events = client.events().list(&ListEvents::default()).await.unwrap();
+    let created = events.data.iter().find(|e| e.kind == "financial_connections.account.created").unwrap();
+    let resent = helpers.resend_event(&created.id.parse().unwrap(), &endpoint.id.parse().unwrap()).await.unwrap();
+    assert_eq!(resent.id, created.id);
+    let got = deliveries.recv_timeout(Duration::from_secs(30)).expect("the resent event arrives");
+    let secret = endpoint.secret.clone().unwrap();
+    let verified = webhook::verify(
+        got.body.as_bytes(),
+        got.header("stripe-signature").unwrap(),
+        &[secret.as_str()],
+        webhook::DEFAULT_TOLERANCE,
+        webhook::unix_now(),
+    )
+    .unwrap();
+    assert_eq!(verified.id, created.id);
 }

@@ -164,3 +164,16 @@ async fn move_transaction(
     let t = ctx.core.script_transaction_status(ctx.scope(), &id, &txn, to).await?;
     expand::object(&ctx, t, &expand, expand::NONE).await
 }
+
+/// `POST /v1/test_helpers/events/{event}/resend` (finconn extension): `webhook_endpoint` (required). The
+/// event is delivered again to that endpoint (a new delivery with its own retries), whatever the
+/// endpoint's `enabled_events`. Answers the event.
+pub async fn resend_event(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    test_mode(&ctx)?;
+    let (endpoint, expand) = params::parse(&ctx.form, |root| {
+        let endpoint = root.required_string("webhook_endpoint", 5000);
+        Some((endpoint?, root.expand()))
+    })?;
+    let event = ctx.core.resend_event(ctx.scope(), &id, &endpoint).await?;
+    expand::object(&ctx, event, &expand, expand::NONE).await
+}

@@ -250,7 +250,41 @@ async fn redirects_are_not_followed_and_deliveries_give_up_after_three_days(app:
     assert_eq!(app.get("/v1/events").await.ok()["data"][0]["pending_webhooks"], 1, "never delivered");
 }
 
+async fn an_event_is_resent_to_one_endpoint(app: TestApp) {
+    let (rx, url) = Receiver::start(vec![]).await;
+    // The endpoint does not subscribe to the event's type: a resend goes to it all the same.
+    let we = app
+        .post("/v1/webhook_endpoints", &[("url", url.as_str()), ("enabled_events[]", "customer.created")])
+        .await
+        .ok();
+    let we_id = we["id"].as_str().unwrap();
+    link(&app, &["Success"]).await;
+    app.run_jobs().await;
+    assert_eq!(rx.count(), 0, "not subscribed");
+    let ev = app.get("/v1/events?type=financial_connections.account.created").await.ok();
+    let ev_id = ev["data"][0]["id"].as_str().unwrap().to_owned();
+
+    let r = app.post(&format!("/v1/test_helpers/events/{ev_id}/resend"), &[("webhook_endpoint", we_id)]).await.ok();
+    assert_eq!((r["id"].as_str(), r["object"].as_str()), (Some(ev_id.as_str()), Some("event")));
+    app.run_jobs().await;
+    assert_eq!(rx.count(), 1);
+    let (headers, body) = rx.got.lock().unwrap()[0].clone();
+    assert!(headers.get("stripe-signature").is_some());
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["id"], ev_id.as_str());
+    let attempts = app.get(&format!("/v1/webhook_endpoints/{we_id}/attempts")).await.ok();
+    assert_eq!(attempts["data"][0]["status_code"], 200);
+    assert_eq!(app.get(&format!("/v1/events/{ev_id}")).await.ok()["pending_webhooks"], 0);
+
+    let missing = app.post(&format!("/v1/test_helpers/events/{ev_id}/resend"), &[]).await;
+    assert_eq!(missing.error("message"), "Missing required param: webhook_endpoint.");
+    let no_we = app.post(&format!("/v1/test_helpers/events/{ev_id}/resend"), &[("webhook_endpoint", "we_nope")]).await;
+    assert_eq!((no_we.status, no_we.error("param").as_str()), (400, Some("webhook_endpoint")), "{}", no_we.body);
+    let no_ev = app.post("/v1/test_helpers/events/evt_nope/resend", &[("webhook_endpoint", we_id)]).await;
+    assert_eq!(no_ev.status, 404);
+}
+
 crate::on_both_backends!(
+    an_event_is_resent_to_one_endpoint,
     events_are_written_for_every_change_and_listed,
     webhook_endpoints_are_managed_like_stripes,
     deliveries_are_signed_and_verifiable,
