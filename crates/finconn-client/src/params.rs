@@ -556,6 +556,38 @@ pub(crate) struct SetBalance {
     pub available: Option<i64>,
 }
 
+/// How an institution is down (`downtime` test helper).
+#[cfg(feature = "test-helpers")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Downtime {
+    /// Planned maintenance until this unix time; it ends by itself then.
+    Scheduled {
+        until: i64,
+    },
+    Unscheduled,
+    /// Up, but every connection attempt fails (`status: degraded`).
+    Error,
+}
+
+#[cfg(feature = "test-helpers")]
+#[derive(Serialize)]
+pub(crate) struct SetDowntime {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+}
+
+#[cfg(feature = "test-helpers")]
+impl From<Downtime> for SetDowntime {
+    fn from(d: Downtime) -> Self {
+        match d {
+            Downtime::Scheduled { until } => SetDowntime { kind: "scheduled", until: Some(until) },
+            Downtime::Unscheduled => SetDowntime { kind: "unscheduled", until: None },
+            Downtime::Error => SetDowntime { kind: "error", until: None },
+        }
+    }
+}
+
 /// A new transaction's status (`transactions` test helper).
 #[cfg(feature = "test-helpers")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -12,7 +12,10 @@ use crate::params::{
     UpdateCustomer, UpdateWebhookEndpoint,
 };
 #[cfg(feature = "test-helpers")]
-use crate::params::{AddTransaction, AdvanceTestClock, CreateTestClock, RefreshOutcome, SetBalance, SetRefreshOutcome};
+use crate::params::{
+    AddTransaction, AdvanceTestClock, CreateTestClock, Downtime, RefreshOutcome, SetBalance, SetDowntime,
+    SetRefreshOutcome,
+};
 use crate::{Client, Error, ListItem};
 use finconn_types::{
     Account, AccountId, AccountOwner, Customer, CustomerId, DeletedCustomer, DeletedWebhookEndpoint, Event, EventId,
@@ -395,6 +398,20 @@ impl TestHelpers<'_> {
         }
         let form = to_form(&Resend { webhook_endpoint: endpoint.as_str() });
         self.client.post(&format!("/v1/test_helpers/events/{event}/resend"), &form).await
+    }
+
+    /// Takes an institution down for this account's test mode (modal and institutions API). Answers the
+    /// institution as it now is.
+    pub async fn set_downtime(&self, institution: &InstitutionId, downtime: Downtime) -> Result<Institution, Error> {
+        let form = to_form(&SetDowntime::from(downtime));
+        self.client
+            .post(&format!("/v1/test_helpers/financial_connections/institutions/{institution}/downtime"), &form)
+            .await
+    }
+
+    /// Ends this account's downtime of an institution.
+    pub async fn end_downtime(&self, institution: &InstitutionId) -> Result<Institution, Error> {
+        self.client.delete(&format!("/v1/test_helpers/financial_connections/institutions/{institution}/downtime")).await
     }
 
     /// A pending transaction added with `add_transaction` is voided.

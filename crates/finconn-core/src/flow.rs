@@ -241,15 +241,26 @@ fn down_pane(inst: &Institution, now: i64) -> Option<Pane> {
 
 impl Finconn {
     /// Finds the session for the flow by its id, in any account (the OAuth page has only the state).
-    fn institution_of(&self, session: &SessionRecord, livemode: bool, id: &str) -> Result<Institution, DomainError> {
+    async fn institution_of(
+        &self,
+        session: &SessionRecord,
+        livemode: bool,
+        id: &str,
+    ) -> Result<Institution, DomainError> {
         self.institutions_for(session, livemode)
+            .await?
             .into_iter()
             .find(|i| i.id == id)
             .ok_or_else(|| DomainError::not_found("financial_connections.institution", id, Some("institution")))
     }
 
-    fn institutions_pane(&self, session: &SessionRecord, livemode: bool, query: Option<String>) -> Pane {
-        let all = self.institutions_for(session, livemode);
+    async fn institutions_pane(
+        &self,
+        session: &SessionRecord,
+        livemode: bool,
+        query: Option<String>,
+    ) -> Result<Pane, DomainError> {
+        let all = self.institutions_for(session, livemode).await?;
         let results = match &query {
             Some(q) => {
                 let q = q.to_lowercase();
@@ -257,14 +268,14 @@ impl Finconn {
             }
             None => Vec::new(),
         };
-        Pane::Institutions {
+        Ok(Pane::Institutions {
             available: all.len(),
             featured: all.into_iter().filter(|i| i.featured).collect(),
             query,
             results,
             manual_entry: session.manual_entry == Some(finconn_types::ManualEntryMode::Automatic),
             livemode,
-        }
+        })
     }
 
     fn token_pane(&self, inst: Institution, message: Option<String>, can_retry: bool) -> Pane {
@@ -331,28 +342,28 @@ impl Finconn {
             LinkStep::Consent => {
                 Pane::Consent { requester: requester.to_owned(), permissions: session.permissions.clone() }
             }
-            LinkStep::Institutions => self.institutions_pane(session, livemode, None),
+            LinkStep::Institutions => self.institutions_pane(session, livemode, None).await?,
             LinkStep::Login { institution } => Pane::Login {
-                institution: self.institution_of(session, livemode, institution)?,
+                institution: self.institution_of(session, livemode, institution).await?,
                 message: None,
                 username: None,
             },
             LinkStep::Challenge { institution, challenge } => Pane::Challenge {
-                institution: self.institution_of(session, livemode, institution)?,
+                institution: self.institution_of(session, livemode, institution).await?,
                 challenge: challenge.clone(),
                 message: None,
             },
             LinkStep::OAuth { institution, state, error } => Pane::OAuth {
-                institution: self.institution_of(session, livemode, institution)?,
+                institution: self.institution_of(session, livemode, institution).await?,
                 state: state.clone(),
                 message: error.clone(),
             },
             LinkStep::Accounts { institution, connection } => {
-                let inst = self.institution_of(session, livemode, institution)?;
+                let inst = self.institution_of(session, livemode, institution).await?;
                 self.accounts_pane(session, livemode, inst, connection.as_deref(), None, Vec::new()).await?
             }
             LinkStep::Token { institution, connection } => {
-                let inst = self.institution_of(session, livemode, institution)?;
+                let inst = self.institution_of(session, livemode, institution).await?;
                 self.token_pane(inst, None, connection.is_some())
             }
             LinkStep::Manual => Pane::Manual { message: None, entered: None },
@@ -441,16 +452,16 @@ impl Finconn {
             (Action::Consent, LinkStep::Consent) => {
                 session.link = LinkStep::Institutions;
                 self.save(scope, &session).await?;
-                let pane = self.institutions_pane(&session, livemode, None);
+                let pane = self.institutions_pane(&session, livemode, None).await?;
                 view(session, pane, vec![FlowEvent::named("consent_acquired")])
             }
             (Action::Search { query }, LinkStep::Institutions) => {
                 let q = query.trim().to_owned();
-                let pane = self.institutions_pane(&session, livemode, (!q.is_empty()).then_some(q));
+                let pane = self.institutions_pane(&session, livemode, (!q.is_empty()).then_some(q)).await?;
                 view(session, pane, vec![FlowEvent::named("search_initiated")])
             }
             (Action::SelectInstitution { institution }, LinkStep::Institutions) => {
-                let inst = self.institution_of(&session, livemode, &institution)?;
+                let inst = self.institution_of(&session, livemode, &institution).await?;
                 let mut events = vec![FlowEvent::institution("institution_selected", &inst.name)];
                 if let Some(pane) = down_pane(&inst, now) {
                     if let Pane::Error { code, .. } = &pane {
@@ -477,7 +488,7 @@ impl Finconn {
                 view(session, pane, events)
             }
             (Action::Login { username, password }, LinkStep::Login { institution }) => {
-                let inst = self.institution_of(&session, livemode, &institution)?;
+                let inst = self.institution_of(&session, livemode, &institution).await?;
                 let outcome = self.provider(livemode).map(|p| p.login(&inst.id, &username, &password));
                 let mut view = self.after_login(scope, session, inst, outcome).await?;
                 if let Pane::Login { username: kept, .. } = &mut view.pane {
@@ -486,7 +497,7 @@ impl Finconn {
                 Ok(view)
             }
             (Action::Answer { answer }, LinkStep::Challenge { institution, challenge }) => {
-                let inst = self.institution_of(&session, livemode, &institution)?;
+                let inst = self.institution_of(&session, livemode, &institution).await?;
                 let outcome = self.provider(livemode).map(|p| p.answer(&inst.id, &challenge, &answer));
                 self.after_login(scope, session, inst, outcome).await
             }
@@ -502,11 +513,11 @@ impl Finconn {
             ) => {
                 session.link = LinkStep::Institutions;
                 self.save(scope, &session).await?;
-                let pane = self.institutions_pane(&session, livemode, None);
+                let pane = self.institutions_pane(&session, livemode, None).await?;
                 view(session, pane, Vec::new())
             }
             (Action::SubmitToken { token }, LinkStep::Token { institution, .. }) => {
-                let inst = self.institution_of(&session, livemode, &institution)?;
+                let inst = self.institution_of(&session, livemode, &institution).await?;
                 let token = token.trim().to_owned();
                 if token.is_empty() {
                     let pane = self.token_pane(inst, Some("Paste a SimpleFIN setup token.".into()), false);
@@ -517,12 +528,12 @@ impl Finconn {
                 self.after_connect(scope, session, inst, connected).await
             }
             (Action::RetryConnection, LinkStep::Token { institution, connection: Some(id) }) => {
-                let inst = self.institution_of(&session, livemode, &institution)?;
+                let inst = self.institution_of(&session, livemode, &institution).await?;
                 let connected = self.rediscover(scope, &id).await?;
                 self.after_connect(scope, session, inst, connected).await
             }
             (Action::SelectAccounts { names, subcategories }, LinkStep::Accounts { institution, connection }) => {
-                let inst = self.institution_of(&session, livemode, &institution)?;
+                let inst = self.institution_of(&session, livemode, &institution).await?;
                 let choices = self.offered_accounts(livemode, &session, &inst, connection.as_deref()).await?;
                 let mut chosen: Vec<crate::provider::InstitutionAccount> = Vec::new();
                 for name in &names {
@@ -815,7 +826,7 @@ impl Finconn {
             if !crate::keys::constant_time_eq(expected.as_bytes(), state.as_bytes()) {
                 return Err(missing());
             }
-            let inst = self.institution_of(&session, scope.livemode, &institution)?;
+            let inst = self.institution_of(&session, scope.livemode, &institution).await?;
             if self.connector_for(&inst.id).is_some() {
                 // A real bank's page decides, not finconn's simulated one.
                 return Err(missing());
@@ -842,7 +853,7 @@ impl Finconn {
         if !crate::keys::constant_time_eq(expected.as_bytes(), state.as_bytes()) {
             return Err(missing());
         }
-        let inst = self.institution_of(&session, scope.livemode, institution)?;
+        let inst = self.institution_of(&session, scope.livemode, institution).await?;
         Ok((session, inst))
     }
 }

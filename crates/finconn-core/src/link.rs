@@ -200,38 +200,51 @@ impl Finconn {
     /// The institutions a session may link from: its mode's provider, serving one of its countries.
     /// Institutions that cannot share every permission the session asks for (SimpleFIN has no ownership
     /// or account numbers) are left out.
-    pub fn institutions_for(&self, session: &SessionRecord, livemode: bool) -> Vec<Institution> {
-        let mut all = self.provider(livemode).map(|p| p.institutions()).unwrap_or_default();
-        if livemode {
-            all.extend(self.providers.connectors.institutions());
-        }
+    /// The tenant's test-helper downtimes apply (`Finconn::institutions`).
+    pub async fn institutions_for(
+        &self,
+        session: &SessionRecord,
+        livemode: bool,
+    ) -> Result<Vec<Institution>, DomainError> {
+        let mut all = match &session.scope {
+            Some(scope) => self.institutions(scope).await?,
+            None => {
+                let mut all = self.provider(livemode).map(|p| p.institutions()).unwrap_or_default();
+                if livemode {
+                    all.extend(self.providers.connectors.institutions());
+                }
+                all
+            }
+        };
         // A relink session goes back to the institution of its authorization, and only there.
         if let Some(r) = &session.relink {
             all.retain(|i| i.id == r.institution);
-            return all;
+            return Ok(all);
         }
-        all.into_iter()
+        Ok(all
+            .into_iter()
             .filter(|i| i.countries.iter().any(|c| session.filters.countries.contains(c)))
             .filter(|i| session.permissions.iter().all(|p| i.features.contains(p)))
-            .collect()
+            .collect())
     }
 
     /// An institution the session may use, and up: or the Stripe.js error that stops the flow.
-    pub fn usable_institution(
+    pub async fn usable_institution(
         &self,
         session: &SessionRecord,
         livemode: bool,
         id: &str,
     ) -> Result<Institution, DomainError> {
         let param = Some("institution");
-        let inst = self.institutions_for(session, livemode).into_iter().find(|i| i.id == id).ok_or_else(|| {
-            DomainError::NotFound {
-                object: "financial_connections.institution",
-                id: id.to_owned(),
-                param: param.map(str::to_owned),
-                other_mode: None,
-            }
-        })?;
+        let inst =
+            self.institutions_for(session, livemode).await?.into_iter().find(|i| i.id == id).ok_or_else(|| {
+                DomainError::NotFound {
+                    object: "financial_connections.institution",
+                    id: id.to_owned(),
+                    param: param.map(str::to_owned),
+                    other_mode: None,
+                }
+            })?;
         match inst.status {
             InstitutionStatus::Active => Ok(inst),
             InstitutionStatus::DownScheduled { .. } => Err(link_error(
@@ -345,7 +358,7 @@ impl Finconn {
     ) -> Result<Session, DomainError> {
         let session = self.find_session(scope, session_id).await?;
         session.check_usable(self.now())?;
-        let inst = self.usable_institution(&session, scope.livemode, institution)?;
+        let inst = self.usable_institution(&session, scope.livemode, institution).await?;
         if session.relink.is_some() {
             // A relink session: the authorization's accounts by name (default: all it may repair).
             let names: Vec<String> = match names {

@@ -311,3 +311,137 @@ impl Finconn {
         answer.ok_or_else(|| DomainError::Internal("the scripted transaction was not written".into()))
     }
 }
+
+/// How a test helper took an institution down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DowntimeKind {
+    /// Planned maintenance until `until`: the modal says when it is back; it ends by itself then.
+    Scheduled,
+    /// Down without notice, until the downtime is deleted.
+    Unscheduled,
+    /// Up, but every connection attempt fails.
+    Error,
+}
+
+impl DowntimeKind {
+    pub const VALUES: &'static [&'static str] = &["scheduled", "unscheduled", "error"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "scheduled" => Some(DowntimeKind::Scheduled),
+            "unscheduled" => Some(DowntimeKind::Unscheduled),
+            "error" => Some(DowntimeKind::Error),
+            _ => None,
+        }
+    }
+}
+
+/// A tenant's downtime of one institution (test mode): its modal and institutions API show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downtime {
+    pub institution: String,
+    pub kind: DowntimeKind,
+    /// `Scheduled`: when it ends (unix time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+    pub created: i64,
+}
+
+impl Downtime {
+    /// The institution as the tenant sees it at `now`.
+    pub fn apply(&self, inst: &mut crate::provider::Institution, now: i64) {
+        use crate::provider::InstitutionStatus;
+        inst.status = match self.kind {
+            DowntimeKind::Scheduled => match self.until {
+                Some(until) if until > now => InstitutionStatus::DownScheduled { available_in_seconds: until - now },
+                // Over: the institution is as its catalogue says.
+                _ => return,
+            },
+            DowntimeKind::Unscheduled => InstitutionStatus::DownUnscheduled,
+            DowntimeKind::Error => InstitutionStatus::Erroring,
+        };
+    }
+}
+
+impl Finconn {
+    /// The institutions of `scope`'s mode (its provider's, and live connectors'), with the tenant's
+    /// test-helper downtimes applied.
+    pub async fn institutions(&self, scope: &Scope) -> Result<Vec<crate::provider::Institution>, DomainError> {
+        let mut all = self.provider(scope.livemode).map(|p| p.institutions()).unwrap_or_default();
+        if scope.livemode {
+            all.extend(self.providers.connectors.institutions());
+            return Ok(all);
+        }
+        let downtimes = self.records.institution_downtimes(scope).await?;
+        if !downtimes.is_empty() {
+            let now = self.now();
+            for inst in &mut all {
+                if let Some(d) = downtimes.iter().find(|d| d.institution == inst.id) {
+                    d.apply(inst, now);
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// Test helper: takes an institution down for this tenant (test mode). `until` is required for
+    /// `Scheduled` and must lie ahead. Answers the institution as the tenant now sees it.
+    pub async fn set_downtime(
+        &self,
+        scope: &Scope,
+        institution: &str,
+        kind: DowntimeKind,
+        until: Option<i64>,
+    ) -> Result<crate::provider::Institution, DomainError> {
+        test_only(scope)?;
+        let mut inst = self.catalogue_institution(scope, institution)?;
+        let now = self.now();
+        let until = match (kind, until) {
+            (DowntimeKind::Scheduled, Some(u)) if u > now => Some(u),
+            (DowntimeKind::Scheduled, Some(_)) => {
+                return Err(DomainError::InvalidParam {
+                    param: "until".into(),
+                    message: "Invalid until: a scheduled downtime ends in the future.".into(),
+                })
+            }
+            (DowntimeKind::Scheduled, None) => {
+                return Err(DomainError::InvalidParam {
+                    param: "until".into(),
+                    message: "A scheduled downtime needs `until` (when the institution is back).".into(),
+                })
+            }
+            (_, Some(_)) => {
+                return Err(DomainError::InvalidParam {
+                    param: "until".into(),
+                    message: "`until` applies to scheduled downtimes only.".into(),
+                })
+            }
+            (_, None) => None,
+        };
+        let d = Downtime { institution: inst.id.clone(), kind, until, created: now };
+        self.records.write(crate::store::Write::SetDowntime { scope: scope.clone(), rec: d.clone() }).await?;
+        d.apply(&mut inst, now);
+        Ok(inst)
+    }
+
+    /// Test helper: ends a tenant's downtime of an institution (a no-op when there is none).
+    pub async fn end_downtime(
+        &self,
+        scope: &Scope,
+        institution: &str,
+    ) -> Result<crate::provider::Institution, DomainError> {
+        test_only(scope)?;
+        let inst = self.catalogue_institution(scope, institution)?;
+        self.records
+            .write(crate::store::Write::EndDowntime { scope: scope.clone(), institution: inst.id.clone() })
+            .await?;
+        Ok(inst)
+    }
+
+    fn catalogue_institution(&self, scope: &Scope, id: &str) -> Result<crate::provider::Institution, DomainError> {
+        self.provider(scope.livemode)
+            .and_then(|p| p.institution(id))
+            .ok_or_else(|| DomainError::not_found("financial_connections.institution", id, None))
+    }
+}

@@ -159,6 +159,16 @@ pub enum Write {
         customer: Option<CustomerRecord>,
         effects: Effects,
     },
+    /// A tenant's downtime of an institution (test mode), replacing any earlier one.
+    SetDowntime {
+        scope: Scope,
+        rec: crate::scripted::Downtime,
+    },
+    /// Ends it (nothing to do when there is none).
+    EndDowntime {
+        scope: Scope,
+        institution: String,
+    },
     /// Jobs and events alone (a resend of an event).
     Enqueue {
         scope: Scope,
@@ -285,6 +295,9 @@ pub trait Objects: Send + Sync + 'static {
     async fn accounts_on_clock(&self, scope: &Scope, clock: &str) -> Result<Vec<LinkedAccountRecord>, StoreError>;
 
     /// One write. Outside a unit of work it commits on its own and returns false on a conflict; inside
+    /// The tenant's institution downtimes (test mode; ended ones are removed, scheduled ones are kept past
+    /// their `until` and ignored by the domain).
+    async fn institution_downtimes(&self, scope: &Scope) -> Result<Vec<crate::scripted::Downtime>, StoreError>;
     /// one (`crate::unit::Unit`) it is kept for the unit's commit and returns true.
     async fn write(&self, write: Write) -> Result<bool, StoreError>;
 

@@ -105,8 +105,9 @@ impl Overlay {
             Write::UpdateTestClock { scope, rec, .. } => {
                 self.clocks.insert(rec.id.clone(), place!(rec, scope, rec.version + 1));
             }
-            // Jobs are read by the runner, never back by the request.
-            Write::Enqueue { .. } => {}
+            // Jobs are read by the runner, never back by the request; a downtime is answered from the
+            // record the helper wrote.
+            Write::Enqueue { .. } | Write::SetDowntime { .. } | Write::EndDowntime { .. } => {}
         }
     }
 
@@ -188,6 +189,7 @@ unit_impl! {
 unit_impl! {
     Objects,
     forward {
+        fn institution_downtimes(&self, scope: &Scope) -> Result<Vec<crate::scripted::Downtime>, StoreError>;
         fn list_customers(&self, scope: &Scope, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<CustomerRecord>, StoreError>;
         fn list_linked_accounts(&self, scope: &Scope, filter: &AccountFilter, page: &PageRequest) -> Result<Page<LinkedAccountRecord>, StoreError>;
         fn ownership_created(&self, ownership: &str) -> Result<Option<i64>, StoreError>;

@@ -77,6 +77,10 @@ pub fn router(app: AppState) -> Router {
             post(test_helpers::void_transaction),
         )
         .route("/v1/test_helpers/events/{event}/resend", post(test_helpers::resend_event))
+        .route(
+            "/v1/test_helpers/financial_connections/institutions/{institution}/downtime",
+            post(test_helpers::set_downtime).delete(test_helpers::end_downtime),
+        )
         .route("/v1/test_helpers/test_clocks", post(test_clocks::create_test_clock).get(test_clocks::list_test_clocks))
         .route(
             "/v1/test_helpers/test_clocks/{test_clock}",

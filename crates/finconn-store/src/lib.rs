@@ -195,6 +195,10 @@ impl Objects for Db {
         data::list_transactions(&self.pool, scope, account, filter, page).await
     }
 
+    async fn institution_downtimes(&self, scope: &Scope) -> Result<Vec<finconn_core::scripted::Downtime>, StoreError> {
+        objects::institution_downtimes(&self.pool, scope).await
+    }
+
     async fn get_transaction(&self, scope: &Scope, id: &str) -> Result<Option<TransactionRecord>, StoreError> {
         data::get_transaction(&self.pool, scope, id).await
     }

@@ -183,3 +183,18 @@ pub(crate) async fn accounts_where(
         .map_err(db_err)?);
     rows.into_iter().map(|(v, d)| decode(&d, scope.clone(), v)).collect()
 }
+
+pub(crate) async fn institution_downtimes(
+    pools: &Pools,
+    scope: &Scope,
+) -> Result<Vec<finconn_core::scripted::Downtime>, StoreError> {
+    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT data FROM institution_downtimes WHERE account_id = $1 AND livemode = $2 ORDER BY institution_id"
+    )
+    .bind(&scope.account)
+    .bind(scope.livemode)
+    .fetch_all(p)
+    .await
+    .map_err(db_err)?);
+    rows.iter().map(|(d,)| from_json(d)).collect()
+}

@@ -310,6 +310,37 @@ pub(crate) async fn apply(conn: &mut Conn<'_>, w: &Write) -> Result<bool, StoreE
             });
             true
         }
+        Write::SetDowntime { scope, rec } => {
+            let data = to_json(rec)?;
+            on_conn!(conn, |c| sqlx::query(
+                "INSERT INTO institution_downtimes (account_id, livemode, institution_id, created, data) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, livemode, institution_id) \
+                 DO UPDATE SET created = excluded.created, data = excluded.data"
+            )
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(&rec.institution)
+            .bind(rec.created)
+            .bind(&data)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
+            true
+        }
+        Write::EndDowntime { scope, institution } => {
+            on_conn!(conn, |c| sqlx::query(
+                "DELETE FROM institution_downtimes WHERE account_id = $1 AND livemode = $2 AND institution_id = $3"
+            )
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(institution)
+            .execute(&mut *c)
+            .await
+            .map_err(db_err)?
+            .rows_affected());
+            true
+        }
         Write::Enqueue { scope, effects } => {
             let effects = crate::effects::of(effects)?;
             on_conn!(conn, |c| write_effects!(c, scope, effects));

@@ -120,3 +120,32 @@ def test_helpers_refuse_bad_parameters(tenant):
     with pytest.raises(stripe.InvalidRequestError) as e:
         helper(tenant, "fca_unknown", "balance", current=5)
     assert e.value.http_status == 404
+
+
+def institution_status(tenant, inst):
+    # stripe-python has no institutions service yet: the same request, raw.
+    resp = tenant.client.raw_request("get", f"/v1/financial_connections/institutions/{inst}")
+    return tenant.client.deserialize(resp, api_mode="V1").status
+
+
+def test_institution_downtime_shows_and_ends(tenant, other_tenant):
+    inst = "fcinst_TestInstitution"
+    path = f"/v1/test_helpers/financial_connections/institutions/{inst}/downtime"
+    down = tenant.client.deserialize(tenant.client.raw_request("post", path, kind="unscheduled"), api_mode="V1")
+    assert down.object == "financial_connections.institution" and down.status == "down"
+    assert institution_status(tenant, inst) == "down"
+    assert institution_status(other_tenant, inst) == "active"
+
+    customer = tenant.v1.customers.create(params={"email": "down@example.com"})
+    session = tenant.v1.financial_connections.sessions.create(
+        params={"account_holder": {"type": "customer", "customer": customer.id}, "permissions": ["balances"]}
+    )
+    with pytest.raises(stripe.InvalidRequestError) as e:
+        tenant.client.raw_request(
+            "post", f"/v1/test_helpers/financial_connections/sessions/{session.id}/complete", institution=inst
+        )
+    assert e.value.code == "institution_unavailable_unplanned"
+
+    up = tenant.client.deserialize(tenant.client.raw_request("delete", path), api_mode="V1")
+    assert up.status == "active"
+    assert institution_status(tenant, inst) == "active"

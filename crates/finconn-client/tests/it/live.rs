@@ -535,4 +535,11 @@ async fn scripted_accounts_through_the_typed_helpers() {
     )
     .unwrap();
     assert_eq!(verified.id, created.id);
+
+    let inst: finconn_client::InstitutionId = "fcinst_TestInstitution".parse().unwrap();
+    let down = helpers.set_downtime(&inst, finconn_client::params::Downtime::Unscheduled).await.unwrap();
+    assert_eq!(down.status, "down");
+    assert_eq!(client.institutions().retrieve(&inst).await.unwrap().status, "down");
+    let up = helpers.end_downtime(&inst).await.unwrap();
+    assert_eq!(up.status, "active");
 }

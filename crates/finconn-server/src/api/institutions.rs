@@ -49,7 +49,12 @@ pub async fn list_institutions(State(app): State<AppState>, ctx: Ctx) -> Result<
         Some((page?, expand))
     })?;
     let livemode = ctx.scope().livemode;
-    let all: Vec<Institution> = app.core.provider(livemode).map(|p| p.institutions()).unwrap_or_default();
+    // The key's mode's provider (live: its catalogue), with the tenant's test-helper downtimes applied.
+    let all: Vec<Institution> = if livemode {
+        app.core.provider(livemode).map(|p| p.institutions()).unwrap_or_default()
+    } else {
+        ctx.core.institutions(ctx.scope()).await?
+    };
     let position = |id: &str, param: &str| {
         all.iter()
             .position(|i| i.id == id)
@@ -84,10 +89,11 @@ pub async fn retrieve_institution(
 ) -> Result<Json<Value>, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let livemode = ctx.scope().livemode;
-    let inst = app
-        .core
-        .provider(livemode)
-        .and_then(|p| p.institution(&id))
-        .ok_or_else(|| ApiError::from(finconn_core::DomainError::not_found(OBJECT, &id, None)))?;
+    let inst = if livemode {
+        app.core.provider(livemode).and_then(|p| p.institution(&id))
+    } else {
+        ctx.core.institutions(ctx.scope()).await?.into_iter().find(|i| i.id == id)
+    }
+    .ok_or_else(|| ApiError::from(finconn_core::DomainError::not_found(OBJECT, &id, None)))?;
     expand::object(&ctx, to_wire(&inst, livemode), &expand, expand::NONE).await
 }

@@ -177,3 +177,28 @@ pub async fn resend_event(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value
     let event = ctx.core.resend_event(ctx.scope(), &id, &endpoint).await?;
     expand::object(&ctx, event, &expand, expand::NONE).await
 }
+
+/// `POST /v1/test_helpers/financial_connections/institutions/{institution}/downtime` (finconn extension):
+/// `kind` (`scheduled` with `until`, a unix time ahead; `unscheduled`; `error`). For this account's test
+/// mode only: the modal and the institutions API show the institution down; a scheduled downtime ends by
+/// itself at `until`. Answers the `financial_connections.institution` as it now is.
+pub async fn set_downtime(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    use finconn_core::scripted::DowntimeKind;
+    test_mode(&ctx)?;
+    let (kind, until, expand) = params::parse(&ctx.form, |root| {
+        let kind = root.required_enum("kind", DowntimeKind::VALUES, DowntimeKind::parse);
+        let until = root.integer("until", 0, 253_402_300_799).value();
+        Some((kind?, until, root.expand()))
+    })?;
+    let inst = ctx.core.set_downtime(ctx.scope(), &id, kind, until).await?;
+    expand::object(&ctx, super::institutions::to_wire(&inst, false), &expand, expand::NONE).await
+}
+
+/// `DELETE /v1/test_helpers/financial_connections/institutions/{institution}/downtime`: the institution is
+/// up again for this account's test mode.
+pub async fn end_downtime(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    test_mode(&ctx)?;
+    let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
+    let inst = ctx.core.end_downtime(ctx.scope(), &id).await?;
+    expand::object(&ctx, super::institutions::to_wire(&inst, false), &expand, expand::NONE).await
+}

@@ -133,4 +133,68 @@ async fn scripted_balance_and_transactions_appear_on_refresh(app: TestApp) {
     assert_eq!(nope.status, 404);
 }
 
-crate::on_both_backends!(refresh_outcomes_fail_hold_and_release, scripted_balance_and_transactions_appear_on_refresh);
+async fn institution_downtimes_show_for_the_tenant_and_end_on_schedule(app: TestApp) {
+    let inst = "fcinst_TestInstitution";
+    let path = format!("/v1/test_helpers/financial_connections/institutions/{inst}/downtime");
+    let status = |app: TestApp| async move {
+        app.get(&format!("/v1/financial_connections/institutions/{inst}")).await.ok()["status"].clone()
+    };
+    assert_eq!(status(app.with_key(&app.key)).await, "active");
+
+    let r = app.post(&path, &[("kind", "unscheduled")]).await.ok();
+    assert_eq!((r["object"].as_str(), r["status"].as_str()), (Some("financial_connections.institution"), Some("down")));
+    assert_eq!(status(app.with_key(&app.key)).await, "down");
+    let listed = app.get("/v1/financial_connections/institutions?limit=100").await.ok();
+    let entry = listed["data"].as_array().unwrap().iter().find(|i| i["id"] == inst).unwrap().clone();
+    assert_eq!(entry["status"], "down");
+    // The link flow refuses it as Stripe.js's down banks are refused.
+    let s = app.customer_session(&[]).await;
+    let done = app
+        .post(
+            &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", s["id"].as_str().unwrap()),
+            &[("institution", inst)],
+        )
+        .await;
+    assert_eq!(done.status, 400, "{}", done.body);
+    assert_eq!(done.error("code"), "institution_unavailable_unplanned");
+    // Another tenant's sandbox is untouched.
+    let other = app.with_key(&crate::helpers::random_key());
+    assert_eq!(status(other).await, "active");
+
+    // Scheduled: down until `until`, then up by itself.
+    let now = finconn_core::Clock::now(&*app.clock);
+    let until = (now + 3600).to_string();
+    app.post(&path, &[("kind", "scheduled"), ("until", until.as_str())]).await.ok();
+    let done = app
+        .post(
+            &format!("/v1/test_helpers/financial_connections/sessions/{}/complete", s["id"].as_str().unwrap()),
+            &[("institution", inst)],
+        )
+        .await;
+    assert_eq!(done.error("code"), "institution_unavailable_planned");
+    app.clock.advance(3600);
+    assert_eq!(status(app.with_key(&app.key)).await, "active", "over at `until`");
+
+    app.post(&path, &[("kind", "error")]).await.ok();
+    assert_eq!(status(app.with_key(&app.key)).await, "degraded");
+    let ended = app.delete(&path).await.ok();
+    assert_eq!(ended["status"], "active");
+    assert_eq!(status(app.with_key(&app.key)).await, "active");
+
+    let no_until = app.post(&path, &[("kind", "scheduled")]).await;
+    assert_eq!((no_until.status, no_until.error("param").as_str()), (400, Some("until")));
+    let past = app.post(&path, &[("kind", "scheduled"), ("until", "1000")]).await;
+    assert_eq!(past.error("param"), "until");
+    let bad = app.post(&path, &[("kind", "sometimes")]).await;
+    assert_eq!(bad.error("param"), "kind");
+    let unknown = app
+        .post("/v1/test_helpers/financial_connections/institutions/fcinst_nope/downtime", &[("kind", "error")])
+        .await;
+    assert_eq!(unknown.status, 404);
+}
+
+crate::on_both_backends!(
+    refresh_outcomes_fail_hold_and_release,
+    scripted_balance_and_transactions_appear_on_refresh,
+    institution_downtimes_show_for_the_tenant_and_end_on_schedule,
+);

@@ -1,0 +1,9 @@
+-- Test mode: an institution a tenant's test helper took down (`…/institutions/{institution}/downtime`).
+CREATE TABLE institution_downtimes (
+    account_id TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    institution_id TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (account_id, livemode, institution_id)
+);
