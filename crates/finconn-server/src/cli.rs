@@ -1,5 +1,6 @@
-//! `finconn listen` and `finconn trigger`: local webhook development, as the Stripe CLI offers it.
-//! Both talk to a running finconn over its public API with a test secret key.
+//! `finconn listen` and `finconn trigger`: local webhook development, as the Stripe CLI offers it; and
+//! `finconn sandbox …`, the account-scripting test helpers from the shell. All talk to a running finconn
+//! over its public API with a test secret key.
 
 use std::time::Duration;
 
@@ -51,6 +52,11 @@ impl Api {
             bail!("{method} {path}: {status}: {message}");
         }
         Ok(body)
+    }
+
+    /// One API request; a non-2xx answer is an error carrying Stripe's message.
+    pub async fn request(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+        self.call(method, path, form).await
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {

@@ -62,6 +62,17 @@ enum Command {
         #[arg(long, env = "FINCONN_API_BASE", default_value = "http://127.0.0.1:8420")]
         api_base: String,
     },
+    /// Script a test-mode account or institution through the sandbox test helpers.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+        /// A test secret key (sk_test_…). Env: FINCONN_API_KEY.
+        #[arg(long, env = "FINCONN_API_KEY", global = true)]
+        api_key: Option<String>,
+        /// The finconn server. Env: FINCONN_API_BASE.
+        #[arg(long, env = "FINCONN_API_BASE", default_value = "http://127.0.0.1:8420", global = true)]
+        api_base: String,
+    },
     /// Cause an event in test mode by creating the objects behind it (like `stripe trigger`).
     Trigger {
         /// The event type, e.g. financial_connections.account.created.
@@ -70,6 +81,69 @@ enum Command {
         api_key: String,
         #[arg(long, env = "FINCONN_API_BASE", default_value = "http://127.0.0.1:8420")]
         api_base: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Add a transaction the account's institution lists from its next transaction refresh on.
+    PostTransaction {
+        /// The linked account (fca_…).
+        account: String,
+        /// Minor units; negative for money leaving the account.
+        #[arg(long, allow_hyphen_values = true)]
+        amount: i64,
+        #[arg(long)]
+        description: String,
+        /// Add it pending (default: posted).
+        #[arg(long)]
+        pending: bool,
+        /// Unix time (default: now).
+        #[arg(long)]
+        transacted_at: Option<i64>,
+    },
+    /// A pending transaction added with post-transaction posts (or, with --void, is voided).
+    SettleTransaction {
+        account: String,
+        transaction: String,
+        #[arg(long)]
+        void: bool,
+    },
+    /// The account's next refreshes of a feature end so: succeeded, failed or pending (held).
+    RefreshOutcome {
+        account: String,
+        /// balance, ownership or transactions.
+        #[arg(long)]
+        feature: String,
+        /// succeeded, failed or pending.
+        #[arg(long)]
+        outcome: String,
+    },
+    /// The balance the account's institution reports from its next balance refresh on (minor units).
+    SetBalance {
+        account: String,
+        #[arg(long, allow_hyphen_values = true)]
+        current: i64,
+        #[arg(long, allow_hyphen_values = true)]
+        available: Option<i64>,
+    },
+    /// Take a sandbox institution down for this account's test mode (scheduled needs --until).
+    Downtime {
+        institution: String,
+        /// scheduled, unscheduled or error.
+        #[arg(long)]
+        kind: String,
+        /// Unix time the scheduled downtime ends.
+        #[arg(long)]
+        until: Option<i64>,
+    },
+    /// End a downtime started with `finconn sandbox downtime`.
+    EndDowntime { institution: String },
+    /// Deliver an event again to one webhook endpoint.
+    Resend {
+        event: String,
+        #[arg(long)]
+        webhook_endpoint: String,
     },
 }
 
@@ -181,6 +255,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen { forward_to, events, api_key, api_base } => {
             let api = finconn_server::cli::Api::new(&api_base, &api_key)?;
             finconn_server::cli::listen(&api, &forward_to, &events).await
+        }
+        Command::Sandbox { command, api_key, api_base } => {
+            let key = api_key.ok_or_else(|| anyhow::anyhow!("give --api-key (or FINCONN_API_KEY): a sk_test_ key"))?;
+            let api = finconn_server::cli::Api::new(&api_base, &key)?;
+            let helpers = "/v1/test_helpers/financial_connections";
+            let (method, path, form): (reqwest::Method, String, Vec<(&str, String)>) = match command {
+                SandboxCommand::PostTransaction { account, amount, description, pending, transacted_at } => {
+                    let mut form = vec![
+                        ("amount", amount.to_string()),
+                        ("description", description),
+                        ("status", if pending { "pending" } else { "posted" }.to_owned()),
+                    ];
+                    form.extend(transacted_at.map(|t| ("transacted_at", t.to_string())));
+                    (reqwest::Method::POST, format!("{helpers}/accounts/{account}/transactions"), form)
+                }
+                SandboxCommand::SettleTransaction { account, transaction, void } => {
+                    let to = if void { "void" } else { "post" };
+                    (reqwest::Method::POST, format!("{helpers}/accounts/{account}/transactions/{transaction}/{to}"), vec![])
+                }
+                SandboxCommand::RefreshOutcome { account, feature, outcome } => (
+                    reqwest::Method::POST,
+                    format!("{helpers}/accounts/{account}/refresh_outcome"),
+                    vec![("feature", feature), ("outcome", outcome)],
+                ),
+                SandboxCommand::SetBalance { account, current, available } => {
+                    let mut form = vec![("current", current.to_string())];
+                    form.extend(available.map(|a| ("available", a.to_string())));
+                    (reqwest::Method::POST, format!("{helpers}/accounts/{account}/balance"), form)
+                }
+                SandboxCommand::Downtime { institution, kind, until } => {
+                    let mut form = vec![("kind", kind)];
+                    form.extend(until.map(|u| ("until", u.to_string())));
+                    (reqwest::Method::POST, format!("{helpers}/institutions/{institution}/downtime"), form)
+                }
+                SandboxCommand::EndDowntime { institution } => {
+                    (reqwest::Method::DELETE, format!("{helpers}/institutions/{institution}/downtime"), vec![])
+                }
+                SandboxCommand::Resend { event, webhook_endpoint } => (
+                    reqwest::Method::POST,
+                    format!("/v1/test_helpers/events/{event}/resend"),
+                    vec![("webhook_endpoint", webhook_endpoint)],
+                ),
+            };
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let answer = api.request(method, &path, &form).await?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(())
         }
         Command::Trigger { event, api_key, api_base } => {
             let api = finconn_server::cli::Api::new(&api_base, &api_key)?;

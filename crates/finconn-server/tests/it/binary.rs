@@ -325,3 +325,98 @@ async fn keys_show_publishable_prints_the_derived_publishable_key() {
     let bad = Command::new(BIN).args(["keys", "show-publishable", "pk_test_abc"]).output().await.unwrap();
     assert!(!bad.status.success());
 }
+
+/// `finconn sandbox post-transaction` adds a transaction that the account's next refresh lists;
+/// `settle-transaction` posts it; a refused call exits non-zero with Stripe's message.
+#[tokio::test]
+async fn sandbox_commands_script_an_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, addr, _lines) = start(dir.path()).await;
+    let base = format!("http://{addr}");
+    let key = format!("sk_test_{}", finconn_core::ids::random_base62(20));
+    let http = reqwest::Client::new();
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let (http, base, key) = (http.clone(), base.clone(), key.clone());
+        async move {
+            let r = http.post(format!("{base}{path}")).bearer_auth(&key).form(&form).send().await.unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let cus = post("/v1/customers".into(), vec![]).await;
+    let s = post(
+        "/v1/financial_connections/sessions".into(),
+        vec![
+            ("account_holder[type]", "customer".into()),
+            ("account_holder[customer]", cus["id"].as_str().unwrap().into()),
+            ("permissions[]", "transactions".into()),
+        ],
+    )
+    .await;
+    let done = post(
+        format!("/v1/test_helpers/financial_connections/sessions/{}/complete", s["id"].as_str().unwrap()),
+        vec![("institution", "fcinst_TestInstitution".into()), ("accounts[]", "Success".into())],
+    )
+    .await;
+    let acct = done["accounts"]["data"][0]["id"].as_str().unwrap().to_owned();
+
+    let run = |args: Vec<String>| {
+        let (key, base) = (key.clone(), base.clone());
+        async move {
+            Command::new(BIN)
+                .arg("sandbox")
+                .args(&args)
+                .args(["--api-key", &key, "--api-base", &base])
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let out = run(vec![
+        "post-transaction".into(),
+        acct.clone(),
+        "--amount".into(),
+        "-2500".into(),
+        "--description".into(),
+        "BOOKS".into(),
+        "--pending".into(),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let txn: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((txn["amount"].as_i64(), txn["status"].as_str()), (Some(-2500), Some("pending")));
+    let txn_id = txn["id"].as_str().unwrap().to_owned();
+
+    let out = run(vec!["settle-transaction".into(), acct.clone(), txn_id.clone()]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    post(format!("/v1/financial_connections/accounts/{acct}/refresh"), vec![("features[]", "transactions".into())])
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = http
+            .get(format!("{base}/v1/financial_connections/transactions/{txn_id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        if r.status().is_success() {
+            let t: serde_json::Value = r.json().await.unwrap();
+            assert_eq!((t["status"].as_str(), t["description"].as_str()), (Some("posted"), Some("BOOKS")));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the refresh never listed the transaction");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let refused = run(vec!["settle-transaction".into(), acct.clone(), txn_id.clone(), "--void".into()]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only a pending transaction can change status"));
+    let out =
+        run(vec!["downtime".into(), "fcinst_TestInstitution".into(), "--kind".into(), "unscheduled".into()]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let inst: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(inst["status"], "down");
+    let out = run(vec!["end-downtime".into(), "fcinst_TestInstitution".into()]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    sigterm(&server);
+}
