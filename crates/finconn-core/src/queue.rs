@@ -23,6 +23,18 @@ impl Finconn {
         Ok(self.store.finish_job(scope, job, outcome).await?)
     }
 
+    /// Jobs due now and how long the oldest has waited, in seconds (metrics).
+    pub async fn queue_depth(&self) -> Result<(i64, i64), DomainError> {
+        let now = self.now();
+        let (due, oldest) = self.store.due_jobs(now).await?;
+        Ok((due, oldest.map_or(0, |t| (now - t).max(0))))
+    }
+
+    /// The database pool: (connections open, of them idle).
+    pub fn pool_usage(&self) -> (u32, u32) {
+        self.store.pool_usage()
+    }
+
     /// Forgets idempotency keys stored before `before`.
     pub async fn prune_idempotency_keys(&self, before: i64) -> Result<u64, DomainError> {
         Ok(self.store.prune_idempotency_keys(before).await?)

@@ -455,6 +455,8 @@ pub trait Jobs: Send + Sync + 'static {
         attempts: i64,
         next: Option<NewJob>,
     ) -> Result<(), StoreError>;
+    /// Unfinished jobs due at `now` (waiting or running) and the oldest one's `run_at` (metrics).
+    async fn due_jobs(&self, now: i64) -> Result<(i64, Option<i64>), StoreError>;
     /// How many jobs exist and how many of them ever ran more than once (for tests and metrics).
     async fn job_counts(&self) -> Result<(i64, i64), StoreError>;
     /// Makes the clock's jobs due up to `up_to` claimable, and says how many of them are unfinished.
@@ -485,6 +487,8 @@ pub trait Upkeep: Send + Sync + 'static {
 /// The database itself: units of work committed whole, stored idempotency keys, health.
 #[async_trait]
 pub trait Database: Send + Sync + 'static {
+    /// Connections the pool holds open, and how many of them are idle (SQLite: the readers' pool).
+    fn pool_usage(&self) -> (u32, u32);
     /// Which backend, for start-up messages ("sqlite", "postgres").
     fn backend(&self) -> &'static str;
     /// Writes a whole unit of work in one transaction, or nothing.

@@ -51,6 +51,8 @@ pub struct Config {
     pub simplefin_servers: Vec<(String, String)>,
     /// Test mode may send webhooks to private networks (10/8, 172.16/12, 192.168/16, fc00::/7).
     pub webhook_allow_private: bool,
+    /// `GET /metrics` requires `Authorization: Bearer <token>`; `None`: it answers loopback clients only.
+    pub metrics_token: Option<String>,
     /// Requests per second per key, for reads and for writes each (bursts of one second's worth); 0: off.
     pub rate_limit_per_second: u32,
     /// PostgreSQL: connections per process (SQLite: readers; its one writer comes in addition).
@@ -137,6 +139,7 @@ impl Default for Config {
             simplefin_bridge: true,
             simplefin_servers: Vec::new(),
             webhook_allow_private: false,
+            metrics_token: None,
             rate_limit_per_second: 1000,
             database_max_connections: 16,
             header_read_timeout: Duration::from_secs(20),
@@ -173,6 +176,7 @@ struct FileConfig {
     simplefin_bridge: Option<bool>,
     simplefin_servers: Option<Vec<SimplefinServer>>,
     webhook_allow_private: Option<bool>,
+    metrics_token: Option<String>,
     rate_limit_per_second: Option<u32>,
     database_max_connections: Option<u32>,
     header_read_timeout_seconds: Option<u64>,
@@ -400,6 +404,10 @@ impl Config {
             })?;
         } else if let Some(b) = file.webhook_allow_private {
             c.webhook_allow_private = b;
+        }
+        c.metrics_token = env("FINCONN_METRICS_TOKEN").or(file.metrics_token).filter(|t| !t.is_empty());
+        if c.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(invalid("metrics_token (FINCONN_METRICS_TOKEN)", "use at least 16 characters"));
         }
         match env("FINCONN_RATE_LIMIT_PER_SECOND") {
             Some(v) => {

@@ -45,7 +45,9 @@ fn run_job<'a>(app: &'a AppState, job: &'a Job) -> BoxedRun<'a> {
             JobKind::DeliverWebhook { delivery } => deliver(app, job, *delivery).await,
             JobKind::AdvanceTestClock { clock } => advance(app, job, clock).await,
             JobKind::SyncConnection { connection } => {
-                app.core.sync_connection(job, connection).await?;
+                let synced = app.core.sync_connection(job, connection).await;
+                crate::metrics::refresh("connector", "sync", synced.is_ok());
+                synced?;
                 // Its events' fan-out and any follow-up sync are due now.
                 app.jobs.notify_one();
                 Ok(())
@@ -148,6 +150,11 @@ async fn deliver(app: &AppState, job: &Job, delivery: i64) -> Result<(), finconn
         Err(_) => AttemptResult { status_code: None, latency_ms, error: Some("could not deliver".to_owned()) },
     };
     let status = app.core.finish_delivery(job, &out, result, t).await?;
+    crate::metrics::delivery(match status {
+        finconn_core::model::DeliveryStatus::Succeeded => "succeeded",
+        finconn_core::model::DeliveryStatus::Failed => "failed",
+        finconn_core::model::DeliveryStatus::Pending => "retrying",
+    });
     if status == finconn_core::model::DeliveryStatus::Failed {
         tracing::warn!(endpoint = %out.delivery.endpoint, event = %out.delivery.event, "webhook endpoint failing: gave up after three days of retries");
     }
@@ -190,6 +197,13 @@ async fn fetch(app: &AppState, job: &Job) -> Result<(), finconn_core::DomainErro
             }
         }
     };
+    let provider = if job.scope.livemode { "live" } else { "sandbox" };
+    match &fetched {
+        Fetched::Nothing => {}
+        Fetched::Balance(r) => crate::metrics::refresh(provider, "balance", r.is_ok()),
+        Fetched::Owners(r) => crate::metrics::refresh(provider, "ownership", r.is_ok()),
+        Fetched::Transactions(r) => crate::metrics::refresh(provider, "transactions", r.is_ok()),
+    }
     app.core.finish_job(job, fetched).await
 }
 

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod jobs;
 pub mod json;
 pub mod link;
+pub mod metrics;
 pub mod ratelimit;
 pub mod router;
 pub mod startup;

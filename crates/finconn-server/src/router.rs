@@ -14,6 +14,8 @@ use crate::startup::AppState;
 use crate::telemetry;
 
 pub fn router(app: AppState) -> Router {
+    // The metrics recorder is installed before the first request is counted.
+    crate::metrics::handle();
     let v1 = Router::new()
         .route("/v1/customers", post(customers::create_customer).get(customers::list_customers))
         // Stripe's customer search is outside the Financial Connections contract: an unknown URL, not a
@@ -87,11 +89,14 @@ pub fn router(app: AppState) -> Router {
             get(test_clocks::retrieve_test_clock).delete(test_clocks::delete_test_clock),
         )
         .route("/v1/test_helpers/test_clocks/{test_clock}/advance", post(test_clocks::advance_test_clock))
-        .route_layer(middleware::from_fn_with_state(app.clone(), api_context));
+        .route_layer(middleware::from_fn_with_state(app.clone(), api_context))
+        // Outside the context layer: refused requests (401, 400) are counted too.
+        .route_layer(middleware::from_fn(crate::metrics::track));
 
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::endpoint))
         .merge(v1)
         .merge(crate::link::routes())
         .fallback(unrecognized)

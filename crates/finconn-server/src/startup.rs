@@ -439,7 +439,7 @@ async fn accept_loop(
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             () = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(s) => s,
                 Err(e) => {
@@ -452,7 +452,13 @@ async fn accept_loop(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // The peer address, for what only loopback clients may see (`/metrics` without a token).
+        let routed =
+            tower::ServiceExt::map_request(router.clone(), move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                req
+            });
+        let service = hyper_util::service::TowerToHyperService::new(routed);
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)

@@ -470,6 +470,17 @@ pub(crate) async fn job_counts(pools: &Pools) -> Result<(i64, i64), StoreError> 
     Ok(row)
 }
 
+pub(crate) async fn due_jobs(pools: &Pools, now: i64) -> Result<(i64, Option<i64>), StoreError> {
+    let row: (i64, Option<i64>) = on_pool!(pools, read, |p| sqlx::query_as(
+        "SELECT COUNT(*), MIN(run_at) FROM jobs WHERE done_at IS NULL AND run_at <= $1"
+    )
+    .bind(now)
+    .fetch_one(p)
+    .await
+    .map_err(db_err)?);
+    Ok(row)
+}
+
 pub(crate) async fn prune_jobs(pools: &Pools, before: i64) -> Result<u64, StoreError> {
     on_pool!(pools, write, |p| sqlx::query("DELETE FROM jobs WHERE done_at IS NOT NULL AND done_at < $1")
         .bind(before)

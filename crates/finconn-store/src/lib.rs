@@ -332,6 +332,10 @@ impl Jobs for Db {
         data::finish_job(&self.pool, scope, job, outcome).await
     }
 
+    async fn due_jobs(&self, now: i64) -> Result<(i64, Option<i64>), StoreError> {
+        data::due_jobs(&self.pool, now).await
+    }
+
     async fn job_counts(&self) -> Result<(i64, i64), StoreError> {
         data::job_counts(&self.pool).await
     }
@@ -374,6 +378,10 @@ impl Upkeep for Db {
 
 #[async_trait]
 impl Database for Db {
+    fn pool_usage(&self) -> (u32, u32) {
+        self.pool.usage()
+    }
+
     fn backend(&self) -> &'static str {
         self.pool.backend().name()
     }

@@ -169,6 +169,14 @@ impl Pools {
         }
     }
 
+    pub(crate) fn usage(&self) -> (u32, u32) {
+        let of = |size: u32, idle: usize| (size, u32::try_from(idle).unwrap_or(u32::MAX));
+        match self {
+            Pools::Sqlite { read, .. } => of(read.size(), read.num_idle()),
+            Pools::Postgres { pool, .. } => of(pool.size(), pool.num_idle()),
+        }
+    }
+
     pub(crate) fn describe(&self) -> String {
         match self {
             Pools::Sqlite { describe, .. } | Pools::Postgres { describe, .. } => describe.clone(),

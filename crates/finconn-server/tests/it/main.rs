@@ -12,6 +12,7 @@ mod enablebanking;
 mod idempotency;
 mod link;
 mod live;
+mod metrics;
 mod param_errors;
 mod protocol;
 mod relink;
