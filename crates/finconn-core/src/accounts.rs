@@ -165,7 +165,7 @@ impl LinkedAccountRecord {
         }
     }
 
-    fn refresh_state(&self, f: Feature) -> Option<(RefreshStatus, Option<i64>)> {
+    pub(crate) fn refresh_state(&self, f: Feature) -> Option<(RefreshStatus, Option<i64>)> {
         match f {
             Feature::Balance => self.balance_refresh.as_ref().map(|r| (r.status, r.next_refresh_available_at)),
             Feature::Ownership => self.ownership_refresh.as_ref().map(|r| (r.status, r.next_refresh_available_at)),

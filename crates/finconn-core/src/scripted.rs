@@ -146,23 +146,17 @@ fn test_only(scope: &Scope) -> Result<(), DomainError> {
 
 /// The job that runs a refresh of `f` now, if one is pending (a refresh held by `pending`).
 fn rerun(rec: &LinkedAccountRecord, f: Feature, now: i64) -> Option<NewJob> {
+    if !matches!(rec.refresh_state(f), Some((RefreshStatus::Pending, _))) {
+        return None;
+    }
+    let account = rec.id.clone();
     let kind = match f {
-        Feature::Balance => rec
-            .balance_refresh
-            .as_ref()
-            .filter(|r| r.status == RefreshStatus::Pending)
-            .map(|_| JobKind::RefreshBalance { account: rec.id.clone() }),
-        Feature::Ownership => rec
-            .ownership_refresh
-            .as_ref()
-            .filter(|r| r.status == RefreshStatus::Pending)
-            .map(|_| JobKind::RefreshOwnership { account: rec.id.clone() }),
-        Feature::Transactions => rec
-            .transaction_refresh
-            .as_ref()
-            .filter(|r| r.status == RefreshStatus::Pending)
-            .map(|r| JobKind::RefreshTransactions { account: rec.id.clone(), refresh: r.id.clone() }),
-    }?;
+        Feature::Balance => JobKind::RefreshBalance { account },
+        Feature::Ownership => JobKind::RefreshOwnership { account },
+        Feature::Transactions => {
+            JobKind::RefreshTransactions { account, refresh: rec.transaction_refresh.as_ref()?.id.clone() }
+        }
+    };
     Some(NewJob { kind, run_at: now, test_clock: rec.test_clock.clone() })
 }
 
