@@ -20,6 +20,7 @@ use finconn_core::provider::{
 use finconn_types::{AccountSubcategory, Permission};
 
 use crate::sandbox::Sandbox;
+use crate::scenario::AccountFile;
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -51,7 +52,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 /// FNV-1a over the strings (each followed by a 0xff separator, which never occurs in UTF-8), then mixed.
-fn hash_strs(parts: &[&str]) -> u64 {
+pub(crate) fn hash_strs(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for &b in part.as_bytes().iter().chain(&[0xff]) {
@@ -68,10 +69,10 @@ fn derive(key: u64, parts: &[u64]) -> u64 {
 }
 
 /// splitmix64.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(key: u64, parts: &[u64]) -> Self {
+    pub(crate) fn new(key: u64, parts: &[u64]) -> Self {
         Rng(derive(key, parts))
     }
 
@@ -81,12 +82,12 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n > 0`; the modulo bias is irrelevant here).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
     /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+    pub(crate) fn range(&mut self, lo: i64, hi: i64) -> i64 {
         lo + self.below(hi.abs_diff(lo) + 1) as i64
     }
 
@@ -349,8 +350,13 @@ impl Feature {
 struct Target<'a> {
     seed: &'a str,
     name: &'a str,
+    institution_id: &'a str,
     profile: Profile,
     region: &'static Region,
+    /// What its sandbox-data file says (empty for generated data).
+    file: std::sync::Arc<AccountFile>,
+    /// The file's currency, or the institution's country's.
+    currency: String,
 }
 
 impl Target<'_> {
@@ -394,7 +400,22 @@ impl Sandbox {
             return Err(refused(format!("{name} could not return the data of {} (a simulated failure)", a.name)));
         }
         let region = if inst.countries.iter().any(|c| c == "CA") { &CA } else { &US };
-        Ok(Target { seed: account.seed, name: account.account_name, profile: profile(a), region })
+        let index = entry.accounts.iter().position(|x| x.name == a.name).unwrap_or_default();
+        let file = entry.data.get(index).cloned().unwrap_or_default();
+        let currency = match &file.currency {
+            Some(c) => c.clone(),
+            None if inst.countries.iter().any(|c| c == "CA" || c == "US") => region.currency.to_owned(),
+            None => crate::scenario::default_currency(&inst.countries).to_owned(),
+        };
+        Ok(Target {
+            seed: account.seed,
+            name: account.account_name,
+            institution_id: account.institution_id,
+            profile: profile(a),
+            region,
+            file,
+            currency,
+        })
     }
 }
 
@@ -817,7 +838,7 @@ fn transactions_between(t: &Target, from: i64, now: i64) -> Vec<TransactionData>
                 TransactionData {
                     provider_id: format!("sbxtxn_{id:016x}"),
                     amount: draft.amount,
-                    currency: t.region.currency.to_owned(),
+                    currency: t.currency.clone(),
                     description: draft.description,
                     transacted_at: at,
                     status,
@@ -860,7 +881,7 @@ fn balance(t: &Target, now: i64) -> BalanceData {
             BalanceKind::Cash { current: today - pending_debits, available: Some(today) }
         }
     };
-    BalanceData { as_of: now - now.rem_euclid(HOUR), currency: t.region.currency.to_owned(), kind }
+    BalanceData { as_of: now - now.rem_euclid(HOUR), currency: t.currency.clone(), kind }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -946,16 +967,36 @@ fn owners(t: &Target) -> Vec<OwnerData> {
 #[async_trait::async_trait]
 impl AccountData for Sandbox {
     async fn balance(&self, account: AccountRef<'_>, now: i64) -> Result<BalanceData, FetchError> {
-        Ok(balance(&self.target(&account, Feature::Balances)?, now))
+        let t = self.target(&account, Feature::Balances)?;
+        Ok(match &t.file.balance {
+            Some(b) => BalanceData {
+                as_of: now - now.rem_euclid(HOUR),
+                currency: t.currency.clone(),
+                kind: if matches!(t.profile, Profile::CreditCard | Profile::LineOfCredit | Profile::Mortgage) {
+                    BalanceKind::Credit { current: b.current, used: b.used }
+                } else {
+                    BalanceKind::Cash { current: b.current, available: b.available }
+                },
+            },
+            None => balance(&t, now),
+        })
     }
 
     async fn owners(&self, account: AccountRef<'_>, _now: i64) -> Result<Vec<OwnerData>, FetchError> {
-        Ok(owners(&self.target(&account, Feature::Ownership)?))
+        let t = self.target(&account, Feature::Ownership)?;
+        Ok(match &t.file.owners {
+            Some(o) => o.clone(),
+            None => owners(&t),
+        })
     }
 
+    /// Generated accounts: the last 180 days. Accounts whose file gives transactions: all of them, up to `now`.
     async fn transactions(&self, account: AccountRef<'_>, now: i64) -> Result<Vec<TransactionData>, FetchError> {
-        let target = self.target(&account, Feature::Transactions)?;
-        Ok(transactions_between(&target, now - HISTORY_DAYS * DAY, now))
+        let t = self.target(&account, Feature::Transactions)?;
+        if t.file.has_transactions() {
+            return Ok(crate::scenario::series::transactions(t.institution_id, t.name, &t.file, &t.currency, now));
+        }
+        Ok(transactions_between(&t, now - HISTORY_DAYS * DAY, now))
     }
 }
 

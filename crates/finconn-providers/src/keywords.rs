@@ -94,10 +94,19 @@ pub(crate) fn login(institution: &str, username: &str, password: &str) -> LoginO
     }
 }
 
+/// What a wrong one-time code says.
+pub const WRONG_CODE: &str = "The code you entered is incorrect. Enter the 6-digit code.";
+
+/// Whether `answer` is a one-time code: six digits (spaces around allowed).
+pub(crate) fn is_six_digits(answer: &str) -> bool {
+    let given = answer.trim();
+    given.len() == 6 && given.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// What a wrong answer to `challenge` says.
 fn wrong_answer(challenge: &Challenge) -> &'static str {
     match challenge {
-        Challenge::Code { .. } => "The code you entered is incorrect. Enter the 6-digit code.",
+        Challenge::Code { .. } => WRONG_CODE,
         Challenge::Confirm { .. } => "The login has not been approved yet. Approve it, then confirm.",
         Challenge::Question { .. } => "The answer you entered is incorrect.",
         Challenge::Options { .. } => "Choose one of the options.",
@@ -121,7 +130,7 @@ pub(crate) fn answer(institution: &str, challenge: &Challenge, answer: &str) -> 
         None => {}
     }
     let right = match challenge {
-        Challenge::Code { .. } => given.len() == 6 && given.bytes().all(|b| b.is_ascii_digit()),
+        Challenge::Code { .. } => is_six_digits(given),
         Challenge::Confirm { .. } => given.eq_ignore_ascii_case(CONFIRM_ANSWER),
         Challenge::Question { .. } => given.eq_ignore_ascii_case(SECURITY_ANSWER),
         Challenge::Options { options, .. } => {

@@ -1,18 +1,18 @@
 #![doc = include_str!("../README.md")]
 
 pub mod calendar;
-mod catalogue;
 mod data;
 pub mod enablebanking;
 pub mod keywords;
 mod markdown;
 pub mod outbound;
 mod sandbox;
+pub mod scenario;
 pub mod simplefin;
 
-pub use catalogue::{CatalogueError, CATALOGUE_TOML, CATALOGUE_VERSION};
 pub use data::{HISTORY_DAYS, MANUAL_ENTRY_PREFIX};
 pub use sandbox::{codes, Sandbox};
+pub use scenario::{SandboxDataError, Summary, CATALOGUE_TOML, CATALOGUE_VERSION};
 
 impl Sandbox {
     /// The institutions and their accounts as Markdown tables.

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use finconn_core::provider::{InstitutionStatus, LoginKind};
 
-use crate::catalogue::CredentialRules;
 use crate::sandbox::Sandbox;
+use crate::scenario::CredentialRules;
 
 /// A table cell: pipes escaped, line breaks flattened.
 fn cell(s: &str) -> String {
@@ -29,12 +29,13 @@ pub(crate) fn render(sandbox: &Sandbox) -> String {
     let mut out = String::new();
     out.push_str("| institution | id | countries | login | status | featured | from |\n");
     out.push_str("|---|---|---|---|---|---|---|\n");
-    for e in sandbox.entries() {
+    for e in sandbox.catalog().iter() {
         let i = &e.institution;
         let login = match (i.login, e.rules) {
             (LoginKind::None, _) => "none (Stripe's: no credentials)",
             (LoginKind::OAuth, _) => "OAuth (simulated authorization page)",
             (LoginKind::Credentials, Some(CredentialRules::SandboxKeywords)) => "username and password: test keywords",
+            (LoginKind::Credentials, Some(CredentialRules::Mfa)) => "username and password, then a 6-digit code",
             (LoginKind::Credentials, _) => "username and password: any",
             (LoginKind::SetupToken, _) => "a SimpleFIN setup token",
         };
@@ -56,10 +57,10 @@ pub(crate) fn render(sandbox: &Sandbox) -> String {
             if STRIPES.contains(&i.id.as_str()) { "Stripe's guide" } else { "finconn's extra" }
         );
     }
-    for e in sandbox.entries() {
+    for e in sandbox.catalog().iter() {
         let i = &e.institution;
         let _ = write!(out, "\n**{}** (`{}`)\n\n", cell(&i.name), i.id);
-        if let Some(from) = &e.accounts_from {
+        if let Some((_, from)) = &e.accounts_from {
             let _ = writeln!(out, "The same accounts as {}.", cell(from));
             continue;
         }
@@ -93,7 +94,7 @@ mod tests {
     fn every_institution_and_account_is_rendered() {
         let s = Sandbox::load().unwrap();
         let md = render(&s);
-        for e in s.entries() {
+        for e in s.catalog().iter() {
             assert!(md.contains(&format!("**{}** (`{}`)", e.institution.name, e.institution.id)));
             for a in &e.accounts {
                 if e.accounts_from.is_none() {

@@ -4,8 +4,11 @@ use finconn_core::provider::{
     Challenge, Institution, InstitutionAccount, InstitutionStatus, LoginKind, LoginOutcome, Provider,
 };
 
-use crate::catalogue::{self, CatalogueError, CredentialRules, Entry};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
 use crate::keywords;
+use crate::scenario::{self, Catalog, CredentialRules, Entry, SandboxDataError, Summary};
 
 /// Stripe.js error codes a login can end with.
 pub mod codes {
@@ -15,31 +18,66 @@ pub mod codes {
     pub const UNEXPECTED_ERROR: &str = "unexpected_error";
 }
 
-/// The sandbox: every institution of the embedded catalogue, in catalogue order.
-#[derive(Clone, Debug)]
+/// The sandbox: every institution of the built-in catalogue and of the sandbox data files, in file order.
+/// [`Sandbox::reload`] swaps them whole (SIGHUP): a request sees the old set or the new one, never a mix.
+#[derive(Debug)]
 pub struct Sandbox {
-    entries: Vec<Entry>,
+    catalog: RwLock<Catalog>,
+    /// Where it was loaded from, for reloads.
+    builtin: bool,
+    files: Vec<PathBuf>,
 }
 
 impl Sandbox {
     /// The sandbox of the catalogue compiled into this crate (`sandbox/institutions.toml`).
-    pub fn load() -> Result<Self, CatalogueError> {
-        Self::from_toml(catalogue::CATALOGUE_TOML)
+    pub fn load() -> Result<Self, SandboxDataError> {
+        Self::from_files(true, &[])
     }
 
-    /// A sandbox from another catalogue in the same format (for tests and experiments).
-    pub fn from_toml(text: &str) -> Result<Self, CatalogueError> {
-        Ok(Self { entries: catalogue::parse(text)? })
+    /// The built-in catalogue (unless `builtin` is false) and then `files` (TOML or JSON sandbox data).
+    pub fn from_files(builtin: bool, files: &[PathBuf]) -> Result<Self, SandboxDataError> {
+        let entries = scenario::load(builtin, files)?;
+        Ok(Self { catalog: RwLock::new(Arc::new(entries)), builtin, files: files.to_vec() })
     }
 
-    pub(crate) fn entry(&self, id: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.institution.id == id)
+    /// A sandbox from one TOML text in the same format (for tests and experiments).
+    pub fn from_toml(text: &str) -> Result<Self, SandboxDataError> {
+        let entries = scenario::load_text("<text>", text)?;
+        Ok(Self { catalog: RwLock::new(Arc::new(entries)), builtin: false, files: Vec::new() })
     }
 
-    /// The institutions with their accounts, and for each institution that shares another's accounts, the
-    /// name of that institution.
-    pub(crate) fn entries(&self) -> &[Entry] {
-        &self.entries
+    /// Reads the same sources again and, if they load, serves them from now on. Linked accounts are
+    /// unaffected: they name their institution and account, and find them again if they still exist. On a
+    /// problem the sandbox keeps what it had.
+    pub fn reload(&self) -> Result<Summary, SandboxDataError> {
+        let entries = scenario::load(self.builtin, &self.files)?;
+        let summary = scenario::summary(&entries);
+        *self.catalog.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(entries);
+        Ok(summary)
+    }
+
+    /// How many institutions, accounts, listed transactions and series it serves.
+    pub fn summary(&self) -> Summary {
+        scenario::summary(&self.catalog())
+    }
+
+    /// The sandbox as one sandbox-data file (TOML, or JSON when `json`) that loads back to the same sandbox.
+    pub fn to_document(&self, json: bool) -> String {
+        let doc = scenario::to_file(&self.catalog());
+        if json {
+            scenario::to_json(&doc)
+        } else {
+            scenario::to_toml(&doc)
+        }
+    }
+
+    /// The entries being served.
+    pub(crate) fn catalog(&self) -> Catalog {
+        self.catalog.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn entry(&self, id: &str) -> Option<Entry> {
+        self.catalog().iter().find(|e| e.institution.id == id).cloned()
     }
 }
 
@@ -71,7 +109,7 @@ fn unavailable(inst: &Institution) -> Option<LoginOutcome> {
 
 impl Provider for Sandbox {
     fn institutions(&self) -> Vec<Institution> {
-        self.entries.iter().map(|e| e.institution.clone()).collect()
+        self.catalog().iter().map(|e| e.institution.clone()).collect()
     }
 
     fn institution(&self, id: &str) -> Option<Institution> {
@@ -105,6 +143,9 @@ impl Provider for Sandbox {
         match rules {
             CredentialRules::Any => LoginOutcome::Authorized,
             CredentialRules::SandboxKeywords => keywords::login(&inst.name, username, password),
+            CredentialRules::Mfa => {
+                LoginOutcome::Challenge(Challenge::Code { prompt: keywords::CODE_PROMPT.to_owned() })
+            }
         }
     }
 
@@ -120,6 +161,11 @@ impl Provider for Sandbox {
             (LoginKind::Credentials, Some(CredentialRules::SandboxKeywords)) => {
                 keywords::answer(&inst.name, challenge, answer)
             }
+            (LoginKind::Credentials, Some(CredentialRules::Mfa)) => match challenge {
+                Challenge::Code { .. } if keywords::is_six_digits(answer) => LoginOutcome::Authorized,
+                Challenge::Code { .. } => LoginOutcome::Incorrect { message: keywords::WRONG_CODE.to_owned() },
+                _ => failed(codes::UNEXPECTED_ERROR, format!("{} did not ask for that.", inst.name)),
+            },
             _ => failed(codes::UNEXPECTED_ERROR, format!("{} did not ask for anything more.", inst.name)),
         }
     }
@@ -160,8 +206,8 @@ mod tests {
     fn the_embedded_catalogue_loads() {
         let s = sandbox();
         assert_eq!(s.institutions().len(), 10);
-        assert!(catalogue::CATALOGUE_TOML.contains("\nversion = 1\n"));
-        assert!(catalogue::CATALOGUE_TOML.starts_with("# "), "the catalogue starts with its comment header");
+        assert!(scenario::CATALOGUE_TOML.contains("\nversion = 1\n"));
+        assert!(scenario::CATALOGUE_TOML.starts_with("# "), "the catalogue starts with its comment header");
     }
 
     #[test]

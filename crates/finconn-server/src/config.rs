@@ -16,6 +16,11 @@ pub struct Config {
     /// May carry a password: never printed whole (see `finconn_store::Db::describe`).
     pub database_url: String,
     pub sandbox_keys: bool,
+    /// Sandbox data files (TOML or JSON) whose institutions test mode serves beside (or instead of) the
+    /// built-in ones; re-read on SIGHUP.
+    pub sandbox_data: Vec<PathBuf>,
+    /// Serve the built-in sandbox institutions (Stripe's test institutions) too.
+    pub sandbox_builtin: bool,
     pub client_secret_ttl: Duration,
     pub max_body_bytes: usize,
     pub log_json: bool,
@@ -103,6 +108,8 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("database_url", &"<redacted>")
             .field("sandbox_keys", &self.sandbox_keys)
+            .field("sandbox_data", &self.sandbox_data)
+            .field("sandbox_builtin", &self.sandbox_builtin)
             .field("client_secret_ttl", &self.client_secret_ttl)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_json", &self.log_json)
@@ -120,6 +127,8 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8420))),
             database_url: DEFAULT_DATABASE.to_owned(),
             sandbox_keys: true,
+            sandbox_data: Vec::new(),
+            sandbox_builtin: true,
             client_secret_ttl: Duration::from_secs(3600),
             max_body_bytes: 1 << 20,
             log_json: false,
@@ -159,6 +168,8 @@ struct FileConfig {
     listen: Option<String>,
     database_url: Option<String>,
     sandbox_keys: Option<bool>,
+    sandbox_data: Option<Vec<PathBuf>>,
+    sandbox_builtin: Option<bool>,
     client_secret_ttl_seconds: Option<u64>,
     max_body_bytes: Option<usize>,
     log_format: Option<String>,
@@ -226,6 +237,8 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub listen: Option<String>,
     pub database_url: Option<String>,
+    /// `--sandbox-data FILE` (repeatable): replaces the config file's and the environment's list.
+    pub sandbox_data: Vec<PathBuf>,
 }
 
 impl Config {
@@ -255,6 +268,25 @@ impl Config {
                 .ok_or_else(|| invalid("sandbox_keys (FINCONN_SANDBOX_KEYS)", "expected true or false"))?;
         } else if let Some(b) = file.sandbox_keys {
             c.sandbox_keys = b;
+        }
+        c.sandbox_data = if !overrides.sandbox_data.is_empty() {
+            overrides.sandbox_data.clone()
+        } else if let Some(v) = env("FINCONN_SANDBOX_DATA") {
+            std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect()
+        } else {
+            file.sandbox_data.unwrap_or_default()
+        };
+        if let Some(v) = env("FINCONN_SANDBOX_BUILTIN") {
+            c.sandbox_builtin = parse_bool(&v)
+                .ok_or_else(|| invalid("sandbox_builtin (FINCONN_SANDBOX_BUILTIN)", "expected true or false"))?;
+        } else if let Some(b) = file.sandbox_builtin {
+            c.sandbox_builtin = b;
+        }
+        if !c.sandbox_builtin && c.sandbox_data.is_empty() {
+            return Err(invalid(
+                "sandbox_builtin (FINCONN_SANDBOX_BUILTIN)",
+                "false needs sandbox_data files (--sandbox-data): test mode would have no institutions",
+            ));
         }
         let ttl = match env("FINCONN_CLIENT_SECRET_TTL_SECONDS") {
             Some(v) => Some(v.parse::<u64>().map_err(|_| {

@@ -28,6 +28,15 @@ enum Command {
         /// sqlite://PATH (default sqlite://finconn.db) or postgres://… Env: FINCONN_DATABASE_URL.
         #[arg(long)]
         database: Option<String>,
+        /// A sandbox data file (TOML or JSON) whose institutions test mode serves; repeatable. Reloaded on
+        /// SIGHUP. Env: FINCONN_SANDBOX_DATA (paths separated by ':').
+        #[arg(long = "sandbox-data", value_name = "FILE")]
+        sandbox_data: Vec<PathBuf>,
+    },
+    /// Validate sandbox data files, print the built-in catalogue or the format's JSON Schema.
+    SandboxData {
+        #[command(subcommand)]
+        command: SandboxDataCommand,
     },
     /// Check the live connectors' configuration against their providers (Enable Banking: `GET /application`,
     /// the registered callback, the bank list) and exit non-zero on a problem.
@@ -160,6 +169,27 @@ enum MasterKeyCommand {
 }
 
 #[derive(Subcommand)]
+enum SandboxDataCommand {
+    /// Load the files as `finconn serve --sandbox-data` would (with the built-in catalogue, for id clashes)
+    /// and print what they hold, or every problem as file:line:column: field: message (exit status 1).
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Check the files on their own, without the built-in catalogue.
+        #[arg(long)]
+        without_builtin: bool,
+    },
+    /// Print the built-in catalogue in the sandbox data format (a starting point for your own files).
+    Builtin {
+        /// JSON instead of TOML.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of sandbox data files (schema/sandbox-data.schema.json).
+    Schema,
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Print the publishable key of a sandbox secret key (`sk_test_…`): derived one way from it.
     ShowPublishable { secret_key: String },
@@ -179,7 +209,39 @@ enum KeysCommand {
 }
 
 fn load(config_file: Option<PathBuf>, listen: Option<String>, database: Option<String>) -> anyhow::Result<Config> {
-    Ok(Config::load(&Overrides { config_file, listen, database_url: database })?)
+    Ok(Config::load(&Overrides { config_file, listen, database_url: database, sandbox_data: Vec::new() })?)
+}
+
+fn sandbox_data(command: SandboxDataCommand) -> anyhow::Result<()> {
+    use finconn_providers::Sandbox;
+    match command {
+        SandboxDataCommand::Check { files, without_builtin } => {
+            let sum = Sandbox::from_files(!without_builtin, &files)?.summary();
+            let builtin = if without_builtin { Default::default() } else { Sandbox::load()?.summary() };
+            println!(
+                "ok: {} institution(s) from {} file(s), {} account(s), {} listed transaction(s), {} series{}",
+                sum.institutions - builtin.institutions,
+                files.len(),
+                sum.accounts - builtin.accounts,
+                sum.listed_transactions - builtin.listed_transactions,
+                sum.series - builtin.series,
+                if without_builtin {
+                    String::new()
+                } else {
+                    format!(" (besides the {} built-in institutions)", builtin.institutions)
+                }
+            );
+            Ok(())
+        }
+        SandboxDataCommand::Builtin { json } => {
+            print!("{}", Sandbox::load()?.to_document(json));
+            Ok(())
+        }
+        SandboxDataCommand::Schema => {
+            print!("{}", finconn_providers::scenario::doc::json_schema());
+            Ok(())
+        }
+    }
 }
 
 #[tokio::main]
@@ -196,8 +258,9 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database } => {
-            let mut config = load(cli.config, listen, database)?;
+        Command::Serve { listen, database, sandbox_data } => {
+            let mut config =
+                Config::load(&Overrides { config_file: cli.config, listen, database_url: database, sandbox_data })?;
             let _log = telemetry::init(config.log_json);
             let listen = config.listen;
             let listener = tokio::net::TcpListener::bind(listen)
@@ -221,6 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("finconn stopped");
             Ok(())
         }
+        Command::SandboxData { command } => sandbox_data(command),
         Command::MasterKey { command: MasterKeyCommand::Generate } => {
             println!("{}", finconn_core::vault::MasterKey::generate().to_hex().as_str());
             Ok(())

@@ -47,6 +47,8 @@ pub struct App {
     pub logos: Arc<crate::link::Logos>,
     /// Idempotency keys whose first request is running in this process.
     pub in_flight: Arc<crate::unit::InFlight>,
+    /// Test mode's institutions (built-in and sandbox data files), reloaded on SIGHUP.
+    pub sandbox: Option<Arc<finconn_providers::Sandbox>>,
 }
 
 /// The webhook address policies. Link-local and metadata addresses are refused in both modes; test mode
@@ -86,24 +88,36 @@ impl Webhooks {
 }
 
 impl AppState {
+    /// The app with test mode's sandbox loaded from the config; a sandbox that does not load is logged and
+    /// leaves test mode without institutions (`build`, what `finconn serve` runs, refuses to start instead).
     pub fn new(config: Config, db: Db, clock: Arc<dyn Clock>) -> Self {
+        let sandbox = match finconn_providers::Sandbox::from_files(config.sandbox_builtin, &config.sandbox_data) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "the sandbox data does not load; test mode has no institutions");
+                None
+            }
+        };
+        Self::with_sandbox(config, db, clock, sandbox)
+    }
+
+    pub fn with_sandbox(
+        config: Config,
+        db: Db,
+        clock: Arc<dyn Clock>,
+        sandbox: Option<finconn_providers::Sandbox>,
+    ) -> Self {
         let settings = Settings {
             sandbox_keys: config.sandbox_keys,
             client_secret_ttl: config.client_secret_ttl,
             refresh_cooldown: config.refresh_cooldown,
         };
-        let sandbox = match finconn_providers::Sandbox::load() {
-            Ok(s) => Some(Arc::new(s)),
-            Err(e) => {
-                tracing::error!(error = %e, "the sandbox catalogue does not load; test mode has no institutions");
-                None
-            }
-        };
+        let sandbox = sandbox.map(Arc::new);
         let vault = config.master_key.clone().map(|k| Vault::new(k, config.previous_master_keys.clone()));
         let providers = finconn_core::link::Providers {
             test: sandbox.clone().map(|s| s as Arc<dyn finconn_core::provider::Provider>),
             live: None,
-            test_data: sandbox.map(|s| s as Arc<dyn finconn_core::provider::AccountData>),
+            test_data: sandbox.clone().map(|s| s as Arc<dyn finconn_core::provider::AccountData>),
             live_data: None,
             // Without a master key no credential could be stored: live mode then offers no connector.
             connectors: if vault.is_some() { connectors(&config) } else { Connectors::default() },
@@ -134,6 +148,7 @@ impl AppState {
             limiter,
             demo_limiter,
             logos,
+            sandbox,
         }))
     }
 }
@@ -284,8 +299,40 @@ pub async fn build(mut config: Config) -> anyhow::Result<(AppState, Db)> {
     if config.connector_allow_loopback {
         tracing::warn!("connector_allow_loopback is on: live connectors may reach this machine's loopback addresses over plain http (for tests and local SimpleFIN servers only)");
     }
+    // A sandbox data file with a problem stops start-up, every problem listed as file:line:column: field.
+    let sandbox = finconn_providers::Sandbox::from_files(config.sandbox_builtin, &config.sandbox_data)?;
+    if !config.sandbox_data.is_empty() {
+        let s = sandbox.summary();
+        tracing::info!(
+            institutions = s.institutions,
+            accounts = s.accounts,
+            files = config.sandbox_data.len(),
+            "sandbox data loaded"
+        );
+    }
     let db = open_database(&config).await?;
-    Ok((AppState::new(config, db.clone(), Arc::new(SystemClock)), db))
+    Ok((AppState::with_sandbox(config, db.clone(), Arc::new(SystemClock), Some(sandbox)), db))
+}
+
+/// Re-reads the sandbox data files on every SIGHUP. Linked accounts stay: they name their institution and
+/// account, and find them in the new data; a file with a problem is logged and the old data kept. The signal
+/// handler is installed before this is spawned (SIGHUP's default action ends the process).
+#[cfg(unix)]
+async fn reload_sandbox_on_hangup(app: AppState, mut hangup: tokio::signal::unix::Signal) {
+    while hangup.recv().await.is_some() {
+        let Some(sandbox) = app.sandbox.as_ref() else {
+            tracing::warn!("SIGHUP: test mode has no sandbox to reload");
+            continue;
+        };
+        match sandbox.reload() {
+            Ok(s) => {
+                tracing::info!(institutions = s.institutions, accounts = s.accounts, "SIGHUP: sandbox data reloaded")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: the sandbox data does not load; keeping the data loaded before")
+            }
+        }
+    }
 }
 
 /// Housekeeping every 10 minutes: idempotency keys are kept 24 hours, as Stripe keeps them; finished jobs
@@ -332,6 +379,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let pruner = tokio::spawn(prune_idempotency_keys(app.clone()));
     let catalogues = tokio::spawn(refresh_institutions(app.clone()));
+    #[cfg(unix)]
+    let hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(h) => Some(tokio::spawn(reload_sandbox_on_hangup(app.clone(), h))),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: the sandbox data will not reload");
+            None
+        }
+    };
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let runner = app.config.run_jobs.then(|| tokio::spawn(crate::jobs::run(app.clone(), jobs_stopped)));
     let grace = app.config.shutdown_grace;
@@ -351,6 +406,10 @@ pub async fn serve(
     };
     pruner.abort();
     catalogues.abort();
+    #[cfg(unix)]
+    if let Some(h) = hangups {
+        h.abort();
+    }
     // Jobs in flight finish; a job cut short would simply be retried after its lease by any process.
     let _ = stop_jobs.send(true);
     if let Some(r) = runner {
