@@ -155,11 +155,12 @@ LIVE_PK="$(sed -n 's/^publishable key: *//p' "$TMP/live-keys.txt")"
 [ -n "$LIVE_SK" ] && [ -n "$LIVE_PK" ] || die "could not read the live keys"
 printf '%s\n%s\n' "$LIVE_SK" "$LIVE_PK" >>"$KEYS_FILE"
 
-say "starting finconn ($BIN) on a fresh SQLite database (debug logs; live mode offers the fake SimpleFIN server and the fake Enable Banking API's banks)"
+say "starting finconn ($BIN) on a fresh SQLite database (debug logs; test mode also serves examples/sandbox-data.toml; live mode offers the fake SimpleFIN server and the fake Enable Banking API's banks)"
 FINCONN_LOG=debug FINCONN_CONNECTOR_ALLOW_LOOPBACK=true FINCONN_SIMPLEFIN_SERVERS="Fake SimpleFIN=$FAKE_SIMPLEFIN_URL" \
   FINCONN_ENABLE_BANKING_APPLICATION_ID=0b7d1e8a-5c3f-4e2a-9d61-7f2c8b4a1e05 \
   FINCONN_ENABLE_BANKING_PRIVATE_KEY_FILE="$TMP/enablebanking.pem" FINCONN_ENABLE_BANKING_API_BASE="$FAKE_ENABLE_BANKING_URL" \
-  "$BIN" serve --listen 127.0.0.1:0 --database "sqlite://$TMP/finconn.db" >"$FINCONN_OUT" 2>"$FINCONN_LOG" &
+  "$BIN" serve --listen 127.0.0.1:0 --database "sqlite://$TMP/finconn.db" --sandbox-data "$ROOT/examples/sandbox-data.toml" \
+  >"$FINCONN_OUT" 2>"$FINCONN_LOG" &
 FINCONN_PID=$!
 FINCONN_URL=""
 for _ in $(seq 1 $((HEALTH_TIMEOUT * 10))); do

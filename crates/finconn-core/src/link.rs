@@ -200,14 +200,18 @@ impl Finconn {
     /// The institutions a session may link from: its mode's provider, serving one of its countries.
     /// Institutions that cannot share every permission the session asks for (SimpleFIN has no ownership
     /// or account numbers) are left out.
-    /// The tenant's test-helper downtimes apply (`Finconn::institutions`).
+    /// The tenant's test-helper downtimes apply (`Finconn::institutions`), at the session's time: its
+    /// account holder's test clock's, if it has one.
     pub async fn institutions_for(
         &self,
         session: &SessionRecord,
         livemode: bool,
     ) -> Result<Vec<Institution>, DomainError> {
         let mut all = match &session.scope {
-            Some(scope) => self.institutions(scope).await?,
+            Some(scope) => {
+                let now = self.time_on(session.test_clock.as_deref()).await?;
+                self.institutions_at(scope, now).await?
+            }
             None => {
                 let mut all = self.provider(livemode).map(|p| p.institutions()).unwrap_or_default();
                 if livemode {

@@ -362,6 +362,16 @@ impl Finconn {
     /// The institutions of `scope`'s mode (its provider's, and live connectors'), with the tenant's
     /// test-helper downtimes applied.
     pub async fn institutions(&self, scope: &Scope) -> Result<Vec<crate::provider::Institution>, DomainError> {
+        self.institutions_at(scope, self.now()).await
+    }
+
+    /// [`Finconn::institutions`] as they are at `now` (a test clock's time: a scheduled downtime is over
+    /// for a session whose clock has passed its `until`).
+    pub async fn institutions_at(
+        &self,
+        scope: &Scope,
+        now: i64,
+    ) -> Result<Vec<crate::provider::Institution>, DomainError> {
         let mut all = self.provider(scope.livemode).map(|p| p.institutions()).unwrap_or_default();
         if scope.livemode {
             all.extend(self.providers.connectors.institutions());
@@ -369,7 +379,6 @@ impl Finconn {
         }
         let downtimes = self.records.institution_downtimes(scope).await?;
         if !downtimes.is_empty() {
-            let now = self.now();
             for inst in &mut all {
                 if let Some(d) = downtimes.iter().find(|d| d.institution == inst.id) {
                     d.apply(inst, now);

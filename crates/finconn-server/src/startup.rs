@@ -295,12 +295,13 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 }
 
 pub async fn build(mut config: Config) -> anyhow::Result<(AppState, Db)> {
+    // A sandbox data file with a problem stops start-up before anything is created, every problem listed as
+    // file:line:column: field: message.
+    let sandbox = finconn_providers::Sandbox::from_files(config.sandbox_builtin, &config.sandbox_data)?;
     load_master_key(&mut config)?;
     if config.connector_allow_loopback {
         tracing::warn!("connector_allow_loopback is on: live connectors may reach this machine's loopback addresses over plain http (for tests and local SimpleFIN servers only)");
     }
-    // A sandbox data file with a problem stops start-up, every problem listed as file:line:column: field.
-    let sandbox = finconn_providers::Sandbox::from_files(config.sandbox_builtin, &config.sandbox_data)?;
     if !config.sandbox_data.is_empty() {
         let s = sandbox.summary();
         tracing::info!(

@@ -16,6 +16,7 @@ mod metrics;
 mod param_errors;
 mod protocol;
 mod relink;
+mod sandbox_data;
 mod scripted;
 mod sessions;
 mod test_clocks;

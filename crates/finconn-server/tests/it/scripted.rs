@@ -193,7 +193,53 @@ async fn institution_downtimes_show_for_the_tenant_and_end_on_schedule(app: Test
     assert_eq!(unknown.status, 404);
 }
 
+/// A scheduled downtime ends at `until` on the clock of the session's customer, whatever the server's time.
+async fn a_scheduled_downtime_ends_on_the_sessions_test_clock(app: TestApp) {
+    let inst = "fcinst_TestInstitution";
+    let now = finconn_core::Clock::now(&*app.clock);
+    let clock = app.post("/v1/test_helpers/test_clocks", &[("frozen_time", now.to_string().as_str())]).await.ok();
+    let clock = clock["id"].as_str().unwrap().to_owned();
+    let cus = app.create_customer(&[("test_clock", clock.as_str())]).await;
+    let on_clock = app
+        .create_session(&[
+            ("account_holder[type]", "customer"),
+            ("account_holder[customer]", cus["id"].as_str().unwrap()),
+            ("permissions[]", "balances"),
+        ])
+        .await
+        .ok();
+    let plain = app.customer_session(&[]).await;
+    let until = (now + 3_600).to_string();
+    app.post(
+        &format!("/v1/test_helpers/financial_connections/institutions/{inst}/downtime"),
+        &[("kind", "scheduled"), ("until", until.as_str())],
+    )
+    .await
+    .ok();
+    let complete = |s: &Value| {
+        let path = format!("/v1/test_helpers/financial_connections/sessions/{}/complete", s["id"].as_str().unwrap());
+        let app = app.with_key(&app.key);
+        async move { app.post(&path, &[("institution", inst)]).await }
+    };
+    assert_eq!(complete(&on_clock).await.error("code"), "institution_unavailable_planned");
+    let advanced = app
+        .post(
+            &format!("/v1/test_helpers/test_clocks/{clock}/advance"),
+            &[("frozen_time", (now + 7_200).to_string().as_str())],
+        )
+        .await
+        .ok();
+    assert_eq!(advanced["status"], "advancing");
+    app.run_jobs().await;
+    let done = complete(&on_clock).await;
+    assert_eq!(done.status, 200, "the clock is past `until`: {}", done.body);
+    assert_eq!(done.body["accounts"]["data"][0]["institution_name"], "Test Institution");
+    // Real time has not moved: a session without a clock still finds the bank down.
+    assert_eq!(complete(&plain).await.error("code"), "institution_unavailable_planned");
+}
+
 crate::on_both_backends!(
+    a_scheduled_downtime_ends_on_the_sessions_test_clock,
     refresh_outcomes_fail_hold_and_release,
     scripted_balance_and_transactions_appear_on_refresh,
     institution_downtimes_show_for_the_tenant_and_end_on_schedule,
