@@ -93,7 +93,8 @@ run_suite() {
 
   say "[$label] starting finconn on 127.0.0.1:$port (log: $log)"
   # Refreshes may repeat at once (no cooldown), so the suite needs no clock of its own.
-  FINCONN_REFRESH_COOLDOWN_SECONDS=0 "$BIN" serve --listen "127.0.0.1:$port" --database "$db_url" >"$log" 2>&1 &
+  FINCONN_REFRESH_COOLDOWN_SECONDS=0 "$BIN" serve --listen "127.0.0.1:$port" --database "$db_url" \
+    --sandbox-data "$SANDBOX_DATA/bank.toml" >"$log" 2>&1 &
   SERVER_PID=$!
 
   local deadline=$((SECONDS + HEALTH_TIMEOUT)) healthy=""
@@ -125,7 +126,7 @@ run_suite() {
   say "[$label] stripe-python (pytest)"
   (
     cd "$HERE/python" &&
-      FINCONN_BASE_URL="$base" FINCONN_BIN="$BIN" FINCONN_DATABASE_URL="$db_url" \
+      FINCONN_BASE_URL="$base" FINCONN_BIN="$BIN" FINCONN_DATABASE_URL="$db_url" FINCONN_SDK_SANDBOX_DATA="$SANDBOX_DATA" \
         .venv/bin/python -m pytest -q --junitxml="$LOG_DIR/pytest-$label.xml"
   )
   py_rc=$?
@@ -145,6 +146,11 @@ run_suite() {
 
 RESULTS=()
 FAILED=0
+
+# The sandbox data file every run serves (test_sandbox_data.py compares what the API returns with it).
+SANDBOX_DATA="$(mktemp -d "${TMPDIR:-/tmp}/finconn-sdk-data-XXXXXX")" || die "mktemp failed"
+TMP_DIRS+=("$SANDBOX_DATA")
+python3 "$HERE/python/sandbox_fixture.py" "$SANDBOX_DATA" || die "cannot write the sandbox data fixture"
 
 # SQLite: always
 SQLITE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/finconn-sdk-XXXXXX")" || die "mktemp failed"
