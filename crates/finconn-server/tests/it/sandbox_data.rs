@@ -213,3 +213,53 @@ async fn sighup_reloads_the_files_and_linked_accounts_stay() {
     assert_eq!(api.balance(&account).await["balance"]["current"]["usd"], 250);
     drop(child);
 }
+
+/// `sandbox_data` and `sandbox_builtin` from finconn.toml, and FINCONN_SANDBOX_DATA from the environment.
+#[tokio::test]
+async fn the_config_file_and_the_environment_name_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bank.toml"), bank(100, true)).unwrap();
+    std::fs::write(dir.path().join("finconn.toml"), "sandbox_data = [\"bank.toml\"]\nsandbox_builtin = false\n")
+        .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("FINCONN_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let base = format!("http://{}", first.strip_prefix("finconn listening on http://").unwrap());
+    let api =
+        Api { base, key: format!("sk_test_{}", finconn_core::ids::random_base62(20)), http: reqwest::Client::new() };
+    let (_, listed) = api.get("/v1/financial_connections/institutions?limit=100").await;
+    let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["fcinst_FileBank", "fcinst_SecondBank"], "only the file's institutions");
+    drop(child);
+
+    // The environment names files too (and a missing one stops start-up, naming it).
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("FINCONN_DATABASE_URL")
+        .env("FINCONN_SANDBOX_DATA", "bank.toml:missing.json")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.json: cannot read it"), "{err}");
+    // sandbox_builtin = false without files is refused.
+    let out = Command::new(BIN)
+        .args(["migrate"])
+        .current_dir(dir.path())
+        .env("FINCONN_CONFIG", "/dev/null")
+        .env("FINCONN_SANDBOX_BUILTIN", "false")
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sandbox_builtin"), "{out:?}");
+}
