@@ -122,13 +122,15 @@ impl Finconn {
         Ok(self.records.get_account(account).await?.and_then(|a| a.display_name))
     }
 
-    /// Whether the database answers (liveness) and, with `write`, accepts a committed write (readiness).
-    pub async fn check_database(&self, write: bool) -> Result<(), DomainError> {
+    /// Whether the database answers a query (liveness). Writes nothing.
+    pub async fn check_database(&self) -> Result<(), DomainError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Readiness: the database answers, and how its migrations compare with this build's. Writes nothing.
+    pub async fn migration_status(&self) -> Result<store::MigrationStatus, DomainError> {
         self.store.ping().await?;
-        if write {
-            self.store.probe_write(self.now()).await?;
-        }
-        Ok(())
+        Ok(self.store.migration_status().await?)
     }
 
     /// What an earlier request with this idempotency key stored, if any.

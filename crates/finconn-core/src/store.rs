@@ -496,9 +496,32 @@ pub trait Database: Send + Sync + 'static {
     /// A stored idempotency key (with the response it answered), if any.
     async fn get_idempotency_key(&self, scope: &Scope, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
+    /// One query, no write: whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
-    /// Writes and commits one row: whether the database accepts writes now (readiness).
-    async fn probe_write(&self, now: i64) -> Result<(), StoreError>;
+    /// The database's applied migrations against the ones this build carries (reads only).
+    async fn migration_status(&self) -> Result<MigrationStatus, StoreError>;
+}
+
+/// How the migrations recorded in the database compare with those built into this binary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// The newest migration this binary carries.
+    pub latest: i64,
+    /// Carried by this binary and not applied: the database is behind (`finconn migrate`).
+    pub pending: Vec<i64>,
+    /// Applied but unknown to this binary: a newer finconn migrated the database, this one is behind it.
+    pub unknown: Vec<i64>,
+    /// Applied from other SQL than this binary's (the checksums differ).
+    pub modified: Vec<i64>,
+    /// A migration that started and did not finish (the database is dirty).
+    pub failed: Vec<i64>,
+}
+
+impl MigrationStatus {
+    /// Every migration of this binary applied, unchanged, and nothing else.
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty() && self.unknown.is_empty() && self.modified.is_empty() && self.failed.is_empty()
+    }
 }
 
 /// What a request's domain reads and writes: a unit of work (`crate::unit::Unit`) serves exactly this.

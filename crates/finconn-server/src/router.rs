@@ -95,8 +95,9 @@ pub fn router(app: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(crate::health::readyz))
         .route("/metrics", get(crate::metrics::endpoint))
+        .route("/v1/openapi.json", get(crate::openapi::document))
         .merge(v1)
         .merge(crate::link::routes())
         .fallback(unrecognized)
@@ -110,7 +111,7 @@ pub fn router(app: AppState) -> Router {
 
 /// Liveness and database reachability.
 async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
-    match app.core.check_database(false).await {
+    match app.core.check_database().await {
         Ok(()) => (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ok\"}\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
@@ -118,23 +119,6 @@ async fn healthz(axum::extract::State(app): axum::extract::State<AppState>) -> R
                 StatusCode::SERVICE_UNAVAILABLE,
                 [("content-type", "application/json")],
                 "{\"status\":\"database unavailable\"}\n",
-            )
-                .into_response()
-        }
-    }
-}
-
-/// Readiness: the database accepts a write now (a full disk or a read-only database is not ready, even
-/// while reads still work). For load balancers; `/healthz` stays the liveness probe.
-async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
-    match app.core.check_database(true).await {
-        Ok(()) => (StatusCode::OK, [("content-type", "application/json")], "{\"status\":\"ready\"}\n").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "readiness: the database refuses writes");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [("content-type", "application/json")],
-                "{\"status\":\"database refuses writes\"}\n",
             )
                 .into_response()
         }

@@ -23,7 +23,8 @@ use std::collections::HashMap;
 
 use finconn_core::accounts::RefreshOutcome;
 use finconn_core::store::{
-    AccountFilter, Commit, CommitOutcome, CustomerFilter, EventFilter, Page, PageRequest, TransactionFilter, Write,
+    AccountFilter, Commit, CommitOutcome, CustomerFilter, EventFilter, MigrationStatus, Page, PageRequest,
+    TransactionFilter, Write,
 };
 use finconn_core::store::{Database, Jobs, Objects, Tenants, Upkeep, Webhooks};
 use finconn_core::StoreError;
@@ -386,17 +387,6 @@ impl Database for Db {
         self.pool.backend().name()
     }
 
-    async fn probe_write(&self, now: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool, write, |p| sqlx::query(
-            "INSERT INTO readiness (id, checked_at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at"
-        )
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|_| ()))
-        .map_err(db_err)
-    }
-
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError> {
         let wake = commit.writes.iter().any(Write::adds_jobs);
         let outcome = match &self.pool {
@@ -425,5 +415,9 @@ impl Database for Db {
 
     async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self.pool, read, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ())).map_err(db_err)
+    }
+
+    async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
+        self.pool.migration_status().await.map_err(|e| StoreError::Database(Box::new(e)))
     }
 }

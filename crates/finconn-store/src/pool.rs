@@ -3,6 +3,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use finconn_core::store::MigrationStatus;
+use sqlx::migrate::{AppliedMigration, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -44,6 +46,27 @@ impl BeginWrite for PgPool {
     type Db = sqlx::Postgres;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.begin().await
+    }
+}
+
+/// The migrations built into this binary, per backend (mirrored file for file).
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// What `applied` (the database's `_sqlx_migrations` rows) lacks, adds or changed against `known`.
+fn compare(known: &Migrator, applied: &[AppliedMigration], failed: Option<i64>) -> MigrationStatus {
+    let known: Vec<_> = known.iter().filter(|m| !m.migration_type.is_down_migration()).collect();
+    let applied_version = |v: i64| applied.iter().find(|a| a.version == v);
+    MigrationStatus {
+        latest: known.iter().map(|m| m.version).max().unwrap_or(0),
+        pending: known.iter().filter(|m| applied_version(m.version).is_none()).map(|m| m.version).collect(),
+        unknown: applied.iter().filter(|a| !known.iter().any(|m| m.version == a.version)).map(|a| a.version).collect(),
+        modified: known
+            .iter()
+            .filter(|m| applied_version(m.version).is_some_and(|a| a.checksum != m.checksum))
+            .map(|m| m.version)
+            .collect(),
+        failed: failed.into_iter().collect(),
     }
 }
 
@@ -157,9 +180,29 @@ impl Pools {
     pub(crate) async fn migrate(&self) -> Result<(), ConnectError> {
         let err = |source| ConnectError::Migrate { url: self.describe(), source };
         match self {
-            Pools::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await.map_err(err),
-            Pools::Postgres { pool, .. } => sqlx::migrate!("./migrations/postgres").run(pool).await.map_err(err),
+            Pools::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await.map_err(err),
+            Pools::Postgres { pool, .. } => POSTGRES_MIGRATIONS.run(pool).await.map_err(err),
         }
+    }
+
+    /// The applied migrations (read on a reader connection: no lock, no write) against this build's.
+    pub(crate) async fn migration_status(&self) -> Result<MigrationStatus, sqlx::migrate::MigrateError> {
+        use sqlx::migrate::Migrate;
+        let (applied, failed) = match self {
+            Pools::Sqlite { read, .. } => {
+                let mut c = read.acquire().await?;
+                (c.list_applied_migrations().await?, c.dirty_version().await?)
+            }
+            Pools::Postgres { pool, .. } => {
+                let mut c = pool.acquire().await?;
+                (c.list_applied_migrations().await?, c.dirty_version().await?)
+            }
+        };
+        let known = match self {
+            Pools::Sqlite { .. } => &SQLITE_MIGRATIONS,
+            Pools::Postgres { .. } => &POSTGRES_MIGRATIONS,
+        };
+        Ok(compare(known, &applied, failed))
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -203,6 +246,31 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("finconn.db"), "finconn.db");
+    }
+
+    #[test]
+    fn migrations_compare_by_version_and_checksum() {
+        let latest = SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Vec<AppliedMigration> = SQLITE_MIGRATIONS
+            .iter()
+            .map(|m| AppliedMigration { version: m.version, checksum: m.checksum.clone() })
+            .collect();
+        let current = compare(&SQLITE_MIGRATIONS, &applied, None);
+        assert!(current.is_current(), "{current:?}");
+        assert_eq!(current.latest, latest);
+
+        let behind = compare(&SQLITE_MIGRATIONS, &applied[..applied.len() - 1], None);
+        assert_eq!(behind.pending, vec![latest]);
+        assert!(!behind.is_current());
+
+        let mut ahead = applied.clone();
+        ahead.push(AppliedMigration { version: latest + 1, checksum: vec![0; 48].into() });
+        ahead[0].checksum = vec![1; 48].into();
+        let status = compare(&SQLITE_MIGRATIONS, &ahead, Some(latest));
+        assert_eq!(status.unknown, vec![latest + 1]);
+        assert_eq!(status.modified, vec![SQLITE_MIGRATIONS.iter().map(|m| m.version).min().unwrap_or(0)]);
+        assert_eq!(status.failed, vec![latest]);
+        assert!(status.pending.is_empty());
     }
 
     #[test]

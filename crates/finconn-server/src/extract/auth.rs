@@ -120,6 +120,7 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(Caller, St
         return Err(ApiError::invalid_api_key(&mask_key(&raw)));
     };
     let caller = app.core.authenticate(&key).await?.ok_or_else(|| ApiError::invalid_api_key(&key.masked()))?;
+    crate::telemetry::record_account(&caller.scope.account);
     if caller.kind == KeyKind::Publishable {
         return Err(ApiError::secret_key_required());
     }

@@ -35,6 +35,7 @@ async fn authorize(app: &AppState, headers: &HeaderMap) -> Result<FlowCaller, Ap
         return Err(ApiError::publishable_key_required());
     }
     let caller = app.core.authenticate(&key).await?.ok_or_else(|| ApiError::invalid_api_key(&key.masked()))?;
+    crate::telemetry::record_account(&caller.scope.account);
     let secret = header_str(headers, "finconn-client-secret").unwrap_or_default();
     let invalid = || ApiError::invalid("client_secret", "Invalid client secret.");
     let (session_id, _) = secret.split_once("_secret_").ok_or_else(invalid)?;

@@ -166,21 +166,6 @@ crate::on_both_backends!(
     every_response_carries_stripes_headers,
 );
 
-/// `/readyz` commits a write (a database that refuses writes is not ready); `/healthz` is liveness.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readiness_writes_to_the_database() {
-    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
-    let r = reqwest::get(format!("{}/readyz", app.base)).await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["status"], "ready");
-    use sqlx::Connection;
-    let mut c = sqlx::SqliteConnection::connect(&app.state.config.database_url).await.unwrap();
-    let (at,): (i64,) =
-        sqlx::query_as("SELECT checked_at FROM readiness WHERE id = 1").fetch_one(&mut c).await.unwrap();
-    assert_eq!(at, app.state.core.now(), "the probe wrote and committed its row");
-    assert_eq!(reqwest::get(format!("{}/healthz", app.base)).await.unwrap().status(), 200);
-}
-
 /// With a rate of 20 a second, a burst of 200 from one key gets 429 `rate_limit` for the excess, as Stripe
 /// words it; another key is unaffected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
