@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod clock;
 pub mod connections;
 pub mod connector;
+pub mod console;
 pub mod customers;
 pub mod error;
 pub mod events;

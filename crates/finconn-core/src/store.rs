@@ -524,10 +524,32 @@ impl MigrationStatus {
     }
 }
 
+/// What the merchant dashboard alone reads and writes: sessions listed (Stripe's API has no session list)
+/// and the request log. Never part of a unit of work.
+#[async_trait]
+pub trait Console: Send + Sync + 'static {
+    /// Sessions newest first, paged by id like every list.
+    async fn list_sessions(&self, scope: &Scope, page: &PageRequest) -> Result<Page<SessionRecord>, StoreError>;
+    /// Appends rows to the request log, in one transaction.
+    async fn insert_request_log(&self, rows: &[crate::console::RequestLogRecord]) -> Result<(), StoreError>;
+    /// Rows newest first, older than `before` (a `seq`) when given.
+    async fn list_request_log(
+        &self,
+        scope: &Scope,
+        filter: &crate::console::RequestLogFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<crate::console::RequestLogRecord>, StoreError>;
+    /// Removes rows that arrived before `before_ms`, and in each account and mode every row beyond the
+    /// newest `keep`; returns how many.
+    async fn prune_request_log(&self, before_ms: i64, keep: i64) -> Result<u64, StoreError>;
+}
+
 /// What a request's domain reads and writes: a unit of work (`crate::unit::Unit`) serves exactly this.
 pub trait Records: Tenants + Objects + Webhooks {}
 impl<T: Tenants + Objects + Webhooks + ?Sized> Records for T {}
 
-/// All of the database: what a request reads and writes, plus the queue, upkeep and commits.
-pub trait Store: Records + Jobs + Upkeep + Database {}
-impl<T: Records + Jobs + Upkeep + Database + ?Sized> Store for T {}
+/// All of the database: what a request reads and writes, plus the queue, upkeep, commits and the
+/// dashboard's own reads.
+pub trait Store: Records + Jobs + Upkeep + Database + Console {}
+impl<T: Records + Jobs + Upkeep + Database + Console + ?Sized> Store for T {}

@@ -77,6 +77,8 @@ pub struct Config {
     /// The merchant's logo shown in the modal's header: `(content type, bytes)` of a PNG, JPEG, GIF or WebP
     /// file of at most 256 KiB, read at start-up.
     pub logo: Option<(&'static str, std::sync::Arc<Vec<u8>>)>,
+    /// The dashboard's request log: how long rows are kept, and how many per account and mode (0: no log).
+    pub request_log: finconn_core::console::RequestLogRetention,
 }
 
 /// `[enable_banking]`: an application registered at Enable Banking and its private key.
@@ -157,6 +159,7 @@ impl Default for Config {
             public_url: None,
             enable_banking: None,
             logo: None,
+            request_log: finconn_core::console::RequestLogRetention { max_age_seconds: 7 * 86_400, max_rows: 10_000 },
         }
     }
 }
@@ -196,6 +199,8 @@ struct FileConfig {
     public_url: Option<String>,
     enable_banking: Option<EnableBankingFile>,
     logo_file: Option<PathBuf>,
+    request_log_retention_days: Option<i64>,
+    request_log_max_rows: Option<i64>,
 }
 
 /// `[enable_banking]` in `finconn.toml`.
@@ -524,6 +529,12 @@ impl Config {
                 .ok_or_else(|| invalid(KEY, "expected a PNG, JPEG, GIF or WebP image"))?;
             c.logo = Some((kind, std::sync::Arc::new(bytes)));
         }
+        c.request_log = crate::dashboard::retention(
+            (env("FINCONN_REQUEST_LOG_RETENTION_DAYS"), file.request_log_retention_days),
+            (env("FINCONN_REQUEST_LOG_MAX_ROWS"), file.request_log_max_rows),
+            c.request_log,
+        )
+        .map_err(|(key, message)| invalid(key, message))?;
         Ok(c)
     }
 }

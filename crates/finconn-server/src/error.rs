@@ -334,6 +334,11 @@ impl IntoResponse for ApiError {
         }
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
         res.extensions_mut().insert(self.meta);
+        res.extensions_mut().insert(crate::dashboard::log::ErrorSummary {
+            kind: serde_json::to_value(&envelope.error.kind).ok().and_then(|v| v.as_str().map(str::to_owned)),
+            code: envelope.error.code.clone(),
+            param: envelope.error.param.clone(),
+        });
         res
     }
 }

@@ -91,7 +91,9 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/test_helpers/test_clocks/{test_clock}/advance", post(test_clocks::advance_test_clock))
         .route_layer(middleware::from_fn_with_state(app.clone(), api_context))
         // Outside the context layer: refused requests (401, 400) are counted too.
-        .route_layer(middleware::from_fn(crate::metrics::track));
+        .route_layer(middleware::from_fn(crate::metrics::track))
+        // The dashboard's request log: outermost, so it times the whole request and sees its answer.
+        .route_layer(middleware::from_fn_with_state(app.clone(), crate::dashboard::log::record));
 
     Router::new()
         .route("/healthz", get(healthz))
@@ -100,6 +102,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/openapi.json", get(crate::openapi::document))
         .merge(v1)
         .merge(crate::link::routes())
+        .merge(crate::dashboard::routes())
         .fallback(unrecognized)
         .method_not_allowed_fallback(unrecognized)
         .layer(middleware::from_fn(size_limits))

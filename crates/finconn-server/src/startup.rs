@@ -49,6 +49,8 @@ pub struct App {
     pub in_flight: Arc<crate::unit::InFlight>,
     /// Test mode's institutions (built-in and sandbox data files), reloaded on SIGHUP.
     pub sandbox: Option<Arc<finconn_providers::Sandbox>>,
+    /// The dashboard's cookie key and request log writer.
+    pub dashboard: Arc<crate::dashboard::Dashboard>,
 }
 
 /// The webhook address policies. Link-local and metadata addresses are refused in both modes; test mode
@@ -139,7 +141,9 @@ impl AppState {
         let logos = Arc::new(crate::link::Logos::new(&connector_policy(&config)));
         let limiter = Arc::new(crate::ratelimit::RateLimiter::new(config.rate_limit_per_second));
         let demo_limiter = Arc::new(crate::ratelimit::RateLimiter::new(5));
+        let dashboard = Arc::new(crate::dashboard::Dashboard::new(&config, &core));
         Self(Arc::new(App {
+            dashboard,
             core,
             config: Arc::new(config),
             jobs,
@@ -364,6 +368,7 @@ async fn prune_idempotency_keys(app: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "forgetting abandoned connections failed"),
         }
+        crate::dashboard::prune(&app).await;
         match app.core.delete_expired_test_clocks().await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "deleted test clocks past their deletes_after"),
             Ok(_) => {}

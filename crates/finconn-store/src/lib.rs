@@ -4,6 +4,7 @@
 mod pool;
 #[macro_use]
 mod effects;
+mod console;
 mod data;
 mod events;
 mod idempotency;
@@ -26,7 +27,7 @@ use finconn_core::store::{
     AccountFilter, Commit, CommitOutcome, CustomerFilter, EventFilter, MigrationStatus, Page, PageRequest,
     TransactionFilter, Write,
 };
-use finconn_core::store::{Database, Jobs, Objects, Tenants, Upkeep, Webhooks};
+use finconn_core::store::{Console, Database, Jobs, Objects, Tenants, Upkeep, Webhooks};
 use finconn_core::StoreError;
 
 pub use pool::{Backend, ConnectError};
@@ -419,5 +420,30 @@ impl Database for Db {
 
     async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
         self.pool.migration_status().await.map_err(|e| StoreError::Database(Box::new(e)))
+    }
+}
+
+#[async_trait]
+impl Console for Db {
+    async fn list_sessions(&self, scope: &Scope, page: &PageRequest) -> Result<Page<SessionRecord>, StoreError> {
+        console::list_sessions(&self.pool, scope, page).await
+    }
+
+    async fn insert_request_log(&self, rows: &[finconn_core::console::RequestLogRecord]) -> Result<(), StoreError> {
+        console::insert_request_log(&self.pool, rows).await
+    }
+
+    async fn list_request_log(
+        &self,
+        scope: &Scope,
+        filter: &finconn_core::console::RequestLogFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<finconn_core::console::RequestLogRecord>, StoreError> {
+        console::list_request_log(&self.pool, scope, filter, before, limit).await
+    }
+
+    async fn prune_request_log(&self, before_ms: i64, keep: i64) -> Result<u64, StoreError> {
+        console::prune_request_log(&self.pool, before_ms, keep).await
     }
 }

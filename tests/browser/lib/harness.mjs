@@ -370,3 +370,25 @@ export function institutionNames(list) {
   return list.getByRole('button').evaluateAll((els) => els.map((e) => [...e.childNodes]
     .filter((n) => n.getAttribute?.('aria-hidden') !== 'true').map((n) => n.textContent).join('').trim()));
 }
+
+/**
+ * Runs axe-core on a whole page (not the modal's frame) and fails on any serious or critical violation,
+ * listing rule, impact and nodes. For the dashboard's pages.
+ */
+export async function axePage(page, label) {
+  if (!axeSource) {
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  }
+  // The page's CSP allows only finconn's own scripts: axe goes in through the DevTools protocol.
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  assert.deepEqual(violations, [], `${label}: axe-core violations ${JSON.stringify(violations, null, 2)}`);
+}

@@ -244,7 +244,13 @@ pub async fn api_context(State(app): State<AppState>, req: Request, next: Next) 
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
     let idem_header = req.headers().get("idempotency-key").cloned();
     let mut res = match prepare(&app, req).await {
-        Ok((req, ctx)) => crate::unit::run(&app, ctx, req, next).await,
+        Ok((req, ctx)) => {
+            // Whose request this was, for the dashboard's request log (`dashboard::log`).
+            let scope = crate::dashboard::log::RequestScope(ctx.caller.scope.clone());
+            let mut res = crate::unit::run(&app, ctx, req, next).await;
+            res.extensions_mut().insert(scope);
+            res
+        }
         Err(e) => e.into_response(),
     };
     let meta = res.extensions().get::<ErrorMeta>().copied();

@@ -8,6 +8,7 @@ mod accounts;
 mod adversarial;
 mod binary;
 mod customers;
+mod dashboard;
 mod enablebanking;
 mod idempotency;
 mod link;

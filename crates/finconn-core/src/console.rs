@@ -1,0 +1,220 @@
+//! What the merchant dashboard reads beyond Stripe's API: sessions listed and filtered, the balance history
+//! an account's refresh events recorded, and the request log (the last API requests of an account, as
+//! Stripe Workbench shows them). Reads only, except the request log, which the server appends to.
+
+use crate::model::{Scope, SessionRecord, SessionStatus};
+use crate::store::{Cursor, EventFilter, Page, PageRequest};
+use crate::{DomainError, Finconn};
+
+/// One API request as the request log keeps it. Never a body: method, path, outcome and the ids a
+/// developer searches by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLogRecord {
+    /// The store's own order (newest first) and cursor; 0 for a row not stored yet.
+    pub seq: i64,
+    pub scope: Scope,
+    pub request_id: String,
+    /// Unix milliseconds when the request arrived.
+    pub created_ms: i64,
+    pub method: String,
+    /// The path only: no query string (parameters are the request's, like its body).
+    pub path: String,
+    pub status: u16,
+    pub duration_ms: i64,
+    pub idempotency_key: Option<String>,
+    pub error_type: Option<String>,
+    pub error_code: Option<String>,
+    pub error_param: Option<String>,
+}
+
+/// Which rows of the request log a page shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestLogFilter {
+    /// Exactly this `Request-Id`.
+    pub request_id: Option<String>,
+    /// Only answers with a status of 400 or more.
+    pub errors_only: bool,
+}
+
+/// How long the request log keeps rows: per account and mode, at most `max_rows`, none older than
+/// `max_age_seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLogRetention {
+    pub max_age_seconds: i64,
+    pub max_rows: i64,
+}
+
+/// A session's state as the dashboard filters on it: `expired` is an open session whose client secret can
+/// no longer be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionState {
+    Open,
+    Expired,
+    Completed,
+    Cancelled,
+}
+
+impl SessionState {
+    pub const ALL: [SessionState; 4] =
+        [SessionState::Open, SessionState::Expired, SessionState::Completed, SessionState::Cancelled];
+
+    pub fn of(rec: &SessionRecord, now: i64) -> Self {
+        match rec.status {
+            SessionStatus::Completed => SessionState::Completed,
+            SessionStatus::Cancelled => SessionState::Cancelled,
+            SessionStatus::Open if rec.expires_at <= now => SessionState::Expired,
+            SessionStatus::Open => SessionState::Open,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Open => "open",
+            SessionState::Expired => "expired",
+            SessionState::Completed => "completed",
+            SessionState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// The dashboard's session list filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub state: Option<SessionState>,
+    pub customer: Option<String>,
+}
+
+/// One point of an account's balance history: when it was refreshed, and the current balance then (minor
+/// units per currency).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BalancePoint {
+    pub at: i64,
+    pub current: Vec<(String, i64)>,
+}
+
+/// How many stored sessions one filtered page may read before it answers with what it found (a filter
+/// that matches rarely still answers quickly; the page says there may be more).
+const SESSION_SCAN: usize = 2000;
+/// How many balance refresh events the history reads.
+const HISTORY_EVENTS: u32 = 100;
+const HISTORY_PAGES: usize = 10;
+
+impl Finconn {
+    /// Sessions newest first, filtered by state and customer. The store pages by id; the filters are
+    /// applied here over at most `SESSION_SCAN` sessions per page.
+    pub async fn list_sessions(
+        &self,
+        scope: &Scope,
+        filter: &SessionFilter,
+        page: &PageRequest,
+    ) -> Result<Page<SessionRecord>, DomainError> {
+        let now = self.now();
+        let wanted = page.limit as usize;
+        let mut found: Vec<SessionRecord> = Vec::new();
+        let mut cursor = page.cursor.clone();
+        let mut scanned = 0usize;
+        let backwards = matches!(page.cursor, Some(Cursor::Before(_)));
+        loop {
+            let req = PageRequest { limit: 100, cursor: cursor.clone() };
+            let p = self
+                .store
+                .list_sessions(scope, &req)
+                .await
+                .map_err(|e| crate::customers::cursor_error(e, "financial_connections.session", page))?;
+            scanned += p.items.len();
+            // Pages come newest first; walking backwards (ending_before) they are read from the oldest end.
+            let mut items = p.items;
+            if backwards {
+                items.reverse();
+            }
+            let last = items.last().map(|s| s.id.clone());
+            for s in items {
+                let keep = filter.state.is_none_or(|st| SessionState::of(&s, now) == st)
+                    && filter.customer.as_ref().is_none_or(|c| s.holder.customer.as_ref() == Some(c));
+                if keep {
+                    found.push(s);
+                    if found.len() > wanted {
+                        break;
+                    }
+                }
+            }
+            if found.len() > wanted || !p.has_more || scanned >= SESSION_SCAN {
+                let has_more = found.len() > wanted || (p.has_more && scanned >= SESSION_SCAN);
+                found.truncate(wanted);
+                if backwards {
+                    found.reverse();
+                }
+                return Ok(Page { items: found, has_more });
+            }
+            cursor = last.map(|id| if backwards { Cursor::Before(id) } else { Cursor::After(id) });
+        }
+    }
+
+    /// The account's balance after each successful balance refresh still in the event history (30 days),
+    /// oldest first. The account record keeps only the latest balance; the refresh events keep the rest.
+    pub async fn balance_history(&self, scope: &Scope, account: &str) -> Result<Vec<BalancePoint>, DomainError> {
+        self.find_account(scope, account, None).await?;
+        let filter = EventFilter {
+            kinds: vec!["financial_connections.account.refreshed_balance".to_owned()],
+            created: (i64::MIN, i64::MAX),
+            delivery_success: None,
+        };
+        let mut points = Vec::new();
+        let mut cursor = None;
+        for _ in 0..HISTORY_PAGES {
+            let page = self.list_events(scope, filter.clone(), &PageRequest { limit: HISTORY_EVENTS, cursor }).await?;
+            for e in &page.items {
+                let obj = &e.data.object;
+                if obj.get("id").and_then(|v| v.as_str()) != Some(account) {
+                    continue;
+                }
+                let balance = &obj["balance"];
+                let at = balance["as_of"].as_i64().unwrap_or(e.created);
+                let current: Vec<(String, i64)> = balance["current"]
+                    .as_object()
+                    .map(|m| m.iter().filter_map(|(c, v)| v.as_i64().map(|n| (c.clone(), n))).collect())
+                    .unwrap_or_default();
+                if !current.is_empty() {
+                    points.push(BalancePoint { at, current });
+                }
+            }
+            match (page.has_more, page.items.last()) {
+                (true, Some(last)) => cursor = Some(Cursor::After(last.id.clone())),
+                _ => break,
+            }
+        }
+        points.sort_by_key(|p| p.at);
+        points.dedup_by(|a, b| a.at == b.at && a.current == b.current);
+        Ok(points)
+    }
+
+    /// Appends answered requests to the request log (the server's background writer calls this in
+    /// batches).
+    pub async fn record_requests(&self, rows: &[RequestLogRecord]) -> Result<(), DomainError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.insert_request_log(rows).await?)
+    }
+
+    /// The request log newest first; `before` is the `seq` of the last row of the previous page.
+    pub async fn request_log(
+        &self,
+        scope: &Scope,
+        filter: &RequestLogFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Page<RequestLogRecord>, DomainError> {
+        Ok(self.store.list_request_log(scope, filter, before, limit.clamp(1, 100)).await?)
+    }
+
+    /// Removes request log rows past `retention` (housekeeping).
+    pub async fn prune_request_log(&self, retention: RequestLogRetention) -> Result<u64, DomainError> {
+        let before_ms = (self.now() - retention.max_age_seconds).saturating_mul(1000);
+        Ok(self.store.prune_request_log(before_ms, retention.max_rows).await?)
+    }
+}
