@@ -40,10 +40,15 @@ async function api(keys, method, path, pairs, headers = {}) {
 
 /** The whole page fits the viewport's width (tables scroll inside their own box). */
 async function assertNoSidewaysScroll(page, label) {
-  const { scroll, width } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth, width: window.innerWidth,
+  const { scroll, width, wide } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth,
+    // The elements that stick out, to say what to fix.
+    wide: [...document.querySelectorAll('main *, header *, nav *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
   }));
-  assert.ok(scroll <= width + 1, `${label}: the page scrolls sideways (${scroll} > ${width})`);
+  assert.ok(scroll <= width + 1, `${label}: the page scrolls sideways (${scroll} > ${width}): ${wide.join(', ')}`);
 }
 
 /** Screenshot and axe-core for a dashboard page, at the current viewport. */
@@ -101,7 +106,7 @@ test('dashboard: sign in, sessions, an account refreshed from the page, webhooks
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/dashboard\/sessions$/);
     assert.match(await page.getByTestId('mode').textContent(), /Test mode/);
-    const cookies = await context.cookies(FINCONN_URL);
+    const cookies = await context.cookies(`${FINCONN_URL}/dashboard/sessions`);
     const session = cookies.find((c) => c.name === 'finconn_dashboard');
     assert.ok(session && session.httpOnly && session.sameSite === 'Strict', JSON.stringify(cookies));
     assert.ok(!cookies.some((c) => c.value.includes(keys.sk.slice(8))), 'the key is in a cookie');
