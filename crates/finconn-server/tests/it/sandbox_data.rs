@@ -101,10 +101,11 @@ async fn serve_refuses_a_malformed_file_with_its_line_and_field() {
     assert_eq!(created, [std::ffi::OsString::from("bad.json")], "nothing was created");
 }
 
-async fn start(dir: &std::path::Path, file: &std::path::Path) -> (Child, String) {
+/// `finconn serve` in `dir` with `args` after the listen address; its base URL once it listens.
+async fn start(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--sandbox-data"])
-        .arg(file)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .current_dir(dir)
         .env_remove("FINCONN_DATABASE_URL")
         .env("FINCONN_REFRESH_COOLDOWN_SECONDS", "0")
@@ -162,7 +163,7 @@ async fn sighup_reloads_the_files_and_linked_accounts_stay() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bank.toml");
     std::fs::write(&file, bank(100, false)).unwrap();
-    let (child, base) = start(dir.path(), &file).await;
+    let (child, base) = start(dir.path(), &["--sandbox-data".as_ref(), file.as_os_str()]).await;
     let api =
         Api { base, key: format!("sk_test_{}", finconn_core::ids::random_base62(20)), http: reqwest::Client::new() };
 
@@ -221,18 +222,7 @@ async fn the_config_file_and_the_environment_name_the_files() {
     std::fs::write(dir.path().join("bank.toml"), bank(100, true)).unwrap();
     std::fs::write(dir.path().join("finconn.toml"), "sandbox_data = [\"bank.toml\"]\nsandbox_builtin = false\n")
         .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env_remove("FINCONN_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let base = format!("http://{}", first.strip_prefix("finconn listening on http://").unwrap());
+    let (child, base) = start(dir.path(), &[]).await;
     let api =
         Api { base, key: format!("sk_test_{}", finconn_core::ids::random_base62(20)), http: reqwest::Client::new() };
     let (_, listed) = api.get("/v1/financial_connections/institutions?limit=100").await;
