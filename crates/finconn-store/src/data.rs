@@ -13,6 +13,7 @@ use finconn_core::StoreError;
 use crate::db_err;
 use crate::objects::{cursor_seq, finish_page, from_json, page_bounds, to_json};
 use crate::pool::{BeginWrite, Pools};
+use crate::sql::Q;
 
 pub(crate) const INSERT_JOB: &str =
     "INSERT INTO jobs (account_id, livemode, kind, run_at, locked_until, attempts, created) VALUES ($1, $2, $3, $4, 0, 0, $5)";
@@ -48,17 +49,18 @@ pub(crate) async fn list_linked_accounts(
     let fetch = |limit: i64| {
         let sql = sql.clone();
         async move {
-            let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
-                .bind(&scope.account)
-                .bind(scope.livemode)
-                .bind(&filter.customer)
-                .bind(&filter.account)
-                .bind(&filter.session)
-                .bind(bound)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-                .map_err(db_err)?);
+            let rows: Vec<(i64, String)> = pools
+                .all(
+                    Q::new(sql.clone())
+                        .bind(&scope.account)
+                        .bind(scope.livemode)
+                        .bind(&filter.customer)
+                        .bind(&filter.account)
+                        .bind(&filter.session)
+                        .bind(bound)
+                        .bind(limit),
+                )
+                .await?;
             Ok::<_, StoreError>(rows)
         }
     };
@@ -76,22 +78,16 @@ pub(crate) async fn list_linked_accounts(
 }
 
 pub(crate) async fn ownership_created(pools: &Pools, ownership: &str) -> Result<Option<i64>, StoreError> {
-    on_pool!(pools, read, |p| sqlx::query_scalar("SELECT created FROM ownerships WHERE id = $1")
-        .bind(ownership)
-        .fetch_optional(p)
-        .await
-        .map_err(db_err))
+    let row: Option<(i64,)> = pools.opt(Q::new("SELECT created FROM ownerships WHERE id = $1").bind(ownership)).await?;
+    Ok(row.map(|(c,)| c))
 }
 
 pub(crate) async fn ownership_belongs_to(pools: &Pools, account: &str, ownership: &str) -> Result<bool, StoreError> {
-    let n: Option<i64> = on_pool!(pools, read, |p| sqlx::query_scalar(
-        "SELECT created FROM ownerships WHERE id = $1 AND fc_account_id = $2"
-    )
-    .bind(ownership)
-    .bind(account)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?);
+    let n: Option<(i64,)> = pools
+        .opt(
+            Q::new("SELECT created FROM ownerships WHERE id = $1 AND fc_account_id = $2").bind(ownership).bind(account),
+        )
+        .await?;
     Ok(n.is_some())
 }
 
@@ -117,15 +113,16 @@ pub(crate) async fn list_owners(
         "SELECT data FROM owners WHERE ownership_id = $1 AND account_id = $2 AND livemode = $3 AND seq {cmp} $4 \
          ORDER BY seq {order} LIMIT $5"
     );
-    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
-        .bind(ownership)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(bound)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(p)
-        .await
-        .map_err(db_err)?);
+    let rows: Vec<(String,)> = pools
+        .all(
+            Q::new(sql.clone())
+                .bind(ownership)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(bound)
+                .bind(i64::from(page.limit) + 1),
+        )
+        .await?;
     let items = rows.into_iter().map(|(d,)| from_json(&d)).collect::<Result<Vec<OwnerRecord>, _>>()?;
     Ok(finish_page(items, page))
 }
@@ -139,29 +136,27 @@ pub(crate) async fn list_transactions(
 ) -> Result<Page<TransactionRecord>, StoreError> {
     let after_seq = match &filter.after_refresh {
         Some(id) => {
-            let seq: Option<i64> = on_pool!(pools, read, |p| sqlx::query_scalar(
-                "SELECT seq FROM transaction_refreshes WHERE id = $1 AND fc_account_id = $2"
-            )
-            .bind(id)
-            .bind(account)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err)?);
-            seq.ok_or(StoreError::CursorNotFound)?
+            let seq: Option<(i64,)> = pools
+                .opt(
+                    Q::new("SELECT seq FROM transaction_refreshes WHERE id = $1 AND fc_account_id = $2")
+                        .bind(id)
+                        .bind(account),
+                )
+                .await?;
+            seq.map(|(s,)| s).ok_or(StoreError::CursorNotFound)?
         }
         None => i64::MIN,
     };
     // Newest transacted_at first; the cursor is (transacted_at, seq).
     let cursor = match &page.cursor {
         Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => {
-            let row: Option<(i64, i64)> = on_pool!(pools, read, |p| sqlx::query_as(
-                "SELECT transacted_at, seq FROM transactions WHERE id = $1 AND fc_account_id = $2"
-            )
-            .bind(id)
-            .bind(account)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err)?);
+            let row: Option<(i64, i64)> = pools
+                .opt(
+                    Q::new("SELECT transacted_at, seq FROM transactions WHERE id = $1 AND fc_account_id = $2")
+                        .bind(id)
+                        .bind(account),
+                )
+                .await?;
             Some(row.ok_or(StoreError::CursorNotFound)?)
         }
         None => None,
@@ -187,18 +182,19 @@ pub(crate) async fn list_transactions(
         (sql, (lo, bound))
     };
     let (other_side, (bt, bs)) = bound;
-    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(sql)
-        .bind(account)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(other_side)
-        .bind(after_seq)
-        .bind(bt)
-        .bind(bs)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(p)
-        .await
-        .map_err(db_err)?);
+    let rows: Vec<(String,)> = pools
+        .all(
+            Q::new(sql)
+                .bind(account)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(other_side)
+                .bind(after_seq)
+                .bind(bt)
+                .bind(bs)
+                .bind(i64::from(page.limit) + 1),
+        )
+        .await?;
     let items = rows.into_iter().map(|(d,)| from_json(&d)).collect::<Result<Vec<TransactionRecord>, _>>()?;
     Ok(finish_page(items, page))
 }
@@ -208,15 +204,14 @@ pub(crate) async fn get_transaction(
     scope: &Scope,
     id: &str,
 ) -> Result<Option<TransactionRecord>, StoreError> {
-    let row: Option<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT data FROM transactions WHERE id = $1 AND account_id = $2 AND livemode = $3"
-    )
-    .bind(id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?);
+    let row: Option<(String,)> = pools
+        .opt(
+            Q::new("SELECT data FROM transactions WHERE id = $1 AND account_id = $2 AND livemode = $3")
+                .bind(id)
+                .bind(&scope.account)
+                .bind(scope.livemode),
+        )
+        .await?;
     row.map(|(d,)| from_json(&d)).transpose()
 }
 
@@ -225,15 +220,14 @@ pub(crate) async fn transactions_by_provider_id(
     scope: &Scope,
     account: &str,
 ) -> Result<HashMap<String, TransactionRecord>, StoreError> {
-    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3"
-    )
-    .bind(account)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?);
+    let rows: Vec<(String,)> = pools
+        .all(
+            Q::new("SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3")
+                .bind(account)
+                .bind(&scope.account)
+                .bind(scope.livemode),
+        )
+        .await?;
     rows.into_iter().map(|(d,)| from_json::<TransactionRecord>(&d).map(|t| (t.provider_id.clone(), t))).collect()
 }
 
@@ -461,23 +455,16 @@ pub(crate) async fn finish_job(pools: &Pools, scope: &Scope, job: i64, out: &Ref
 }
 
 pub(crate) async fn job_counts(pools: &Pools) -> Result<(i64, i64), StoreError> {
-    let row: (i64, i64) = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 1 THEN 1 ELSE 0 END), 0) FROM jobs"
-    )
-    .fetch_one(p)
-    .await
-    .map_err(db_err)?);
+    let row: (i64, i64) = pools
+        .one(Q::new("SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 1 THEN 1 ELSE 0 END), 0) FROM jobs"))
+        .await?;
     Ok(row)
 }
 
 pub(crate) async fn due_jobs(pools: &Pools, now: i64) -> Result<(i64, Option<i64>), StoreError> {
-    let row: (i64, Option<i64>) = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT COUNT(*), MIN(run_at) FROM jobs WHERE done_at IS NULL AND run_at <= $1"
-    )
-    .bind(now)
-    .fetch_one(p)
-    .await
-    .map_err(db_err)?);
+    let row: (i64, Option<i64>) = pools
+        .one(Q::new("SELECT COUNT(*), MIN(run_at) FROM jobs WHERE done_at IS NULL AND run_at <= $1").bind(now))
+        .await?;
     Ok(row)
 }
 
@@ -504,15 +491,14 @@ pub(crate) async fn get_connection(
     scope: &Scope,
     id: &str,
 ) -> Result<Option<ConnectionRecord>, StoreError> {
-    let row: Option<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT version, data FROM connections WHERE id = $1 AND account_id = $2 AND livemode = $3"
-    )
-    .bind(id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?);
+    let row: Option<(i64, String)> = pools
+        .opt(
+            Q::new("SELECT version, data FROM connections WHERE id = $1 AND account_id = $2 AND livemode = $3")
+                .bind(id)
+                .bind(&scope.account)
+                .bind(scope.livemode),
+        )
+        .await?;
     row.map(|(v, d)| crate::objects::decode(&d, scope.clone(), v)).transpose()
 }
 
@@ -577,13 +563,12 @@ pub(crate) async fn delete_pending_connections(pools: &Pools, before: i64) -> Re
 }
 
 pub(crate) async fn connections_with_credentials(pools: &Pools) -> Result<Vec<(Scope, String)>, StoreError> {
-    let rows: Vec<(String, bool, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT account_id, livemode, id FROM connections WHERE status IN ($1, $2) ORDER BY seq"
-    )
-    .bind("pending")
-    .bind("active")
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?);
+    let rows: Vec<(String, bool, String)> = pools
+        .all(
+            Q::new("SELECT account_id, livemode, id FROM connections WHERE status IN ($1, $2) ORDER BY seq")
+                .bind("pending")
+                .bind("active"),
+        )
+        .await?;
     Ok(rows.into_iter().map(|(account, livemode, id)| (Scope { account, livemode }, id)).collect())
 }

@@ -63,48 +63,11 @@ pub(crate) fn of(effects: &Effects) -> Result<EffectRows, StoreError> {
 pub(crate) const INSERT_EVENT: &str =
     "INSERT INTO events (id, account_id, livemode, type, created, pending_webhooks, data) VALUES ($1, $2, $3, $4, $5, 0, $6)";
 
-/// Writes `$rows` (an `EffectRows`) for `$scope` inside the open transaction `$tx`.
+/// Writes `$rows` (an `EffectRows`) for `$scope` inside the open sqlx transaction `$tx`.
 macro_rules! write_effects {
     ($tx:expr, $scope:expr, $rows:expr) => {{
-        for (kind, run_at, clock) in &$rows.jobs {
-            match clock {
-                None => sqlx::query($crate::data::INSERT_JOB)
-                    .bind(&$scope.account)
-                    .bind($scope.livemode)
-                    .bind(kind)
-                    .bind(run_at)
-                    .bind(run_at),
-                Some(clock) => sqlx::query($crate::data::INSERT_CLOCK_JOB)
-                    .bind(&$scope.account)
-                    .bind($scope.livemode)
-                    .bind(kind)
-                    .bind(run_at)
-                    .bind(clock),
-            }
-            .execute(&mut *$tx)
-            .await
-            .map_err($crate::db_err)?;
-        }
-        for e in &$rows.events {
-            sqlx::query($crate::effects::INSERT_EVENT)
-                .bind(&e.id)
-                .bind(&$scope.account)
-                .bind($scope.livemode)
-                .bind(&e.kind)
-                .bind(e.created)
-                .bind(&e.data)
-                .execute(&mut *$tx)
-                .await
-                .map_err($crate::db_err)?;
-            sqlx::query($crate::data::INSERT_JOB)
-                .bind(&$scope.account)
-                .bind($scope.livemode)
-                .bind(&e.fanout)
-                .bind(e.created)
-                .bind(e.created)
-                .execute(&mut *$tx)
-                .await
-                .map_err($crate::db_err)?;
-        }
+        let mut plan = $crate::sql::Plan::default();
+        $crate::writes::effects_plan(&mut plan, &$scope, &$rows);
+        $crate::sql::run_on(&mut *$tx, &plan).await?;
     }};
 }

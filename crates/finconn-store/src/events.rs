@@ -9,6 +9,7 @@ use finconn_core::StoreError;
 use crate::effects::StoredEvent;
 use crate::objects::{finish_page, from_json, page_bounds, to_json};
 use crate::pool::{BeginWrite, Pools};
+use crate::sql::Q;
 use crate::{corrupt, db_err};
 
 type EventRow = (String, String, bool, String, i64, i64, String);
@@ -34,13 +35,8 @@ const EVENT_COLUMNS: &str = "id, account_id, livemode, type, created, pending_we
 
 pub(crate) async fn get_event(pools: &Pools, scope: &Scope, id: &str) -> Result<Option<EventRecord>, StoreError> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND account_id = $2 AND livemode = $3");
-    let row: Option<EventRow> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
-        .bind(id)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .fetch_optional(p)
-        .await
-        .map_err(db_err)?);
+    let row: Option<EventRow> =
+        pools.opt(Q::new(sql.clone()).bind(id).bind(&scope.account).bind(scope.livemode)).await?;
     row.map(decode_event).transpose()
 }
 
@@ -84,19 +80,17 @@ pub(crate) async fn list_events(
         "SELECT {EVENT_COLUMNS} FROM events WHERE account_id = $1 AND livemode = $2 AND created >= $3 AND created <= $4 \
          AND seq {cmp} $5{type_clause}{delivered} ORDER BY seq {order} LIMIT $6"
     );
-    let rows: Vec<EventRow> = on_pool!(pools, read, |p| {
-        let mut q = sqlx::query_as(&sql)
-            .bind(&scope.account)
-            .bind(scope.livemode)
-            .bind(filter.created.0)
-            .bind(filter.created.1)
-            .bind(bound)
-            .bind(i64::from(page.limit) + 1);
-        for k in &kinds {
-            q = q.bind(k);
-        }
-        q.fetch_all(p).await.map_err(db_err)?
-    });
+    let mut q = Q::new(sql)
+        .bind(&scope.account)
+        .bind(scope.livemode)
+        .bind(filter.created.0)
+        .bind(filter.created.1)
+        .bind(bound)
+        .bind(i64::from(page.limit) + 1);
+    for k in &kinds {
+        q = q.bind(k);
+    }
+    let rows: Vec<EventRow> = pools.all(q).await?;
     let items = rows.into_iter().map(decode_event).collect::<Result<Vec<_>, _>>()?;
     Ok(finish_page(items, page))
 }
@@ -133,15 +127,14 @@ pub(crate) async fn get_webhook_endpoint(
     scope: &Scope,
     id: &str,
 ) -> Result<Option<WebhookEndpointRecord>, StoreError> {
-    let row: Option<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT version, data FROM webhook_endpoints WHERE id = $1 AND account_id = $2 AND livemode = $3"
-    )
-    .bind(id)
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?);
+    let row: Option<(i64, String)> = pools
+        .opt(
+            Q::new("SELECT version, data FROM webhook_endpoints WHERE id = $1 AND account_id = $2 AND livemode = $3")
+                .bind(id)
+                .bind(&scope.account)
+                .bind(scope.livemode),
+        )
+        .await?;
     row.map(|(v, d)| crate::objects::decode::<WebhookEndpointRecord>(&d, scope.clone(), v)).transpose()
 }
 
@@ -155,14 +148,9 @@ pub(crate) async fn list_webhook_endpoints(
         "SELECT version, data FROM webhook_endpoints WHERE account_id = $1 AND livemode = $2 AND seq {cmp} $3 \
          ORDER BY seq {order} LIMIT $4"
     );
-    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(bound)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(p)
-        .await
-        .map_err(db_err)?);
+    let rows: Vec<(i64, String)> = pools
+        .all(Q::new(sql.clone()).bind(&scope.account).bind(scope.livemode).bind(bound).bind(i64::from(page.limit) + 1))
+        .await?;
     let items = rows
         .into_iter()
         .map(|(v, d)| crate::objects::decode::<WebhookEndpointRecord>(&d, scope.clone(), v))
@@ -174,17 +162,13 @@ pub(crate) async fn active_webhook_endpoints(
     pools: &Pools,
     scope: &Scope,
 ) -> Result<Vec<WebhookEndpointRecord>, StoreError> {
-    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| {
-        sqlx::query_as(
+    let rows: Vec<(i64, String)> = pools.all(Q::new(
         "SELECT version, data FROM webhook_endpoints WHERE account_id = $1 AND livemode = $2 AND disabled = $3 ORDER BY seq"
     )
     .bind(&scope.account)
     .bind(scope.livemode)
     .bind(false)
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?
-    });
+    ).await?;
     rows.into_iter().map(|(v, d)| crate::objects::decode::<WebhookEndpointRecord>(&d, scope.clone(), v)).collect()
 }
 
@@ -252,15 +236,11 @@ pub(crate) async fn finish_fanout(
 }
 
 pub(crate) async fn get_delivery(pools: &Pools, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {
-    let row: Option<DeliveryRow> = on_pool!(pools, read, |p| {
-        sqlx::query_as(
+    let row: Option<DeliveryRow> = pools.opt(Q::new(
         "SELECT id, account_id, livemode, event_id, endpoint_id, status, attempts, created FROM webhook_deliveries WHERE id = $1"
     )
     .bind(id)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?
-    });
+    ).await?;
     row.map(|(id, account, livemode, event, endpoint, status, attempts, created)| {
         Ok(DeliveryRecord {
             id,
@@ -346,31 +326,23 @@ pub(crate) async fn list_attempts(
     endpoint: &str,
     limit: i64,
 ) -> Result<Vec<AttemptRecord>, StoreError> {
-    let rows: Vec<(String,)> = on_pool!(pools, read, |p| {
-        sqlx::query_as(
+    let rows: Vec<(String,)> = pools.all(Q::new(
         "SELECT data FROM webhook_attempts WHERE endpoint_id = $1 AND account_id = $2 AND livemode = $3 ORDER BY seq DESC LIMIT $4"
     )
     .bind(endpoint)
     .bind(&scope.account)
     .bind(scope.livemode)
     .bind(limit)
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?
-    });
+    ).await?;
     rows.into_iter().map(|(d,)| from_json(&d)).collect()
 }
 
 pub(crate) async fn failed_deliveries(pools: &Pools, scope: &Scope, endpoint: &str) -> Result<i64, StoreError> {
-    on_pool!(pools, read, |p| {
-        sqlx::query_scalar(
+    pools.one::<(i64,)>(Q::new(
         "SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND account_id = $2 AND livemode = $3 AND status = 'failed'"
     )
     .bind(endpoint)
     .bind(&scope.account)
     .bind(scope.livemode)
-    .fetch_one(p)
-    .await
-    .map_err(db_err)
-    })
+    ).await.map(|(n,)| n)
 }

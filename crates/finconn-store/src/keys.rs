@@ -3,31 +3,29 @@
 use finconn_core::keys::KeyKind;
 use finconn_core::model::{AccountRecord, ApiKeyRecord};
 use finconn_core::StoreError;
-use sqlx::Row;
 
 use crate::pool::{BeginWrite, Pools};
+use crate::sql::Q;
 use crate::{corrupt, db_err};
 
 pub(crate) async fn find_api_key(pools: &Pools, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-    let row = on_pool!(pools, read, |p| {
-        sqlx::query("SELECT hash, account_id, kind, livemode, sandbox, created FROM api_keys WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err)?
-            .map(|r| -> Result<ApiKeyRecord, StoreError> {
-                let kind: String = r.try_get("kind").map_err(db_err)?;
-                Ok(ApiKeyRecord {
-                    hash: r.try_get("hash").map_err(db_err)?,
-                    account: r.try_get("account_id").map_err(db_err)?,
-                    kind: KeyKind::parse(&kind).ok_or_else(|| corrupt(format!("key kind {kind}")))?,
-                    livemode: r.try_get("livemode").map_err(db_err)?,
-                    sandbox: r.try_get("sandbox").map_err(db_err)?,
-                    created: r.try_get("created").map_err(db_err)?,
-                })
-            })
-    });
-    row.transpose()
+    let row: Option<(String, String, String, bool, bool, i64)> = pools
+        .opt(
+            Q::new("SELECT hash, account_id, kind, livemode, sandbox, created FROM api_keys WHERE hash = $1")
+                .bind(hash),
+        )
+        .await?;
+    row.map(|(hash, account, kind, livemode, sandbox, created)| {
+        Ok(ApiKeyRecord {
+            hash,
+            account,
+            kind: KeyKind::parse(&kind).ok_or_else(|| corrupt(format!("key kind {kind}")))?,
+            livemode,
+            sandbox,
+            created,
+        })
+    })
+    .transpose()
 }
 
 pub(crate) async fn provision_account(
@@ -78,20 +76,7 @@ pub(crate) async fn provision_account(
 }
 
 pub(crate) async fn get_account(pools: &Pools, id: &str) -> Result<Option<AccountRecord>, StoreError> {
-    let row = on_pool!(pools, read, |p| {
-        sqlx::query("SELECT id, display_name, sandbox, created FROM accounts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(p)
-            .await
-            .map_err(db_err)?
-            .map(|r| -> Result<AccountRecord, sqlx::Error> {
-                Ok(AccountRecord {
-                    id: r.try_get("id")?,
-                    display_name: r.try_get("display_name")?,
-                    sandbox: r.try_get("sandbox")?,
-                    created: r.try_get("created")?,
-                })
-            })
-    });
-    row.transpose().map_err(db_err)
+    let row: Option<(String, Option<String>, bool, i64)> =
+        pools.opt(Q::new("SELECT id, display_name, sandbox, created FROM accounts WHERE id = $1").bind(id)).await?;
+    Ok(row.map(|(id, display_name, sandbox, created)| AccountRecord { id, display_name, sandbox, created }))
 }

@@ -10,8 +10,8 @@ mod events;
 mod idempotency;
 mod keys;
 mod objects;
+mod sql;
 mod test_clocks;
-#[macro_use]
 mod writes;
 
 use async_trait::async_trait;
@@ -391,10 +391,11 @@ impl Database for Db {
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError> {
         let wake = commit.writes.iter().any(Write::adds_jobs);
         let outcome = match &self.pool {
-            pool::Pools::Sqlite { writer, .. } => writer.commit(commit).await?,
+            pool::Pools::Sqlite { writer, .. } => writer.commit(&commit).await?,
             pool::Pools::Postgres { pool, .. } => {
+                let plan = writes::plan_unit(&commit)?;
                 let mut tx = pool.begin().await.map_err(db_err)?;
-                let outcome = writes::apply_unit(&mut writes::Conn::Postgres(&mut tx), &commit).await;
+                let outcome = sql::run_on(&mut *tx, &plan).await.map(writes::outcome);
                 match outcome {
                     Ok(CommitOutcome::Committed) => tx.commit().await.map_err(db_err)?,
                     _ => tx.rollback().await.map_err(db_err)?,
@@ -415,7 +416,7 @@ impl Database for Db {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self.pool, read, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ())).map_err(db_err)
+        self.pool.one::<(i32,)>(sql::Q::new("SELECT 1")).await.map(drop)
     }
 
     async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {

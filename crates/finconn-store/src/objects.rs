@@ -4,8 +4,9 @@ use finconn_core::model::{CustomerRecord, LinkedAccountRecord, Scope, SessionRec
 use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
 
+use crate::corrupt;
 use crate::pool::Pools;
-use crate::{corrupt, db_err};
+use crate::sql::Q;
 
 pub(crate) fn to_json<T: serde::Serialize>(rec: &T) -> Result<String, StoreError> {
     serde_json::to_string(rec).map_err(corrupt)
@@ -18,14 +19,8 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(data: &str) -> Result<T,
 /// The `seq` of a cursor object, which must belong to the same list.
 pub(crate) async fn cursor_seq(pools: &Pools, table: &str, scope: &Scope, id: &str) -> Result<i64, StoreError> {
     let sql = format!("SELECT seq FROM {table} WHERE id = $1 AND account_id = $2 AND livemode = $3");
-    let seq: Option<i64> = on_pool!(pools, read, |p| sqlx::query_scalar(&sql)
-        .bind(id)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .fetch_optional(p)
-        .await
-        .map_err(db_err)?);
-    seq.ok_or(StoreError::CursorNotFound)
+    let seq: Option<(i64,)> = pools.opt(Q::new(sql).bind(id).bind(&scope.account).bind(scope.livemode)).await?;
+    seq.map(|(s,)| s).ok_or(StoreError::CursorNotFound)
 }
 
 /// Where a newest-first page starts: `(comparison, order, seq bound)` for `seq {cmp} bound ORDER BY seq
@@ -95,12 +90,7 @@ pub(crate) async fn get_in_account<T: Versioned>(
     id: &str,
 ) -> Result<Option<T>, StoreError> {
     let sql = format!("SELECT livemode, version, data FROM {table} WHERE id = $1 AND account_id = $2");
-    let row: Option<(bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
-        .bind(id)
-        .bind(account)
-        .fetch_optional(p)
-        .await
-        .map_err(db_err)?);
+    let row: Option<(bool, i64, String)> = pools.opt(Q::new(sql.clone()).bind(id).bind(account)).await?;
     row.map(|(livemode, version, data)| decode(&data, Scope { account: account.to_owned(), livemode }, version))
         .transpose()
 }
@@ -122,19 +112,20 @@ pub(crate) async fn list_customers(
          AND (test_clock = $9 OR (CAST($9 AS TEXT) IS NULL AND test_clock IS NULL)) \
          ORDER BY seq {order} LIMIT $6"
     );
-    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(false)
-        .bind(&filter.email)
-        .bind(bound)
-        .bind(i64::from(page.limit) + 1)
-        .bind(filter.created.0)
-        .bind(filter.created.1)
-        .bind(&filter.test_clock)
-        .fetch_all(p)
-        .await
-        .map_err(db_err)?);
+    let rows: Vec<(i64, String)> = pools
+        .all(
+            Q::new(sql.clone())
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(false)
+                .bind(&filter.email)
+                .bind(bound)
+                .bind(i64::from(page.limit) + 1)
+                .bind(filter.created.0)
+                .bind(filter.created.1)
+                .bind(&filter.test_clock),
+        )
+        .await?;
     let items =
         rows.into_iter().map(|(version, data)| decode(&data, scope.clone(), version)).collect::<Result<Vec<_>, _>>()?;
     Ok(finish_page(items, page))
@@ -145,13 +136,8 @@ pub(crate) async fn get_session(pools: &Pools, account: &str, id: &str) -> Resul
 }
 
 pub(crate) async fn find_session_by_id(pools: &Pools, id: &str) -> Result<Option<SessionRecord>, StoreError> {
-    let row: Option<(String, bool, i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT account_id, livemode, version, data FROM sessions WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_optional(p)
-    .await
-    .map_err(db_err)?);
+    let row: Option<(String, bool, i64, String)> =
+        pools.opt(Q::new("SELECT account_id, livemode, version, data FROM sessions WHERE id = $1").bind(id)).await?;
     row.map(|(account, livemode, version, data)| decode::<SessionRecord>(&data, Scope { account, livemode }, version))
         .transpose()
 }
@@ -174,13 +160,8 @@ pub(crate) async fn accounts_where(
     let sql = format!(
         "SELECT version, data FROM fc_accounts WHERE account_id = $1 AND livemode = $2 AND {column} = $3 ORDER BY seq"
     );
-    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(value)
-        .fetch_all(p)
-        .await
-        .map_err(db_err)?);
+    let rows: Vec<(i64, String)> =
+        pools.all(Q::new(sql.clone()).bind(&scope.account).bind(scope.livemode).bind(value)).await?;
     rows.into_iter().map(|(v, d)| decode(&d, scope.clone(), v)).collect()
 }
 
@@ -188,13 +169,11 @@ pub(crate) async fn institution_downtimes(
     pools: &Pools,
     scope: &Scope,
 ) -> Result<Vec<finconn_core::scripted::Downtime>, StoreError> {
-    let rows: Vec<(String,)> = on_pool!(pools, read, |p| sqlx::query_as(
+    let rows: Vec<(String,)> = pools.all(Q::new(
         "SELECT data FROM institution_downtimes WHERE account_id = $1 AND livemode = $2 ORDER BY institution_id"
     )
     .bind(&scope.account)
     .bind(scope.livemode)
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?);
+    ).await?;
     rows.iter().map(|(d,)| from_json(d)).collect()
 }

@@ -89,6 +89,8 @@ impl Backend {
 pub enum ConnectError {
     #[error("cannot open database {url}: {source}")]
     Open { url: String, source: sqlx::Error },
+    #[error("cannot open database {url}: {message}")]
+    Lite { url: String, message: String },
     #[error("migrating database {url} failed: {source}")]
     Migrate { url: String, source: sqlx::migrate::MigrateError },
 }
@@ -100,8 +102,10 @@ pub(crate) enum Pools {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
-        /// Units of work, committed in batches on `write`.
+        /// Units of work, committed in batches on the writer thread's own connection.
         writer: crate::writes::Writer,
+        /// Reads of the domain, on the calling thread.
+        readers: std::sync::Arc<crate::sql::Readers>,
         describe: String,
     },
     Postgres {
@@ -173,8 +177,10 @@ impl Pools {
             .canonicalize()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| path.to_owned());
-        let writer = crate::writes::Writer::start(write.clone());
-        Ok(Pools::Sqlite { read, write, writer, describe: format!("SQLite {absolute}") })
+        let lite = |e: finconn_core::StoreError| ConnectError::Lite { url: redact(url), message: e.to_string() };
+        let writer = crate::writes::Writer::start(std::path::Path::new(path)).map_err(lite)?;
+        let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), max_connections.clamp(1, 8) as usize));
+        Ok(Pools::Sqlite { read, write, writer, readers, describe: format!("SQLite {absolute}") })
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), ConnectError> {
@@ -205,6 +211,37 @@ impl Pools {
         Ok(compare(known, &applied, failed))
     }
 
+    /// Every row of a read.
+    pub(crate) async fn all<T: crate::sql::Row>(&self, q: crate::sql::Q) -> Result<Vec<T>, finconn_core::StoreError> {
+        match self {
+            Pools::Sqlite { readers, .. } => readers.with(|c| q.all_lite(c)),
+            Pools::Postgres { pool, .. } => {
+                let rows = q.sqlx_pg().fetch_all(pool).await.map_err(crate::db_err)?;
+                rows.iter().map(T::pg).collect::<Result<_, _>>().map_err(crate::db_err)
+            }
+        }
+    }
+
+    /// The first row of a read, if any.
+    pub(crate) async fn opt<T: crate::sql::Row>(
+        &self,
+        q: crate::sql::Q,
+    ) -> Result<Option<T>, finconn_core::StoreError> {
+        match self {
+            Pools::Sqlite { readers, .. } => readers.with(|c| q.first_lite(c)),
+            Pools::Postgres { pool, .. } => {
+                let row = q.sqlx_pg().fetch_optional(pool).await.map_err(crate::db_err)?;
+                row.as_ref().map(T::pg).transpose().map_err(crate::db_err)
+            }
+        }
+    }
+
+    /// The one row of a read that always answers one (an aggregate).
+    pub(crate) async fn one<T: crate::sql::Row>(&self, q: crate::sql::Q) -> Result<T, finconn_core::StoreError> {
+        let sql = q.sql.clone();
+        self.opt(q).await?.ok_or_else(|| finconn_core::StoreError::Corrupt(format!("no row from {sql}")))
+    }
+
     pub(crate) fn backend(&self) -> Backend {
         match self {
             Pools::Sqlite { .. } => Backend::Sqlite,
@@ -228,7 +265,8 @@ impl Pools {
 
     pub(crate) async fn close(&self) {
         match self {
-            Pools::Sqlite { read, write, .. } => {
+            Pools::Sqlite { read, write, writer, .. } => {
+                writer.stop();
                 read.close().await;
                 write.close().await;
             }

@@ -7,6 +7,7 @@ use finconn_core::StoreError;
 use crate::db_err;
 use crate::objects::{decode, finish_page, page_bounds};
 use crate::pool::Pools;
+use crate::sql::Q;
 
 pub(crate) async fn get_test_clock(
     pools: &Pools,
@@ -26,15 +27,16 @@ pub(crate) async fn list_test_clocks(
         "SELECT version, data FROM test_clocks WHERE account_id = $1 AND livemode = $2 AND deleted = $3 \
          AND seq {cmp} $4 ORDER BY seq {order} LIMIT $5"
     );
-    let rows: Vec<(i64, String)> = on_pool!(pools, read, |p| sqlx::query_as(&sql)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(false)
-        .bind(bound)
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(p)
-        .await
-        .map_err(db_err)?);
+    let rows: Vec<(i64, String)> = pools
+        .all(
+            Q::new(sql.clone())
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(false)
+                .bind(bound)
+                .bind(i64::from(page.limit) + 1),
+        )
+        .await?;
     let items = rows
         .into_iter()
         .map(|(v, d)| decode::<TestClockRecord>(&d, scope.clone(), v))
@@ -43,11 +45,8 @@ pub(crate) async fn list_test_clocks(
 }
 
 pub(crate) async fn test_clock_time(pools: &Pools, id: &str) -> Result<Option<i64>, StoreError> {
-    on_pool!(pools, read, |p| sqlx::query_scalar("SELECT frozen_time FROM test_clocks WHERE id = $1")
-        .bind(id)
-        .fetch_optional(p)
-        .await
-        .map_err(db_err))
+    let row: Option<(i64,)> = pools.opt(Q::new("SELECT frozen_time FROM test_clocks WHERE id = $1").bind(id)).await?;
+    Ok(row.map(|(t,)| t))
 }
 
 pub(crate) async fn release_clock_jobs(pools: &Pools, clock: &str, up_to: i64) -> Result<i64, StoreError> {
@@ -90,13 +89,14 @@ pub(crate) async fn accounts_on_clock(
 }
 
 pub(crate) async fn expired_test_clocks(pools: &Pools, now: i64) -> Result<Vec<(Scope, String)>, StoreError> {
-    let rows: Vec<(String, bool, String)> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT account_id, livemode, id FROM test_clocks WHERE deleted = $1 AND deletes_after <= $2 LIMIT 100"
-    )
-    .bind(false)
-    .bind(now)
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?);
+    let rows: Vec<(String, bool, String)> = pools
+        .all(
+            Q::new(
+                "SELECT account_id, livemode, id FROM test_clocks WHERE deleted = $1 AND deletes_after <= $2 LIMIT 100",
+            )
+            .bind(false)
+            .bind(now),
+        )
+        .await?;
     Ok(rows.into_iter().map(|(account, livemode, id)| (Scope { account, livemode }, id)).collect())
 }

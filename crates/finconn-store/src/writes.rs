@@ -1,43 +1,21 @@
 //! Every write of the domain (`Write`), applied inside a transaction the caller holds, and the commit of a
 //! unit of work: its writes and its idempotency key in one transaction.
 //!
-//! On SQLite, commits go through one writer task that takes whatever units are queued and commits them
-//! together: one `BEGIN IMMEDIATE … COMMIT` (one fsync with `synchronous=FULL`) per batch, each unit inside
-//! its own savepoint, so a unit that conflicts or fails rolls back alone. On PostgreSQL each unit is its own
-//! transaction on the pool.
+//! A write becomes a `Plan` (statements with the row counts they must reach) before any transaction starts;
+//! the plan runs on either backend. On SQLite, commits go through one writer thread that owns a connection
+//! and takes whatever units are queued: one `BEGIN IMMEDIATE … COMMIT` (one fsync with `synchronous=FULL`)
+//! per batch, each unit inside its own savepoint when one of the batch fails, so a unit that conflicts or
+//! fails rolls back alone. On PostgreSQL each unit is its own transaction on the pool.
 
-use finconn_core::model::{IdempotencyRecord, Scope};
+use finconn_core::model::Scope;
 use finconn_core::store::{Commit, CommitOutcome, Write};
 use finconn_core::StoreError;
-use sqlx::{PgConnection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::data::connection_status;
-use crate::db_err;
+use crate::data::{connection_status, INSERT_CLOCK_JOB, INSERT_JOB};
+use crate::effects::EffectRows;
 use crate::objects::to_json;
-use crate::pool::BeginWrite;
-
-/// A connection inside an open transaction, of either backend.
-pub(crate) enum Conn<'a> {
-    Sqlite(&'a mut SqliteConnection),
-    Postgres(&'a mut PgConnection),
-}
-
-/// Runs `$body` with `$c` bound to the connection of either backend (compiled once per backend).
-macro_rules! on_conn {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            Conn::Sqlite(c) => {
-                let $c: &mut SqliteConnection = &mut **c;
-                $body
-            }
-            Conn::Postgres(c) => {
-                let $c: &mut PgConnection = &mut **c;
-                $body
-            }
-        }
-    };
-}
+use crate::sql::{lite_err, open_lite, run_lite, Arg, Check, Plan, Ran, Q};
 
 /// Versioned update: `$set` are the columns besides `data` and `version`, bound as `$2…`; the statement
 /// ends with the id, tenant, mode and expected version.
@@ -68,16 +46,25 @@ const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys \
      status = excluded.status, body = excluded.body, request_id = excluded.request_id \
      WHERE idempotency_keys.status IS NULL";
 
-/// Applies one write. `Ok(false)`: a compare-and-swap found the record changed (nothing of this write done;
-/// the caller rolls the whole unit back).
-pub(crate) async fn apply(conn: &mut Conn<'_>, w: &Write) -> Result<bool, StoreError> {
-    let one = |n: u64| n == 1;
-    Ok(match w {
-        Write::InsertCustomer { scope, rec } => {
-            let data = to_json(rec)?;
-            on_conn!(conn, |c| sqlx::query(
+fn scoped(sql: &'static str, id: &str, scope: &Scope) -> Q {
+    Q::new(sql).bind(id).bind(&scope.account).bind(scope.livemode)
+}
+
+/// A versioned update of `table`: `data`, then `extra` columns' values, then the record's key and version.
+fn update(table: &str, extra: &[&str], data: String, values: Vec<Arg>, id: &str, scope: &Scope, version: i64) -> Q {
+    let mut q = Q::new(versioned_update(table, extra)).bind(data);
+    q.args.extend(values);
+    q.bind(id).bind(&scope.account).bind(scope.livemode).bind(version)
+}
+
+/// Adds one write's statements to `plan`. A statement checked `One` that changes no row means a
+/// compare-and-swap found the record changed: the caller rolls the whole unit back.
+pub(crate) fn plan(plan: &mut Plan, w: &Write) -> Result<(), StoreError> {
+    match w {
+        Write::InsertCustomer { scope, rec } => plan.push(
+            Q::new(
                 "INSERT INTO customers (id, account_id, livemode, created, email, deleted, version, data, test_clock) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)"
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
             )
             .bind(&rec.id)
             .bind(&scope.account)
@@ -85,58 +72,37 @@ pub(crate) async fn apply(conn: &mut Conn<'_>, w: &Write) -> Result<bool, StoreE
             .bind(rec.created)
             .bind(&rec.email)
             .bind(rec.deleted)
-            .bind(&data)
-            .bind(&rec.test_clock)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?
-            .rows_affected());
-            true
-        }
-        Write::UpdateCustomer { scope, rec } => {
-            let (data, sql) = (to_json(rec)?, versioned_update("customers", &["email", "deleted"]));
-            one(on_conn!(conn, |c| sqlx::query(&sql)
-                .bind(&data)
-                .bind(&rec.email)
-                .bind(rec.deleted)
-                .bind(&rec.id)
-                .bind(&scope.account)
-                .bind(scope.livemode)
-                .bind(rec.version)
-                .execute(&mut *c)
-                .await
-                .map_err(db_err)?
-                .rows_affected()))
-        }
-        Write::InsertSession { scope, rec } => {
-            let data = to_json(rec)?;
-            on_conn!(conn, |c| {
-                sqlx::query(
-                "INSERT INTO sessions (id, account_id, livemode, created, version, data) VALUES ($1, $2, $3, $4, 0, $5)"
+            .bind(to_json(rec)?)
+            .bind(&rec.test_clock),
+        ),
+        Write::UpdateCustomer { scope, rec } => plan.push_checked(
+            update(
+                "customers",
+                &["email", "deleted"],
+                to_json(rec)?,
+                vec![(&rec.email).into(), rec.deleted.into()],
+                &rec.id,
+                scope,
+                rec.version,
+            ),
+            Check::One,
+        ),
+        Write::InsertSession { scope, rec } => plan.push(
+            Q::new(
+                "INSERT INTO sessions (id, account_id, livemode, created, version, data) VALUES ($1, $2, $3, $4, 0, $5)",
             )
             .bind(&rec.id)
             .bind(&scope.account)
             .bind(scope.livemode)
             .bind(rec.created)
-            .bind(&data)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?
-            .rows_affected()
-            });
-            true
-        }
-        Write::UpdateSession { scope, rec } => update_session(conn, scope, rec).await?,
+            .bind(to_json(rec)?),
+        ),
+        Write::UpdateSession { scope, rec } => plan.push_checked(session_update(scope, rec)?, Check::One),
         Write::CompleteSession { scope, session, accounts, effects, connection } => {
-            if !update_session(conn, scope, session).await? {
-                return Ok(false);
-            }
-            let rows = accounts.iter().map(|a| Ok((a, to_json(a)?))).collect::<Result<Vec<_>, StoreError>>()?;
-            let connection = connection.as_ref().map(|c| Ok::<_, StoreError>((c, to_json(c)?))).transpose()?;
-            let effects = crate::effects::of(effects)?;
-            on_conn!(conn, |c| {
-                for (a, json) in &rows {
-                    sqlx::query(INSERT_ACCOUNT)
+            plan.push_checked(session_update(scope, session)?, Check::One);
+            for a in accounts {
+                plan.push(
+                    Q::new(INSERT_ACCOUNT)
                         .bind(&a.id)
                         .bind(&scope.account)
                         .bind(scope.livemode)
@@ -144,154 +110,106 @@ pub(crate) async fn apply(conn: &mut Conn<'_>, w: &Write) -> Result<bool, StoreE
                         .bind(&a.session)
                         .bind(&a.holder.customer)
                         .bind(&a.holder.account)
-                        .bind(json)
+                        .bind(to_json(a)?)
                         .bind(&a.test_clock)
-                        .bind(a.connection.as_ref().map(|c| &c.id))
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db_err)?;
-                }
-                if let Some((con, json)) = &connection {
-                    // The connection was made earlier in this flow; only this flow's session changes it.
-                    sqlx::query(
+                        .bind(a.connection.as_ref().map(|c| &c.id)),
+                );
+            }
+            if let Some(con) = connection {
+                // The connection was made earlier in this flow; only this flow's session changes it.
+                plan.push(
+                    Q::new(
                         "UPDATE connections SET data = $1, status = $2, version = version + 1 \
                          WHERE id = $3 AND account_id = $4",
                     )
-                    .bind(json)
+                    .bind(to_json(con)?)
                     .bind(connection_status(con.status))
                     .bind(&con.id)
-                    .bind(&scope.account)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db_err)?;
-                }
-                write_effects!(c, scope, effects);
-            });
-            true
+                    .bind(&scope.account),
+                );
+            }
+            effects_plan(plan, scope, &crate::effects::of(effects)?);
         }
-        Write::InsertConnection { scope, rec } => {
-            let data = to_json(rec)?;
-            on_conn!(conn, |c| sqlx::query(
+        Write::InsertConnection { scope, rec } => plan.push(
+            Q::new(
                 "INSERT INTO connections (id, account_id, livemode, created, status, version, data) \
-                 VALUES ($1, $2, $3, $4, $5, 0, $6)"
+                 VALUES ($1, $2, $3, $4, $5, 0, $6)",
             )
             .bind(&rec.id)
             .bind(&scope.account)
             .bind(scope.livemode)
             .bind(rec.created)
             .bind(connection_status(rec.status))
-            .bind(&data)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?
-            .rows_affected());
-            true
-        }
-        Write::UpdateConnection { scope, rec } => {
-            let (data, sql) = (to_json(rec)?, versioned_update("connections", &["status"]));
-            one(on_conn!(conn, |c| sqlx::query(&sql)
-                .bind(&data)
-                .bind(connection_status(rec.status))
-                .bind(&rec.id)
-                .bind(&scope.account)
-                .bind(scope.livemode)
-                .bind(rec.version)
-                .execute(&mut *c)
-                .await
-                .map_err(db_err)?
-                .rows_affected()))
-        }
+            .bind(to_json(rec)?),
+        ),
+        Write::UpdateConnection { scope, rec } => plan.push_checked(
+            update(
+                "connections",
+                &["status"],
+                to_json(rec)?,
+                vec![connection_status(rec.status).into()],
+                &rec.id,
+                scope,
+                rec.version,
+            ),
+            Check::One,
+        ),
         Write::UpdateLinkedAccount { scope, rec, effects } => {
-            let (data, sql) = (to_json(rec)?, versioned_update("fc_accounts", &[]));
-            let effects = crate::effects::of(effects)?;
-            on_conn!(conn, |c| {
-                let n = sqlx::query(&sql)
-                    .bind(&data)
-                    .bind(&rec.id)
-                    .bind(&scope.account)
-                    .bind(scope.livemode)
-                    .bind(rec.version)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db_err)?
-                    .rows_affected();
-                if n != 1 {
-                    return Ok(false);
-                }
-                write_effects!(c, scope, effects);
-            });
-            true
+            plan.push_checked(
+                update("fc_accounts", &[], to_json(rec)?, vec![], &rec.id, scope, rec.version),
+                Check::One,
+            );
+            effects_plan(plan, scope, &crate::effects::of(effects)?);
         }
-        Write::InsertWebhookEndpoint { scope, rec } => {
-            let data = to_json(rec)?;
-            on_conn!(conn, |c| sqlx::query(
+        Write::InsertWebhookEndpoint { scope, rec } => plan.push(
+            Q::new(
                 "INSERT INTO webhook_endpoints (id, account_id, livemode, created, disabled, version, data) \
-                 VALUES ($1, $2, $3, $4, $5, 0, $6)"
+                 VALUES ($1, $2, $3, $4, $5, 0, $6)",
             )
             .bind(&rec.id)
             .bind(&scope.account)
             .bind(scope.livemode)
             .bind(rec.created)
             .bind(rec.disabled)
-            .bind(&data)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?
-            .rows_affected());
-            true
-        }
-        Write::UpdateWebhookEndpoint { scope, rec } => {
-            let (data, sql) = (to_json(rec)?, versioned_update("webhook_endpoints", &["disabled"]));
-            one(on_conn!(conn, |c| sqlx::query(&sql)
-                .bind(&data)
-                .bind(rec.disabled)
-                .bind(&rec.id)
-                .bind(&scope.account)
-                .bind(scope.livemode)
-                .bind(rec.version)
-                .execute(&mut *c)
-                .await
-                .map_err(db_err)?
-                .rows_affected()))
-        }
-        Write::DeleteWebhookEndpoint { scope, id } => one(on_conn!(conn, |c| sqlx::query(
-            "DELETE FROM webhook_endpoints WHERE id = $1 AND account_id = $2 AND livemode = $3"
-        )
-        .bind(id)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .execute(&mut *c)
-        .await
-        .map_err(db_err)?
-        .rows_affected())),
+            .bind(to_json(rec)?),
+        ),
+        Write::UpdateWebhookEndpoint { scope, rec } => plan.push_checked(
+            update(
+                "webhook_endpoints",
+                &["disabled"],
+                to_json(rec)?,
+                vec![rec.disabled.into()],
+                &rec.id,
+                scope,
+                rec.version,
+            ),
+            Check::One,
+        ),
+        Write::DeleteWebhookEndpoint { scope, id } => plan.push_checked(
+            scoped("DELETE FROM webhook_endpoints WHERE id = $1 AND account_id = $2 AND livemode = $3", id, scope),
+            Check::One,
+        ),
         Write::InsertTestClock { scope, rec, customer, effects } => {
-            let data = to_json(rec)?;
-            let customer = customer.as_ref().map(|c| Ok::<_, StoreError>((c, to_json(c)?))).transpose()?;
-            let effects = crate::effects::of(effects)?;
-            on_conn!(conn, |c| {
-                if let Some((cus, json)) = &customer {
-                    // Attached once: only a live customer on no clock, at the version the caller read.
-                    let n = sqlx::query(
+            if let Some(cus) = customer {
+                // Attached once: only a live customer on no clock, at the version the caller read.
+                plan.push_checked(
+                    Q::new(
                         "UPDATE customers SET test_clock = $1, data = $2, version = version + 1 \
                          WHERE id = $3 AND account_id = $4 AND livemode = $5 AND version = $6 AND deleted = $7 \
                          AND test_clock IS NULL",
                     )
                     .bind(&rec.id)
-                    .bind(json)
+                    .bind(to_json(cus)?)
                     .bind(&cus.id)
                     .bind(&scope.account)
                     .bind(scope.livemode)
                     .bind(cus.version)
-                    .bind(false)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db_err)?
-                    .rows_affected();
-                    if n != 1 {
-                        return Ok(false);
-                    }
-                }
-                sqlx::query(
+                    .bind(false),
+                    Check::One,
+                );
+            }
+            plan.push(
+                Q::new(
                     "INSERT INTO test_clocks (id, account_id, livemode, created, deletes_after, frozen_time, deleted, \
                      version, data) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
                 )
@@ -302,138 +220,123 @@ pub(crate) async fn apply(conn: &mut Conn<'_>, w: &Write) -> Result<bool, StoreE
                 .bind(rec.deletes_after)
                 .bind(rec.frozen_time)
                 .bind(rec.deleted)
-                .bind(&data)
-                .execute(&mut *c)
-                .await
-                .map_err(db_err)?;
-                write_effects!(c, scope, effects);
-            });
-            true
+                .bind(to_json(rec)?),
+            );
+            effects_plan(plan, scope, &crate::effects::of(effects)?);
         }
-        Write::SetDowntime { scope, rec } => {
-            let data = to_json(rec)?;
-            on_conn!(conn, |c| sqlx::query(
+        Write::SetDowntime { scope, rec } => plan.push(
+            Q::new(
                 "INSERT INTO institution_downtimes (account_id, livemode, institution_id, created, data) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, livemode, institution_id) \
-                 DO UPDATE SET created = excluded.created, data = excluded.data"
+                 DO UPDATE SET created = excluded.created, data = excluded.data",
             )
             .bind(&scope.account)
             .bind(scope.livemode)
             .bind(&rec.institution)
             .bind(rec.created)
-            .bind(&data)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?
-            .rows_affected());
-            true
-        }
-        Write::EndDowntime { scope, institution } => {
-            on_conn!(conn, |c| sqlx::query(
-                "DELETE FROM institution_downtimes WHERE account_id = $1 AND livemode = $2 AND institution_id = $3"
-            )
-            .bind(&scope.account)
-            .bind(scope.livemode)
-            .bind(institution)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?
-            .rows_affected());
-            true
-        }
-        Write::Enqueue { scope, effects } => {
-            let effects = crate::effects::of(effects)?;
-            on_conn!(conn, |c| write_effects!(c, scope, effects));
-            true
-        }
+            .bind(to_json(rec)?),
+        ),
+        Write::EndDowntime { scope, institution } => plan.push(
+            Q::new("DELETE FROM institution_downtimes WHERE account_id = $1 AND livemode = $2 AND institution_id = $3")
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(institution),
+        ),
+        Write::Enqueue { scope, effects } => effects_plan(plan, scope, &crate::effects::of(effects)?),
         Write::UpdateTestClock { scope, rec, effects } => {
-            let (data, sql) = (to_json(rec)?, versioned_update("test_clocks", &["frozen_time", "deleted"]));
-            let effects = crate::effects::of(effects)?;
-            on_conn!(conn, |c| {
-                let n = sqlx::query(&sql)
-                    .bind(&data)
-                    .bind(rec.frozen_time)
-                    .bind(rec.deleted)
-                    .bind(&rec.id)
-                    .bind(&scope.account)
-                    .bind(scope.livemode)
-                    .bind(rec.version)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db_err)?
-                    .rows_affected();
-                if n != 1 {
-                    return Ok(false);
-                }
-                if rec.deleted {
-                    // Nothing waits for a deleted clock: its jobs run now (on its last time) and find their
-                    // accounts disconnected.
-                    sqlx::query("UPDATE jobs SET run_at = 0 WHERE test_clock = $1 AND done_at IS NULL AND run_at <> 0")
-                        .bind(&rec.id)
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db_err)?;
-                }
-                write_effects!(c, scope, effects);
-            });
-            true
+            plan.push_checked(
+                update(
+                    "test_clocks",
+                    &["frozen_time", "deleted"],
+                    to_json(rec)?,
+                    vec![rec.frozen_time.into(), rec.deleted.into()],
+                    &rec.id,
+                    scope,
+                    rec.version,
+                ),
+                Check::One,
+            );
+            if rec.deleted {
+                // Nothing waits for a deleted clock: its jobs run now (on its last time) and find their
+                // accounts disconnected.
+                plan.push(
+                    Q::new("UPDATE jobs SET run_at = 0 WHERE test_clock = $1 AND done_at IS NULL AND run_at <> 0")
+                        .bind(&rec.id),
+                );
+            }
+            effects_plan(plan, scope, &crate::effects::of(effects)?);
         }
-    })
+    }
+    Ok(())
 }
 
-async fn update_session(
-    conn: &mut Conn<'_>,
-    scope: &Scope,
-    rec: &finconn_core::model::SessionRecord,
-) -> Result<bool, StoreError> {
-    let (data, sql) = (to_json(rec)?, versioned_update("sessions", &[]));
-    Ok(on_conn!(conn, |c| sqlx::query(&sql)
-        .bind(&data)
-        .bind(&rec.id)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(rec.version)
-        .execute(&mut *c)
-        .await
-        .map_err(db_err)?
-        .rows_affected())
-        == 1)
+fn session_update(scope: &Scope, rec: &finconn_core::model::SessionRecord) -> Result<Q, StoreError> {
+    Ok(update("sessions", &[], to_json(rec)?, vec![], &rec.id, scope, rec.version))
 }
 
-async fn store_key(conn: &mut Conn<'_>, scope: &Scope, rec: &IdempotencyRecord) -> Result<bool, StoreError> {
-    let n = on_conn!(conn, |c| sqlx::query(INSERT_IDEMPOTENCY)
-        .bind(&scope.account)
-        .bind(scope.livemode)
-        .bind(&rec.key)
-        .bind(&rec.method)
-        .bind(&rec.path)
-        .bind(&rec.fingerprint)
-        .bind(rec.created)
-        .bind(i64::from(rec.response.status))
-        .bind(&rec.response.body)
-        .bind(&rec.response.request_id)
-        .execute(&mut *c)
-        .await
-        .map_err(db_err)?
-        .rows_affected());
-    Ok(n == 1)
+/// The jobs and events of a change, with each event's fan-out job.
+pub(crate) fn effects_plan(plan: &mut Plan, scope: &Scope, rows: &EffectRows) {
+    for (kind, run_at, clock) in &rows.jobs {
+        plan.push(match clock {
+            None => Q::new(INSERT_JOB).bind(&scope.account).bind(scope.livemode).bind(kind).bind(run_at).bind(run_at),
+            Some(clock) => {
+                Q::new(INSERT_CLOCK_JOB).bind(&scope.account).bind(scope.livemode).bind(kind).bind(run_at).bind(clock)
+            }
+        });
+    }
+    for e in &rows.events {
+        plan.push(
+            Q::new(crate::effects::INSERT_EVENT)
+                .bind(&e.id)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(&e.kind)
+                .bind(e.created)
+                .bind(&e.data),
+        );
+        plan.push(
+            Q::new(INSERT_JOB)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(&e.fanout)
+                .bind(e.created)
+                .bind(e.created),
+        );
+    }
 }
 
-/// A unit's writes and key inside the caller's transaction. Anything but `Committed` means the caller must
-/// roll back what this wrote.
-pub(crate) async fn apply_unit(conn: &mut Conn<'_>, unit: &Commit) -> Result<CommitOutcome, StoreError> {
-    // The key first: a request whose key was used before must replay that answer, whatever its writes.
+/// A unit of work as statements: the key first (a request whose key was used before must replay that
+/// answer, whatever its writes), then every write in order.
+pub(crate) fn plan_unit(unit: &Commit) -> Result<Plan, StoreError> {
+    let mut p = Plan::default();
     if let Some((scope, rec)) = &unit.idempotency {
-        if !store_key(conn, scope, rec).await? {
-            return Ok(CommitOutcome::KeyTaken);
-        }
+        p.push_checked(
+            Q::new(INSERT_IDEMPOTENCY)
+                .bind(&scope.account)
+                .bind(scope.livemode)
+                .bind(&rec.key)
+                .bind(&rec.method)
+                .bind(&rec.path)
+                .bind(&rec.fingerprint)
+                .bind(rec.created)
+                .bind(i64::from(rec.response.status))
+                .bind(&rec.response.body)
+                .bind(&rec.response.request_id),
+            Check::Key,
+        );
     }
     for w in &unit.writes {
-        if !apply(conn, w).await? {
-            return Ok(CommitOutcome::Conflict);
-        }
+        plan(&mut p, w)?;
     }
-    Ok(CommitOutcome::Committed)
+    Ok(p)
+}
+
+pub(crate) fn outcome(ran: Ran) -> CommitOutcome {
+    match ran {
+        Ran::Done => CommitOutcome::Committed,
+        Ran::Failed(Check::Key) => CommitOutcome::KeyTaken,
+        Ran::Failed(_) => CommitOutcome::Conflict,
+    }
 }
 
 /// Most units one SQLite transaction takes.
@@ -441,33 +344,63 @@ const MAX_BATCH: usize = 256;
 
 type Reply = oneshot::Sender<Result<CommitOutcome, StoreError>>;
 
-/// The SQLite writer: the sending side hands units to the one task that commits them in batches.
+enum Job {
+    Unit(Plan, Reply),
+    Stop,
+}
+
+/// The SQLite writer: one thread owning one connection, which takes every unit waiting and commits them
+/// together. Each unit is a plan of statements made before it is queued, so the thread only runs SQL.
 #[derive(Clone, Debug)]
 pub(crate) struct Writer {
-    tx: mpsc::Sender<(Commit, Reply)>,
+    tx: mpsc::UnboundedSender<Job>,
 }
 
 impl Writer {
-    pub(crate) fn start(pool: SqlitePool) -> Self {
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run_writer(pool, rx));
-        Self { tx }
+    pub(crate) fn start(path: &std::path::Path) -> Result<Self, StoreError> {
+        let conn = open_lite(path)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("finconn-sqlite-writer".into())
+            .spawn(move || run_writer(conn, rx))
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        Ok(Self { tx })
     }
 
-    pub(crate) async fn commit(&self, unit: Commit) -> Result<CommitOutcome, StoreError> {
+    pub(crate) async fn commit(&self, unit: &Commit) -> Result<CommitOutcome, StoreError> {
+        let plan = plan_unit(unit)?;
         let (reply, answer) = oneshot::channel();
         let gone = || StoreError::Database("the database writer has stopped".into());
-        self.tx.send((unit, reply)).await.map_err(|_| gone())?;
+        self.tx.send(Job::Unit(plan, reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// Stops the thread once the units queued before have been committed.
+    pub(crate) fn stop(&self) {
+        let _ = self.tx.send(Job::Stop);
     }
 }
 
-async fn run_writer(pool: SqlitePool, mut rx: mpsc::Receiver<(Commit, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch: Vec<(Plan, Reply)> = Vec::with_capacity(MAX_BATCH);
+    let mut stopping = false;
+    while !stopping {
+        let Some(first) = rx.blocking_recv() else { break };
+        for job in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            match job {
+                Job::Unit(plan, reply) => batch.push((plan, reply)),
+                Job::Stop => stopping = true,
+            }
+            if stopping || batch.len() >= MAX_BATCH {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
         let units = std::mem::take(&mut batch);
         let started = std::time::Instant::now();
-        let result = commit_batch(&pool, &units).await;
+        let result = commit_batch(&conn, &units);
         tracing::debug!(units = units.len(), us = started.elapsed().as_micros() as u64, "committed a batch");
         match result {
             Ok(outcomes) => {
@@ -483,9 +416,6 @@ async fn run_writer(pool: SqlitePool, mut rx: mpsc::Receiver<(Commit, Reply)>) {
                 }
             }
         }
-        if pool.is_closed() {
-            break;
-        }
     }
 }
 
@@ -493,43 +423,50 @@ async fn run_writer(pool: SqlitePool, mut rx: mpsc::Receiver<(Commit, Reply)>) {
 /// commits whole); if one conflicts or fails, the batch is rolled back and run again with one savepoint per
 /// unit, so that the failing unit rolls back alone. The outcomes are only true once the batch's `COMMIT`
 /// returned, which is why they are handed out after it.
-async fn commit_batch(
-    pool: &SqlitePool,
-    units: &[(Commit, Reply)],
-) -> Result<Vec<Result<CommitOutcome, StoreError>>, sqlx::Error> {
-    let mut tx = pool.begin_write().await?;
+fn commit_batch(
+    conn: &rusqlite::Connection,
+    units: &[(Plan, Reply)],
+) -> Result<Vec<Result<CommitOutcome, StoreError>>, StoreError> {
+    let exec = |sql: &str| conn.execute_batch(sql).map_err(lite_err);
+    exec("BEGIN IMMEDIATE")?;
     let mut failed = None;
-    for (unit, _) in units {
-        match apply_unit(&mut Conn::Sqlite(&mut tx), unit).await {
-            Ok(CommitOutcome::Committed) => {}
+    for (plan, _) in units {
+        match run_lite(conn, plan) {
+            Ok(Ran::Done) => {}
             other => {
-                failed = Some(other);
+                failed = Some(other.map(outcome));
                 break;
             }
         }
     }
     match failed {
         None => {
-            tx.commit().await?;
+            if let Err(e) = exec("COMMIT") {
+                let _ = exec("ROLLBACK");
+                return Err(e);
+            }
             return Ok(units.iter().map(|_| Ok(CommitOutcome::Committed)).collect());
         }
         Some(outcome) if units.len() == 1 => {
-            tx.rollback().await?;
+            exec("ROLLBACK")?;
             return Ok(vec![outcome]);
         }
-        Some(_) => tx.rollback().await?,
+        Some(_) => exec("ROLLBACK")?,
     }
-    let mut tx = pool.begin_write().await?;
+    exec("BEGIN IMMEDIATE")?;
     let mut outcomes = Vec::with_capacity(units.len());
-    for (unit, _) in units {
-        let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-        let outcome = apply_unit(&mut Conn::Sqlite(&mut savepoint), unit).await;
-        match outcome {
-            Ok(CommitOutcome::Committed) => savepoint.commit().await?,
-            _ => savepoint.rollback().await?,
+    for (plan, _) in units {
+        exec("SAVEPOINT unit")?;
+        let ran = run_lite(conn, plan).map(outcome);
+        match ran {
+            Ok(CommitOutcome::Committed) => exec("RELEASE unit")?,
+            _ => exec("ROLLBACK TO unit; RELEASE unit")?,
         }
-        outcomes.push(outcome);
+        outcomes.push(ran);
     }
-    tx.commit().await?;
+    if let Err(e) = exec("COMMIT") {
+        let _ = exec("ROLLBACK");
+        return Err(e);
+    }
     Ok(outcomes)
 }
