@@ -8,6 +8,7 @@ use finconn_core::StoreError;
 use crate::db_err;
 use crate::objects::{decode, finish_page, page_bounds};
 use crate::pool::{BeginWrite, Pools};
+use crate::sql::{Plan, Q};
 
 pub(crate) async fn list_sessions(
     pools: &Pools,
@@ -37,28 +38,25 @@ const INSERT: &str = "INSERT INTO request_log (account_id, livemode, request_id,
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 pub(crate) async fn insert_request_log(pools: &Pools, rows: &[RequestLogRecord]) -> Result<(), StoreError> {
-    on_pool!(pools, write, |p| {
-        let mut tx = p.begin_write().await.map_err(db_err)?;
-        for r in rows {
-            sqlx::query(INSERT)
+    let mut plan = Plan::default();
+    for r in rows {
+        plan.push(
+            Q::new(INSERT)
                 .bind(&r.scope.account)
                 .bind(r.scope.livemode)
                 .bind(&r.request_id)
                 .bind(r.created_ms)
                 .bind(&r.method)
                 .bind(&r.path)
-                .bind(i32::from(r.status))
+                .bind(i64::from(r.status))
                 .bind(r.duration_ms)
                 .bind(&r.idempotency_key)
                 .bind(&r.error_type)
                 .bind(&r.error_code)
-                .bind(&r.error_param)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)
-    })
+                .bind(&r.error_param),
+        );
+    }
+    pools.apply(plan).await.map(drop)
 }
 
 type Row = (i64, String, i64, String, String, i32, i64, Option<String>, Option<String>, Option<String>, Option<String>);

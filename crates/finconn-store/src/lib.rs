@@ -390,19 +390,7 @@ impl Database for Db {
 
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome, StoreError> {
         let wake = commit.writes.iter().any(Write::adds_jobs);
-        let outcome = match &self.pool {
-            pool::Pools::Sqlite { writer, .. } => writer.commit(&commit).await?,
-            pool::Pools::Postgres { pool, .. } => {
-                let plan = writes::plan_unit(&commit)?;
-                let mut tx = pool.begin().await.map_err(db_err)?;
-                let outcome = sql::run_on(&mut *tx, &plan).await.map(writes::outcome);
-                match outcome {
-                    Ok(CommitOutcome::Committed) => tx.commit().await.map_err(db_err)?,
-                    _ => tx.rollback().await.map_err(db_err)?,
-                }
-                outcome?
-            }
-        };
+        let outcome = self.pool.apply(writes::plan_unit(&commit)?).await?;
         if wake && outcome == CommitOutcome::Committed {
             if let Some(hook) = self.after_commit.get() {
                 hook();

@@ -211,6 +211,26 @@ impl Pools {
         Ok(compare(known, &applied, failed))
     }
 
+    /// Runs a plan in a transaction of its own (SQLite: in the writer's next batch).
+    pub(crate) async fn apply(
+        &self,
+        plan: crate::sql::Plan,
+    ) -> Result<finconn_core::store::CommitOutcome, finconn_core::StoreError> {
+        use finconn_core::store::CommitOutcome;
+        match self {
+            Pools::Sqlite { writer, .. } => writer.apply(plan).await,
+            Pools::Postgres { pool, .. } => {
+                let mut tx = pool.begin().await.map_err(crate::db_err)?;
+                let outcome = crate::sql::run_on(&mut *tx, &plan).await.map(crate::writes::outcome);
+                match outcome {
+                    Ok(CommitOutcome::Committed) => tx.commit().await.map_err(crate::db_err)?,
+                    _ => tx.rollback().await.map_err(crate::db_err)?,
+                }
+                outcome
+            }
+        }
+    }
+
     /// Every row of a read.
     pub(crate) async fn all<T: crate::sql::Row>(&self, q: crate::sql::Q) -> Result<Vec<T>, finconn_core::StoreError> {
         match self {

@@ -367,8 +367,7 @@ impl Writer {
         Ok(Self { tx })
     }
 
-    pub(crate) async fn commit(&self, unit: &Commit) -> Result<CommitOutcome, StoreError> {
-        let plan = plan_unit(unit)?;
+    pub(crate) async fn apply(&self, plan: Plan) -> Result<CommitOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
         let gone = || StoreError::Database("the database writer has stopped".into());
         self.tx.send(Job::Unit(plan, reply)).map_err(|_| gone())?;
