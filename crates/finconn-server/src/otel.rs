@@ -87,6 +87,8 @@ fn exported_spans() -> FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
             && meta.target().starts_with("finconn_server")
             && (meta.name() == REQUEST_SPAN || meta.name() == JOB_SPAN)
     })
+    // Both are `info` spans: the layer makes no debug or trace callsite worth evaluating.
+    .with_max_level_hint(tracing::Level::INFO)
 }
 
 /// Flushes what is queued and stops the exporter, waiting at most `timeout`.

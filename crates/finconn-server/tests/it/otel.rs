@@ -285,3 +285,46 @@ async fn spans_reach_an_otlp_collector_with_route_templates_and_ids_and_no_secre
         assert!(!sent.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} reached the collector");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_never_answers_delays_the_shutdown_by_at_most_the_flush_timeout() {
+    // Accepts connections and never answers them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("FINCONN_DATABASE_URL")
+        .env_remove("FINCONN_LISTEN")
+        .env("FINCONN_OTEL_ENDPOINT", &endpoint)
+        .env("FINCONN_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let base = format!("http://{}", first.strip_prefix("finconn listening on http://").unwrap());
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let key = format!("sk_test_{}", finconn_core::ids::random_base62(24));
+    let r = reqwest::Client::new().get(format!("{base}/v1/customers")).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let pid = child.id().unwrap().to_string();
+    let asked = std::time::Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.unwrap().unwrap();
+    assert!(status.success());
+    // The flush waits at most EXPORT_FLUSH_TIMEOUT (5 s); the rest of the shutdown takes well under a second.
+    let took = asked.elapsed();
+    assert!(took < finconn_server::telemetry::EXPORT_FLUSH_TIMEOUT + Duration::from_secs(3), "{took:?}");
+    silent.abort();
+}
