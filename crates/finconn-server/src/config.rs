@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
 pub const DEFAULT_DATABASE: &str = "sqlite://finconn.db";
+pub const DEFAULT_OTEL_SERVICE_NAME: &str = "finconn";
 
 #[derive(Clone)]
 pub struct Config {
@@ -79,6 +80,12 @@ pub struct Config {
     pub logo: Option<(&'static str, std::sync::Arc<Vec<u8>>)>,
     /// The dashboard's request log: how long rows are kept, and how many per account and mode (0: no log).
     pub request_log: finconn_core::console::RequestLogRetention,
+    /// Where spans go over OTLP/HTTP (the collector's base URL, `/v1/traces` is added), in a build with the
+    /// `otel` feature; `None`: nothing is exported. An address the operator chose, like the database URL:
+    /// not under the outbound policy of provider calls and webhooks.
+    pub otel_endpoint: Option<url::Url>,
+    /// `service.name` of the exported spans (`OTEL_SERVICE_NAME`, default `finconn`).
+    pub otel_service_name: String,
 }
 
 /// `[enable_banking]`: an application registered at Enable Banking and its private key.
@@ -119,6 +126,7 @@ impl std::fmt::Debug for Config {
             .field("connector_allow_loopback", &self.connector_allow_loopback)
             .field("public_url", &self.public_url)
             .field("enable_banking", &self.enable_banking.as_ref().map(|e| e.application_id.clone()))
+            .field("otel_endpoint", &self.otel_endpoint.as_ref().map(url::Url::as_str))
             .finish()
     }
 }
@@ -160,6 +168,8 @@ impl Default for Config {
             enable_banking: None,
             logo: None,
             request_log: finconn_core::console::RequestLogRetention { max_age_seconds: 7 * 86_400, max_rows: 10_000 },
+            otel_endpoint: None,
+            otel_service_name: DEFAULT_OTEL_SERVICE_NAME.to_owned(),
         }
     }
 }
@@ -201,6 +211,7 @@ struct FileConfig {
     logo_file: Option<PathBuf>,
     request_log_retention_days: Option<i64>,
     request_log_max_rows: Option<i64>,
+    otel_endpoint: Option<String>,
 }
 
 /// `[enable_banking]` in `finconn.toml`.
@@ -535,7 +546,46 @@ impl Config {
             c.request_log,
         )
         .map_err(|(key, message)| invalid(key, message))?;
+        // The standard OpenTelemetry variable too, so a platform that sets it for every service (an operator's
+        // sidecar injection) needs nothing finconn-specific; FINCONN_OTEL_ENDPOINT wins over it.
+        if let Some(e) =
+            env("FINCONN_OTEL_ENDPOINT").or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT")).or(file.otel_endpoint)
+        {
+            c.otel_endpoint = Some(otel_endpoint(&e)?);
+        }
+        if let Some(name) = env("OTEL_SERVICE_NAME") {
+            c.otel_service_name = name;
+        }
         Ok(c)
+    }
+}
+
+/// The collector's OTLP/HTTP base URL (`http://collector:4318`). Credentials in the URL are refused: a
+/// collector that wants them takes a header (`OTEL_EXPORTER_OTLP_HEADERS`), which stays out of finconn's
+/// configuration and logs.
+fn otel_endpoint(value: &str) -> Result<url::Url, ConfigError> {
+    const KEY: &str = "otel_endpoint (FINCONN_OTEL_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT)";
+    match url::Url::parse(value.trim()) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none() =>
+        {
+            Ok(u)
+        }
+        _ => Err(invalid(KEY, "expected the collector's http(s) URL (http://collector:4318), without credentials")),
+    }
+}
+
+impl Config {
+    /// Where spans are POSTed: the endpoint with `/v1/traces` added (as the OpenTelemetry specification
+    /// says of `OTEL_EXPORTER_OTLP_ENDPOINT`), unless it already ends so.
+    pub fn otel_traces_url(&self) -> Option<String> {
+        let base = self.otel_endpoint.as_ref()?;
+        let s = base.as_str().trim_end_matches('/');
+        Some(if s.ends_with("/v1/traces") { s.to_owned() } else { format!("{s}/v1/traces") })
     }
 }
 
@@ -602,4 +652,28 @@ fn parse_bool(v: &str) -> Option<bool> {
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_otel_endpoint_is_a_base_url_to_which_v1_traces_is_added_once() {
+        let url =
+            |e: &str| Config { otel_endpoint: Some(otel_endpoint(e).unwrap()), ..Config::default() }.otel_traces_url();
+        assert_eq!(url("http://127.0.0.1:4318").as_deref(), Some("http://127.0.0.1:4318/v1/traces"));
+        assert_eq!(url("http://collector:4318/").as_deref(), Some("http://collector:4318/v1/traces"));
+        assert_eq!(url("https://otel.example/base").as_deref(), Some("https://otel.example/base/v1/traces"));
+        assert_eq!(url("http://collector:4318/v1/traces").as_deref(), Some("http://collector:4318/v1/traces"));
+        assert_eq!(Config::default().otel_traces_url(), None);
+    }
+
+    #[test]
+    fn an_otel_endpoint_with_credentials_or_another_scheme_is_refused_naming_the_key() {
+        for bad in ["http://user:pass@collector:4318", "grpc://collector:4317", "collector:4318", "http://c/?x=1"] {
+            let e = otel_endpoint(bad).unwrap_err().to_string();
+            assert!(e.contains("otel_endpoint"), "{bad}: {e}");
+        }
+    }
 }

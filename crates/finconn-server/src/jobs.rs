@@ -33,28 +33,51 @@ fn timed_out() -> FetchError {
     FetchError::Refused("the institution did not answer in time".into())
 }
 
-/// Runs one job. Boxed: advancing a test clock runs the clock's jobs through here too.
+/// The job's kind as stored (`refresh_balance`, `deliver_webhook`, …): its span's `job.kind`.
+fn kind_name(kind: &JobKind) -> &'static str {
+    match kind {
+        JobKind::RefreshBalance { .. } => "refresh_balance",
+        JobKind::RefreshOwnership { .. } => "refresh_ownership",
+        JobKind::RefreshTransactions { .. } => "refresh_transactions",
+        JobKind::SubscriptionTick { .. } => "subscription_tick",
+        JobKind::FanoutEvent { .. } => "fanout_event",
+        JobKind::DeliverWebhook { .. } => "deliver_webhook",
+        JobKind::AdvanceTestClock { .. } => "advance_test_clock",
+        JobKind::SyncConnection { .. } => "sync_connection",
+    }
+}
+
+/// Runs one job, in a span of its own (`job`: its id, kind and account; a test clock's jobs nest in the
+/// advance's). Boxed: advancing a test clock runs the clock's jobs through here too.
 fn run_job<'a>(app: &'a AppState, job: &'a Job) -> BoxedRun<'a> {
-    Box::pin(async move {
-        match &job.kind {
-            JobKind::FanoutEvent { event, resend_to, resent_at } => {
-                app.core.fanout_event(job, event, resend_to.as_deref(), *resent_at).await?;
-                app.jobs.notify_one();
-                Ok(())
-            }
-            JobKind::DeliverWebhook { delivery } => deliver(app, job, *delivery).await,
-            JobKind::AdvanceTestClock { clock } => advance(app, job, clock).await,
-            JobKind::SyncConnection { connection } => {
-                let synced = app.core.sync_connection(job, connection).await;
-                crate::metrics::refresh("connector", "sync", synced.is_ok());
-                synced?;
-                // Its events' fan-out and any follow-up sync are due now.
-                app.jobs.notify_one();
-                Ok(())
-            }
-            _ => fetch(app, job).await,
+    let span = tracing::info_span!(
+        "job",
+        "job.id" = job.id,
+        "job.kind" = kind_name(&job.kind),
+        account = %job.scope.account,
+    );
+    Box::pin(tracing::Instrument::instrument(run_job_in_span(app, job), span))
+}
+
+async fn run_job_in_span(app: &AppState, job: &Job) -> Result<(), finconn_core::DomainError> {
+    match &job.kind {
+        JobKind::FanoutEvent { event, resend_to, resent_at } => {
+            app.core.fanout_event(job, event, resend_to.as_deref(), *resent_at).await?;
+            app.jobs.notify_one();
+            Ok(())
         }
-    })
+        JobKind::DeliverWebhook { delivery } => deliver(app, job, *delivery).await,
+        JobKind::AdvanceTestClock { clock } => advance(app, job, clock).await,
+        JobKind::SyncConnection { connection } => {
+            let synced = app.core.sync_connection(job, connection).await;
+            crate::metrics::refresh("connector", "sync", synced.is_ok());
+            synced?;
+            // Its events' fan-out and any follow-up sync are due now.
+            app.jobs.notify_one();
+            Ok(())
+        }
+        _ => fetch(app, job).await,
+    }
 }
 
 /// How long one advancing job works before it hands over to a new job (well inside its lease).

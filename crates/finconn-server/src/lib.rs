@@ -13,6 +13,8 @@ pub mod json;
 pub mod link;
 pub mod metrics;
 pub mod openapi;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod ratelimit;
 pub mod router;
 pub mod startup;

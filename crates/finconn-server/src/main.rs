@@ -261,7 +261,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen, database, sandbox_data } => {
             let mut config =
                 Config::load(&Overrides { config_file: cli.config, listen, database_url: database, sandbox_data })?;
-            let _log = telemetry::init(config.log_json);
+            let traces_url = config.otel_traces_url();
+            let telemetry =
+                telemetry::init(config.log_json, traces_url.as_deref().map(|u| (u, config.otel_service_name.as_str())));
             let listen = config.listen;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -281,6 +283,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("      create registered keys with `finconn keys create [--live]`.");
             startup::serve(app, listener, shutdown).await?;
             db.close().await;
+            // The spans of the last requests and jobs: sent before the process ends (bounded).
+            telemetry.shutdown().await;
             println!("finconn stopped");
             Ok(())
         }

@@ -103,6 +103,8 @@ pub fn router(app: AppState) -> Router {
         .merge(v1)
         .merge(crate::link::routes())
         .merge(crate::dashboard::routes())
+        // Every routed request names its route template on its span (unrouted ones have none).
+        .route_layer(middleware::from_fn(telemetry::record_route))
         .fallback(unrecognized)
         .method_not_allowed_fallback(unrecognized)
         .layer(middleware::from_fn(size_limits))

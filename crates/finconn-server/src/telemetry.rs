@@ -1,7 +1,8 @@
 //! Logging: one span per request (method, route, request id), one line when it ends. Never the
-//! `Authorization` header, bodies or query strings: they carry keys and client secrets.
+//! `Authorization` header, bodies or query strings: they carry keys and client secrets. With the `otel`
+//! feature and an `otel_endpoint`, the request and job spans are exported too (`crate::otel`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -12,31 +13,110 @@ use tracing::Instrument;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, JsonFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::extract::auth::RequestId;
+
+/// What `init` set up: the log writer and, in an `otel` build with an endpoint, the span exporter. Held by
+/// `main` until the server has stopped; [`Telemetry::shutdown`] (or dropping it) flushes both.
+#[must_use = "dropping the guard stops the log writer and the span exporter"]
+pub struct Telemetry {
+    #[cfg(feature = "otel")]
+    otel: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    // Dropped last: the exporter's farewell warnings still reach the log.
+    _log: tracing_appender::non_blocking::WorkerGuard,
+}
+
+/// How long shutdown waits for the exporter to send the spans still queued.
+pub const EXPORT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Telemetry {
+    /// Sends the spans still queued (at most [`EXPORT_FLUSH_TIMEOUT`]), then stops the exporter. Runs off the
+    /// async workers: the flush blocks.
+    pub async fn shutdown(self) {
+        #[cfg(feature = "otel")]
+        {
+            let mut this = self;
+            if let Some(provider) = this.otel.take() {
+                let flushed =
+                    tokio::task::spawn_blocking(move || crate::otel::shutdown(&provider, EXPORT_FLUSH_TIMEOUT));
+                if flushed.await.is_err() {
+                    tracing::warn!("OpenTelemetry: the exporter did not stop cleanly");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        // Start-up failed after `init`, or `shutdown` was not called: still send what is queued.
+        #[cfg(feature = "otel")]
+        if let Some(provider) = self.otel.take() {
+            crate::otel::shutdown(&provider, EXPORT_FLUSH_TIMEOUT);
+        }
+    }
+}
 
 /// Installs the subscriber. Lines are written to stderr by a dedicated thread (`tracing-appender`), not by
 /// the request's worker thread: a write system call per request line no longer sits on the request path.
 /// Nothing is dropped (a full buffer makes the logger wait); the returned guard flushes what is queued
 /// when it is dropped, so `main` holds it until the server has stopped.
-#[must_use = "dropping the guard stops the log writer"]
-pub fn init(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
+///
+/// `otel`: the collector's traces URL and the service name (`Config::otel_traces_url`). A build without
+/// the `otel` feature warns once that it cannot export, and goes on.
+pub fn init(json: bool, otel: Option<(&str, &str)>) -> Telemetry {
+    // `FINCONN_LOG` filters the log lines only: quieting the log does not stop the spans' export.
     let filter = EnvFilter::try_from_env("FINCONN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("finconn-log")
         .finish(std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    let _ = if json {
+    let log = if json {
         // Span fields are kept as JSON (`JsonFields`) so `FlatJson` can lift them into each line.
-        builder.fmt_fields(JsonFields::new()).event_format(FlatJson).try_init()
+        tracing_subscriber::fmt::layer()
+            .fmt_fields(JsonFields::new())
+            .event_format(FlatJson)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed()
     } else {
-        builder.with_ansi(ansi).try_init()
+        tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(writer).with_filter(filter).boxed()
     };
-    guard
+    let registry = tracing_subscriber::registry().with(log);
+    #[cfg(feature = "otel")]
+    {
+        let (layer, provider, failed) = match otel.map(|(url, service)| crate::otel::init(url, service)) {
+            Some(Ok(o)) => (Some(o.layer), Some(o.provider), None),
+            Some(Err(e)) => (None, None, Some(e)),
+            None => (None, None, None),
+        };
+        let _ = registry.with(layer).try_init();
+        match (&provider, failed, otel) {
+            (Some(_), _, Some((url, service))) => {
+                tracing::info!(endpoint = url, service, "OpenTelemetry: exporting spans over OTLP/HTTP")
+            }
+            (_, Some(e), _) => {
+                tracing::warn!(error = %e, "OpenTelemetry: the exporter could not be set up; no spans are exported")
+            }
+            _ => {}
+        }
+        Telemetry { otel: provider, _log: guard }
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = registry.try_init();
+        if otel.is_some() {
+            tracing::warn!(
+                "otel_endpoint is set, but this build of finconn has no OpenTelemetry support; no spans are exported (build with --features otel)"
+            );
+        }
+        Telemetry { _log: guard }
+    }
 }
 
 /// One JSON object per line: `timestamp`, `level`, `target`, the fields of every span the event is in
@@ -121,6 +201,15 @@ pub fn record_account(account: &str) {
     tracing::Span::current().record("account", account);
 }
 
+/// Names the route template (`/v1/financial_connections/sessions/{session}`, never the path with its ids)
+/// on the request's span. A route layer: only routing knows the template, and `request_span` runs before it.
+pub async fn record_route(req: Request, next: Next) -> Response {
+    if let Some(route) = req.extensions().get::<axum::extract::MatchedPath>() {
+        tracing::Span::current().record("http.route", route.as_str());
+    }
+    next.run(req).await
+}
+
 /// The path holds object ids, never secrets (keys and client secrets travel only in headers and bodies),
 /// except the institution pages' random state, which names a one-time authorization: it is cut off.
 fn loggable_path(path: &str) -> String {
@@ -135,18 +224,24 @@ pub async fn request_span(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(RequestId(request_id.clone()));
     // The path holds object ids, never secrets: finconn takes keys and client secrets only in headers and
     // bodies.
-    // `account` is filled in once the key is authenticated (`record_account`).
+    // `account` is filled in once the key is authenticated (`record_account`), `http.route` once routed
+    // (`record_route`). `http.response.status_code` is recorded after the last log line, for the exported
+    // span only (the log's `finished` line has `status`).
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
         path = %loggable_path(req.uri().path()),
         request_id = %request_id,
         account = tracing::field::Empty,
+        "http.route" = tracing::field::Empty,
+        "http.response.status_code" = tracing::field::Empty,
     );
     let start = Instant::now();
     async move {
         let res = next.run(req).await;
-        tracing::info!(status = res.status().as_u16(), ms = start.elapsed().as_millis() as u64, "finished");
+        let status = res.status().as_u16();
+        tracing::info!(status, ms = start.elapsed().as_millis() as u64, "finished");
+        tracing::Span::current().record("http.response.status_code", status);
         res
     }
     .instrument(span)

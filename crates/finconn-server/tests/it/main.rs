@@ -15,6 +15,10 @@ mod link;
 mod live;
 mod logs;
 mod metrics;
+#[cfg(feature = "otel")]
+mod otel;
+#[cfg(not(feature = "otel"))]
+mod otel_absent;
 mod param_errors;
 mod protocol;
 mod readyz;
