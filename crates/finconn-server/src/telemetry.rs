@@ -75,7 +75,9 @@ pub fn init(json: bool, otel: Option<(&str, &str)>) -> Telemetry {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("finconn-log")
-        .finish(std::io::stderr());
+        // Buffered: the writer thread flushes whenever it has emptied its queue, so under load many lines
+        // leave in one write system call, and a quiet server still writes each line at once.
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let log = if json {
         // Span fields are kept as JSON (`JsonFields`) so `FlatJson` can lift them into each line.
         tracing_subscriber::fmt::layer()

@@ -179,7 +179,11 @@ impl Pools {
             .unwrap_or_else(|_| path.to_owned());
         let lite = |e: finconn_core::StoreError| ConnectError::Lite { url: redact(url), message: e.to_string() };
         let writer = crate::writes::Writer::start(std::path::Path::new(path)).map_err(lite)?;
-        let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), max_connections.clamp(1, 8) as usize));
+        // A read holds its connection only while it runs on a worker thread, so as many as there are
+        // threads are in use at once; the rest would be opened and closed per read.
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let keep = (max_connections as usize).max(threads).clamp(1, 64);
+        let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep));
         Ok(Pools::Sqlite { read, write, writer, readers, describe: format!("SQLite {absolute}") })
     }
 
