@@ -1,10 +1,14 @@
 // The merchant dashboard (/dashboard): sign in with a secret key, sessions, an account with its balance
 // chart and transactions, a refresh pressed in the page, webhook attempts and Resend, the request log, test
-// clocks, institutions; a cross-site form refused; axe-core on every page; a screenshot of each page.
+// clocks, institutions; a cross-site form refused; axe-core on every page; a screenshot of each page. Then a
+// one-time sign-in link printed by `finconn dashboard-link` (run.sh gives the binary and the database as
+// CLI_BIN and CLI_DATABASE_URL): it signs in once, and Sign out makes a copied cookie useless.
 // Every request stays on 127.0.0.1 (finconn, the merchant stand-in, and two webhook receivers started here).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import {
   DESKTOP, FINCONN_URL, MERCHANT_URL, PHONE, axePage, createSession, eventually, newKeys, shot, useBrowser,
 } from './lib/harness.mjs';
@@ -279,6 +283,77 @@ test('dashboard: sign in, sessions, an account refreshed from the page, webhooks
     assert.deepEqual(external, [], 'the dashboard made requests outside 127.0.0.1');
     assert.deepEqual(problems, [], 'page errors');
   } finally {
+    await context.close();
+  }
+});
+
+/** Runs the finconn binary on the served database, as an operator would beside `finconn serve`. */
+function finconn(args) {
+  const bin = process.env.CLI_BIN;
+  const db = process.env.CLI_DATABASE_URL;
+  assert.ok(bin && db, 'run.sh sets CLI_BIN and CLI_DATABASE_URL');
+  // A clean environment: only what the command needs (the served URL, for the link it prints).
+  return execFileSync(bin, [...args, '--database', db], {
+    env: { PATH: process.env.PATH, FINCONN_PUBLIC_URL: FINCONN_URL },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+test('dashboard: a link printed by `finconn dashboard-link` signs in once; Sign out ends the session', async () => {
+  // A registered account (`finconn keys create`), with a session to show.
+  const created = finconn(['keys', 'create', '--name', 'Link Shop']);
+  const field = (name) => created.split('\n').find((l) => l.startsWith(name)).slice(name.length).trim();
+  const account = field('account:');
+  const keys = { sk: field('secret key:'), pk: field('publishable key:') };
+  if (process.env.KEYS_FILE) fs.appendFileSync(process.env.KEYS_FILE, `${keys.sk}\n${keys.pk}\n`);
+  const fcs = await createSession(keys, { permissions: ['balances'] });
+
+  const url = finconn(['dashboard-link', '--account', account]).trim();
+  assert.ok(url.startsWith(`${FINCONN_URL}/dashboard/link/`), url);
+  // The token must appear nowhere in finconn's log: run.sh checks the log for every line of KEYS_FILE
+  // (SECRETS_FILE is for client secrets, whose session ids it also expects to find there).
+  if (process.env.KEYS_FILE) fs.appendFileSync(process.env.KEYS_FILE, url.split('/').pop() + '\n');
+
+  const context = await b.browser.newContext({ viewport: DESKTOP, deviceScaleFactor: 1 });
+  context.setDefaultTimeout(15_000);
+  const problems = [];
+  context.on('weberror', (e) => problems.push(e.error().message));
+  const page = await context.newPage();
+  const replay = await b.browser.newContext({ viewport: DESKTOP, deviceScaleFactor: 1 });
+  try {
+    const opened = await page.goto(url);
+    assert.equal(opened.status(), 200);
+    assert.equal(await page.getByTestId('link-account').textContent(), account);
+    assert.equal(await page.getByTestId('link-mode').textContent(), 'test mode');
+    assert.ok(!(await context.cookies(FINCONN_URL)).some((c) => c.name === 'finconn_dashboard'),
+      'opening the link signs no one in');
+    await check(page, '17-link');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/dashboard\/sessions$/);
+    assert.match(await page.getByTestId('mode').textContent(), /Test mode/);
+    assert.match(await page.getByTestId('sessions').textContent(), new RegExp(fcs.id));
+    assert.match(await page.locator('.account-id').textContent(), new RegExp(account));
+
+    // The link was used: opened again (here, or anywhere), it says so and offers the sign-in page.
+    const again = await replay.newPage();
+    const used = await again.goto(url);
+    assert.equal(used.status(), 410);
+    assert.match(await again.getByTestId('link-gone').textContent(), /used already, has expired, or does not exist/);
+    await check(again, '18-link-used');
+    await again.getByTestId('link-login').click();
+    await again.waitForURL(/\/dashboard\/login$/);
+
+    // Someone copies the cookie; after Sign out it opens nothing.
+    const stolen = await context.cookies(FINCONN_URL);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/dashboard\/login\?signed_out=1/);
+    await replay.addCookies(stolen);
+    await again.goto(`${FINCONN_URL}/dashboard/sessions`);
+    assert.match(again.url(), /\/dashboard\/login\?next=/, 'the copied cookie still opened the dashboard');
+    assert.deepEqual(problems, [], 'page errors');
+  } finally {
+    await replay.close();
     await context.close();
   }
 });

@@ -197,6 +197,7 @@ TEST_RC=0
       ARTIFACTS_DIR="$ARTIFACTS_DIR" CHROMIUM="$CHROMIUM" \
       LIVE_SK="$LIVE_SK" LIVE_PK="$LIVE_PK" FAKE_SIMPLEFIN_URL="$FAKE_SIMPLEFIN_URL" \
       FAKE_ENABLE_BANKING_URL="$FAKE_ENABLE_BANKING_URL" SDK_PYTHON="$SDK_VENV/bin/python" \
+      CLI_BIN="$BIN" CLI_DATABASE_URL="sqlite://$TMP/finconn.db" \
       node --test --test-concurrency=2 --test-timeout=60000 "$@"
 ) || TEST_RC=$?
 

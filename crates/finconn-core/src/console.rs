@@ -1,6 +1,9 @@
 //! What the merchant dashboard reads beyond Stripe's API: sessions listed and filtered, the balance history
 //! an account's refresh events recorded, and the request log (the last API requests of an account, as
-//! Stripe Workbench shows them). Reads only, except the request log, which the server appends to.
+//! Stripe Workbench shows them). Reads only, except the request log, which the server appends to, and the
+//! dashboard's sign-ins: one-time sign-in links (`finconn dashboard-link`) and revocable sessions.
+
+use rand::RngCore;
 
 use crate::model::{Scope, SessionRecord, SessionStatus};
 use crate::store::{Cursor, EventFilter, Page, PageRequest};
@@ -94,6 +97,74 @@ pub struct SessionFilter {
 pub struct BalancePoint {
     pub at: i64,
     pub current: Vec<(String, i64)>,
+}
+
+/// A one-time dashboard sign-in link as stored: the SHA-256 of its token, never the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardLinkRecord {
+    pub hash: String,
+    pub account: String,
+    pub livemode: bool,
+    pub created: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// A dashboard sign-in as stored: the SHA-256 of the session id the cookie carries, the account, the modes
+/// whose key (or link) was given, and when it ends. Signing out deletes the row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardSessionRecord {
+    pub hash: String,
+    pub account: String,
+    pub can_test: bool,
+    pub can_live: bool,
+    pub created: i64,
+    pub expires_at: i64,
+}
+
+/// A new sign-in link: the token (shown once, then only its hash exists) and what it opens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewDashboardLink {
+    pub token: String,
+    pub account: String,
+    pub livemode: bool,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for NewDashboardLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDashboardLink")
+            .field("token", &"<redacted>")
+            .field("account", &self.account)
+            .field("livemode", &self.livemode)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A dashboard session just opened: its id (the cookie's secret; only its hash is stored) and its row.
+#[derive(Clone)]
+pub struct NewDashboardSession {
+    pub id: String,
+    pub record: DashboardSessionRecord,
+}
+
+/// How long a sign-in link lasts unless asked otherwise, and at most.
+pub const LINK_DEFAULT_SECONDS: i64 = 15 * 60;
+pub const LINK_MAX_SECONDS: i64 = 24 * 3600;
+
+/// 32 bytes from the CSPRNG (`ids`' thread-local ChaCha12, seeded from the OS), base64url: 43 characters.
+fn random_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How a token or session id is stored and looked up: by digest, so no secret is ever compared byte by
+/// byte (as API keys, `keys::hash_key`).
+fn digest(secret: &str) -> String {
+    crate::keys::hash_key(secret)
 }
 
 /// How many stored sessions one filtered page may read before it answers with what it found (a filter
@@ -210,6 +281,112 @@ impl Finconn {
         limit: u32,
     ) -> Result<Page<RequestLogRecord>, DomainError> {
         Ok(self.store.list_request_log(scope, filter, before, limit.clamp(1, 100)).await?)
+    }
+
+    /// Makes a one-time link that signs in to `account`'s dashboard in one mode, valid `ttl_seconds` (1 s to
+    /// 24 h). The account must exist.
+    pub async fn create_dashboard_link(
+        &self,
+        account: &str,
+        livemode: bool,
+        ttl_seconds: i64,
+    ) -> Result<NewDashboardLink, DomainError> {
+        if !(1..=LINK_MAX_SECONDS).contains(&ttl_seconds) {
+            return Err(DomainError::InvalidParam {
+                param: "ttl".to_owned(),
+                message: format!("a sign-in link lasts between 1 second and 24 hours, not {ttl_seconds} seconds"),
+            });
+        }
+        if self.store.get_account(account).await?.is_none() {
+            return Err(DomainError::not_found("account", account, Some("account")));
+        }
+        let token = random_token();
+        let now = self.now();
+        let record = DashboardLinkRecord {
+            hash: digest(&token),
+            account: account.to_owned(),
+            livemode,
+            created: now,
+            expires_at: now + ttl_seconds,
+            used_at: None,
+        };
+        self.store.insert_dashboard_link(&record).await?;
+        Ok(NewDashboardLink { token, account: record.account, livemode, expires_at: record.expires_at })
+    }
+
+    /// The link a token names, if it can still be used (unused, unexpired). Reads only: showing the link's
+    /// page does not use it.
+    pub async fn peek_dashboard_link(&self, token: &str) -> Result<Option<DashboardLinkRecord>, DomainError> {
+        let link = self.store.dashboard_link(&digest(token)).await?;
+        Ok(link.filter(|l| l.used_at.is_none() && l.expires_at > self.now()))
+    }
+
+    /// Uses a link, once: the session it opens (its mode only, `session_seconds` long), or `None` when the
+    /// link is used, expired or unknown.
+    pub async fn redeem_dashboard_link(
+        &self,
+        token: &str,
+        session_seconds: i64,
+    ) -> Result<Option<NewDashboardSession>, DomainError> {
+        let now = self.now();
+        let id = random_token();
+        // Account and modes come from the link row, in the store's transaction; these are placeholders.
+        let template = DashboardSessionRecord {
+            hash: digest(&id),
+            account: String::new(),
+            can_test: false,
+            can_live: false,
+            created: now,
+            expires_at: now + session_seconds,
+        };
+        let record = self.store.redeem_dashboard_link(&digest(token), now, &template).await?;
+        Ok(record.map(|record| NewDashboardSession { id, record }))
+    }
+
+    /// Opens a dashboard session (after a sign-in with a secret key).
+    pub async fn open_dashboard_session(
+        &self,
+        account: &str,
+        can_test: bool,
+        can_live: bool,
+        session_seconds: i64,
+    ) -> Result<NewDashboardSession, DomainError> {
+        let now = self.now();
+        let id = random_token();
+        let record = DashboardSessionRecord {
+            hash: digest(&id),
+            account: account.to_owned(),
+            can_test,
+            can_live,
+            created: now,
+            expires_at: now + session_seconds,
+        };
+        self.store.insert_dashboard_session(&record).await?;
+        Ok(NewDashboardSession { id, record })
+    }
+
+    /// The open session a cookie's session id names (one read by primary key), unless ended or expired.
+    pub async fn dashboard_session(&self, id: &str) -> Result<Option<DashboardSessionRecord>, DomainError> {
+        Ok(self.store.dashboard_session(&digest(id), self.now()).await?)
+    }
+
+    /// Signs one session out.
+    pub async fn end_dashboard_session(&self, id: &str) -> Result<bool, DomainError> {
+        Ok(self.store.delete_dashboard_session(&digest(id)).await?)
+    }
+
+    /// Signs every dashboard session of an account out and voids its unused links; returns (sessions,
+    /// links).
+    pub async fn end_dashboard_sessions(&self, account: &str) -> Result<(u64, u64), DomainError> {
+        if self.store.get_account(account).await?.is_none() {
+            return Err(DomainError::not_found("account", account, Some("account")));
+        }
+        Ok(self.store.delete_dashboard_sessions(account).await?)
+    }
+
+    /// Removes expired dashboard sessions and links (housekeeping).
+    pub async fn prune_dashboard_auth(&self) -> Result<u64, DomainError> {
+        Ok(self.store.prune_dashboard_auth(self.now()).await?)
     }
 
     /// Removes request log rows past `retention` (housekeeping).

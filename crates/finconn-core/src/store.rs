@@ -524,10 +524,10 @@ impl MigrationStatus {
     }
 }
 
-/// What the merchant dashboard alone reads and writes: sessions listed (Stripe's API has no session list)
-/// and the request log. Never part of a unit of work.
+/// What the merchant dashboard alone reads and writes: sessions listed (Stripe's API has no session list),
+/// the request log, and (`ConsoleAuth`) its sign-in links and sessions. Never part of a unit of work.
 #[async_trait]
-pub trait Console: Send + Sync + 'static {
+pub trait Console: ConsoleAuth + Send + Sync + 'static {
     /// Sessions newest first, paged by id like every list.
     async fn list_sessions(&self, scope: &Scope, page: &PageRequest) -> Result<Page<SessionRecord>, StoreError>;
     /// Appends rows to the request log, in one transaction.
@@ -543,6 +543,41 @@ pub trait Console: Send + Sync + 'static {
     /// Removes rows that arrived before `before_ms`, and in each account and mode every row beyond the
     /// newest `keep`; returns how many.
     async fn prune_request_log(&self, before_ms: i64, keep: i64) -> Result<u64, StoreError>;
+}
+
+/// The dashboard's sign-ins: one-time sign-in links and the sessions a sign-in opens, both stored only as
+/// the SHA-256 of their secret (`hash`). A supertrait of `Console`, implemented in the store's `console`
+/// module.
+#[async_trait]
+pub trait ConsoleAuth: Send + Sync + 'static {
+    async fn insert_dashboard_link(&self, link: &crate::console::DashboardLinkRecord) -> Result<(), StoreError>;
+    /// The link with this hash, used or not, expired or not.
+    async fn dashboard_link(&self, hash: &str) -> Result<Option<crate::console::DashboardLinkRecord>, StoreError>;
+    /// In one transaction: marks the link used at `now` if it is unused and unexpired (one statement, so of
+    /// two concurrent calls, in any processes, exactly one wins), and opens `session` for the link's account
+    /// and mode. `None` (and nothing written) when the link cannot be used.
+    async fn redeem_dashboard_link(
+        &self,
+        hash: &str,
+        now: i64,
+        session: &crate::console::DashboardSessionRecord,
+    ) -> Result<Option<crate::console::DashboardSessionRecord>, StoreError>;
+    async fn insert_dashboard_session(
+        &self,
+        session: &crate::console::DashboardSessionRecord,
+    ) -> Result<(), StoreError>;
+    /// The session with this hash, if it exists and has not expired at `now`.
+    async fn dashboard_session(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<crate::console::DashboardSessionRecord>, StoreError>;
+    /// Ends one session; returns whether it existed.
+    async fn delete_dashboard_session(&self, hash: &str) -> Result<bool, StoreError>;
+    /// Ends every session of an account and drops its unused links; returns (sessions, links).
+    async fn delete_dashboard_sessions(&self, account: &str) -> Result<(u64, u64), StoreError>;
+    /// Removes sessions and links that expired before `now`; returns how many.
+    async fn prune_dashboard_auth(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 /// What a request's domain reads and writes: a unit of work (`crate::unit::Unit`) serves exactly this.

@@ -1,6 +1,7 @@
 //! `finconn listen` and `finconn trigger`: local webhook development, as the Stripe CLI offers it; and
 //! `finconn sandbox …`, the account-scripting test helpers from the shell. All talk to a running finconn
-//! over its public API with a test secret key.
+//! over its public API with a test secret key. `finconn dashboard-link` (at the end) works on the database
+//! instead, like `finconn keys`.
 
 use std::time::Duration;
 
@@ -208,5 +209,42 @@ pub async fn listen(api: &Api, forward_to: &str, events: &[String]) -> anyhow::R
     }
     api.call(reqwest::Method::DELETE, &format!("/v1/webhook_endpoints/{id}"), &[]).await?;
     println!("Removed webhook endpoint {id}.");
+    Ok(())
+}
+
+/// `finconn dashboard-link`: what to do.
+pub struct DashboardLink {
+    pub account: String,
+    pub livemode: bool,
+    pub ttl_minutes: i64,
+    /// Sign every session of the account out instead of making a link.
+    pub revoke_all: bool,
+}
+
+/// Prints a one-time sign-in link to `account`'s dashboard under `base` (stdout: the URL alone, so
+/// `$(finconn dashboard-link …)` is the link; stderr: what it opens and until when), or revokes.
+pub async fn dashboard_link(core: &finconn_core::Finconn, base: &str, link: &DashboardLink) -> anyhow::Result<()> {
+    let unknown = |e: finconn_core::DomainError| match e {
+        finconn_core::DomainError::NotFound { .. } => anyhow!("no account {} in this database", link.account),
+        other => anyhow!(other),
+    };
+    if link.revoke_all {
+        let (sessions, links) = core.end_dashboard_sessions(&link.account).await.map_err(unknown)?;
+        println!(
+            "signed out {sessions} dashboard session(s) of {} and voided {links} unused sign-in link(s)",
+            link.account
+        );
+        return Ok(());
+    }
+    let made =
+        core.create_dashboard_link(&link.account, link.livemode, link.ttl_minutes * 60).await.map_err(unknown)?;
+    let mode = if made.livemode { "live" } else { "test" };
+    println!("{}/dashboard/link/{}", base.trim_end_matches('/'), made.token);
+    eprintln!(
+        "One-time sign-in link to the dashboard of {} in {mode} mode, usable once until {} ({} minute(s)).",
+        made.account,
+        crate::dashboard::human_time(made.expires_at),
+        link.ttl_minutes
+    );
     Ok(())
 }

@@ -51,6 +51,24 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print a one-time link that signs in to an account's dashboard (in one mode), or with --revoke-all sign
+    /// every dashboard session of the account out.
+    DashboardLink {
+        /// The account (acct_…); it must exist.
+        #[arg(long)]
+        account: String,
+        /// Which data the link opens: test or live.
+        #[arg(long, default_value = "test", value_parser = ["test", "live"])]
+        mode: String,
+        /// How long the link can be used, in minutes (1 to 1440).
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=1440))]
+        ttl_minutes: i64,
+        /// Instead of a link: end every dashboard session of the account (and void its unused links).
+        #[arg(long, conflicts_with_all = ["mode", "ttl_minutes"])]
+        revoke_all: bool,
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// The master key that seals live connectors' credentials at rest.
     MasterKey {
         #[command(subcommand)]
@@ -374,6 +392,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trigger { event, api_key, api_base } => {
             let api = finconn_server::cli::Api::new(&api_base, &api_key)?;
             finconn_server::cli::trigger(&api, &event).await
+        }
+        Command::DashboardLink { account, mode, ttl_minutes, revoke_all, database } => {
+            let config = load(cli.config, None, database)?;
+            let db = startup::open_database(&config).await?;
+            let core = Finconn::new(Arc::new(db.clone()), Arc::new(SystemClock), Settings::default());
+            let link = finconn_server::cli::DashboardLink { account, livemode: mode == "live", ttl_minutes, revoke_all };
+            let done = finconn_server::cli::dashboard_link(&core, &config.public_base(), &link).await;
+            db.close().await;
+            done
         }
         Command::Keys { command: KeysCommand::ShowPublishable { secret_key } } => {
             match finconn_core::keys::ApiKey::parse(secret_key.trim()) {

@@ -213,8 +213,12 @@ pub async fn record_route(req: Request, next: Next) -> Response {
 }
 
 /// The path holds object ids, never secrets (keys and client secrets travel only in headers and bodies),
-/// except the institution pages' random state, which names a one-time authorization: it is cut off.
+/// except the institution pages' random state, which names a one-time authorization, and a dashboard
+/// sign-in link's token: both are cut off.
 fn loggable_path(path: &str) -> String {
+    if path.starts_with("/dashboard/link/") {
+        return "/dashboard/link/…".to_owned();
+    }
     match path.strip_prefix("/link/oauth/") {
         Some(rest) => format!("/link/oauth/{}/…", rest.split('/').next().unwrap_or_default()),
         None => path.to_owned(),

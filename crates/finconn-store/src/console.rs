@@ -1,14 +1,15 @@
-//! The dashboard's own reads and the request log.
+//! The dashboard's own reads, the request log, and its sign-ins (`ConsoleAuth`: links and sessions).
 
-use finconn_core::console::{RequestLogFilter, RequestLogRecord};
+use async_trait::async_trait;
+use finconn_core::console::{DashboardLinkRecord, DashboardSessionRecord, RequestLogFilter, RequestLogRecord};
 use finconn_core::model::{Scope, SessionRecord};
-use finconn_core::store::{Page, PageRequest};
+use finconn_core::store::{ConsoleAuth, Page, PageRequest};
 use finconn_core::StoreError;
 
-use crate::db_err;
 use crate::objects::{decode, finish_page, page_bounds};
 use crate::pool::{BeginWrite, Pools};
 use crate::sql::{Plan, Q};
+use crate::{db_err, Db};
 
 pub(crate) async fn list_sessions(
     pools: &Pools,
@@ -128,4 +129,153 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
         tx.commit().await.map_err(db_err)?;
         Ok(old + over)
     })
+}
+
+// --- dashboard sign-ins ---------------------------------------------------------------------------------
+
+const LINK_COLUMNS: &str = "hash, account_id, livemode, created, expires_at, used_at";
+const SESSION_COLUMNS: &str = "hash, account_id, can_test, can_live, created, expires_at";
+
+type LinkRow = (String, String, bool, i64, i64, Option<i64>);
+type SessionRow = (String, String, bool, bool, i64, i64);
+
+fn link_of((hash, account, livemode, created, expires_at, used_at): LinkRow) -> DashboardLinkRecord {
+    DashboardLinkRecord { hash, account, livemode, created, expires_at, used_at }
+}
+
+fn session_of((hash, account, can_test, can_live, created, expires_at): SessionRow) -> DashboardSessionRecord {
+    DashboardSessionRecord { hash, account, can_test, can_live, created, expires_at }
+}
+
+const INSERT_SESSION: &str =
+    "INSERT INTO dashboard_sessions (hash, account_id, can_test, can_live, created, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+#[async_trait]
+impl ConsoleAuth for Db {
+    async fn insert_dashboard_link(&self, l: &DashboardLinkRecord) -> Result<(), StoreError> {
+        on_pool!(self.pool, write, |p| sqlx::query(
+            "INSERT INTO dashboard_links (hash, account_id, livemode, created, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+        .bind(&l.hash)
+        .bind(&l.account)
+        .bind(l.livemode)
+        .bind(l.created)
+        .bind(l.expires_at)
+        .bind(l.used_at)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(db_err))
+    }
+
+    async fn dashboard_link(&self, hash: &str) -> Result<Option<DashboardLinkRecord>, StoreError> {
+        let q = Q::new(format!("SELECT {LINK_COLUMNS} FROM dashboard_links WHERE hash = $1")).bind(hash);
+        Ok(self.pool.opt::<LinkRow>(q).await?.map(link_of))
+    }
+
+    async fn redeem_dashboard_link(
+        &self,
+        hash: &str,
+        now: i64,
+        session: &DashboardSessionRecord,
+    ) -> Result<Option<DashboardSessionRecord>, StoreError> {
+        // One UPDATE decides: it changes the row only while it is unused and unexpired, so of two uses (in
+        // any processes) one changes it and the other finds nothing. The session opens in the same
+        // transaction: a used link always has its session.
+        let claim = "UPDATE dashboard_links SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING account_id, livemode";
+        on_pool!(self.pool, write, |p| {
+            let mut tx = p.begin_write().await.map_err(db_err)?;
+            let won: Option<(String, bool)> =
+                sqlx::query_as(claim).bind(now).bind(hash).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            let Some((account, livemode)) = won else {
+                return Ok(None);
+            };
+            let opened = DashboardSessionRecord { account, can_test: !livemode, can_live: livemode, ..session.clone() };
+            sqlx::query(INSERT_SESSION)
+                .bind(&opened.hash)
+                .bind(&opened.account)
+                .bind(opened.can_test)
+                .bind(opened.can_live)
+                .bind(opened.created)
+                .bind(opened.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(Some(opened))
+        })
+    }
+
+    async fn insert_dashboard_session(&self, s: &DashboardSessionRecord) -> Result<(), StoreError> {
+        on_pool!(self.pool, write, |p| sqlx::query(INSERT_SESSION)
+            .bind(&s.hash)
+            .bind(&s.account)
+            .bind(s.can_test)
+            .bind(s.can_live)
+            .bind(s.created)
+            .bind(s.expires_at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(db_err))
+    }
+
+    async fn dashboard_session(&self, hash: &str, now: i64) -> Result<Option<DashboardSessionRecord>, StoreError> {
+        let q = Q::new(format!("SELECT {SESSION_COLUMNS} FROM dashboard_sessions WHERE hash = $1 AND expires_at > $2"))
+            .bind(hash)
+            .bind(now);
+        Ok(self.pool.opt::<SessionRow>(q).await?.map(session_of))
+    }
+
+    async fn delete_dashboard_session(&self, hash: &str) -> Result<bool, StoreError> {
+        on_pool!(self.pool, write, |p| sqlx::query("DELETE FROM dashboard_sessions WHERE hash = $1")
+            .bind(hash)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(db_err))
+    }
+
+    async fn delete_dashboard_sessions(&self, account: &str) -> Result<(u64, u64), StoreError> {
+        on_pool!(self.pool, write, |p| {
+            let mut tx = p.begin_write().await.map_err(db_err)?;
+            let sessions = sqlx::query("DELETE FROM dashboard_sessions WHERE account_id = $1")
+                .bind(account)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            let links = sqlx::query("DELETE FROM dashboard_links WHERE account_id = $1 AND used_at IS NULL")
+                .bind(account)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            tx.commit().await.map_err(db_err)?;
+            Ok((sessions, links))
+        })
+    }
+
+    async fn prune_dashboard_auth(&self, now: i64) -> Result<u64, StoreError> {
+        on_pool!(self.pool, write, |p| {
+            let mut tx = p.begin_write().await.map_err(db_err)?;
+            let sessions = sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            let links = sqlx::query("DELETE FROM dashboard_links WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            tx.commit().await.map_err(db_err)?;
+            Ok(sessions + links)
+        })
+    }
 }

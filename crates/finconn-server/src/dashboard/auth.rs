@@ -1,12 +1,18 @@
-//! Signing in with a secret key, the session cookie, CSRF tokens, the test/live toggle and signing out.
+//! Signing in (with a secret key, or a one-time link from `finconn dashboard-link`), the session cookie,
+//! CSRF tokens, the test/live toggle and signing out.
 //!
-//! The cookie holds no key: `account.modes.mode.expires.nonce`, signed with HMAC-SHA256 under a key derived
-//! from the master key (so every process sharing the database accepts it and it survives restarts), or a
-//! random per-process key when there is no master key (sessions then end with the process). It is
-//! `HttpOnly`, `SameSite=Strict`, `Path=/dashboard`, expires after 12 hours, and is `Secure` when the
-//! public URL is https. A form's CSRF token is an HMAC of the session's nonce; every POST must carry it and,
-//! when the browser says where it comes from (`Origin`, `Sec-Fetch-Site`), come from finconn's own origin.
-//! Sign-in itself is protected the same way with a short-lived pre-session cookie.
+//! A sign-in opens a row in `dashboard_sessions` (the domain's `open_dashboard_session`): a random session
+//! id, of which the database keeps only the SHA-256, the account, the modes unlocked and the end (12
+//! hours). The cookie holds no key: `session_id.mode`, signed with HMAC-SHA256 under a key derived from the
+//! master key (so every process sharing the database accepts it and it survives restarts), or a random
+//! per-process key when there is no master key (sessions then end with the process). Every dashboard
+//! request reads the row (one lookup by primary key): signing out deletes it, and so does
+//! `finconn dashboard-link --revoke-all` for every session of an account, so a copied cookie stops working
+//! at once. The cookie is `HttpOnly`, `SameSite=Strict`, `Path=/dashboard`, and `Secure` when the public
+//! URL is https. A form's CSRF token is an HMAC of the session id; every POST must carry it and, when the
+//! browser says where it comes from (`Origin`, `Sec-Fetch-Site`), come from finconn's own origin. Sign-in
+//! (the key form, and a link's **Sign in** button) is protected the same way with a short-lived
+//! pre-session cookie.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Query, State};
@@ -15,8 +21,9 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use finconn_core::console::{DashboardSessionRecord, NewDashboardSession};
 use finconn_core::keys::{ApiKey, KeyKind};
-use finconn_core::Scope;
+use finconn_core::{DomainError, Scope};
 use hmac::{Hmac, Mac};
 use minijinja::context;
 use rand::RngCore;
@@ -74,15 +81,17 @@ impl CookieKey {
     }
 }
 
-/// A signed-in person: one account, the modes whose secret key they gave, and the mode they look at.
-#[derive(Clone, Debug)]
+/// A signed-in person: one account, the modes whose secret key (or link) they gave, and the mode they look
+/// at.
+#[derive(Clone)]
 pub struct Viewer {
     pub account: String,
     pub livemode: bool,
     pub can_test: bool,
     pub can_live: bool,
     expires: i64,
-    nonce: String,
+    /// The session id the cookie carries (a secret: its hash names the stored row).
+    session: String,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
     /// A message left by the previous POST (shown once).
@@ -94,33 +103,20 @@ impl Viewer {
         Scope { account: self.account.clone(), livemode: self.livemode }
     }
 
+    /// What the cookie carries (before signing): the session id and the mode shown.
     fn encode(&self) -> String {
-        let modes = match (self.can_test, self.can_live) {
-            (true, true) => "tl",
-            (false, true) => "l",
-            _ => "t",
-        };
-        let mode = if self.livemode { "l" } else { "t" };
-        format!("{}.{modes}.{mode}.{}.{}", self.account, self.expires, self.nonce)
+        encode_cookie(&self.session, self.livemode)
     }
 
-    fn decode(data: &str) -> Option<(String, bool, bool, bool, i64, String)> {
-        let mut it = data.split('.');
-        let account = it.next()?.to_owned();
-        let modes = it.next()?;
-        let mode = it.next()?;
-        let expires = it.next()?.parse().ok()?;
-        let nonce = it.next()?.to_owned();
-        if it.next().is_some() || account.is_empty() || nonce.len() < 16 {
-            return None;
-        }
-        let (can_test, can_live) = (modes.contains('t'), modes.contains('l'));
+    /// The session id and the mode a cookie's data names.
+    fn decode(data: &str) -> Option<(&str, bool)> {
+        let (session, mode) = data.split_once('.')?;
         let livemode = match mode {
-            "l" if can_live => true,
-            "t" if can_test => false,
+            "l" => true,
+            "t" => false,
             _ => return None,
         };
-        Some((account, can_test, can_live, livemode, expires, nonce))
+        (session.len() >= 32 && !session.contains('.')).then_some((session, livemode))
     }
 
     /// The template context every page's layout reads.
@@ -185,10 +181,12 @@ fn read_flash(app: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
     Some((kind.to_owned(), message.to_owned()))
 }
 
-/// Why a request has no viewer: never signed in (or expired), or a POST that is not from our own forms.
+/// Why a request has no viewer: never signed in (or signed out, or expired), a POST that is not from our
+/// own forms, or the database did not answer.
 pub enum Refused {
     SignIn(String),
     Forbidden(&'static str),
+    Unavailable,
 }
 
 impl IntoResponse for Refused {
@@ -196,8 +194,21 @@ impl IntoResponse for Refused {
         match self {
             Refused::SignIn(next) => see_other(&format!("/dashboard/login?next={}", urlencode(&next))),
             Refused::Forbidden(why) => forbidden(why),
+            Refused::Unavailable => unavailable(),
         }
     }
+}
+
+fn unavailable() -> Response {
+    render(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "message.html",
+        context! {
+            title => "Try again in a moment",
+            message => "The dashboard could not reach its database just now. Nothing was changed.",
+            back => "/dashboard/sessions",
+        },
+    )
 }
 
 pub fn forbidden(why: &str) -> Response {
@@ -212,12 +223,33 @@ pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+impl std::fmt::Debug for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viewer")
+            .field("account", &self.account)
+            .field("livemode", &self.livemode)
+            .field("can_test", &self.can_test)
+            .field("can_live", &self.can_live)
+            .finish_non_exhaustive()
+    }
+}
+
+fn encode_cookie(session: &str, livemode: bool) -> String {
+    format!("{session}.{}", if livemode { "l" } else { "t" })
+}
+
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Refused> {
         let next = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
-        let viewer = read_session(app, &parts.headers);
+        let viewer = match read_session(app, &parts.headers).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "dashboard: the session could not be read");
+                return Err(Refused::Unavailable);
+            }
+        };
         match viewer {
             Some(v) => Ok(v),
             None if parts.method == Method::GET => Err(Refused::SignIn(next)),
@@ -229,15 +261,48 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-fn read_session(app: &AppState, headers: &HeaderMap) -> Option<Viewer> {
-    let raw = cookie(headers, SESSION_COOKIE)?;
-    let data = app.dashboard.keys.open("session", &raw)?;
-    let (account, can_test, can_live, livemode, expires, nonce) = Viewer::decode(data)?;
-    if expires <= app.core.now() {
-        return None;
+/// The viewer a request's cookie names: its signature holds and its session is still stored (not signed
+/// out, revoked or expired).
+async fn read_session(app: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, DomainError> {
+    let Some(raw) = cookie(headers, SESSION_COOKIE) else { return Ok(None) };
+    let Some((session, livemode)) = app.dashboard.keys.open("session", &raw).and_then(Viewer::decode) else {
+        return Ok(None);
+    };
+    let Some(row) = app.core.dashboard_session(session).await? else { return Ok(None) };
+    // A mode the session was not given is never shown, whatever the cookie says.
+    let livemode = match (livemode, row.can_test, row.can_live) {
+        (true, _, true) => true,
+        (false, true, _) => false,
+        (_, false, true) => true,
+        _ => false,
+    };
+    Ok(Some(viewer_of(app, session.to_owned(), &row, livemode, read_flash(app, headers))))
+}
+
+fn viewer_of(
+    app: &AppState,
+    session: String,
+    row: &DashboardSessionRecord,
+    livemode: bool,
+    flash: Option<(String, String)>,
+) -> Viewer {
+    Viewer {
+        account: row.account.clone(),
+        livemode,
+        can_test: row.can_test,
+        can_live: row.can_live,
+        expires: row.expires_at,
+        csrf: app.dashboard.keys.mac("csrf", &session),
+        session,
+        flash,
     }
-    let csrf = app.dashboard.keys.mac("csrf", &nonce);
-    Some(Viewer { account, livemode, can_test, can_live, expires, nonce, csrf, flash: read_flash(app, headers) })
+}
+
+/// The cookie of a session just opened, on `res`, showing `livemode`.
+fn set_session_cookie(app: &AppState, res: &mut Response, opened: &NewDashboardSession, livemode: bool) {
+    let value = app.dashboard.keys.seal("session", &encode_cookie(&opened.id, livemode));
+    let left = (opened.record.expires_at - app.core.now()).max(0);
+    set_cookie(res, app, SESSION_COOKIE, &value, left);
 }
 
 /// The pairs of a dashboard form, after the checks every POST passes: it comes from our origin (when the
@@ -296,7 +361,7 @@ fn safe_next(next: Option<&str>) -> String {
 
 /// `GET /dashboard/login`
 pub async fn login_page(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
-    let signed_in = read_session(&app, &headers);
+    let signed_in = read_session(&app, &headers).await.ok().flatten();
     let live = q.mode.as_deref() == Some("live");
     let notice = if q.signed_out.is_some() {
         Some("You are signed out.")
@@ -308,6 +373,25 @@ pub async fn login_page(State(app): State<AppState>, headers: HeaderMap, Query(q
     login_form(&app, StatusCode::OK, safe_next(q.next.as_deref()), None, notice, live)
 }
 
+/// A sign-in form's pre-session: the cookie to set and the CSRF token the form carries.
+fn pre_session(app: &AppState) -> (String, String) {
+    let nonce = random_nonce();
+    let expires = app.core.now() + LOGIN_SECONDS;
+    let value = app.dashboard.keys.seal("login", &format!("{expires}.{nonce}"));
+    (value, app.dashboard.keys.mac("login-csrf", &nonce))
+}
+
+/// Whether a sign-in form's `csrf` matches the pre-session cookie this browser got with the form.
+fn pre_session_ok(app: &AppState, headers: &HeaderMap, token: &str) -> bool {
+    cookie(headers, LOGIN_COOKIE)
+        .and_then(|raw| app.dashboard.keys.open("login", &raw).map(str::to_owned))
+        .and_then(|data| {
+            let (expires, nonce) = data.split_once('.')?;
+            (expires.parse::<i64>().ok()? > app.core.now()).then(|| app.dashboard.keys.mac("login-csrf", nonce))
+        })
+        .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(token.as_bytes())))
+}
+
 fn login_form(
     app: &AppState,
     status: StatusCode,
@@ -316,10 +400,7 @@ fn login_form(
     notice: Option<&str>,
     live: bool,
 ) -> Response {
-    let nonce = random_nonce();
-    let expires = app.core.now() + LOGIN_SECONDS;
-    let value = app.dashboard.keys.seal("login", &format!("{expires}.{nonce}"));
-    let csrf = app.dashboard.keys.mac("login-csrf", &nonce);
+    let (value, csrf) = pre_session(app);
     let mut res = render(status, "login.html", context! { next, error, notice, csrf, live });
     set_cookie(&mut res, app, LOGIN_COOKIE, &value, LOGIN_SECONDS);
     res
@@ -332,15 +413,7 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
     }
     let pairs = crate::extract::form::parse(&body).map(|f| f.pairs).unwrap_or_default();
     let next = safe_next(field(&pairs, "next"));
-    let token = field(&pairs, "csrf").unwrap_or("");
-    let login_ok = cookie(&headers, LOGIN_COOKIE)
-        .and_then(|raw| app.dashboard.keys.open("login", &raw).map(str::to_owned))
-        .and_then(|data| {
-            let (expires, nonce) = data.split_once('.')?;
-            (expires.parse::<i64>().ok()? > app.core.now()).then(|| app.dashboard.keys.mac("login-csrf", nonce))
-        })
-        .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(token.as_bytes())));
-    if !login_ok {
+    if !pre_session_ok(&app, &headers, field(&pairs, "csrf").unwrap_or("")) {
         return forbidden(
             "The sign-in form's security token is missing or out of date (the form may come from another site, \
              or was open for more than an hour). Reload the sign-in page and try again.",
@@ -372,37 +445,135 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
         }
     };
     let livemode = caller.scope.livemode;
-    // Signed in to this account already (with the other mode's key): both modes are open now.
-    let previous = read_session(&app, &headers).filter(|v| v.account == caller.scope.account);
-    let (can_test, can_live) = match &previous {
+    // Signed in to this account already (with the other mode's key): both modes are open now, in a new
+    // session that replaces the previous one.
+    let previous = read_session(&app, &headers).await.ok().flatten();
+    let widen = previous.as_ref().filter(|v| v.account == caller.scope.account);
+    let (can_test, can_live) = match widen {
         Some(p) => (p.can_test || !livemode, p.can_live || livemode),
         None => (!livemode, livemode),
     };
-    let viewer = Viewer {
-        account: caller.scope.account,
-        livemode,
-        can_test,
-        can_live,
-        expires: app.core.now() + SESSION_SECONDS,
-        nonce: random_nonce(),
-        csrf: String::new(),
-        flash: None,
+    let opened = match app.core.open_dashboard_session(&caller.scope.account, can_test, can_live, SESSION_SECONDS).await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard sign-in: the session could not be stored");
+            return fail(StatusCode::SERVICE_UNAVAILABLE, "The sign-in could not be saved just now. Try again.");
+        }
     };
-    tracing::info!(account = %viewer.account, livemode, "dashboard sign-in");
+    end_previous(&app, previous).await;
+    tracing::info!(account = %opened.record.account, livemode, "dashboard sign-in");
     let mut res = see_other(&next);
-    let value = app.dashboard.keys.seal("session", &viewer.encode());
-    set_cookie(&mut res, &app, SESSION_COOKIE, &value, SESSION_SECONDS);
+    set_session_cookie(&app, &mut res, &opened, livemode);
     set_cookie(&mut res, &app, LOGIN_COOKIE, "", 0);
     res
 }
 
-/// `POST /dashboard/logout`
+/// A browser that signs in again leaves no session behind.
+async fn end_previous(app: &AppState, previous: Option<Viewer>) {
+    if let Some(p) = previous {
+        if let Err(e) = app.core.end_dashboard_session(&p.session).await {
+            tracing::warn!(error = %e, "dashboard sign-in: the previous session could not be ended");
+        }
+    }
+}
+
+/// `POST /dashboard/logout`: ends the session itself, not only this browser's cookie.
 pub async fn logout(State(app): State<AppState>, viewer: Viewer, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(refused) = checked_form(&viewer, &headers, &body) {
         return refused.into_response();
     }
+    if let Err(e) = app.core.end_dashboard_session(&viewer.session).await {
+        tracing::error!(error = %e, "dashboard sign-out: the session could not be ended");
+        return unavailable();
+    }
+    tracing::info!(account = %viewer.account, "dashboard sign-out");
     let mut res = see_other("/dashboard/login?signed_out=1");
     set_cookie(&mut res, &app, SESSION_COOKIE, "", 0);
+    res
+}
+
+/// Where a sign-in link's page is: `/dashboard/link/{token}`. Its path is cut from logs (`telemetry`).
+#[derive(Deserialize)]
+pub struct LinkPath {
+    token: String,
+}
+
+/// A token is 43 base64url characters; anything else names no link (and is never looked up).
+fn plausible_token(token: &str) -> bool {
+    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The page of a link that cannot be used: the same for a used, an expired and an unknown link.
+fn link_gone() -> Response {
+    render(StatusCode::GONE, "link.html", context! { gone => true })
+}
+
+/// `GET /dashboard/link/{token}`: what the link opens and a **Sign in** button. Showing the page uses
+/// nothing, so a link preview or a prefetch cannot spend the link; the button's POST does.
+pub async fn link_page(State(app): State<AppState>, axum::extract::Path(p): axum::extract::Path<LinkPath>) -> Response {
+    if !plausible_token(&p.token) {
+        return link_gone();
+    }
+    let link = match app.core.peek_dashboard_link(&p.token).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return link_gone(),
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard link: the link could not be read");
+            return unavailable();
+        }
+    };
+    let (value, csrf) = pre_session(&app);
+    let ctx = context! {
+        gone => false,
+        account => link.account,
+        livemode => link.livemode,
+        expires => super::human_time(link.expires_at),
+        token => p.token,
+        csrf,
+    };
+    // The URL holds the token: the dashboard's `Referrer-Policy: same-origin` keeps it from any other
+    // origin (the page links nowhere else). Not `no-referrer`: the form's POST would then carry
+    // `Origin: null`, which the same-origin check refuses.
+    let mut res = render(StatusCode::OK, "link.html", ctx);
+    set_cookie(&mut res, &app, LOGIN_COOKIE, &value, LOGIN_SECONDS);
+    res
+}
+
+/// `POST /dashboard/link/{token}` (`csrf`): uses the link, once, and signs in to its account in its mode.
+pub async fn use_link(
+    State(app): State<AppState>,
+    axum::extract::Path(p): axum::extract::Path<LinkPath>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = same_origin(&headers) {
+        return refused.into_response();
+    }
+    let pairs = crate::extract::form::parse(&body).map(|f| f.pairs).unwrap_or_default();
+    if !pre_session_ok(&app, &headers, field(&pairs, "csrf").unwrap_or("")) {
+        return forbidden(
+            "The sign-in page's security token is missing or out of date (the form may come from another site, or \
+             was open for more than an hour). Open the link again; it has not been used.",
+        );
+    }
+    if !plausible_token(&p.token) {
+        return link_gone();
+    }
+    let opened = match app.core.redeem_dashboard_link(&p.token, SESSION_SECONDS).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return link_gone(),
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard link: the link could not be used");
+            return unavailable();
+        }
+    };
+    end_previous(&app, read_session(&app, &headers).await.ok().flatten()).await;
+    let livemode = opened.record.can_live;
+    tracing::info!(account = %opened.record.account, livemode, "dashboard sign-in with a link");
+    let mut res = see_other("/dashboard");
+    set_session_cookie(&app, &mut res, &opened, livemode);
+    set_cookie(&mut res, &app, LOGIN_COOKIE, "", 0);
     res
 }
 
@@ -420,6 +591,7 @@ pub async fn switch_mode(State(app): State<AppState>, viewer: Viewer, headers: H
     }
     let updated = Viewer { livemode: live, ..viewer };
     let mut res = see_other("/dashboard/sessions");
+    // The session row stays; only the mode the cookie shows changes.
     let value = app.dashboard.keys.seal("session", &updated.encode());
     let left = (updated.expires - app.core.now()).max(0);
     set_cookie(&mut res, &app, SESSION_COOKIE, &value, left);
@@ -442,10 +614,20 @@ mod tests {
     }
 
     #[test]
-    fn a_session_never_claims_a_mode_it_was_not_given() {
-        assert!(Viewer::decode("acct_1.t.l.100.abcdefghijklmnopqrstuvwx").is_none());
-        let (_, t, l, live, ..) = Viewer::decode("acct_1.tl.l.100.abcdefghijklmnopqrstuvwx").unwrap();
-        assert!(t && l && live);
+    fn a_cookie_names_a_session_and_a_mode_and_nothing_else() {
+        let id = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
+        assert_eq!(Viewer::decode(&format!("{id}.l")), Some((id, true)));
+        assert_eq!(Viewer::decode(&format!("{id}.t")), Some((id, false)));
+        assert_eq!(Viewer::decode(&format!("{id}.x")), None);
+        assert_eq!(Viewer::decode("short.t"), None);
+        assert_eq!(Viewer::decode(&format!("acct_1.{id}.t")), None);
+    }
+
+    #[test]
+    fn only_tokens_of_the_right_shape_are_looked_up() {
+        assert!(plausible_token("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM-_01"));
+        assert!(!plausible_token("abc"));
+        assert!(!plausible_token("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM-_0/"));
     }
 
     #[test]

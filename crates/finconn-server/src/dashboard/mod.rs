@@ -1,7 +1,8 @@
 //! The merchant dashboard at `/dashboard`: server-rendered pages (minijinja, like the link flow's panes)
 //! over the same domain operations the `/v1` handlers call, signed in with an account's secret key.
 //!
-//! - `auth`: sign-in, the signed session cookie, CSRF tokens, the test/live toggle, sign-out.
+//! - `auth`: sign-in (secret key, or a one-time link from `finconn dashboard-link`), the signed cookie naming
+//!   a stored, revocable session, CSRF tokens, the test/live toggle, sign-out.
 //! - `pages`: sessions, accounts, events and webhooks, the request log, test-mode tools.
 //! - `log`: the request log's middleware and its background writer.
 //! - `chart`: the balance chart, inline SVG drawn here.
@@ -57,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/static/dashboard.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
         .route("/dashboard/login", get(auth::login_page).post(auth::login))
         .route("/dashboard/logout", post(auth::logout))
+        .route("/dashboard/link/{token}", get(auth::link_page).post(auth::use_link))
         .route("/dashboard/mode", post(auth::switch_mode))
         .route("/dashboard/sessions", get(pages::list_sessions))
         .route("/dashboard/sessions/{session}", get(pages::session_page))
@@ -103,7 +105,8 @@ pub fn retention(
     Ok(out)
 }
 
-/// Housekeeping: the request log's retention (called with the other pruning every 10 minutes).
+/// Housekeeping: the request log's retention, and expired sign-in links and sessions (called with the other
+/// pruning every 10 minutes).
 pub async fn prune(app: &AppState) {
     let retention = app.config.request_log;
     match app.core.prune_request_log(retention).await {
@@ -111,12 +114,18 @@ pub async fn prune(app: &AppState) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "pruning the request log failed"),
     }
+    match app.core.prune_dashboard_auth().await {
+        Ok(n) if n > 0 => tracing::info!(removed = n, "pruned expired dashboard sessions and sign-in links"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "pruning dashboard sessions failed"),
+    }
 }
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("link.html", include_str!("templates/link.html")),
     ("sessions.html", include_str!("templates/sessions.html")),
     ("session.html", include_str!("templates/session.html")),
     ("accounts.html", include_str!("templates/accounts.html")),

@@ -306,6 +306,277 @@ async fn the_request_log_records_a_request_and_finds_it_by_request_id(backend: B
     assert_eq!(pruned.body.matches("data-testid=\"request-row\"").count(), 1);
 }
 
+/// The token of a link URL printed by `finconn dashboard-link` (or built from a `NewDashboardLink`).
+fn link_path(token: &str) -> String {
+    format!("/dashboard/link/{token}")
+}
+
+/// A one-time link to `app`'s sandbox account in test mode (`ttl` seconds).
+async fn test_link(app: &TestApp, ttl: i64) -> (String, String) {
+    app.create_customer(&[]).await; // the sandbox account exists
+    let account = account_of(app, &app.key).await;
+    let link = app.state.core.create_dashboard_link(&account, false, ttl).await.unwrap();
+    (account, link.token)
+}
+
+async fn a_dashboard_link_signs_in_once_and_a_second_use_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (account, token) = test_link(&app, 900).await;
+    let path = link_path(&token);
+
+    // Two tabs open the link; opening (a preview, a prefetch) spends nothing.
+    let mut b = Browser::new(&app);
+    let mut other = Browser::new(&app);
+    let page = b.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&account) && page.body.contains("test mode"), "says what it opens: {}", page.body);
+    assert!(!page.set_cookies().iter().any(|c| c.starts_with("finconn_dashboard=")), "a GET signs no one in");
+    assert_eq!(page.headers["referrer-policy"], "same-origin", "the token never leaves in a Referer");
+    let other_page = other.get(&path).await;
+    assert_eq!(other_page.status, 200, "the first GET did not use the link");
+
+    let signed = b.post(&path, &[("csrf", &page.csrf())], &[("origin", &app.base)]).await;
+    assert_eq!((signed.status, signed.location()), (303, "/dashboard"), "{}", signed.body);
+    let cookie = signed.set_cookies().into_iter().find(|c| c.starts_with("finconn_dashboard=")).unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/dashboard"] {
+        assert!(cookie.contains(attr), "{attr} missing: {cookie}");
+    }
+    assert!(!cookie.contains(&token), "{cookie}");
+    let sessions = b.get("/dashboard/sessions").await;
+    assert_eq!(sessions.status, 200);
+    assert!(sessions.body.contains(&account) && sessions.body.contains("Test mode"));
+
+    // The second use, from the other tab, is refused, and so is the link itself from now on.
+    let second = other.post(&path, &[("csrf", &other_page.csrf())], &[]).await;
+    assert_eq!(second.status, 410, "{}", second.body);
+    assert!(second.body.contains("cannot be used") && second.body.contains("href=\"/dashboard/login\""));
+    assert!(!second.set_cookies().iter().any(|c| c.starts_with("finconn_dashboard=")));
+    assert_eq!(other.get("/dashboard/sessions").await.status, 303, "the other tab is not signed in");
+    let used = Browser::new(&app).get(&path).await;
+    assert_eq!(used.status, 410);
+
+    // A used link and one that never existed look the same.
+    let unknown = Browser::new(&app).get(&link_path(&"A".repeat(43))).await;
+    assert_eq!((unknown.status, &unknown.body), (410, &used.body));
+    assert_eq!(Browser::new(&app).get("/dashboard/link/short").await.status, 410);
+
+    // Racing uses (the same database, any process): exactly one wins.
+    let (_, token) = test_link(&app, 900).await;
+    let core = &app.state.core;
+    let (x, y) = tokio::join!(core.redeem_dashboard_link(&token, 60), core.redeem_dashboard_link(&token, 60));
+    assert_eq!([x.unwrap(), y.unwrap()].iter().filter(|r| r.is_some()).count(), 1);
+}
+
+async fn an_expired_dashboard_link_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, token) = test_link(&app, 60).await;
+    let mut b = Browser::new(&app);
+    let page = b.get(&link_path(&token)).await;
+    assert_eq!(page.status, 200);
+    app.clock.advance(61);
+    let late = b.post(&link_path(&token), &[("csrf", &page.csrf())], &[]).await;
+    assert_eq!(late.status, 410, "{}", late.body);
+    assert!(late.body.contains("cannot be used"));
+    assert_eq!(b.get("/dashboard/sessions").await.status, 303);
+    let unknown = Browser::new(&app).get(&link_path(&"B".repeat(43))).await;
+    assert_eq!(Browser::new(&app).get(&link_path(&token)).await.body, unknown.body, "expired looks like unknown");
+
+    // Without the page's token (a form from elsewhere) nothing is used.
+    let (_, fresh) = test_link(&app, 60).await;
+    assert_eq!(Browser::new(&app).post(&link_path(&fresh), &[], &[]).await.status, 403);
+    assert_eq!(Browser::new(&app).get(&link_path(&fresh)).await.status, 200, "still usable");
+
+    // Pruning forgets expired links and sessions.
+    app.clock.advance(120);
+    assert!(app.state.core.prune_dashboard_auth().await.unwrap() >= 2);
+}
+
+async fn a_test_mode_link_never_shows_live_objects(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let test_session = app.customer_session(&[]).await["id"].as_str().unwrap().to_owned();
+    let account = account_of(&app, &app.key).await;
+    let live_keys = app.state.core.create_account_keys(true, None, Some(&account)).await.unwrap();
+    let live_session =
+        app.with_key(&live_keys.secret_key).customer_session(&[]).await["id"].as_str().unwrap().to_owned();
+
+    let link = app.state.core.create_dashboard_link(&account, false, 900).await.unwrap();
+    let mut b = Browser::new(&app);
+    let page = b.get(&link_path(&link.token)).await;
+    b.post(&link_path(&link.token), &[("csrf", &page.csrf())], &[]).await;
+    let list = b.get("/dashboard/sessions").await;
+    assert!(list.body.contains(&test_session) && !list.body.contains(&live_session), "{}", list.body);
+    assert_eq!(b.get(&format!("/dashboard/sessions/{live_session}")).await.status, 404);
+    let toggle = b.post("/dashboard/mode", &[("csrf", &list.csrf()), ("mode", "live")], &[]).await;
+    assert_eq!((toggle.status, toggle.location()), (303, "/dashboard/login?mode=live"));
+    assert!(!b.get("/dashboard/sessions").await.body.contains(&live_session));
+
+    // A live link opens live data only.
+    let live = app.state.core.create_dashboard_link(&account, true, 900).await.unwrap();
+    let mut l = Browser::new(&app);
+    let page = l.get(&link_path(&live.token)).await;
+    assert!(page.body.contains("live mode"), "{}", page.body);
+    l.post(&link_path(&live.token), &[("csrf", &page.csrf())], &[]).await;
+    let list = l.get("/dashboard/sessions").await;
+    assert!(list.body.contains(&live_session) && !list.body.contains(&test_session), "{}", list.body);
+    assert!(list.body.contains("Live mode"));
+}
+
+async fn signing_out_makes_the_old_cookie_useless(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = linked_account(&app).await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&app.key).await;
+    let page = b.get(&format!("/dashboard/accounts/{id}")).await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let stolen = b.cookies.clone();
+    let out = b.post("/dashboard/logout", &[("csrf", &csrf)], &[]).await;
+    assert_eq!(out.status, 303);
+
+    // Someone who copied the cookie before Sign out replays it.
+    let mut thief = Browser::new(&app);
+    thief.cookies = stolen;
+    let replay = thief.get("/dashboard/sessions").await;
+    assert_eq!(replay.status, 303);
+    assert!(replay.location().starts_with("/dashboard/login"), "{}", replay.location());
+    let action = thief.post(&format!("/dashboard/accounts/{id}/disconnect"), &[("csrf", &csrf)], &[]).await;
+    assert_eq!(action.status, 403, "{}", action.body);
+    let account = app.get(&format!("/v1/financial_connections/accounts/{id}")).await.ok();
+    assert_eq!(account["status"], "active", "nothing was changed");
+}
+
+async fn revoking_all_sessions_signs_every_browser_out(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (account, token) = test_link(&app, 900).await;
+    let mut by_key = Browser::new(&app);
+    by_key.sign_in(&app.key).await;
+    let mut by_link = Browser::new(&app);
+    let page = by_link.get(&link_path(&token)).await;
+    by_link.post(&link_path(&token), &[("csrf", &page.csrf())], &[]).await;
+    let mut elsewhere = Browser::new(&app);
+    elsewhere.sign_in(&random_key()).await; // another account: not touched
+    for b in [&mut by_key, &mut by_link, &mut elsewhere] {
+        assert_eq!(b.get("/dashboard/sessions").await.status, 200);
+    }
+    let unused = app.state.core.create_dashboard_link(&account, false, 900).await.unwrap();
+
+    let (sessions, links) = app.state.core.end_dashboard_sessions(&account).await.unwrap();
+    assert_eq!((sessions, links), (2, 1));
+    for b in [&mut by_key, &mut by_link] {
+        let r = b.get("/dashboard/sessions").await;
+        assert_eq!(r.status, 303);
+        assert!(r.location().starts_with("/dashboard/login"));
+    }
+    assert_eq!(elsewhere.get("/dashboard/sessions").await.status, 200, "another account's session stays");
+    assert_eq!(Browser::new(&app).get(&link_path(&unused.token)).await.status, 410, "unused links are void too");
+    // Signing in again works.
+    assert_eq!(by_key.sign_in(&app.key).await.status, 303);
+    assert_eq!(by_key.get("/dashboard/sessions").await.status, 200);
+}
+
+/// `finconn dashboard-link` against the real binary and a real `finconn serve` on the same database.
+#[tokio::test]
+async fn the_dashboard_link_command_prints_a_link_that_signs_in_once() {
+    use tokio::process::Command;
+    const BIN: &str = env!("CARGO_BIN_EXE_finconn");
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("d.db").display());
+    let cli = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args).args(["--database", &db]).current_dir(dir.path());
+        c.env_remove("FINCONN_DATABASE_URL").env_remove("FINCONN_PUBLIC_URL").env_remove("FINCONN_LISTEN");
+        c
+    };
+    let keys = cli(&["keys", "create"]).output().await.unwrap();
+    assert!(keys.status.success(), "{}", String::from_utf8_lossy(&keys.stderr));
+    let text = String::from_utf8(keys.stdout).unwrap();
+    let account = text.lines().find_map(|l| l.strip_prefix("account:")).unwrap().trim().to_owned();
+
+    // Unknown account: exit status 1 and a clear message, no link.
+    let bad = cli(&["dashboard-link", "--account", "acct_nope"]).output().await.unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no account acct_nope"), "{:?}", bad);
+    assert!(bad.stdout.is_empty());
+    let long = cli(&["dashboard-link", "--account", &account, "--ttl-minutes", "1441"]).output().await.unwrap();
+    assert!(!long.status.success(), "more than 24 hours is refused");
+
+    // Without public_url the link is built from the listen address, as the server's own URLs are.
+    let default = cli(&["dashboard-link", "--account", &account]).output().await.unwrap();
+    assert!(default.status.success(), "{}", String::from_utf8_lossy(&default.stderr));
+    let url = String::from_utf8(default.stdout).unwrap();
+    assert!(url.starts_with("http://127.0.0.1:8420/dashboard/link/") && url.trim().len() == 37 + 43, "{url}");
+    let said = String::from_utf8_lossy(&default.stderr);
+    assert!(said.contains(&account) && said.contains("test mode") && said.contains("once"), "{said}");
+
+    // Served by the binary, with public_url naming it.
+    let mut server = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+        .current_dir(dir.path())
+        .env_remove("FINCONN_DATABASE_URL")
+        .env("FINCONN_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut stderr = server.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        let mut all = String::new();
+        stderr.read_to_string(&mut all).await.unwrap();
+        all
+    });
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let addr = first.strip_prefix("finconn listening on http://").unwrap().to_owned();
+    let base = format!("http://{addr}");
+    let out = cli(&["dashboard-link", "--account", &account, "--mode", "live", "--ttl-minutes", "5"])
+        .env("FINCONN_PUBLIC_URL", &base)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("live mode"));
+    let path = url.strip_prefix(&base).expect("the link names the server").to_owned();
+    let token = path.strip_prefix("/dashboard/link/").unwrap().to_owned();
+    let raw = std::fs::read(dir.path().join("d.db")).unwrap();
+    assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()), "only the token's hash is stored");
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let pre = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let body = page.text().await.unwrap();
+    assert!(body.contains(&account) && body.contains("live mode"), "{body}");
+    let start = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = body[start..].split('"').next().unwrap().to_owned();
+    let post = || client.post(&url).header("cookie", &pre).form(&[("csrf", &csrf)]).send();
+    let signed = post().await.unwrap();
+    assert_eq!(signed.status(), 303);
+    let cookie = signed.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let dash = client.get(format!("{base}/dashboard/sessions")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(dash.status(), 200);
+    assert!(dash.text().await.unwrap().contains("Live mode"));
+    assert_eq!(post().await.unwrap().status(), 410, "a link signs in once");
+
+    // --revoke-all from the shell signs that browser out of the running server.
+    let revoke = cli(&["dashboard-link", "--account", &account, "--revoke-all"]).output().await.unwrap();
+    assert!(revoke.status.success(), "{}", String::from_utf8_lossy(&revoke.stderr));
+    let said = String::from_utf8(revoke.stdout).unwrap();
+    assert!(said.contains("signed out 1 dashboard session(s)"), "{said}");
+    let after = client.get(format!("{base}/dashboard/sessions")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(after.status(), 303);
+
+    // The server logged the link's requests, never its token.
+    let pid = server.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(server.wait().await.unwrap().success());
+    let logs = logs.await.unwrap();
+    assert!(logs.contains("/dashboard/link/…"), "{logs}");
+    assert!(!logs.contains(&token), "the token is in the log: {logs}");
+}
+
 crate::on_both_backends!(
     @backend
     sign_in_with_a_secret_key_sets_a_safe_session_cookie,
@@ -315,4 +586,9 @@ crate::on_both_backends!(
     a_test_key_session_never_shows_live_objects,
     a_refresh_pressed_in_the_dashboard_runs_and_the_chart_shows_it,
     the_request_log_records_a_request_and_finds_it_by_request_id,
+    a_dashboard_link_signs_in_once_and_a_second_use_is_refused,
+    an_expired_dashboard_link_is_refused,
+    a_test_mode_link_never_shows_live_objects,
+    signing_out_makes_the_old_cookie_useless,
+    revoking_all_sessions_signs_every_browser_out,
 );
