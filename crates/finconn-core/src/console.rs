@@ -91,6 +91,15 @@ pub struct SessionFilter {
     pub customer: Option<String>,
 }
 
+/// The dashboard's transaction filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransactionSearch {
+    /// `pending`, `posted` or `void`.
+    pub status: Option<String>,
+    /// Words the description contains, lowercase (compared case-insensitively).
+    pub search: Option<String>,
+}
+
 /// One point of an account's balance history: when it was refreshed, and the current balance then (minor
 /// units per currency).
 #[derive(Clone, Debug, PartialEq)]
@@ -167,62 +176,55 @@ fn digest(secret: &str) -> String {
     crate::keys::hash_key(secret)
 }
 
-/// How many stored sessions one filtered page may read before it answers with what it found (a filter
-/// that matches rarely still answers quickly; the page says there may be more).
-const SESSION_SCAN: usize = 2000;
 /// How many balance refresh events the history reads.
 const HISTORY_EVENTS: u32 = 100;
 const HISTORY_PAGES: usize = 10;
 
 impl Finconn {
-    /// Sessions newest first, filtered by state and customer. The store pages by id; the filters are
-    /// applied here over at most `SESSION_SCAN` sessions per page.
+    /// Sessions newest first, filtered by state and customer in the store's query: a page holds `limit`
+    /// matching sessions whenever that many exist, and its cursor is its last session.
     pub async fn list_sessions(
         &self,
         scope: &Scope,
         filter: &SessionFilter,
         page: &PageRequest,
     ) -> Result<Page<SessionRecord>, DomainError> {
-        let now = self.now();
-        let wanted = page.limit as usize;
-        let mut found: Vec<SessionRecord> = Vec::new();
-        let mut cursor = page.cursor.clone();
-        let mut scanned = 0usize;
-        let backwards = matches!(page.cursor, Some(Cursor::Before(_)));
-        loop {
-            let req = PageRequest { limit: 100, cursor: cursor.clone() };
-            let p = self
-                .store
-                .list_sessions(scope, &req)
-                .await
-                .map_err(|e| crate::customers::cursor_error(e, "financial_connections.session", page))?;
-            scanned += p.items.len();
-            // Pages come newest first; walking backwards (ending_before) they are read from the oldest end.
-            let mut items = p.items;
-            if backwards {
-                items.reverse();
-            }
-            let last = items.last().map(|s| s.id.clone());
-            for s in items {
-                let keep = filter.state.is_none_or(|st| SessionState::of(&s, now) == st)
-                    && filter.customer.as_ref().is_none_or(|c| s.holder.customer.as_ref() == Some(c));
-                if keep {
-                    found.push(s);
-                    if found.len() > wanted {
-                        break;
-                    }
-                }
-            }
-            if found.len() > wanted || !p.has_more || scanned >= SESSION_SCAN {
-                let has_more = found.len() > wanted || (p.has_more && scanned >= SESSION_SCAN);
-                found.truncate(wanted);
-                if backwards {
-                    found.reverse();
-                }
-                return Ok(Page { items: found, has_more });
-            }
-            cursor = last.map(|id| if backwards { Cursor::Before(id) } else { Cursor::After(id) });
-        }
+        self.store
+            .list_sessions_where(scope, filter, self.now(), page)
+            .await
+            .map_err(|e| crate::customers::cursor_error(e, "financial_connections.session", page))
+    }
+
+    /// Linked accounts newest first, of one status (`active`, `inactive`, `disconnected`) when given.
+    pub async fn list_accounts_with_status(
+        &self,
+        scope: &Scope,
+        status: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<finconn_types::Account>, DomainError> {
+        let p = self
+            .store
+            .list_accounts_where(scope, status, page)
+            .await
+            .map_err(|e| crate::customers::cursor_error(e, "financial_connections.account", page))?;
+        Ok(Page { items: p.items.iter().map(|a| a.to_wire(scope.livemode)).collect(), has_more: p.has_more })
+    }
+
+    /// An account's transactions, newest first, filtered by status and by words of the description.
+    pub async fn search_transactions(
+        &self,
+        scope: &Scope,
+        account: &str,
+        filter: &TransactionSearch,
+        page: &PageRequest,
+    ) -> Result<Page<finconn_types::Transaction>, DomainError> {
+        self.find_account(scope, account, None).await?;
+        let p = self
+            .store
+            .list_transactions_where(scope, account, filter, page)
+            .await
+            .map_err(|e| crate::customers::cursor_error(e, "financial_connections.transaction", page))?;
+        Ok(Page { items: p.items.iter().map(|t| t.to_wire(scope.livemode)).collect(), has_more: p.has_more })
     }
 
     /// The account's balance after each successful balance refresh still in the event history (30 days),

@@ -527,7 +527,7 @@ impl MigrationStatus {
 /// What the merchant dashboard alone reads and writes: sessions listed (Stripe's API has no session list),
 /// the request log, and (`ConsoleAuth`) its sign-in links and sessions. Never part of a unit of work.
 #[async_trait]
-pub trait Console: ConsoleAuth + Send + Sync + 'static {
+pub trait Console: ConsoleAuth + ConsoleLists + Send + Sync + 'static {
     /// Sessions newest first, paged by id like every list.
     async fn list_sessions(&self, scope: &Scope, page: &PageRequest) -> Result<Page<SessionRecord>, StoreError>;
     /// Appends rows to the request log, in one transaction.
@@ -578,6 +578,37 @@ pub trait ConsoleAuth: Send + Sync + 'static {
     async fn delete_dashboard_sessions(&self, account: &str) -> Result<(u64, u64), StoreError>;
     /// Removes sessions and links that expired before `now`; returns how many.
     async fn prune_dashboard_auth(&self, now: i64) -> Result<u64, StoreError>;
+}
+
+/// The dashboard's filtered lists, filters applied in SQL so a page is full whatever the filter matches
+/// and its cursor is the last row it shows. A supertrait of `Console`, implemented in the store's
+/// `console` module.
+#[async_trait]
+pub trait ConsoleLists: Send + Sync + 'static {
+    /// Sessions newest first (paged by id), in a state as of `now` and of a customer.
+    async fn list_sessions_where(
+        &self,
+        scope: &Scope,
+        filter: &crate::console::SessionFilter,
+        now: i64,
+        page: &PageRequest,
+    ) -> Result<Page<SessionRecord>, StoreError>;
+    /// Linked accounts newest first (paged by id), of one status when given.
+    async fn list_accounts_where(
+        &self,
+        scope: &Scope,
+        status: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<LinkedAccountRecord>, StoreError>;
+    /// An account's transactions, newest `transacted_at` first (paged by id, as the API's list), of one
+    /// status when given and whose description contains `search` (lowercase) when given.
+    async fn list_transactions_where(
+        &self,
+        scope: &Scope,
+        account: &str,
+        filter: &crate::console::TransactionSearch,
+        page: &PageRequest,
+    ) -> Result<Page<TransactionRecord>, StoreError>;
 }
 
 /// What a request's domain reads and writes: a unit of work (`crate::unit::Unit`) serves exactly this.

@@ -1,12 +1,15 @@
 //! The dashboard's own reads, the request log, and its sign-ins (`ConsoleAuth`: links and sessions).
 
 use async_trait::async_trait;
-use finconn_core::console::{DashboardLinkRecord, DashboardSessionRecord, RequestLogFilter, RequestLogRecord};
-use finconn_core::model::{Scope, SessionRecord};
-use finconn_core::store::{ConsoleAuth, Page, PageRequest};
+use finconn_core::console::{
+    DashboardLinkRecord, DashboardSessionRecord, RequestLogFilter, RequestLogRecord, SessionFilter, SessionState,
+    TransactionSearch,
+};
+use finconn_core::model::{LinkedAccountRecord, Scope, SessionRecord, TransactionRecord};
+use finconn_core::store::{ConsoleAuth, ConsoleLists, Cursor, Page, PageRequest};
 use finconn_core::StoreError;
 
-use crate::objects::{decode, finish_page, page_bounds};
+use crate::objects::{decode, finish_page, from_json, page_bounds};
 use crate::pool::{BeginWrite, Pools};
 use crate::sql::{Plan, Q};
 use crate::{db_err, Db};
@@ -277,5 +280,158 @@ impl ConsoleAuth for Db {
             tx.commit().await.map_err(db_err)?;
             Ok(sessions + links)
         })
+    }
+}
+
+// --- the dashboard's filtered lists -----------------------------------------------------------------------
+
+/// A string field of the JSON record in `data` (`path` from the root), as SQL text on this backend.
+fn json_text(pools: &Pools, path: &[&str]) -> String {
+    match pools {
+        Pools::Sqlite { .. } => format!("json_extract(data, '$.{}')", path.join(".")),
+        Pools::Postgres { .. } => format!("(CAST(data AS jsonb) #>> '{{{}}}')", path.join(",")),
+    }
+}
+
+/// A number field of the JSON record in `data`, as a SQL integer.
+fn json_int(pools: &Pools, path: &[&str]) -> String {
+    match pools {
+        Pools::Sqlite { .. } => json_text(pools, path),
+        Pools::Postgres { .. } => format!("CAST({} AS BIGINT)", json_text(pools, path)),
+    }
+}
+
+/// `haystack` contains the (lowercase) parameter `$n`, ignoring case (SQLite's `lower` folds ASCII only).
+fn contains_lower(pools: &Pools, haystack: &str, n: u8) -> String {
+    match pools {
+        Pools::Sqlite { .. } => format!("instr(lower({haystack}), ${n}) > 0"),
+        Pools::Postgres { .. } => format!("strpos(lower({haystack}), ${n}) > 0"),
+    }
+}
+
+#[async_trait]
+impl ConsoleLists for Db {
+    async fn list_sessions_where(
+        &self,
+        scope: &Scope,
+        filter: &SessionFilter,
+        now: i64,
+        page: &PageRequest,
+    ) -> Result<Page<SessionRecord>, StoreError> {
+        let pools = &self.pool;
+        let (cmp, order, bound) = page_bounds(pools, "sessions", scope, page).await?;
+        // A record without `status` is open (the field's serde default).
+        let status = format!("COALESCE({}, 'open')", json_text(pools, &["status"]));
+        let expires = json_int(pools, &["expires_at"]);
+        let customer = json_text(pools, &["holder", "customer"]);
+        // The stored status, and whether the client secret must still be valid (1) or past (2).
+        let (stored, expiry): (Option<&str>, i64) = match filter.state {
+            None => (None, 0),
+            Some(SessionState::Open) => (Some("open"), 1),
+            Some(SessionState::Expired) => (Some("open"), 2),
+            Some(SessionState::Completed) => (Some("completed"), 0),
+            Some(SessionState::Cancelled) => (Some("cancelled"), 0),
+        };
+        let sql = format!(
+            "SELECT version, data FROM sessions WHERE account_id = $1 AND livemode = $2 AND seq {cmp} $3 \
+             AND (CAST($4 AS TEXT) IS NULL OR {customer} = $4) AND (CAST($5 AS TEXT) IS NULL OR {status} = $5) \
+             AND ($6 = 0 OR ($6 = 1 AND {expires} > $7) OR ($6 = 2 AND {expires} <= $7)) \
+             ORDER BY seq {order} LIMIT $8"
+        );
+        let q = Q::new(sql)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(bound)
+            .bind(filter.customer.as_deref())
+            .bind(stored)
+            .bind(expiry)
+            .bind(now)
+            .bind(i64::from(page.limit) + 1);
+        let rows: Vec<(i64, String)> = pools.all(q).await?;
+        let items = rows
+            .into_iter()
+            .map(|(v, d)| decode::<SessionRecord>(&d, scope.clone(), v))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(finish_page(items, page))
+    }
+
+    async fn list_accounts_where(
+        &self,
+        scope: &Scope,
+        status: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<LinkedAccountRecord>, StoreError> {
+        let pools = &self.pool;
+        let (cmp, order, bound) = page_bounds(pools, "fc_accounts", scope, page).await?;
+        let field = json_text(pools, &["status"]);
+        let sql = format!(
+            "SELECT version, data FROM fc_accounts WHERE account_id = $1 AND livemode = $2 AND seq {cmp} $3 \
+             AND (CAST($4 AS TEXT) IS NULL OR {field} = $4) ORDER BY seq {order} LIMIT $5"
+        );
+        let q = Q::new(sql)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(bound)
+            .bind(status)
+            .bind(i64::from(page.limit) + 1);
+        let rows: Vec<(i64, String)> = pools.all(q).await?;
+        let items = rows
+            .into_iter()
+            .map(|(v, d)| decode::<LinkedAccountRecord>(&d, scope.clone(), v))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(finish_page(items, page))
+    }
+
+    async fn list_transactions_where(
+        &self,
+        scope: &Scope,
+        account: &str,
+        filter: &TransactionSearch,
+        page: &PageRequest,
+    ) -> Result<Page<TransactionRecord>, StoreError> {
+        let pools = &self.pool;
+        // Newest transacted_at first, then seq, as the API's list; the cursor is (transacted_at, seq).
+        let (before, id) = match &page.cursor {
+            Some(Cursor::Before(id)) => (true, Some(id)),
+            Some(Cursor::After(id)) => (false, Some(id)),
+            None => (false, None),
+        };
+        let at = match id {
+            Some(id) => {
+                let row: Option<(i64, i64)> = pools
+                    .opt(
+                        Q::new("SELECT transacted_at, seq FROM transactions WHERE id = $1 AND fc_account_id = $2")
+                            .bind(id.as_str())
+                            .bind(account),
+                    )
+                    .await?;
+                row.ok_or(StoreError::CursorNotFound)?
+            }
+            None => (i64::MAX, i64::MAX),
+        };
+        let (edge, order) = if before {
+            ("transacted_at >= $4 AND (transacted_at > $4 OR (transacted_at = $4 AND seq > $5))", "ASC")
+        } else {
+            ("transacted_at <= $4 AND (transacted_at < $4 OR (transacted_at = $4 AND seq < $5))", "DESC")
+        };
+        let status = json_text(pools, &["status"]);
+        let words = contains_lower(pools, &json_text(pools, &["description"]), 7);
+        let sql = format!(
+            "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
+             AND {edge} AND (CAST($6 AS TEXT) IS NULL OR {status} = $6) AND (CAST($7 AS TEXT) IS NULL OR {words}) \
+             ORDER BY transacted_at {order}, seq {order} LIMIT $8"
+        );
+        let q = Q::new(sql)
+            .bind(account)
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(at.0)
+            .bind(at.1)
+            .bind(filter.status.as_deref())
+            .bind(filter.search.as_deref())
+            .bind(i64::from(page.limit) + 1);
+        let rows: Vec<(String,)> = pools.all(q).await?;
+        let items = rows.into_iter().map(|(d,)| from_json(&d)).collect::<Result<Vec<TransactionRecord>, _>>()?;
+        Ok(finish_page(items, page))
     }
 }

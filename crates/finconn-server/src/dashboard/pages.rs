@@ -8,9 +8,9 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use finconn_core::accounts::Feature;
-use finconn_core::console::{RequestLogFilter, SessionFilter, SessionState};
+use finconn_core::console::{RequestLogFilter, SessionFilter, SessionState, TransactionSearch};
 use finconn_core::model::Origin;
-use finconn_core::store::{AccountFilter, Cursor, EventFilter, Page, PageRequest, TransactionFilter};
+use finconn_core::store::{Cursor, EventFilter, PageRequest};
 use finconn_core::DomainError;
 use minijinja::{context, Value};
 use serde::Deserialize;
@@ -23,8 +23,6 @@ use crate::extract::auth::RequestId;
 use crate::startup::AppState;
 
 const PAGE_SIZE: u32 = 20;
-/// How many objects a filtered list reads at most for one page (filters applied here, not in SQL).
-const SCAN: usize = 1000;
 
 /// A full page: the layout's context (viewer, section) and the page's own.
 fn page(app: &AppState, viewer: &Viewer, name: &str, section: &str, ctx: Value) -> Response {
@@ -112,51 +110,6 @@ fn pager(base: &str, first: Option<&str>, last: Option<&str>, request: &PageRequ
     context! {
         prev => first.filter(|_| newer).map(|id| format!("{base}ending_before={}", urlencode(id))),
         next => last.filter(|_| older).map(|id| format!("{base}starting_after={}", urlencode(id))),
-    }
-}
-
-/// Reads pages of `fetch` until `limit` items pass `keep` (or `SCAN` were read); the page's cursor is the
-/// last item read, so the next page continues where this one stopped.
-async fn scan<T, F, Fut>(
-    request: &PageRequest,
-    id: impl Fn(&T) -> String,
-    keep: impl Fn(&T) -> bool,
-    fetch: F,
-) -> Result<Page<T>, DomainError>
-where
-    F: Fn(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>, DomainError>>,
-{
-    let wanted = request.limit as usize;
-    let backwards = matches!(request.cursor, Some(Cursor::Before(_)));
-    let mut cursor = request.cursor.clone();
-    let mut found = Vec::new();
-    let mut read = 0usize;
-    loop {
-        let p = fetch(PageRequest { limit: 100, cursor: cursor.clone() }).await?;
-        read += p.items.len();
-        let mut items = p.items;
-        if backwards {
-            items.reverse();
-        }
-        let last = items.last().map(&id);
-        for item in items {
-            if keep(&item) {
-                found.push(item);
-                if found.len() > wanted {
-                    break;
-                }
-            }
-        }
-        if found.len() > wanted || !p.has_more || read >= SCAN {
-            let has_more = found.len() > wanted || p.has_more;
-            found.truncate(wanted);
-            if backwards {
-                found.reverse();
-            }
-            return Ok(Page { items: found, has_more });
-        }
-        cursor = last.map(|l| if backwards { Cursor::Before(l) } else { Cursor::After(l) });
     }
 }
 
@@ -329,18 +282,7 @@ pub async fn list_accounts(State(app): State<AppState>, viewer: Viewer, Query(q)
     let scope = viewer.scope();
     let status = q.status.clone().filter(|s| ACCOUNT_STATUSES.contains(&s.as_str()));
     let request = q.paging.request(PAGE_SIZE);
-    let filter = AccountFilter::default();
-    let found = scan(
-        &request,
-        |a: &finconn_types::Account| a.id.clone(),
-        |a| status.as_ref().is_none_or(|s| &a.status == s),
-        |r| {
-            let (core, scope, filter) = (app.core.clone(), scope.clone(), filter.clone());
-            async move { core.list_accounts(&scope, &filter, &r).await }
-        },
-    )
-    .await;
-    let found = match found {
+    let found = match app.core.list_accounts_with_status(&scope, status.as_deref(), &request).await {
         Ok(p) => p,
         Err(e) => return error_page(&app, &viewer, e),
     };
@@ -402,29 +344,12 @@ pub async fn account_page(
     };
     // Transactions: newest first, filtered by status and by words of the description.
     let txn_status = q.txn_status.clone().filter(|s| TRANSACTION_STATUSES.contains(&s.as_str()));
-    let search = nonempty(&q.q).map(|s| s.to_lowercase());
+    let filter = TransactionSearch { status: txn_status.clone(), search: nonempty(&q.q).map(|s| s.to_lowercase()) };
     let request = q.paging.request(PAGE_SIZE);
     let has_transactions =
         account.permissions.as_ref().is_some_and(|p| p.contains(&finconn_types::Permission::Transactions));
     let transactions = if has_transactions {
-        let found = scan(
-            &request,
-            |t: &finconn_types::Transaction| t.id.clone(),
-            |t| {
-                let v = to_json(t);
-                txn_status.as_ref().is_none_or(|s| v["status"].as_str() == Some(s))
-                    && search.as_ref().is_none_or(|s| t.description.to_lowercase().contains(s))
-            },
-            |r| {
-                let (core, scope, id) = (app.core.clone(), scope.clone(), id.clone());
-                async move {
-                    let filter = TransactionFilter { transacted_at: (i64::MIN, i64::MAX), after_refresh: None };
-                    core.list_transactions(&scope, &id, filter, &r).await
-                }
-            },
-        )
-        .await;
-        match found {
+        match app.core.search_transactions(&scope, &id, &filter, &request).await {
             Ok(p) => Some(p),
             Err(e) => return error_page(&app, &viewer, e),
         }
