@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   DESKTOP, FINCONN_URL, MERCHANT_URL, PHONE, axePage, createSession, eventually, newKeys, shot, useBrowser,
@@ -63,6 +64,22 @@ async function check(page, name) {
   await shot(page, `dashboard-${name}`);
 }
 
+/**
+ * A screenshot for the README (docs/screenshots/ holds a copy of some): the 1280×800 viewport, not the
+ * whole page, from the top or from `from` (a locator) scrolled to the top; written to
+ * artifacts/browser/readme-<name>.png like every other screenshot.
+ */
+async function readmeShot(page, name, from) {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  if (from) await from.evaluate((e) => e.scrollIntoView({ block: 'start' }));
+  else await page.evaluate(() => window.scrollTo(0, 0));
+  const dir = process.env.ARTIFACTS_DIR;
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `readme-${name}.png`), animations: 'disabled' });
+  await page.setViewportSize(size);
+}
+
 let failing;
 let working;
 before(async () => {
@@ -99,6 +116,7 @@ test('dashboard: sign in, sessions, an account refreshed from the page, webhooks
     await page.goto(`${FINCONN_URL}/dashboard/sessions`);
     assert.match(page.url(), /\/dashboard\/login\?next=/);
     await check(page, '01-login');
+    await readmeShot(page, 'sign-in');
     // A publishable key is refused next to the field.
     await page.getByLabel('Secret key').fill(keys.pk);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -115,12 +133,20 @@ test('dashboard: sign in, sessions, an account refreshed from the page, webhooks
     assert.ok(session && session.httpOnly && session.sameSite === 'Strict', JSON.stringify(cookies));
     assert.ok(!cookies.some((c) => c.value.includes(keys.sk.slice(8))), 'the key is in a cookie');
 
-    // A session created through the API appears, newest first.
+    // A session created through the API appears, newest first (after a few others, one completed).
+    for (let i = 0; i < 4; i++) {
+      const other = await createSession(keys, { permissions: ['balances'] });
+      if (i === 1) {
+        await api(keys, 'POST', `/v1/test_helpers/financial_connections/sessions/${other.id}/complete`,
+          [['institution', 'fcinst_TestInstitution'], ['accounts[]', 'Savings']]);
+      }
+    }
     const fcs = await createSession(keys, { permissions: ['balances', 'transactions', 'ownership'] });
     await page.reload();
     const firstRow = page.getByTestId('sessions').locator('tbody tr').first();
     assert.match(await firstRow.textContent(), new RegExp(fcs.id));
     await check(page, '03-sessions');
+    await readmeShot(page, 'sessions');
     // Search by id opens it.
     await page.getByLabel('Session id').fill(fcs.id);
     await page.getByLabel('Session id').press('Enter');
@@ -200,6 +226,7 @@ test('dashboard: sign in, sessions, an account refreshed from the page, webhooks
     assert.match(await attempt.textContent(), /HTTP 500/);
     assert.match(await attempt.textContent(), /\d+ ms/);
     await check(page, '11-webhook-failing');
+    await readmeShot(page, 'webhook-attempts');
     assert.equal(working.got.length, 0, 'the working endpoint wants none of these events');
 
     // Resend the event to the working endpoint: it arrives there.
@@ -233,6 +260,7 @@ test('dashboard: sign in, sessions, an account refreshed from the page, webhooks
       assert.ok(row.includes(text), `${text} missing from ${row}`);
     }
     await check(page, '14-request-log');
+    await readmeShot(page, 'request-log');
 
     // Test clocks: create one; it is listed.
     await page.goto(`${FINCONN_URL}/dashboard/test-clocks`);
@@ -329,6 +357,7 @@ test('dashboard: a link printed by `finconn dashboard-link` signs in once; Sign 
     assert.ok(!(await context.cookies(FINCONN_URL)).some((c) => c.name === 'finconn_dashboard'),
       'opening the link signs no one in');
     await check(page, '17-link');
+    await readmeShot(page, 'sign-in-link');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/dashboard\/sessions$/);
     assert.match(await page.getByTestId('mode').textContent(), /Test mode/);
@@ -354,6 +383,57 @@ test('dashboard: a link printed by `finconn dashboard-link` signs in once; Sign 
     assert.deepEqual(problems, [], 'page errors');
   } finally {
     await replay.close();
+    await context.close();
+  }
+});
+
+test('dashboard: a week of balance refreshes on a test clock draws the chart', async () => {
+  const keys = newKeys();
+  const call = async (method, urlPath, pairs) => {
+    const r = await api(keys, method, urlPath, pairs);
+    assert.equal(r.status, 200, `${method} ${urlPath}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  // The customer lives on a test clock a week back: each refresh is stamped with the clock's day.
+  const start = Math.floor(Date.now() / 1000) - 7 * 86_400;
+  const clock = await call('POST', '/v1/test_helpers/test_clocks', [['frozen_time', String(start)], ['name', 'Balance week']]);
+  const customer = await call('POST', '/v1/customers', [['email', 'jenny.rosen@example.com'], ['test_clock', clock.id]]);
+  const session = await call('POST', '/v1/financial_connections/sessions', [
+    ['account_holder[type]', 'customer'], ['account_holder[customer]', customer.id],
+    ['permissions[]', 'balances'], ['permissions[]', 'transactions'],
+  ]);
+  fs.appendFileSync(process.env.SECRETS_FILE, session.client_secret + '\n');
+  const done = await call('POST', `/v1/test_helpers/financial_connections/sessions/${session.id}/complete`,
+    [['institution', 'fcinst_TestInstitution'], ['accounts[]', 'Success']]);
+  const account = done.accounts.data[0].id;
+  const balances = [482015, 455320, 471880, 430512, 518734, 497102, 523990];
+  for (const [day, current] of balances.entries()) {
+    await call('POST', `/v1/test_helpers/financial_connections/accounts/${account}/balance`, [['current', String(current)]]);
+    const asked = await call('POST', `/v1/financial_connections/accounts/${account}/refresh`, [['features[]', 'balance']]);
+    assert.equal(asked.balance_refresh.status, 'pending');
+    await eventually(async () => (await call('GET', `/v1/financial_connections/accounts/${account}`))
+      .balance_refresh.status === 'succeeded', { timeout: 15_000, interval: 200 });
+    if (day + 1 < balances.length) {
+      await call('POST', `/v1/test_helpers/test_clocks/${clock.id}/advance`, [['frozen_time', String(start + (day + 1) * 86_400)]]);
+      await eventually(async () => (await call('GET', `/v1/test_helpers/test_clocks/${clock.id}`)).status === 'ready',
+        { timeout: 15_000, interval: 200 });
+    }
+  }
+
+  const context = await b.browser.newContext({ viewport: DESKTOP, deviceScaleFactor: 1 });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  try {
+    await page.goto(`${FINCONN_URL}/dashboard/login`);
+    await page.getByLabel('Secret key').fill(keys.sk);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/dashboard\/sessions$/);
+    await page.goto(`${FINCONN_URL}/dashboard/accounts/${account}`);
+    assert.equal(await page.getByTestId('balance-chart').getAttribute('data-points'), String(balances.length));
+    assert.match(await page.getByTestId('balance').textContent(), /5,239\.90/);
+    await check(page, '19-account-chart');
+    await readmeShot(page, 'account', page.getByRole('heading', { name: 'Refreshes', exact: true }));
+  } finally {
     await context.close();
   }
 });
