@@ -479,6 +479,25 @@ async fn revoking_all_sessions_signs_every_browser_out(backend: Backend) {
     assert_eq!(by_key.get("/dashboard/sessions").await.status, 200);
 }
 
+async fn two_servers_on_one_database_let_a_link_sign_in_once(backend: Backend) {
+    let one = TestApp::spawn(backend).await;
+    let url = one.state.config.database_url.clone();
+    let two = TestApp::spawn_with(backend, |c| c.database_url = url).await;
+    for _ in 0..5 {
+        let (_, token) = test_link(&one, 900).await;
+        let (mut a, mut b) = (Browser::new(&one), Browser::new(&two));
+        let (pa, pb) = (a.get(&link_path(&token)).await, b.get(&link_path(&token)).await);
+        assert_eq!((pa.status, pb.status), (200, 200), "both servers know the link");
+        let (ca, cb) = (pa.csrf(), pb.csrf());
+        let path = link_path(&token);
+        let (fa, fb) = ([("csrf", ca.as_str())], [("csrf", cb.as_str())]);
+        let (ra, rb) = tokio::join!(a.post(&path, &fa, &[]), b.post(&path, &fb, &[]));
+        let mut statuses = [ra.status, rb.status];
+        statuses.sort();
+        assert_eq!(statuses, [303, 410], "exactly one server signs in");
+    }
+}
+
 /// `finconn dashboard-link` against the real binary and a real `finconn serve` on the same database.
 #[tokio::test]
 async fn the_dashboard_link_command_prints_a_link_that_signs_in_once() {
@@ -711,4 +730,5 @@ crate::on_both_backends!(
     revoking_all_sessions_signs_every_browser_out,
     filtered_lists_fill_their_pages_and_page_through_the_matches,
     transactions_are_searched_by_status_and_description,
+    two_servers_on_one_database_let_a_link_sign_in_once,
 );
