@@ -6,12 +6,12 @@ use finconn_core::console::{
     TransactionSearch,
 };
 use finconn_core::model::{LinkedAccountRecord, Scope, SessionRecord, TransactionRecord};
-use finconn_core::store::{ConsoleAuth, ConsoleLists, Cursor, Page, PageRequest};
+use finconn_core::store::{CommitOutcome, ConsoleAuth, ConsoleLists, Cursor, Page, PageRequest};
 use finconn_core::StoreError;
 
 use crate::objects::{decode, finish_page, from_json, page_bounds};
 use crate::pool::{BeginWrite, Pools};
-use crate::sql::{Plan, Q};
+use crate::sql::{Check, Plan, Q};
 use crate::{db_err, Db};
 
 pub(crate) async fn list_sessions(
@@ -154,23 +154,39 @@ const INSERT_SESSION: &str =
     "INSERT INTO dashboard_sessions (hash, account_id, can_test, can_live, created, expires_at) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 
+/// Runs `plan` in a transaction of its own (SQLite: in the writer thread's next batch); `false` when a
+/// checked statement did not change exactly one row (and nothing was written).
+async fn apply(pools: &Pools, plan: Plan) -> Result<bool, StoreError> {
+    Ok(matches!(pools.apply(plan).await?, CommitOutcome::Committed))
+}
+
+fn insert_session(s: &DashboardSessionRecord) -> Q {
+    Q::new(INSERT_SESSION)
+        .bind(&s.hash)
+        .bind(&s.account)
+        .bind(s.can_test)
+        .bind(s.can_live)
+        .bind(s.created)
+        .bind(s.expires_at)
+}
+
 #[async_trait]
 impl ConsoleAuth for Db {
     async fn insert_dashboard_link(&self, l: &DashboardLinkRecord) -> Result<(), StoreError> {
-        on_pool!(self.pool, write, |p| sqlx::query(
-            "INSERT INTO dashboard_links (hash, account_id, livemode, created, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-        )
-        .bind(&l.hash)
-        .bind(&l.account)
-        .bind(l.livemode)
-        .bind(l.created)
-        .bind(l.expires_at)
-        .bind(l.used_at)
-        .execute(p)
-        .await
-        .map(|_| ())
-        .map_err(db_err))
+        let mut plan = Plan::default();
+        plan.push(
+            Q::new(
+                "INSERT INTO dashboard_links (hash, account_id, livemode, created, expires_at, used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&l.hash)
+            .bind(&l.account)
+            .bind(l.livemode)
+            .bind(l.created)
+            .bind(l.expires_at)
+            .bind(l.used_at),
+        );
+        apply(&self.pool, plan).await.map(drop)
     }
 
     async fn dashboard_link(&self, hash: &str) -> Result<Option<DashboardLinkRecord>, StoreError> {
@@ -185,45 +201,38 @@ impl ConsoleAuth for Db {
         session: &DashboardSessionRecord,
     ) -> Result<Option<DashboardSessionRecord>, StoreError> {
         // One UPDATE decides: it changes the row only while it is unused and unexpired, so of two uses (in
-        // any processes) one changes it and the other finds nothing. The session opens in the same
-        // transaction: a used link always has its session.
-        let claim = "UPDATE dashboard_links SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 \
-             RETURNING account_id, livemode";
-        on_pool!(self.pool, write, |p| {
-            let mut tx = p.begin_write().await.map_err(db_err)?;
-            let won: Option<(String, bool)> =
-                sqlx::query_as(claim).bind(now).bind(hash).fetch_optional(&mut *tx).await.map_err(db_err)?;
-            let Some((account, livemode)) = won else {
-                return Ok(None);
-            };
-            let opened = DashboardSessionRecord { account, can_test: !livemode, can_live: livemode, ..session.clone() };
-            sqlx::query(INSERT_SESSION)
-                .bind(&opened.hash)
-                .bind(&opened.account)
-                .bind(opened.can_test)
-                .bind(opened.can_live)
-                .bind(opened.created)
-                .bind(opened.expires_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-            Ok(Some(opened))
-        })
+        // any processes) one changes it and the other changes nothing, which ends its plan unwritten. The
+        // session opens in the same transaction, for the link's account and mode: a used link always has
+        // its session.
+        let mut plan = Plan::default();
+        plan.push_checked(
+            Q::new("UPDATE dashboard_links SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1")
+                .bind(now)
+                .bind(hash),
+            Check::One,
+        );
+        plan.push_checked(
+            Q::new(
+                "INSERT INTO dashboard_sessions (hash, account_id, can_test, can_live, created, expires_at) \
+                 SELECT $1, account_id, NOT livemode, livemode, $2, $3 FROM dashboard_links \
+                 WHERE hash = $4 AND used_at = $2",
+            )
+            .bind(&session.hash)
+            .bind(now)
+            .bind(session.expires_at)
+            .bind(hash),
+            Check::One,
+        );
+        if !apply(&self.pool, plan).await? {
+            return Ok(None);
+        }
+        self.dashboard_session(&session.hash, now).await
     }
 
     async fn insert_dashboard_session(&self, s: &DashboardSessionRecord) -> Result<(), StoreError> {
-        on_pool!(self.pool, write, |p| sqlx::query(INSERT_SESSION)
-            .bind(&s.hash)
-            .bind(&s.account)
-            .bind(s.can_test)
-            .bind(s.can_live)
-            .bind(s.created)
-            .bind(s.expires_at)
-            .execute(p)
-            .await
-            .map(|_| ())
-            .map_err(db_err))
+        let mut plan = Plan::default();
+        plan.push(insert_session(s));
+        apply(&self.pool, plan).await.map(drop)
     }
 
     async fn dashboard_session(&self, hash: &str, now: i64) -> Result<Option<DashboardSessionRecord>, StoreError> {
@@ -234,14 +243,13 @@ impl ConsoleAuth for Db {
     }
 
     async fn delete_dashboard_session(&self, hash: &str) -> Result<bool, StoreError> {
-        on_pool!(self.pool, write, |p| sqlx::query("DELETE FROM dashboard_sessions WHERE hash = $1")
-            .bind(hash)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected() > 0)
-            .map_err(db_err))
+        let mut plan = Plan::default();
+        plan.push_checked(Q::new("DELETE FROM dashboard_sessions WHERE hash = $1").bind(hash), Check::One);
+        apply(&self.pool, plan).await
     }
 
+    // Revoking and pruning report how many rows went, which a plan does not: they run on the sqlx write
+    // connection, as the request log's pruning does.
     async fn delete_dashboard_sessions(&self, account: &str) -> Result<(u64, u64), StoreError> {
         on_pool!(self.pool, write, |p| {
             let mut tx = p.begin_write().await.map_err(db_err)?;
