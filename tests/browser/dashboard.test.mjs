@@ -29,7 +29,10 @@ function receiver(status) {
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    resolve({ url: `http://127.0.0.1:${server.address().port}/hooks`, got, close: () => server.close() });
+    // close() alone waits for idle keep-alive connections, and finconn's webhook retries keep reusing
+    // them: the file would never end. Cut them.
+    const close = () => { server.close(); server.closeAllConnections(); };
+    resolve({ url: `http://127.0.0.1:${server.address().port}/hooks`, got, close });
   }));
 }
 

@@ -79,8 +79,10 @@ async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) 
             }
         }
         if let Err(e) = core.record_requests(&batch).await {
-            // At shutdown the pool closes before the last rows arrive: not a fault worth a warning.
-            if e.to_string().contains("closed pool") {
+            // At shutdown the pool (PostgreSQL) or the writer thread (SQLite) stops before the last rows
+            // arrive: not a fault worth a warning.
+            let message = e.to_string();
+            if message.contains("closed pool") || message.contains("writer has stopped") {
                 tracing::debug!(
                     rows = batch.len(),
                     "request log: the database closed before the last rows were written"
