@@ -240,7 +240,7 @@ impl Pools {
         match self {
             Pools::Sqlite { readers, .. } => readers.with(|c| q.all_lite(c)),
             Pools::Postgres { pool, .. } => {
-                let rows = q.sqlx_pg().fetch_all(pool).await.map_err(crate::db_err)?;
+                let rows = q.sqlx::<sqlx::Postgres>().fetch_all(pool).await.map_err(crate::db_err)?;
                 rows.iter().map(T::pg).collect::<Result<_, _>>().map_err(crate::db_err)
             }
         }
@@ -254,7 +254,7 @@ impl Pools {
         match self {
             Pools::Sqlite { readers, .. } => readers.with(|c| q.first_lite(c)),
             Pools::Postgres { pool, .. } => {
-                let row = q.sqlx_pg().fetch_optional(pool).await.map_err(crate::db_err)?;
+                let row = q.sqlx::<sqlx::Postgres>().fetch_optional(pool).await.map_err(crate::db_err)?;
                 row.as_ref().map(T::pg).transpose().map_err(crate::db_err)
             }
         }

@@ -66,20 +66,15 @@ impl Q {
         self
     }
 
-    pub(crate) fn sqlx_pg(&self) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        let mut q = sqlx::query(&self.sql);
-        for a in &self.args {
-            q = match a {
-                Arg::Text(v) => q.bind(v.as_deref()),
-                Arg::Int(v) => q.bind(*v),
-                Arg::Bool(v) => q.bind(*v),
-                Arg::Bytes(v) => q.bind(v.as_deref()),
-            };
-        }
-        q
-    }
-
-    pub(crate) fn sqlx_sqlite(&self) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'_>> {
+    /// The statement for sqlx's driver of `DB`, its arguments bound in order.
+    pub(crate) fn sqlx<'q, DB>(&'q self) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<&'q [u8]>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
         let mut q = sqlx::query(&self.sql);
         for a in &self.args {
             q = match a {
@@ -239,7 +234,7 @@ pub(crate) trait Bindable: sqlx::Database {
 
 impl Bindable for sqlx::Postgres {
     fn query(q: &Q) -> sqlx::query::Query<'_, Self, sqlx::postgres::PgArguments> {
-        q.sqlx_pg()
+        q.sqlx()
     }
     fn affected(r: &sqlx::postgres::PgQueryResult) -> u64 {
         r.rows_affected()
@@ -248,7 +243,7 @@ impl Bindable for sqlx::Postgres {
 
 impl Bindable for sqlx::Sqlite {
     fn query(q: &Q) -> sqlx::query::Query<'_, Self, sqlx::sqlite::SqliteArguments<'_>> {
-        q.sqlx_sqlite()
+        q.sqlx()
     }
     fn affected(r: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         r.rows_affected()

@@ -19,9 +19,7 @@ async fn start(dir: &std::path::Path) -> (Child, String, tokio::io::Lines<BufRea
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let addr = first.strip_prefix("finconn listening on http://").expect("first line says where it listens").to_owned();
+    let (addr, lines) = crate::helpers::listening(&mut child).await;
     (child, addr, lines)
 }
 

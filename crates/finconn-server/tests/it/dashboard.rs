@@ -543,16 +543,14 @@ async fn the_dashboard_link_command_prints_a_link_that_signs_in_once() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    use tokio::io::AsyncReadExt;
     let mut stderr = server.stderr.take().unwrap();
     let logs = tokio::spawn(async move {
         let mut all = String::new();
         stderr.read_to_string(&mut all).await.unwrap();
         all
     });
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
-    let addr = first.strip_prefix("finconn listening on http://").unwrap().to_owned();
+    let (addr, _lines) = crate::helpers::listening(&mut server).await;
     let base = format!("http://{addr}");
     let out = cli(&["dashboard-link", "--account", &account, "--mode", "live", "--ttl-minutes", "5"])
         .env("FINCONN_PUBLIC_URL", &base)

@@ -358,3 +358,20 @@ pub async fn all_transactions(app: &TestApp, id: &str) -> Vec<Value> {
         }
     }
 }
+
+/// The stdout lines of a spawned `finconn serve` and the address it listens on, read from its first line
+/// ("finconn listening on http://…"), waiting at most 30 s for it.
+pub async fn listening(
+    child: &mut tokio::process::Child,
+) -> (String, tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>) {
+    use tokio::io::AsyncBufReadExt;
+    let stdout = child.stdout.take().expect("finconn's stdout is piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("finconn says where it listens within 30 s")
+        .expect("finconn's stdout can be read")
+        .expect("finconn printed a first line");
+    let addr = first.strip_prefix("finconn listening on http://").expect("first line says where it listens").to_owned();
+    (addr, lines)
+}

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_finconn");
@@ -25,15 +25,13 @@ async fn json_log_lines_carry_the_request_id_and_the_account_and_no_key() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (addr, _stdout) = crate::helpers::listening(&mut child).await;
     let mut stderr = child.stderr.take().unwrap();
     let stderr = tokio::spawn(async move {
         let mut all = String::new();
         stderr.read_to_string(&mut all).await.unwrap();
         all
     });
-    let first = tokio::time::timeout(Duration::from_secs(30), stdout.next_line()).await.unwrap().unwrap().unwrap();
-    let addr = first.strip_prefix("finconn listening on http://").unwrap().to_owned();
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     let key = format!("sk_test_{}", finconn_core::ids::random_base62(24));

@@ -14,7 +14,6 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_finconn");
@@ -121,9 +120,8 @@ async fn spans_reach_an_otlp_collector_with_route_templates_and_ids_and_no_secre
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let base = format!("http://{}", first.strip_prefix("finconn listening on http://").unwrap());
+    let (addr, mut lines) = crate::helpers::listening(&mut child).await;
+    let base = format!("http://{addr}");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let http = reqwest::Client::new();
     let key = format!("sk_test_{}", finconn_core::ids::random_base62(24));
@@ -310,9 +308,8 @@ async fn a_collector_that_never_answers_delays_the_shutdown_by_at_most_the_flush
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let base = format!("http://{}", first.strip_prefix("finconn listening on http://").unwrap());
+    let (addr, mut lines) = crate::helpers::listening(&mut child).await;
+    let base = format!("http://{addr}");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let key = format!("sk_test_{}", finconn_core::ids::random_base62(24));
     let r = reqwest::Client::new().get(format!("{base}/v1/customers")).bearer_auth(&key).send().await.unwrap();

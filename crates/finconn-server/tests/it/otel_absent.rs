@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_finconn");
@@ -26,15 +26,14 @@ async fn a_build_without_the_otel_feature_warns_once_when_an_endpoint_is_set_and
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (addr, _stdout) = crate::helpers::listening(&mut child).await;
     let mut stderr = child.stderr.take().unwrap();
     let stderr = tokio::spawn(async move {
         let mut all = String::new();
         stderr.read_to_string(&mut all).await.unwrap();
         all
     });
-    let first = tokio::time::timeout(Duration::from_secs(30), stdout.next_line()).await.unwrap().unwrap().unwrap();
-    let base = format!("http://{}", first.strip_prefix("finconn listening on http://").unwrap());
+    let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     let key = format!("sk_test_{}", finconn_core::ids::random_base62(24));
     for _ in 0..2 {
