@@ -11,6 +11,7 @@ pub mod health;
 pub mod jobs;
 pub mod json;
 pub mod link;
+pub mod logsink;
 pub mod metrics;
 pub mod openapi;
 #[cfg(feature = "otel")]

@@ -8,6 +8,11 @@ use finconn_core::{Finconn, Settings, SystemClock};
 use finconn_server::config::{Config, Overrides};
 use finconn_server::{startup, telemetry};
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees many small strings and JSON values
+/// across worker threads, where glibc's arenas spent a tenth of a retrieve's time (bench/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "finconn", version, about = "A self-hosted Stripe Financial Connections server")]
 struct Cli {

@@ -137,7 +137,12 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// 414 and 431 in Stripe's envelope, before hyper's own (larger) limits answer them with an empty body.
 async fn size_limits(req: Request, next: axum::middleware::Next) -> Response {
-    if req.uri().to_string().len() > MAX_URI_BYTES {
+    // Path and query as they arrived (an origin-form target: what a client sends), without building a string.
+    let uri = req.uri();
+    let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.scheme_str().map_or(0, |s| s.len() + 3);
+    if uri_bytes > MAX_URI_BYTES {
         return ApiError::too_large(
             StatusCode::URI_TOO_LONG,
             format!("The request URL is longer than {MAX_URI_BYTES} bytes."),

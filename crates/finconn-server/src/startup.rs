@@ -384,6 +384,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let pruner = tokio::spawn(prune_idempotency_keys(app.clone()));
+    let log_pruner = tokio::spawn(crate::dashboard::prune_request_log_every_minute(app.clone()));
     let catalogues = tokio::spawn(refresh_institutions(app.clone()));
     #[cfg(unix)]
     let hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -411,6 +412,7 @@ pub async fn serve(
         }
     };
     pruner.abort();
+    log_pruner.abort();
     catalogues.abort();
     #[cfg(unix)]
     if let Some(h) = hangups {

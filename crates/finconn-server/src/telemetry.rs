@@ -27,7 +27,7 @@ pub struct Telemetry {
     #[cfg(feature = "otel")]
     otel: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
     // Dropped last: the exporter's farewell warnings still reach the log.
-    _log: tracing_appender::non_blocking::WorkerGuard,
+    _log: crate::logsink::Guard,
 }
 
 /// How long shutdown waits for the exporter to send the spans still queued.
@@ -61,10 +61,11 @@ impl Drop for Telemetry {
     }
 }
 
-/// Installs the subscriber. Lines are written to stderr by a dedicated thread (`tracing-appender`), not by
-/// the request's worker thread: a write system call per request line no longer sits on the request path.
-/// Nothing is dropped (a full buffer makes the logger wait); the returned guard flushes what is queued
-/// when it is dropped, so `main` holds it until the server has stopped.
+/// Installs the subscriber. Lines are written to stderr in batches by a thread of their own
+/// (`crate::logsink`), not by the request's worker thread: neither a write system call nor a thread
+/// wake-up per request line sits on the request path. Nothing is dropped (a full buffer makes the logger
+/// wait); the returned guard writes what is left when it is dropped, so `main` holds it until the server
+/// has stopped.
 ///
 /// `otel`: the collector's traces URL and the service name (`Config::otel_traces_url`). A build without
 /// the `otel` feature warns once that it cannot export, and goes on.
@@ -72,12 +73,7 @@ pub fn init(json: bool, otel: Option<(&str, &str)>) -> Telemetry {
     // `FINCONN_LOG` filters the log lines only: quieting the log does not stop the spans' export.
     let filter = EnvFilter::try_from_env("FINCONN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("finconn-log")
-        // Buffered: the writer thread flushes whenever it has emptied its queue, so under load many lines
-        // leave in one write system call, and a quiet server still writes each line at once.
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+    let (writer, guard) = crate::logsink::start(std::io::stderr());
     let log = if json {
         // Span fields are kept as JSON (`JsonFields`) so `FlatJson` can lift them into each line.
         tracing_subscriber::fmt::layer()

@@ -110,28 +110,96 @@ pub(crate) async fn list_request_log(
     Ok(Page { items, has_more })
 }
 
+/// Rows deleted per transaction when pruning: each chunk is one short unit of work (on SQLite, a unit in the
+/// writer thread's batches), so a large prune never holds the write lock for long.
+const PRUNE_CHUNK: i64 = 1000;
+
+/// Removes rows older than `before_ms`, then every row beyond the newest `keep` of each account and mode, in
+/// chunks of [`PRUNE_CHUNK`] rows. Returns how many rows were removed.
 pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) -> Result<u64, StoreError> {
-    on_pool!(pools, write, |p| {
-        let mut tx = p.begin_write().await.map_err(db_err)?;
-        let old = sqlx::query("DELETE FROM request_log WHERE created_ms < $1")
-            .bind(before_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        // Beyond the newest `keep` rows of each account and mode.
-        let over = sqlx::query(
-            "DELETE FROM request_log WHERE seq IN (SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER \
-             (PARTITION BY account_id, livemode ORDER BY seq DESC) AS rn FROM request_log) ranked WHERE rn > $1)",
+    let mut removed = 0u64;
+    // By age, oldest first (through request_log_by_created).
+    loop {
+        let (upto, n): (Option<i64>, i64) = pools
+            .one(
+                Q::new(
+                    "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE created_ms < $1 \
+                     ORDER BY created_ms LIMIT $2) chunk",
+                )
+                .bind(before_ms)
+                .bind(PRUNE_CHUNK),
+            )
+            .await?;
+        let Some(upto) = upto else { break };
+        delete_chunk(
+            pools,
+            Q::new("DELETE FROM request_log WHERE created_ms < $1 AND seq <= $2").bind(before_ms).bind(upto),
         )
-        .bind(keep)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        tx.commit().await.map_err(db_err)?;
-        Ok(old + over)
-    })
+        .await?;
+        removed += n.unsigned_abs();
+        if n < PRUNE_CHUNK {
+            break;
+        }
+    }
+    // Beyond `keep` per account and mode: the accounts by index seeks (one per account), then the newest
+    // row to drop by walking `keep` entries of request_log_by_account.
+    let accounts: Vec<(String,)> = pools
+        .all(Q::new(
+            "WITH RECURSIVE a(id) AS (SELECT min(account_id) FROM request_log UNION ALL \
+             SELECT (SELECT min(account_id) FROM request_log WHERE account_id > a.id) FROM a WHERE a.id IS NOT NULL) \
+             SELECT id FROM a WHERE id IS NOT NULL",
+        ))
+        .await?;
+    for (account,) in accounts {
+        for livemode in [false, true] {
+            let newest_dropped: Option<(i64,)> = pools
+                .opt(
+                    Q::new(
+                        "SELECT seq FROM request_log WHERE account_id = $1 AND livemode = $2 \
+                         ORDER BY seq DESC LIMIT 1 OFFSET $3",
+                    )
+                    .bind(&account)
+                    .bind(livemode)
+                    .bind(keep),
+                )
+                .await?;
+            let Some((threshold,)) = newest_dropped else { continue };
+            loop {
+                let (upto, n): (Option<i64>, i64) = pools
+                    .one(
+                        Q::new(
+                            "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE account_id = $1 \
+                             AND livemode = $2 AND seq <= $3 ORDER BY seq LIMIT $4) chunk",
+                        )
+                        .bind(&account)
+                        .bind(livemode)
+                        .bind(threshold)
+                        .bind(PRUNE_CHUNK),
+                    )
+                    .await?;
+                let Some(upto) = upto else { break };
+                delete_chunk(
+                    pools,
+                    Q::new("DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq <= $3")
+                        .bind(&account)
+                        .bind(livemode)
+                        .bind(upto),
+                )
+                .await?;
+                removed += n.unsigned_abs();
+                if n < PRUNE_CHUNK {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
+async fn delete_chunk(pools: &Pools, q: Q) -> Result<(), StoreError> {
+    let mut plan = Plan::default();
+    plan.push(q);
+    pools.apply(plan).await.map(drop)
 }
 
 // --- dashboard sign-ins ---------------------------------------------------------------------------------

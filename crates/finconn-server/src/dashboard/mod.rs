@@ -105,19 +105,28 @@ pub fn retention(
     Ok(out)
 }
 
-/// Housekeeping: the request log's retention, and expired sign-in links and sessions (called with the other
-/// pruning every 10 minutes).
+/// Housekeeping: expired sign-in links and sessions (called with the other pruning every 10 minutes).
 pub async fn prune(app: &AppState) {
-    let retention = app.config.request_log;
-    match app.core.prune_request_log(retention).await {
-        Ok(n) if n > 0 => tracing::info!(removed = n, "pruned the request log"),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "pruning the request log failed"),
-    }
     match app.core.prune_dashboard_auth().await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "pruned expired dashboard sessions and sign-in links"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "pruning dashboard sessions failed"),
+    }
+}
+
+/// The request log's retention, applied every minute: a busy server writes a row per request, so waiting
+/// the ten minutes of the other housekeeping would let the table grow far past `request_log_max_rows` and
+/// make each prune a large delete. The store deletes in small chunks, so pruning never holds up requests.
+pub async fn prune_request_log_every_minute(app: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match app.core.prune_request_log(app.config.request_log).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "pruned the request log"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the request log failed"),
+        }
     }
 }
 

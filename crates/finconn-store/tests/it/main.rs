@@ -9,7 +9,7 @@ use finconn_core::model::{
     StoredResponse,
 };
 use finconn_core::store::{Commit, CommitOutcome, Cursor, CustomerFilter, PageRequest, Write};
-use finconn_core::store::{Database, Jobs, Objects, Tenants, Upkeep};
+use finconn_core::store::{Console, Database, Jobs, Objects, Tenants, Upkeep};
 use finconn_core::{ids, StoreError};
 use finconn_store::Db;
 
@@ -434,6 +434,68 @@ async fn test_clocks_attach_customers_once(db: &Db) {
     assert_eq!(db.expired_test_clocks(100).await.unwrap().iter().filter(|(sc, _)| *sc == s).count(), 1);
 }
 
+fn log_row(scope: &Scope, created_ms: i64) -> finconn_core::console::RequestLogRecord {
+    finconn_core::console::RequestLogRecord {
+        seq: 0,
+        scope: scope.clone(),
+        request_id: ids::new_id(ids::REQUEST),
+        created_ms,
+        method: "GET".into(),
+        path: "/v1/financial_connections/accounts".into(),
+        status: 200,
+        duration_ms: 1,
+        idempotency_key: None,
+        error_type: None,
+        error_code: None,
+        error_param: None,
+    }
+}
+
+/// The `seq`s of a scope's whole request log, newest first.
+async fn logged(db: &Db, scope: &Scope) -> Vec<i64> {
+    let filter = finconn_core::console::RequestLogFilter::default();
+    let (mut out, mut before) = (Vec::new(), None);
+    loop {
+        let page = db.list_request_log(scope, &filter, before, 100).await.unwrap();
+        out.extend(page.items.iter().map(|r| r.seq));
+        before = out.last().copied();
+        if !page.has_more {
+            return out;
+        }
+    }
+}
+
+/// Pruning removes rows past the age limit and beyond the newest `keep` of each account and mode, in
+/// chunks (more rows than one chunk here), and keeps exactly the newest.
+async fn the_request_log_prunes_by_age_and_rows_per_mode(db: &Db) {
+    let now_ms = 1_800_000_000_000;
+    let day_ms = 86_400_000;
+    let a_test = scope();
+    let a_live = Scope { account: a_test.account.clone(), livemode: true };
+    let b = scope();
+    let mut rows = Vec::new();
+    rows.extend((0..2600).map(|i| log_row(&a_test, now_ms - 2600 + i)));
+    rows.extend((0..300).map(|i| log_row(&a_live, now_ms - 300 + i)));
+    rows.extend((0..1200).map(|i| log_row(&b, now_ms - 10 * day_ms + i)));
+    rows.extend((0..50).map(|i| log_row(&b, now_ms - 50 + i)));
+    for chunk in rows.chunks(500) {
+        db.insert_request_log(chunk).await.unwrap();
+    }
+    let (before_a, before_live) = (logged(db, &a_test).await, logged(db, &a_live).await);
+    assert_eq!((before_a.len(), before_live.len(), logged(db, &b).await.len()), (2600, 300, 1250));
+
+    let removed = db.prune_request_log(now_ms - 7 * day_ms, 100).await.unwrap();
+    assert!(removed >= 2500 + 200 + 1200, "removed {removed}");
+    assert_eq!(logged(db, &a_test).await, before_a[..100], "the newest 100 of test mode stay");
+    assert_eq!(logged(db, &a_live).await, before_live[..100], "and of live mode, counted apart");
+    let left_b = logged(db, &b).await;
+    assert_eq!(left_b.len(), 50, "rows older than the age limit go, though under the row limit");
+
+    db.prune_request_log(now_ms - 7 * day_ms, 100).await.unwrap();
+    assert_eq!(logged(db, &a_test).await, before_a[..100], "a second prune keeps them");
+    assert_eq!(logged(db, &b).await, left_b);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -456,6 +518,7 @@ conformance!(
     finished_jobs_are_pruned_and_due_jobs_are_claimed_once,
     test_clock_jobs_wait_for_their_clock,
     test_clocks_attach_customers_once,
+    the_request_log_prunes_by_age_and_rows_per_mode,
 );
 
 #[tokio::test]
