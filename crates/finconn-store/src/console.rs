@@ -117,30 +117,20 @@ const PRUNE_CHUNK: i64 = 1000;
 /// Removes rows older than `before_ms`, then every row beyond the newest `keep` of each account and mode, in
 /// chunks of [`PRUNE_CHUNK`] rows. Returns how many rows were removed.
 pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) -> Result<u64, StoreError> {
-    let mut removed = 0u64;
     // By age, oldest first (through request_log_by_created).
-    loop {
-        let (upto, n): (Option<i64>, i64) = pools
-            .one(
-                Q::new(
-                    "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE created_ms < $1 \
-                     ORDER BY created_ms LIMIT $2) chunk",
-                )
-                .bind(before_ms)
-                .bind(PRUNE_CHUNK),
+    let mut removed = in_chunks(
+        pools,
+        || {
+            Q::new(
+                "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE created_ms < $1 \
+                 ORDER BY created_ms LIMIT $2) chunk",
             )
-            .await?;
-        let Some(upto) = upto else { break };
-        delete_chunk(
-            pools,
-            Q::new("DELETE FROM request_log WHERE created_ms < $1 AND seq <= $2").bind(before_ms).bind(upto),
-        )
-        .await?;
-        removed += n.unsigned_abs();
-        if n < PRUNE_CHUNK {
-            break;
-        }
-    }
+            .bind(before_ms)
+            .bind(PRUNE_CHUNK)
+        },
+        |upto| Q::new("DELETE FROM request_log WHERE created_ms < $1 AND seq <= $2").bind(before_ms).bind(upto),
+    )
+    .await?;
     // Beyond `keep` per account and mode: the accounts by index seeks (one per account), then the newest
     // row to drop by walking `keep` entries of request_log_by_account.
     let accounts: Vec<(String,)> = pools
@@ -164,42 +154,47 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
                 )
                 .await?;
             let Some((threshold,)) = newest_dropped else { continue };
-            loop {
-                let (upto, n): (Option<i64>, i64) = pools
-                    .one(
-                        Q::new(
-                            "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE account_id = $1 \
-                             AND livemode = $2 AND seq <= $3 ORDER BY seq LIMIT $4) chunk",
-                        )
-                        .bind(&account)
-                        .bind(livemode)
-                        .bind(threshold)
-                        .bind(PRUNE_CHUNK),
+            removed += in_chunks(
+                pools,
+                || {
+                    Q::new(
+                        "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE account_id = $1 \
+                         AND livemode = $2 AND seq <= $3 ORDER BY seq LIMIT $4) chunk",
                     )
-                    .await?;
-                let Some(upto) = upto else { break };
-                delete_chunk(
-                    pools,
+                    .bind(&account)
+                    .bind(livemode)
+                    .bind(threshold)
+                    .bind(PRUNE_CHUNK)
+                },
+                |upto| {
                     Q::new("DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq <= $3")
                         .bind(&account)
                         .bind(livemode)
-                        .bind(upto),
-                )
-                .await?;
-                removed += n.unsigned_abs();
-                if n < PRUNE_CHUNK {
-                    break;
-                }
-            }
+                        .bind(upto)
+                },
+            )
+            .await?;
         }
     }
     Ok(removed)
 }
 
-async fn delete_chunk(pools: &Pools, q: Q) -> Result<(), StoreError> {
-    let mut plan = Plan::default();
-    plan.push(q);
-    pools.apply(plan).await.map(drop)
+/// Deletes in chunks until none is left: `chunk` reads the next chunk's highest `seq` and its size (at most
+/// [`PRUNE_CHUNK`]), `delete` removes the rows up to that `seq`, each chunk in a unit of its own. Returns
+/// how many rows were removed.
+async fn in_chunks(pools: &Pools, chunk: impl Fn() -> Q, delete: impl Fn(i64) -> Q) -> Result<u64, StoreError> {
+    let mut removed = 0;
+    loop {
+        let (upto, n): (Option<i64>, i64) = pools.one(chunk()).await?;
+        let Some(upto) = upto else { return Ok(removed) };
+        let mut plan = Plan::default();
+        plan.push(delete(upto));
+        pools.apply(plan).await?;
+        removed += n.unsigned_abs();
+        if n < PRUNE_CHUNK {
+            return Ok(removed);
+        }
+    }
 }
 
 // --- dashboard sign-ins ---------------------------------------------------------------------------------
