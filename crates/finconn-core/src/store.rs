@@ -20,6 +20,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store is shutting down: its pool is closed or its writer has stopped.
+    #[error("the database is closed")]
+    Closed,
 }
 
 /// A page request: `limit` already validated to 1..=100.

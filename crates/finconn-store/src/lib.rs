@@ -100,7 +100,10 @@ impl Db {
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
-    StoreError::Database(Box::new(e))
+    match e {
+        sqlx::Error::PoolClosed => StoreError::Closed,
+        e => StoreError::Database(Box::new(e)),
+    }
 }
 
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> StoreError {

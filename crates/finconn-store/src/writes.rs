@@ -372,7 +372,7 @@ impl Writer {
 
     pub(crate) async fn apply(&self, plan: Plan) -> Result<CommitOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let gone = || StoreError::Database("the database writer has stopped".into());
+        let gone = || StoreError::Closed;
         self.tx.send(Job::Unit(plan, reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }

@@ -81,8 +81,7 @@ async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) 
         if let Err(e) = core.record_requests(&batch).await {
             // At shutdown the pool (PostgreSQL) or the writer thread (SQLite) stops before the last rows
             // arrive: not a fault worth a warning.
-            let message = e.to_string();
-            if message.contains("closed pool") || message.contains("writer has stopped") {
+            if matches!(e, finconn_core::DomainError::Store(finconn_core::StoreError::Closed)) {
                 tracing::debug!(
                     rows = batch.len(),
                     "request log: the database closed before the last rows were written"
