@@ -10,7 +10,7 @@ use finconn_core::store::{CommitOutcome, ConsoleAuth, ConsoleLists, Cursor, Page
 use finconn_core::StoreError;
 
 use crate::objects::{decode, finish_page, from_json, page_bounds};
-use crate::pool::{BeginWrite, Pools};
+use crate::pool::{BeginWrite, Exec, Pools, RequestLog};
 use crate::sql::{Check, Plan, Q};
 use crate::{db_err, Db};
 
@@ -60,7 +60,7 @@ pub(crate) async fn insert_request_log(pools: &Pools, rows: &[RequestLogRecord])
                 .bind(&r.error_param),
         );
     }
-    pools.apply(plan).await.map(drop)
+    pools.request_log().apply(plan).await.map(drop)
 }
 
 type Row = (i64, String, i64, String, String, i32, i64, Option<String>, Option<String>, Option<String>, Option<String>);
@@ -72,20 +72,22 @@ pub(crate) async fn list_request_log(
     before: Option<i64>,
     limit: u32,
 ) -> Result<Page<RequestLogRecord>, StoreError> {
-    let rows: Vec<Row> = on_pool!(pools, read, |p| sqlx::query_as(
-        "SELECT seq, request_id, created_ms, method, path, status, duration_ms, idempotency_key, error_type, \
-         error_code, error_param FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq < $3 \
-         AND (CAST($4 AS TEXT) IS NULL OR request_id = $4) AND status >= $5 ORDER BY seq DESC LIMIT $6"
-    )
-    .bind(&scope.account)
-    .bind(scope.livemode)
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(&filter.request_id)
-    .bind(if filter.errors_only { 400i32 } else { 0i32 })
-    .bind(i64::from(limit) + 1)
-    .fetch_all(p)
-    .await
-    .map_err(db_err)?);
+    let rows: Vec<Row> = pools
+        .request_log()
+        .all(
+            Q::new(
+                "SELECT seq, request_id, created_ms, method, path, status, duration_ms, idempotency_key, error_type, \
+                 error_code, error_param FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq < $3 \
+                 AND (CAST($4 AS TEXT) IS NULL OR request_id = $4) AND status >= $5 ORDER BY seq DESC LIMIT $6",
+            )
+            .bind(&scope.account)
+            .bind(scope.livemode)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(&filter.request_id)
+            .bind(if filter.errors_only { 400 } else { 0 })
+            .bind(i64::from(limit) + 1),
+        )
+        .await?;
     let has_more = rows.len() > limit as usize;
     let items = rows
         .into_iter()
@@ -117,9 +119,10 @@ const PRUNE_CHUNK: i64 = 1000;
 /// Removes rows older than `before_ms`, then every row beyond the newest `keep` of each account and mode, in
 /// chunks of [`PRUNE_CHUNK`] rows. Returns how many rows were removed.
 pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) -> Result<u64, StoreError> {
+    let log = &pools.request_log();
     // By age, oldest first (through request_log_by_created).
     let mut removed = in_chunks(
-        pools,
+        log,
         || {
             Q::new(
                 "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE created_ms < $1 \
@@ -133,7 +136,7 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
     .await?;
     // Beyond `keep` per account and mode: the accounts by index seeks (one per account), then the newest
     // row to drop by walking `keep` entries of request_log_by_account.
-    let accounts: Vec<(String,)> = pools
+    let accounts: Vec<(String,)> = log
         .all(Q::new(
             "WITH RECURSIVE a(id) AS (SELECT min(account_id) FROM request_log UNION ALL \
              SELECT (SELECT min(account_id) FROM request_log WHERE account_id > a.id) FROM a WHERE a.id IS NOT NULL) \
@@ -142,7 +145,7 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
         .await?;
     for (account,) in accounts {
         for livemode in [false, true] {
-            let newest_dropped: Option<(i64,)> = pools
+            let newest_dropped: Option<(i64,)> = log
                 .opt(
                     Q::new(
                         "SELECT seq FROM request_log WHERE account_id = $1 AND livemode = $2 \
@@ -155,7 +158,7 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
                 .await?;
             let Some((threshold,)) = newest_dropped else { continue };
             removed += in_chunks(
-                pools,
+                log,
                 || {
                     Q::new(
                         "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE account_id = $1 \
@@ -182,14 +185,14 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
 /// Deletes in chunks until none is left: `chunk` reads the next chunk's highest `seq` and its size (at most
 /// [`PRUNE_CHUNK`]), `delete` removes the rows up to that `seq`, each chunk in a unit of its own. Returns
 /// how many rows were removed.
-async fn in_chunks(pools: &Pools, chunk: impl Fn() -> Q, delete: impl Fn(i64) -> Q) -> Result<u64, StoreError> {
+async fn in_chunks(log: &RequestLog<'_>, chunk: impl Fn() -> Q, delete: impl Fn(i64) -> Q) -> Result<u64, StoreError> {
     let mut removed = 0;
     loop {
-        let (upto, n): (Option<i64>, i64) = pools.one(chunk()).await?;
+        let (upto, n): (Option<i64>, i64) = log.one(chunk()).await?;
         let Some(upto) = upto else { return Ok(removed) };
         let mut plan = Plan::default();
         plan.push(delete(upto));
-        pools.apply(plan).await?;
+        log.apply(plan).await?;
         removed += n.unsigned_abs();
         if n < PRUNE_CHUNK {
             return Ok(removed);

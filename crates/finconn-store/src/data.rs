@@ -12,7 +12,7 @@ use finconn_core::StoreError;
 
 use crate::db_err;
 use crate::objects::{cursor_seq, finish_page, from_json, page_bounds, to_json};
-use crate::pool::{BeginWrite, Pools};
+use crate::pool::{BeginWrite, Exec, Pools};
 use crate::sql::Q;
 
 pub(crate) const INSERT_JOB: &str =

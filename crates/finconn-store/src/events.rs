@@ -8,7 +8,7 @@ use finconn_core::StoreError;
 
 use crate::effects::StoredEvent;
 use crate::objects::{finish_page, from_json, page_bounds, to_json};
-use crate::pool::{BeginWrite, Pools};
+use crate::pool::{BeginWrite, Exec, Pools};
 use crate::sql::Q;
 use crate::{corrupt, db_err};
 

@@ -4,7 +4,7 @@ use finconn_core::model::{IdempotencyRecord, Scope, StoredResponse};
 use finconn_core::StoreError;
 
 use crate::db_err;
-use crate::pool::Pools;
+use crate::pool::{Exec, Pools};
 use crate::sql::Q;
 
 /// A stored key and its response. A row without a response (left by an older finconn's in-flight claim)

@@ -4,7 +4,7 @@ use finconn_core::keys::KeyKind;
 use finconn_core::model::{AccountRecord, ApiKeyRecord};
 use finconn_core::StoreError;
 
-use crate::pool::{BeginWrite, Pools};
+use crate::pool::{BeginWrite, Exec, Pools};
 use crate::sql::Q;
 use crate::{corrupt, db_err};
 

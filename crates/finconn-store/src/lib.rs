@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod pg;
 #[macro_use]
 mod pool;
 #[macro_use]
@@ -29,6 +30,7 @@ use finconn_core::store::{
 };
 use finconn_core::store::{Console, Database, Jobs, Objects, Tenants, Upkeep, Webhooks};
 use finconn_core::StoreError;
+use crate::pool::Exec;
 
 pub use pool::{Backend, ConnectError};
 

@@ -5,7 +5,7 @@ use finconn_core::store::{Cursor, CustomerFilter, Page, PageRequest};
 use finconn_core::StoreError;
 
 use crate::corrupt;
-use crate::pool::Pools;
+use crate::pool::{Exec, Pools};
 use crate::sql::Q;
 
 pub(crate) fn to_json<T: serde::Serialize>(rec: &T) -> Result<String, StoreError> {

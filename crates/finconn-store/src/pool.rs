@@ -3,6 +3,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use finconn_core::store::CommitOutcome;
+use finconn_core::StoreError;
+
+use crate::sql::{Plan, Q};
+
 use finconn_core::store::MigrationStatus;
 use sqlx::migrate::{AppliedMigration, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -106,10 +111,15 @@ pub(crate) enum Pools {
         writer: crate::writes::Writer,
         /// Reads of the domain, on the calling thread.
         readers: std::sync::Arc<crate::sql::Readers>,
+        /// The request log, in a file of its own.
+        requests: LogFile,
         describe: String,
     },
     Postgres {
+        /// sqlx: migrations and the transactions that read inside (jobs, webhooks, housekeeping).
         pool: PgPool,
+        /// tokio-postgres: the reads of requests and every plan (`pg.rs`).
+        fast: crate::pg::Pg,
         describe: String,
     },
 }
@@ -139,8 +149,13 @@ impl Pools {
     pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
         let open = |source| ConnectError::Open { url: redact(url), source };
         if is_postgres(url) {
+            // `max_connections` is shared: three quarters (at least one) for requests on the hot path, the
+            // rest (at least two) for sqlx's background work.
+            let n = max_connections.max(1);
+            let background = (n / 4).max(2);
+            let requests = n.saturating_sub(n / 4).max(1);
             let pool = PgPoolOptions::new()
-                .max_connections(max_connections.max(1))
+                .max_connections(background)
                 .acquire_timeout(Duration::from_secs(10))
                 // No ping before every acquire: a round trip per query. A dead connection fails its
                 // query, which the caller sees as an error and sqlx replaces the connection.
@@ -148,7 +163,10 @@ impl Pools {
                 .connect(url)
                 .await
                 .map_err(open)?;
-            return Ok(Pools::Postgres { pool, describe: format!("PostgreSQL {}", redact(url)) });
+            let fast = crate::pg::Pg::connect(url, requests as usize)
+                .await
+                .map_err(|e| ConnectError::Lite { url: redact(url), message: e.to_string() })?;
+            return Ok(Pools::Postgres { pool, fast, describe: format!("PostgreSQL {}", redact(url)) });
         }
         let path = sqlite_path(url);
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
@@ -178,19 +196,26 @@ impl Pools {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| path.to_owned());
         let lite = |e: finconn_core::StoreError| ConnectError::Lite { url: redact(url), message: e.to_string() };
-        let writer = crate::writes::Writer::start(std::path::Path::new(path)).map_err(lite)?;
+        let writer = crate::writes::Writer::start(std::path::Path::new(path), "finconn-sqlite-writer").map_err(lite)?;
         // A read holds its connection only while it runs on a worker thread, so as many as there are
         // threads are in use at once; the rest would be opened and closed per read.
         let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
         let keep = (max_connections as usize).max(threads).clamp(1, 64);
         let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep));
-        Ok(Pools::Sqlite { read, write, writer, readers, describe: format!("SQLite {absolute}") })
+        let requests = LogFile::open(&LogFile::path_beside(std::path::Path::new(path)), keep).map_err(lite)?;
+        Ok(Pools::Sqlite { read, write, writer, readers, requests, describe: format!("SQLite {absolute}") })
     }
 
     pub(crate) async fn migrate(&self) -> Result<(), ConnectError> {
         let err = |source| ConnectError::Migrate { url: self.describe(), source };
         match self {
-            Pools::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await.map_err(err),
+            Pools::Sqlite { write, requests, .. } => {
+                requests.adopt_old_rows(write).await.map_err(|e| ConnectError::Lite {
+                    url: self.describe(),
+                    message: format!("moving the request log to {}: {e}", requests.path.display()),
+                })?;
+                SQLITE_MIGRATIONS.run(write).await.map_err(err)
+            }
             Pools::Postgres { pool, .. } => POSTGRES_MIGRATIONS.run(pool).await.map_err(err),
         }
     }
@@ -215,55 +240,12 @@ impl Pools {
         Ok(compare(known, &applied, failed))
     }
 
-    /// Runs a plan in a transaction of its own (SQLite: in the writer's next batch).
-    pub(crate) async fn apply(
-        &self,
-        plan: crate::sql::Plan,
-    ) -> Result<finconn_core::store::CommitOutcome, finconn_core::StoreError> {
-        use finconn_core::store::CommitOutcome;
+    /// Where the request log is kept: the database (PostgreSQL), or its own file (SQLite).
+    pub(crate) fn request_log(&self) -> RequestLog<'_> {
         match self {
-            Pools::Sqlite { writer, .. } => writer.apply(plan).await,
-            Pools::Postgres { pool, .. } => {
-                let mut tx = pool.begin().await.map_err(crate::db_err)?;
-                let outcome = crate::sql::run_on(&mut *tx, &plan).await.map(crate::writes::outcome);
-                match outcome {
-                    Ok(CommitOutcome::Committed) => tx.commit().await.map_err(crate::db_err)?,
-                    _ => tx.rollback().await.map_err(crate::db_err)?,
-                }
-                outcome
-            }
+            Pools::Sqlite { requests, .. } => RequestLog::File(requests),
+            Pools::Postgres { .. } => RequestLog::Database(self),
         }
-    }
-
-    /// Every row of a read.
-    pub(crate) async fn all<T: crate::sql::Row>(&self, q: crate::sql::Q) -> Result<Vec<T>, finconn_core::StoreError> {
-        match self {
-            Pools::Sqlite { readers, .. } => readers.with(|c| q.all_lite(c)),
-            Pools::Postgres { pool, .. } => {
-                let rows = q.sqlx::<sqlx::Postgres>().fetch_all(pool).await.map_err(crate::db_err)?;
-                rows.iter().map(T::pg).collect::<Result<_, _>>().map_err(crate::db_err)
-            }
-        }
-    }
-
-    /// The first row of a read, if any.
-    pub(crate) async fn opt<T: crate::sql::Row>(
-        &self,
-        q: crate::sql::Q,
-    ) -> Result<Option<T>, finconn_core::StoreError> {
-        match self {
-            Pools::Sqlite { readers, .. } => readers.with(|c| q.first_lite(c)),
-            Pools::Postgres { pool, .. } => {
-                let row = q.sqlx::<sqlx::Postgres>().fetch_optional(pool).await.map_err(crate::db_err)?;
-                row.as_ref().map(T::pg).transpose().map_err(crate::db_err)
-            }
-        }
-    }
-
-    /// The one row of a read that always answers one (an aggregate).
-    pub(crate) async fn one<T: crate::sql::Row>(&self, q: crate::sql::Q) -> Result<T, finconn_core::StoreError> {
-        let sql = q.sql.clone();
-        self.opt(q).await?.ok_or_else(|| finconn_core::StoreError::Corrupt(format!("no row from {sql}")))
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -277,7 +259,11 @@ impl Pools {
         let of = |size: u32, idle: usize| (size, u32::try_from(idle).unwrap_or(u32::MAX));
         match self {
             Pools::Sqlite { read, .. } => of(read.size(), read.num_idle()),
-            Pools::Postgres { pool, .. } => of(pool.size(), pool.num_idle()),
+            Pools::Postgres { pool, fast, .. } => {
+                let (size, idle) = of(pool.size(), pool.num_idle());
+                let (fast_size, fast_idle) = fast.usage();
+                (size.saturating_add(fast_size), idle.saturating_add(fast_idle))
+            }
         }
     }
 
@@ -289,13 +275,219 @@ impl Pools {
 
     pub(crate) async fn close(&self) {
         match self {
-            Pools::Sqlite { read, write, writer, .. } => {
+            Pools::Sqlite { read, write, writer, requests, .. } => {
                 writer.stop();
+                requests.writer.stop();
                 read.close().await;
                 write.close().await;
             }
-            Pools::Postgres { pool, .. } => pool.close().await,
+            Pools::Postgres { pool, fast, .. } => {
+                fast.close();
+                pool.close().await;
+            }
         }
+    }
+}
+
+/// The request log's store (`Pools::request_log`).
+pub(crate) enum RequestLog<'a> {
+    Database(&'a Pools),
+    File(&'a LogFile),
+}
+
+impl Exec for RequestLog<'_> {
+    async fn apply(&self, plan: Plan) -> Result<CommitOutcome, StoreError> {
+        match self {
+            RequestLog::Database(p) => p.apply(plan).await,
+            RequestLog::File(f) => f.apply(plan).await,
+        }
+    }
+
+    async fn all<T: crate::sql::Row>(&self, q: Q) -> Result<Vec<T>, StoreError> {
+        match self {
+            RequestLog::Database(p) => p.all(q).await,
+            RequestLog::File(f) => f.all(q).await,
+        }
+    }
+
+    async fn opt<T: crate::sql::Row>(&self, q: Q) -> Result<Option<T>, StoreError> {
+        match self {
+            RequestLog::Database(p) => p.opt(q).await,
+            RequestLog::File(f) => f.opt(q).await,
+        }
+    }
+}
+
+/// What runs statements: the database's pools, or the SQLite request log's own file.
+pub(crate) trait Exec {
+    /// Runs a plan in a transaction of its own (SQLite: in the file's writer's next batch).
+    async fn apply(&self, plan: Plan) -> Result<CommitOutcome, StoreError>;
+    /// Every row of a read.
+    async fn all<T: crate::sql::Row>(&self, q: Q) -> Result<Vec<T>, StoreError>;
+    /// The first row of a read, if any.
+    async fn opt<T: crate::sql::Row>(&self, q: Q) -> Result<Option<T>, StoreError>;
+    /// The one row of a read that always answers one (an aggregate).
+    async fn one<T: crate::sql::Row>(&self, q: Q) -> Result<T, StoreError> {
+        let sql = q.sql.clone();
+        self.opt(q).await?.ok_or_else(|| StoreError::Corrupt(format!("no row from {sql}")))
+    }
+}
+
+impl Exec for Pools {
+    async fn apply(&self, plan: Plan) -> Result<CommitOutcome, StoreError> {
+        match self {
+            Pools::Sqlite { writer, .. } => writer.apply(plan).await,
+            Pools::Postgres { fast, .. } => fast.apply(&plan).await.map(crate::writes::outcome),
+        }
+    }
+
+    async fn all<T: crate::sql::Row>(&self, q: Q) -> Result<Vec<T>, StoreError> {
+        match self {
+            Pools::Sqlite { readers, .. } => readers.with(|c| q.all_lite(c)),
+            Pools::Postgres { fast, .. } => fast.all(&q).await,
+        }
+    }
+
+    async fn opt<T: crate::sql::Row>(&self, q: Q) -> Result<Option<T>, StoreError> {
+        match self {
+            Pools::Sqlite { readers, .. } => readers.with(|c| q.first_lite(c)),
+            Pools::Postgres { fast, .. } => fast.opt(&q).await,
+        }
+    }
+}
+
+/// The request log of a SQLite database, in a file of its own beside it (`<file>-requests`, WAL mode, its own
+/// writer thread and readers). Every answered `/v1` request writes a row, GETs included: in the database's
+/// own file those commits made every reader connection drop its page cache (SQLite starts a read
+/// transaction over with a cold cache whenever the file changed since the last) and queued behind the
+/// units of work; measured, a fifth of a retrieve's cost. In a file of its own, a read-only load leaves the
+/// database untouched. PostgreSQL keeps the log in its `request_log` table.
+#[derive(Clone, Debug)]
+pub(crate) struct LogFile {
+    path: std::path::PathBuf,
+    writer: crate::writes::Writer,
+    readers: std::sync::Arc<crate::sql::Readers>,
+}
+
+/// The request log file's schema (the table and indexes of migrations 0010 and 0012, which 0013 removes from
+/// the database's own file).
+const LOG_SCHEMA: &str = "PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS request_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    idempotency_key TEXT,
+    error_type TEXT,
+    error_code TEXT,
+    error_param TEXT
+);
+CREATE INDEX IF NOT EXISTS request_log_by_account ON request_log (account_id, livemode, seq);
+CREATE INDEX IF NOT EXISTS request_log_by_created ON request_log (created_ms);";
+
+impl LogFile {
+    /// `finconn.db` → `finconn.db-requests` (beside SQLite's own `-wal` and `-shm`).
+    pub(crate) fn path_beside(db: &std::path::Path) -> std::path::PathBuf {
+        let mut name = db.as_os_str().to_owned();
+        name.push("-requests");
+        name.into()
+    }
+
+    fn open(path: &std::path::Path, keep: usize) -> Result<Self, StoreError> {
+        let conn = crate::sql::open_lite(path)?;
+        conn.execute_batch(LOG_SCHEMA).map_err(crate::sql::lite_err)?;
+        drop(conn);
+        let writer = crate::writes::Writer::start(path, "finconn-request-log")?;
+        let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep));
+        Ok(Self { path: path.into(), writer, readers })
+    }
+
+    /// Copies the rows of a database that kept its request log in its own `request_log` table (before
+    /// migration 0013, which drops it) into this file, keeping their `seq`. Run before the migrations;
+    /// a copy interrupted before 0013 ran is run again, and rows already copied are skipped.
+    async fn adopt_old_rows(&self, db: &SqlitePool) -> Result<(), StoreError> {
+        let (old,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'request_log'",
+        )
+        .fetch_one(db)
+        .await
+        .map_err(crate::db_err)?;
+        if old == 0 {
+            return Ok(());
+        }
+        let mut after = i64::MIN;
+        loop {
+            let rows: Vec<RequestLogRow> =
+                sqlx::query_as(&format!("SELECT {LOG_COLUMNS} FROM request_log WHERE seq > $1 ORDER BY seq LIMIT 1000"))
+                    .bind(after)
+                    .fetch_all(db)
+                    .await
+                    .map_err(crate::db_err)?;
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            let mut plan = Plan::default();
+            for r in &rows {
+                plan.push(
+                    Q::new(format!(
+                        "INSERT OR IGNORE INTO request_log ({LOG_COLUMNS}) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                    ))
+                    .bind(r.0)
+                    .bind(&r.1)
+                    .bind(r.2)
+                    .bind(&r.3)
+                    .bind(r.4)
+                    .bind(&r.5)
+                    .bind(&r.6)
+                    .bind(r.7)
+                    .bind(r.8)
+                    .bind(&r.9)
+                    .bind(&r.10)
+                    .bind(&r.11)
+                    .bind(&r.12),
+                );
+            }
+            self.apply(plan).await?;
+        }
+        Ok(())
+    }
+}
+
+const LOG_COLUMNS: &str = "seq, account_id, livemode, request_id, created_ms, method, path, status, duration_ms, \
+     idempotency_key, error_type, error_code, error_param";
+
+type RequestLogRow = (
+    i64,
+    String,
+    bool,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl Exec for LogFile {
+    async fn apply(&self, plan: Plan) -> Result<CommitOutcome, StoreError> {
+        self.writer.apply(plan).await
+    }
+
+    async fn all<T: crate::sql::Row>(&self, q: Q) -> Result<Vec<T>, StoreError> {
+        self.readers.with(|c| q.all_lite(c))
+    }
+
+    async fn opt<T: crate::sql::Row>(&self, q: Q) -> Result<Option<T>, StoreError> {
+        self.readers.with(|c| q.first_lite(c))
     }
 }
 

@@ -1,6 +1,7 @@
-//! Statements written once, run on either backend: PostgreSQL through sqlx, SQLite through rusqlite on
-//! connections this crate owns (no worker-thread hop per statement: a read runs on the calling thread, the
-//! group-commit writer runs a whole batch on its own thread).
+//! Statements written once, run on either backend: PostgreSQL through tokio-postgres (`pg.rs`; sqlx for the
+//! transactions that remain), SQLite through rusqlite on connections this crate owns (no worker-thread hop
+//! per statement: a read runs on the calling thread, the group-commit writer runs a whole batch on its own
+//! thread).
 //!
 //! SQL uses `$1…$n` placeholders on both backends (SQLite reads `$1` as a named parameter; binding goes by
 //! name, so a placeholder may repeat or appear out of order).
@@ -8,7 +9,6 @@
 use std::borrow::Cow;
 
 use finconn_core::StoreError;
-use sqlx::postgres::PgRow;
 
 use crate::db_err;
 
@@ -136,16 +136,13 @@ pub(crate) fn lite_err(e: rusqlite::Error) -> StoreError {
 }
 
 /// A value of a result column, on either backend.
-pub(crate) trait Col:
-    rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>
-{
-}
-impl<T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>> Col for T {}
+pub(crate) trait Col: rusqlite::types::FromSql + for<'r> tokio_postgres::types::FromSql<'r> {}
+impl<T: rusqlite::types::FromSql + for<'r> tokio_postgres::types::FromSql<'r>> Col for T {}
 
 /// A result row as a tuple of columns, by position.
 pub(crate) trait Row: Sized + Send {
     fn lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
-    fn pg(row: &PgRow) -> Result<Self, sqlx::Error>;
+    fn pg(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error>;
 }
 
 macro_rules! row_tuple {
@@ -154,9 +151,8 @@ macro_rules! row_tuple {
             fn lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
                 Ok(($(row.get::<_, $t>($i)?,)+))
             }
-            fn pg(row: &PgRow) -> Result<Self, sqlx::Error> {
-                use sqlx::Row as _;
-                Ok(($(row.try_get::<$t, _>($i)?,)+))
+            fn pg(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error> {
+                Ok(($(row.try_get::<_, $t>($i)?,)+))
             }
         }
     };
@@ -212,7 +208,7 @@ pub(crate) enum Ran {
     Failed(Check),
 }
 
-fn checked(check: Check, n: u64) -> bool {
+pub(crate) fn checked(check: Check, n: u64) -> bool {
     check == Check::Any || n == 1
 }
 

@@ -6,7 +6,7 @@ use finconn_core::StoreError;
 
 use crate::db_err;
 use crate::objects::{decode, finish_page, page_bounds};
-use crate::pool::Pools;
+use crate::pool::{Exec, Pools};
 use crate::sql::Q;
 
 pub(crate) async fn get_test_clock(

@@ -357,14 +357,15 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(path: &std::path::Path) -> Result<Self, StoreError> {
+    /// A writer thread named `name` on the SQLite file at `path`.
+    pub(crate) fn start(path: &std::path::Path, name: &str) -> Result<Self, StoreError> {
         let conn = open_lite(path)?;
         // The writer checkpoints between batches (`checkpoint`), not inside whichever COMMIT crosses the
         // WAL's threshold.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(lite_err)?;
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
-            .name("finconn-sqlite-writer".into())
+            .name(name.into())
             .spawn(move || run_writer(conn, rx))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         Ok(Self { tx })

@@ -582,3 +582,72 @@ async fn sqlite_two_processes_on_one_file_wait_for_each_other() {
         assert!(first.find_api_key(&h).await.unwrap().is_some(), "every provisioned key is stored");
     }
 }
+
+/// SQLite keeps the request log in a file of its own (`<file>-requests`). A database from before migration
+/// 0013 kept it in its `request_log` table: opening it moves those rows into the file, with their `seq`,
+/// drops the table, and new rows are numbered after them.
+#[tokio::test]
+async fn sqlite_request_log_moves_to_its_own_file() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let url = format!("sqlite://{}", path.display());
+    let s = scope();
+    {
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        db.close().await;
+    }
+    // The database as 0012 left it: the table in the file, rows in it, 0013 not applied, no log file yet.
+    for suffix in ["-requests", "-requests-wal", "-requests-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    {
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE request_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, account_id TEXT NOT NULL, \
+             livemode INTEGER NOT NULL, request_id TEXT NOT NULL, created_ms INTEGER NOT NULL, method TEXT NOT NULL, \
+             path TEXT NOT NULL, status INTEGER NOT NULL, duration_ms INTEGER NOT NULL, idempotency_key TEXT, \
+             error_type TEXT, error_code TEXT, error_param TEXT); \
+             DELETE FROM _sqlx_migrations WHERE version = 13;",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        for (seq, status) in [(7, 200), (8, 402), (40, 200)] {
+            sqlx::query(
+                "INSERT INTO request_log (seq, account_id, livemode, request_id, created_ms, method, path, status, \
+                 duration_ms, idempotency_key, error_type, error_code, error_param) \
+                 VALUES ($1, $2, 0, $3, 1800000000000, 'POST', '/v1/customers', $4, 3, 'k1', $5, NULL, NULL)",
+            )
+            .bind(seq)
+            .bind(&s.account)
+            .bind(format!("req_old{seq}"))
+            .bind(status)
+            .bind((status == 402).then_some("card_error"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+        c.close().await.unwrap();
+    }
+
+    let db = Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    assert!(db.migration_status().await.unwrap().is_current());
+    let rows = db.list_request_log(&s, &Default::default(), None, 100).await.unwrap().items;
+    let seen: Vec<_> = rows.iter().map(|r| (r.seq, r.request_id.as_str(), r.status)).collect();
+    assert_eq!(seen, [(40, "req_old40", 200), (8, "req_old8", 402), (7, "req_old7", 200)]);
+    assert_eq!(rows[1].error_type.as_deref(), Some("card_error"));
+    assert_eq!(rows[1].idempotency_key.as_deref(), Some("k1"));
+    db.insert_request_log(&[log_row(&s, 1_800_000_000_001)]).await.unwrap();
+    let newest = db.list_request_log(&s, &Default::default(), None, 1).await.unwrap().items;
+    assert!(newest[0].seq > 40, "new rows come after the moved ones: {}", newest[0].seq);
+    db.close().await;
+
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let (tables,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM sqlite_master WHERE name = 'request_log'").fetch_one(&mut c).await.unwrap();
+    assert_eq!(tables, 0, "the database's own table is gone");
+    assert!(std::path::Path::new(&format!("{}-requests", path.display())).exists());
+}

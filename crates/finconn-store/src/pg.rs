@@ -1,0 +1,229 @@
+//! PostgreSQL on the hot path: the reads of requests and every plan (units of work, `Store::write`) run on
+//! tokio-postgres connections of a deadpool pool, not on sqlx.
+//!
+//! Measured on the create benchmark (perf, the whole machine): PostgreSQL and finconn's workers each spent
+//! about half of the CPU, most of it in the kernel moving small messages, i.e. on round trips. sqlx pings
+//! every connection it takes back into its pool (one round trip per checkout, unconditional in 0.8) and sends
+//! a plan's `BEGIN`, statements and `COMMIT` one round trip each. Here a connection goes back to the pool
+//! without a query (`RecyclingMethod::Fast`: a closed connection is dropped, an open one is kept), statements
+//! are prepared once per connection (typed as sqlx would bind them) and a plan is pipelined: `BEGIN` and
+//! every statement are sent at once, their results read in order, then `COMMIT` or `ROLLBACK`, two round
+//! trips whatever the plan's length.
+//!
+//! sqlx keeps the rest (migrations, the job runner's claims and results, webhook fan-out and delivery,
+//! housekeeping) on its own, smaller pool.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use finconn_core::StoreError;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+
+use futures::future::maybe_done;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+
+use crate::sql::{Arg, Check, Plan, Q, Ran, Row};
+
+/// The hot-path pool. Cloning shares it.
+#[derive(Clone)]
+pub(crate) struct Pg {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Pg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.pool.status();
+        f.debug_struct("Pg").field("size", &s.size).field("max_size", &s.max_size).finish_non_exhaustive()
+    }
+}
+
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Database(Box::new(e))
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Closed => StoreError::Closed,
+        deadpool_postgres::PoolError::Backend(e) => pg_err(e),
+        e => StoreError::Database(Box::new(e)),
+    }
+}
+
+/// The PostgreSQL type each argument binds as (what sqlx sends for the same Rust value).
+fn arg_type(a: &Arg) -> Type {
+    match a {
+        Arg::Text(_) => Type::TEXT,
+        Arg::Int(_) => Type::INT8,
+        Arg::Bool(_) => Type::BOOL,
+        Arg::Bytes(_) => Type::BYTEA,
+    }
+}
+
+fn arg_value(a: &Arg) -> &(dyn ToSql + Sync) {
+    match a {
+        Arg::Text(v) => v,
+        Arg::Int(v) => v,
+        Arg::Bool(v) => v,
+        Arg::Bytes(v) => v,
+    }
+}
+
+/// A checked statement (an `INSERT`, `UPDATE` or `DELETE` without `RETURNING`) as one that fails with
+/// `division_by_zero` unless it changed exactly one row. The division depends on the rows changed, so it is
+/// evaluated when the statement runs, never folded when it is planned.
+fn checked_sql(sql: &str) -> String {
+    format!(
+        "WITH finconn_checked AS ({sql} RETURNING 1) \
+         SELECT 1 / CAST((SELECT count(*) FROM finconn_checked) = 1 AS INT)"
+    )
+}
+
+/// The output of a pipelined request that is done (polled to completion, taken once).
+fn answer<T>(output: Option<T>) -> Result<T, StoreError> {
+    output.ok_or_else(|| StoreError::Corrupt("a pipelined statement's answer was taken twice".into()))
+}
+
+/// A connection inside a transaction: if the transaction's future is dropped before it ends (the client went
+/// away), the connection is taken out of the pool and closed, never handed to the next request mid-transaction.
+struct InTransaction(Option<Object>);
+
+impl InTransaction {
+    fn client(&self) -> Result<&Object, StoreError> {
+        self.0.as_ref().ok_or(StoreError::Closed)
+    }
+
+    /// The transaction ended: the connection may go back to the pool.
+    fn ended(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for InTransaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(Object::take(conn));
+        }
+    }
+}
+
+impl Pg {
+    /// A pool of at most `size` connections to `url`, with one connection opened now so that a wrong URL or an
+    /// unreachable server fails at start-up.
+    pub(crate) async fn connect(url: &str, size: usize) -> Result<Self, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(pg_err)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("finconn");
+        }
+        let manager =
+            Manager::from_config(config, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        drop(pool.get().await.map_err(pool_err)?);
+        Ok(Self { pool })
+    }
+
+    async fn statement(&self, conn: &Object, sql: &str, args: &[Arg]) -> Result<tokio_postgres::Statement, StoreError> {
+        let types: Vec<Type> = args.iter().map(arg_type).collect();
+        conn.prepare_typed_cached(sql, &types).await.map_err(pg_err)
+    }
+
+    async fn rows(&self, q: &Q) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let conn = self.pool.get().await.map_err(pool_err)?;
+        let stmt = self.statement(&conn, &q.sql, &q.args).await?;
+        let args: Vec<&(dyn ToSql + Sync)> = q.args.iter().map(arg_value).collect();
+        conn.query(&stmt, &args).await.map_err(pg_err)
+    }
+
+    pub(crate) async fn all<T: Row>(&self, q: &Q) -> Result<Vec<T>, StoreError> {
+        self.rows(q).await?.iter().map(|r| T::pg(r).map_err(pg_err)).collect()
+    }
+
+    pub(crate) async fn opt<T: Row>(&self, q: &Q) -> Result<Option<T>, StoreError> {
+        self.rows(q).await?.first().map(|r| T::pg(r).map_err(pg_err)).transpose()
+    }
+
+    /// Runs a plan in one transaction: committed when every check held, else rolled back.
+    ///
+    /// One round trip once the plan's statements are prepared: `BEGIN`, every statement and `COMMIT` are sent
+    /// at once. A checked statement runs wrapped (`checked_sql`) so that a wrong row count is an error, which
+    /// aborts the transaction: the `COMMIT` behind it then rolls back, and the first error in plan order says
+    /// which check failed.
+    pub(crate) async fn apply(&self, plan: &Plan) -> Result<Ran, StoreError> {
+        let conn = self.pool.get().await.map_err(pool_err)?;
+        // Prepared before the transaction (cached: no round trip after a connection's first use of a plan's
+        // statements), so that the pipeline below only executes.
+        let mut stmts = Vec::with_capacity(plan.0.len());
+        for s in &plan.0 {
+            let stmt = match s.check {
+                Check::Any => self.statement(&conn, &s.q.sql, &s.q.args).await?,
+                Check::One | Check::Key => self.statement(&conn, &checked_sql(&s.q.sql), &s.q.args).await?,
+            };
+            stmts.push(stmt);
+        }
+        let args: Vec<Vec<&(dyn ToSql + Sync)>> =
+            plan.0.iter().map(|s| s.q.args.iter().map(arg_value).collect()).collect();
+        let tx = InTransaction(Some(conn));
+        // A tokio-postgres request is sent when its future is first polled. BEGIN, the statements and COMMIT are
+        // polled in this order, so they leave together and run in this order; their answers come back in the
+        // same order.
+        let (begun, results, committed) = {
+            let client = tx.client()?;
+            let mut begin = pin!(maybe_done(client.batch_execute("BEGIN")));
+            let mut execs: Vec<_> =
+                stmts.iter().zip(&args).map(|(stmt, args)| Box::pin(maybe_done(client.execute(stmt, args)))).collect();
+            let mut commit = pin!(maybe_done(client.batch_execute("COMMIT")));
+            poll_fn(|cx| {
+                let mut ready = begin.as_mut().poll(cx).is_ready();
+                for e in &mut execs {
+                    ready &= e.as_mut().poll(cx).is_ready();
+                }
+                ready &= commit.as_mut().poll(cx).is_ready();
+                if ready { Poll::Ready(()) } else { Poll::Pending }
+            })
+            .await;
+            let begun = answer(begin.as_mut().take_output())?;
+            let results = execs.iter_mut().map(|e| answer(e.as_mut().take_output())).collect::<Result<Vec<_>, _>>()?;
+            (begun, results, answer(commit.as_mut().take_output())?)
+        };
+        // Every answer is in: the transaction is over (committed, or rolled back by the COMMIT of an aborted
+        // one), so the connection is idle again; a broken one is dropped by the pool when it comes back.
+        tx.ended();
+        begun.map_err(pg_err)?;
+        for (s, r) in plan.0.iter().zip(results) {
+            match r {
+                Ok(_) => {}
+                // The first failed check: the transaction was aborted there and the COMMIT rolled it back.
+                Err(e) if s.check != Check::Any && e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
+                    committed.map_err(pg_err)?;
+                    return Ok(Ran::Failed(s.check));
+                }
+                Err(e) => return Err(pg_err(e)),
+            }
+        }
+        committed.map_err(pg_err)?;
+        Ok(Ran::Done)
+    }
+
+    /// Connections open, and those of them idle.
+    pub(crate) fn usage(&self) -> (u32, u32) {
+        let s = self.pool.status();
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        (n(s.size), n(s.available))
+    }
+
+    pub(crate) fn close(&self) {
+        self.pool.close();
+    }
+}
