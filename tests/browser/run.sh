@@ -244,7 +244,7 @@ N_ACCESS=0
 while IFS= read -r needle; do
   [ -n "$needle" ] || continue
   N_ACCESS=$((N_ACCESS + 1))
-  if grep -qF -- "$needle" "$FINCONN_LOG" "$FINCONN_OUT" "$PLAIN" "$TMP/finconn.db" "$TMP/finconn.db-wal" 2>/dev/null; then
+  if grep -qF -- "$needle" "$FINCONN_LOG" "$FINCONN_OUT" "$PLAIN" "$TMP/finconn.db" "$TMP/finconn.db-wal" "$TMP/finconn.db-requests" "$TMP/finconn.db-requests-wal" 2>/dev/null; then
     printf 'run.sh: LEAK: a SimpleFIN credential appears in the finconn log or database: %s\n' "$needle" >&2
     LEAK_RC=1
   fi
@@ -272,7 +272,7 @@ N_KEY_LINES=0
 while IFS= read -r line; do
   case "$line" in -----*|"") continue ;; esac
   N_KEY_LINES=$((N_KEY_LINES + 1))
-  if grep -qF -- "$line" "$FINCONN_LOG" "$FINCONN_OUT" "$PLAIN" "$TMP/finconn.db" "$TMP/finconn.db-wal" 2>/dev/null; then
+  if grep -qF -- "$line" "$FINCONN_LOG" "$FINCONN_OUT" "$PLAIN" "$TMP/finconn.db" "$TMP/finconn.db-wal" "$TMP/finconn.db-requests" "$TMP/finconn.db-requests-wal" 2>/dev/null; then
     printf 'run.sh: LEAK: a line of the Enable Banking private key appears in the finconn log or database\n' >&2
     LEAK_RC=1
   fi

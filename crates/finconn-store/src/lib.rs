@@ -23,6 +23,7 @@ use finconn_core::model::{
 };
 use std::collections::HashMap;
 
+use crate::pool::Exec;
 use finconn_core::accounts::RefreshOutcome;
 use finconn_core::store::{
     AccountFilter, Commit, CommitOutcome, CustomerFilter, EventFilter, MigrationStatus, Page, PageRequest,
@@ -30,7 +31,6 @@ use finconn_core::store::{
 };
 use finconn_core::store::{Console, Database, Jobs, Objects, Tenants, Upkeep, Webhooks};
 use finconn_core::StoreError;
-use crate::pool::Exec;
 
 pub use pool::{Backend, ConnectError};
 

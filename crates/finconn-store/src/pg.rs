@@ -26,7 +26,7 @@ use futures::future::maybe_done;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::sql::{Arg, Check, Plan, Q, Ran, Row};
+use crate::sql::{Arg, Check, Plan, Ran, Row, Q};
 
 /// The hot-path pool. Cloning shares it.
 #[derive(Clone)]
@@ -121,8 +121,11 @@ impl Pg {
         if config.get_application_name().is_none() {
             config.application_name("finconn");
         }
-        let manager =
-            Manager::from_config(config, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
         let pool = Pool::builder(manager)
             .max_size(size.max(1))
             .runtime(Runtime::Tokio1)
@@ -190,7 +193,11 @@ impl Pg {
                     ready &= e.as_mut().poll(cx).is_ready();
                 }
                 ready &= commit.as_mut().poll(cx).is_ready();
-                if ready { Poll::Ready(()) } else { Poll::Pending }
+                if ready {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
             })
             .await;
             let begun = answer(begin.as_mut().take_output())?;

@@ -411,23 +411,23 @@ impl LogFile {
     /// migration 0013, which drops it) into this file, keeping their `seq`. Run before the migrations;
     /// a copy interrupted before 0013 ran is run again, and rows already copied are skipped.
     async fn adopt_old_rows(&self, db: &SqlitePool) -> Result<(), StoreError> {
-        let (old,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'request_log'",
-        )
-        .fetch_one(db)
-        .await
-        .map_err(crate::db_err)?;
+        let (old,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'request_log'")
+                .fetch_one(db)
+                .await
+                .map_err(crate::db_err)?;
         if old == 0 {
             return Ok(());
         }
         let mut after = i64::MIN;
         loop {
-            let rows: Vec<RequestLogRow> =
-                sqlx::query_as(&format!("SELECT {LOG_COLUMNS} FROM request_log WHERE seq > $1 ORDER BY seq LIMIT 1000"))
-                    .bind(after)
-                    .fetch_all(db)
-                    .await
-                    .map_err(crate::db_err)?;
+            let rows: Vec<RequestLogRow> = sqlx::query_as(&format!(
+                "SELECT {LOG_COLUMNS} FROM request_log WHERE seq > $1 ORDER BY seq LIMIT 1000"
+            ))
+            .bind(after)
+            .fetch_all(db)
+            .await
+            .map_err(crate::db_err)?;
             let Some(last) = rows.last() else { break };
             after = last.0;
             let mut plan = Plan::default();

@@ -473,10 +473,12 @@ async fn credentials_are_sealed_at_rest(backend: Backend) {
     assert!(conn.credential.as_deref().unwrap().starts_with("v1."));
     let haystack: Vec<u8> = match &live.db_file {
         Some(file) => {
-            // The SQLite file and its WAL, as bytes.
+            // The SQLite file, the request log's file beside it, and their WALs, as bytes.
             let mut bytes = std::fs::read(file).unwrap();
-            if let Ok(wal) = std::fs::read(format!("{}-wal", file.display())) {
-                bytes.extend(wal);
+            for suffix in ["-wal", "-requests", "-requests-wal"] {
+                if let Ok(more) = std::fs::read(format!("{}{suffix}", file.display())) {
+                    bytes.extend(more);
+                }
             }
             bytes
         }

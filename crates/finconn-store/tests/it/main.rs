@@ -646,8 +646,10 @@ async fn sqlite_request_log_moves_to_its_own_file() {
     db.close().await;
 
     let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let (tables,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM sqlite_master WHERE name = 'request_log'").fetch_one(&mut c).await.unwrap();
+    let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM sqlite_master WHERE name = 'request_log'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
     assert_eq!(tables, 0, "the database's own table is gone");
     assert!(std::path::Path::new(&format!("{}-requests", path.display())).exists());
 }
