@@ -3,15 +3,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use finconn_core::store::CommitOutcome;
+use finconn_core::store::{CommitOutcome, MigrationStatus};
 use finconn_core::StoreError;
-
-use crate::sql::{Plan, Q};
-
-use finconn_core::store::MigrationStatus;
 use sqlx::migrate::{AppliedMigration, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::sql::{Plan, Q};
 
 /// Runs `$body` with `$p` bound to the right pool of either backend. The body is written once and
 /// compiled twice, once per backend's concrete types: no `Any` driver, no trait-bound towers.
@@ -95,7 +93,8 @@ pub enum ConnectError {
     #[error("cannot open database {url}: {source}")]
     Open { url: String, source: sqlx::Error },
     #[error("cannot open database {url}: {message}")]
-    Lite { url: String, message: String },
+    /// The store's own connections (rusqlite, tokio-postgres) or the request log's move failed.
+    Store { url: String, message: String },
     #[error("migrating database {url} failed: {source}")]
     Migrate { url: String, source: sqlx::migrate::MigrateError },
 }
@@ -165,7 +164,7 @@ impl Pools {
                 .map_err(open)?;
             let fast = crate::pg::Pg::connect(url, requests as usize)
                 .await
-                .map_err(|e| ConnectError::Lite { url: redact(url), message: e.to_string() })?;
+                .map_err(|e| ConnectError::Store { url: redact(url), message: e.to_string() })?;
             return Ok(Pools::Postgres { pool, fast, describe: format!("PostgreSQL {}", redact(url)) });
         }
         let path = sqlite_path(url);
@@ -195,7 +194,7 @@ impl Pools {
             .canonicalize()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| path.to_owned());
-        let lite = |e: finconn_core::StoreError| ConnectError::Lite { url: redact(url), message: e.to_string() };
+        let lite = |e: finconn_core::StoreError| ConnectError::Store { url: redact(url), message: e.to_string() };
         let writer = crate::writes::Writer::start(std::path::Path::new(path), "finconn-sqlite-writer").map_err(lite)?;
         // A read holds its connection only while it runs on a worker thread, so as many as there are
         // threads are in use at once; the rest would be opened and closed per read.
@@ -210,7 +209,7 @@ impl Pools {
         let err = |source| ConnectError::Migrate { url: self.describe(), source };
         match self {
             Pools::Sqlite { write, requests, .. } => {
-                requests.adopt_old_rows(write).await.map_err(|e| ConnectError::Lite {
+                requests.adopt_old_rows(write).await.map_err(|e| ConnectError::Store {
                     url: self.describe(),
                     message: format!("moving the request log to {}: {e}", requests.path.display()),
                 })?;
@@ -359,9 +358,9 @@ impl Exec for Pools {
 /// The request log of a SQLite database, in a file of its own beside it (`<file>-requests`, WAL mode, its own
 /// writer thread and readers). Every answered `/v1` request writes a row, GETs included: in the database's
 /// own file those commits made every reader connection drop its page cache (SQLite starts a read
-/// transaction over with a cold cache whenever the file changed since the last) and queued behind the
-/// units of work; measured, a fifth of a retrieve's cost. In a file of its own, a read-only load leaves the
-/// database untouched. PostgreSQL keeps the log in its `request_log` table.
+/// transaction over with a cold cache whenever the file changed since the last) and queued with the
+/// units of work. In a file of its own, a read-only load leaves the database untouched (in throughput the
+/// move measured within the benchmark's noise). PostgreSQL keeps the log in its `request_log` table.
 #[derive(Clone, Debug)]
 pub(crate) struct LogFile {
     path: std::path::PathBuf,
@@ -369,26 +368,12 @@ pub(crate) struct LogFile {
     readers: std::sync::Arc<crate::sql::Readers>,
 }
 
-/// The request log file's schema (the table and indexes of migrations 0010 and 0012, which 0013 removes from
-/// the database's own file).
-const LOG_SCHEMA: &str = "PRAGMA journal_mode = WAL;
-CREATE TABLE IF NOT EXISTS request_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    account_id TEXT NOT NULL,
-    livemode INTEGER NOT NULL,
-    request_id TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    duration_ms INTEGER NOT NULL,
-    idempotency_key TEXT,
-    error_type TEXT,
-    error_code TEXT,
-    error_param TEXT
-);
-CREATE INDEX IF NOT EXISTS request_log_by_account ON request_log (account_id, livemode, seq);
-CREATE INDEX IF NOT EXISTS request_log_by_created ON request_log (created_ms);";
+/// The request log file's schema: the database's own migrations that made the table (0010) and dropped
+/// its index on `request_id` (0012), run once on a new file. (0013 removes the table from the database.)
+const LOG_SCHEMA: [&str; 2] = [
+    include_str!("../migrations/sqlite/0010_request_log.sql"),
+    include_str!("../migrations/sqlite/0012_request_log_lean.sql"),
+];
 
 impl LogFile {
     /// `finconn.db` → `finconn.db-requests` (beside SQLite's own `-wal` and `-shm`).
@@ -400,7 +385,19 @@ impl LogFile {
 
     fn open(path: &std::path::Path, keep: usize) -> Result<Self, StoreError> {
         let conn = crate::sql::open_lite(path)?;
-        conn.execute_batch(LOG_SCHEMA).map_err(crate::sql::lite_err)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL").map_err(crate::sql::lite_err)?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'request_log'", [], |r| {
+                r.get(0)
+            })
+            .map_err(crate::sql::lite_err)?;
+        if tables == 0 {
+            let tx = conn.unchecked_transaction().map_err(crate::sql::lite_err)?;
+            for sql in LOG_SCHEMA {
+                tx.execute_batch(sql).map_err(crate::sql::lite_err)?;
+            }
+            tx.commit().map_err(crate::sql::lite_err)?;
+        }
         drop(conn);
         let writer = crate::writes::Writer::start(path, "finconn-request-log")?;
         let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep));
