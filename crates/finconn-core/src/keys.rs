@@ -38,6 +38,8 @@ impl KeyKind {
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey {
     raw: String,
+    /// `hash_key(raw)`, computed once: a request needs it for the key lookup and for its rate limit.
+    digest: String,
     pub kind: KeyKind,
     pub livemode: bool,
 }
@@ -67,11 +69,12 @@ impl ApiKey {
         };
         let ok =
             !suffix.is_empty() && raw.len() <= 255 && suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        ok.then(|| ApiKey { raw: raw.to_owned(), kind, livemode })
+        ok.then(|| ApiKey { raw: raw.to_owned(), digest: hash_key(raw), kind, livemode })
     }
 
-    pub fn hash(&self) -> String {
-        hash_key(&self.raw)
+    /// The key's SHA-256 in hex: what the database keeps instead of the key.
+    pub fn hash(&self) -> &str {
+        &self.digest
     }
 
     /// The part after `sk_test_` / `pk_test_`.
@@ -146,10 +149,10 @@ impl Finconn {
     pub async fn authenticate(&self, key: &ApiKey) -> Result<Option<Caller>, DomainError> {
         let hash = key.hash();
         let now = self.now();
-        if let Some(caller) = self.cached_caller(&hash, now) {
+        if let Some(caller) = self.cached_caller(hash, now) {
             return Ok(Some(caller));
         }
-        if let Some(rec) = self.records.find_api_key(&hash).await? {
+        if let Some(rec) = self.records.find_api_key(hash).await? {
             if rec.sandbox
                 && rec.kind == KeyKind::Secret
                 && self.records.find_api_key(&sandbox_pk_hash(key)).await?.is_none_or(|pk| pk.account != rec.account)
@@ -159,7 +162,7 @@ impl Finconn {
                 self.provision_sandbox(key).await?;
             }
             let caller = Caller { scope: Scope { account: rec.account, livemode: rec.livemode }, kind: rec.kind };
-            self.cache_caller(hash, caller.clone(), now);
+            self.cache_caller(hash.to_owned(), caller.clone(), now);
             return Ok(Some(caller));
         }
         // Only a secret key provisions a sandbox account: a publishable key is public, so it creates nothing.
@@ -192,7 +195,7 @@ impl Finconn {
     }
 
     async fn provision_sandbox(&self, key: &ApiKey) -> Result<Option<Caller>, DomainError> {
-        let sk = key.hash();
+        let sk = key.hash().to_owned();
         let pk = sandbox_pk_hash(key);
         // The account id is derived from the secret key's digest, so two processes provisioning the same
         // key at once create the same rows and the second insert is a no-op.
@@ -222,7 +225,7 @@ impl Finconn {
             // a `finconn keys create` publishable key): never hand that account out.
             return Ok(None);
         }
-        match self.records.find_api_key(&key.hash()).await? {
+        match self.records.find_api_key(key.hash()).await? {
             Some(rec) if rec.account == account => {
                 Ok(Some(Caller { scope: Scope { account, livemode: false }, kind: key.kind }))
             }

@@ -124,20 +124,23 @@ async fn expand_one(
     Ok(())
 }
 
-/// Renders `object` with the requested expansions.
+/// Renders `object` with the requested expansions (none: written straight from the wire type).
 pub async fn object<T: Serialize>(
     ctx: &Ctx,
     object: T,
     requested: &[(String, String)],
     allowed: Expandables,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json, ApiError> {
     let plan = plan(requested, allowed, false)?;
+    if plan.is_empty() {
+        return Ok(Json::wire(&object));
+    }
     let mut v = serde_json::to_value(object).map_err(|e| ApiError::internal(&e))?;
     let mut cache = HashMap::new();
     for (path, target) in &plan {
         expand_one(ctx, &mut v, path, *target, &mut cache).await?;
     }
-    Ok(Json(v))
+    Ok(Json::value(v))
 }
 
 /// Renders a list object with the requested expansions (paths start with `data.`).
@@ -146,8 +149,11 @@ pub async fn list<T: Serialize>(
     list: finconn_types::List<T>,
     requested: &[(String, String)],
     allowed: Expandables,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json, ApiError> {
     let plan = plan(requested, allowed, true)?;
+    if plan.is_empty() {
+        return Ok(Json::wire(&list));
+    }
     let mut v = serde_json::to_value(list).map_err(|e| ApiError::internal(&e))?;
     let mut cache = HashMap::new();
     if let Some(items) = v.get_mut("data").and_then(Value::as_array_mut) {
@@ -157,7 +163,7 @@ pub async fn list<T: Serialize>(
             }
         }
     }
-    Ok(Json(v))
+    Ok(Json::value(v))
 }
 
 #[cfg(test)]

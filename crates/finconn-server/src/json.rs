@@ -1,7 +1,9 @@
-//! JSON responses, pretty-printed with a trailing newline as Stripe writes them.
+//! JSON responses, pretty-printed with a trailing newline as Stripe writes them, keys in Stripe's order
+//! (`id`, `object`, then the rest).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use finconn_types::order::StripeOrder;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -12,9 +14,13 @@ pub fn pretty<T: Serialize>(status: StatusCode, value: &T) -> Response {
     }
 }
 
-/// The one writer of JSON responses: pretty, Stripe's key order, a trailing newline.
+/// A free-form value as a response: its objects put in Stripe's key order while it is written.
 pub fn pretty_value(status: StatusCode, value: &Value) -> Response {
-    match serde_json::to_vec_pretty(&StripeOrder(value)) {
+    respond(status, serde_json::to_vec_pretty(&StripeOrder(value)))
+}
+
+fn respond(status: StatusCode, body: serde_json::Result<Vec<u8>>) -> Response {
+    match body {
         Ok(mut body) => {
             body.push(b'\n');
             let mut res = (status, body).into_response();
@@ -25,44 +31,34 @@ pub fn pretty_value(status: StatusCode, value: &Value) -> Response {
     }
 }
 
-/// Serializes a value in Stripe's key order: in every object, `id` then `object` first, the rest as they
-/// are (the types declare their fields alphabetically, as Stripe writes them). Written while serializing,
-/// so a response is never copied to be reordered.
-pub struct StripeOrder<'a>(pub &'a Value);
+/// A 200 JSON response: a free-form value, or a wire object written straight to bytes.
+pub struct Json(Body);
 
-impl Serialize for StripeOrder<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        match self.0 {
-            Value::Object(map) => {
-                let mut out = s.serialize_map(Some(map.len()))?;
-                for key in ["id", "object"] {
-                    if let Some(v) = map.get(key) {
-                        out.serialize_entry(key, &StripeOrder(v))?;
-                    }
-                }
-                for (k, v) in map.iter().filter(|(k, _)| *k != "id" && *k != "object") {
-                    out.serialize_entry(k, &StripeOrder(v))?;
-                }
-                out.end()
-            }
-            Value::Array(items) => {
-                let mut out = s.serialize_seq(Some(items.len()))?;
-                for v in items {
-                    out.serialize_element(&StripeOrder(v))?;
-                }
-                out.end()
-            }
-            other => other.serialize(s),
-        }
+enum Body {
+    Value(Value),
+    Bytes(serde_json::Result<Vec<u8>>),
+}
+
+impl Json {
+    /// A free-form value (a hand-built object, or one with expanded fields), in Stripe's key order.
+    pub fn value(v: Value) -> Self {
+        Json(Body::Value(v))
+    }
+
+    /// One of `finconn_types`' wire objects (or a list of them). They declare `id` and `object` first and
+    /// the rest alphabetically, and their free-form fields serialize in Stripe's order, so the object is
+    /// written as it is, without first being copied into a `Value` to be reordered
+    /// (`finconn_types::order`'s test checks each type against `StripeOrder`).
+    pub fn wire<T: Serialize>(object: &T) -> Self {
+        Json(Body::Bytes(serde_json::to_vec_pretty(object)))
     }
 }
 
-/// A 200 JSON response.
-pub struct Json<T = Value>(pub T);
-
-impl IntoResponse for Json<Value> {
+impl IntoResponse for Json {
     fn into_response(self) -> Response {
-        pretty_value(StatusCode::OK, &self.0)
+        match self.0 {
+            Body::Value(v) => pretty_value(StatusCode::OK, &v),
+            Body::Bytes(bytes) => respond(StatusCode::OK, bytes),
+        }
     }
 }

@@ -37,15 +37,44 @@ pub(crate) async fn list_sessions(
     Ok(finish_page(items, page))
 }
 
-const INSERT: &str = "INSERT INTO request_log (account_id, livemode, request_id, created_ms, method, path, status, \
-     duration_ms, idempotency_key, error_type, error_code, error_param) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const INSERT_COLUMNS: &str = "INSERT INTO request_log (account_id, livemode, request_id, created_ms, method, path, \
+     status, duration_ms, idempotency_key, error_type, error_code, error_param) VALUES ";
+const INSERT_ARGS: usize = 12;
+
+/// Rows per `INSERT` statement: a batch goes in as few statements as these sizes allow (largest first), so
+/// the per-statement cost (prepare-cache lookup, bind, reset, halt) is paid a few times per batch instead
+/// of once per row, and at most this many distinct statements are cached.
+const INSERT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// The statement for each of `INSERT_CHUNKS`, built once.
+static INSERT_SQL: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| INSERT_CHUNKS.map(insert_sql));
+
+/// `INSERT … VALUES ($1, …, $12), ($13, …)` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(INSERT_COLUMNS);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..INSERT_ARGS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * INSERT_ARGS + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 pub(crate) async fn insert_request_log(pools: &Pools, rows: &[RequestLogRecord]) -> Result<(), StoreError> {
     let mut plan = Plan::default();
-    for r in rows {
-        plan.push(
-            Q::new(INSERT)
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let i = INSERT_CHUNKS.iter().position(|n| *n <= rest.len()).unwrap_or(INSERT_CHUNKS.len() - 1);
+        let (chunk, tail) = rest.split_at(INSERT_CHUNKS[i].min(rest.len()));
+        rest = tail;
+        let mut q = Q::numbered_in_order(INSERT_SQL[i].as_str());
+        for r in chunk {
+            q = q
                 .bind(&r.scope.account)
                 .bind(r.scope.livemode)
                 .bind(&r.request_id)
@@ -57,8 +86,9 @@ pub(crate) async fn insert_request_log(pools: &Pools, rows: &[RequestLogRecord])
                 .bind(&r.idempotency_key)
                 .bind(&r.error_type)
                 .bind(&r.error_code)
-                .bind(&r.error_param),
-        );
+                .bind(&r.error_param);
+        }
+        plan.push(q);
     }
     pools.request_log().apply(plan).await.map(drop)
 }

@@ -49,16 +49,36 @@ arg_from!(
     &[u8] => |v| Arg::Bytes(Some(v.to_vec())),
 );
 
+fn bind_lite(stmt: &mut rusqlite::Statement<'_>, i: usize, arg: &Arg) -> Result<(), StoreError> {
+    match arg {
+        Arg::Text(v) => stmt.raw_bind_parameter(i, v.as_deref()),
+        Arg::Int(v) => stmt.raw_bind_parameter(i, v),
+        Arg::Bool(v) => stmt.raw_bind_parameter(i, v),
+        Arg::Bytes(v) => stmt.raw_bind_parameter(i, v.as_deref()),
+    }
+    .map_err(lite_err)
+}
+
 /// One statement and its arguments.
 #[derive(Clone, Debug)]
 pub(crate) struct Q {
     pub sql: Cow<'static, str>,
     pub args: Vec<Arg>,
+    /// The statement's parameters are `$1`, `$2`, … `$n`, each first written in that order (generated
+    /// statements): SQLite numbers them as written, so argument `i` binds to parameter `i` without asking
+    /// SQLite their names (`sqlite3_bind_parameter_name` scans a list: quadratic in a statement with
+    /// hundreds of parameters).
+    in_order: bool,
 }
 
 impl Q {
     pub(crate) fn new(sql: impl Into<Cow<'static, str>>) -> Self {
-        Self { sql: sql.into(), args: Vec::new() }
+        Self { sql: sql.into(), args: Vec::new(), in_order: false }
+    }
+
+    /// A statement whose parameters are `$1` … `$n`, each first written in that order (see `in_order`).
+    pub(crate) fn numbered_in_order(sql: impl Into<Cow<'static, str>>) -> Self {
+        Self { in_order: true, ..Self::new(sql) }
     }
 
     pub(crate) fn bind(mut self, arg: impl Into<Arg>) -> Self {
@@ -90,6 +110,20 @@ impl Q {
     /// The prepared (cached) statement with every `$n` bound to argument `n`.
     fn prepare<'c>(&self, conn: &'c rusqlite::Connection) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
         let mut stmt = conn.prepare_cached(&self.sql).map_err(lite_err)?;
+        if self.in_order {
+            if stmt.parameter_count() != self.args.len() {
+                return Err(StoreError::Corrupt(format!(
+                    "statement has {} parameters, {} arguments: {}",
+                    stmt.parameter_count(),
+                    self.args.len(),
+                    self.sql
+                )));
+            }
+            for (i, arg) in self.args.iter().enumerate() {
+                bind_lite(&mut stmt, i + 1, arg)?;
+            }
+            return Ok(stmt);
+        }
         for i in 1..=stmt.parameter_count() {
             let n = stmt
                 .parameter_name(i)
@@ -97,13 +131,7 @@ impl Q {
                 .and_then(|n| n.parse::<usize>().ok())
                 .filter(|n| (1..=self.args.len()).contains(n))
                 .ok_or_else(|| StoreError::Corrupt(format!("statement parameter {i} has no argument: {}", self.sql)))?;
-            let r = match &self.args[n - 1] {
-                Arg::Text(v) => stmt.raw_bind_parameter(i, v.as_deref()),
-                Arg::Int(v) => stmt.raw_bind_parameter(i, v),
-                Arg::Bool(v) => stmt.raw_bind_parameter(i, v),
-                Arg::Bytes(v) => stmt.raw_bind_parameter(i, v.as_deref()),
-            };
-            r.map_err(lite_err)?;
+            bind_lite(&mut stmt, i, &self.args[n - 1])?;
         }
         Ok(stmt)
     }

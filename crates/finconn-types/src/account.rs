@@ -4,34 +4,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AccountHolder, Expandable, Permission};
 
-/// `financial_connections.account`. Fields in Stripe's (alphabetical) order.
+/// `financial_connections.account`. Fields in Stripe's order: `id` and `object` first, the rest alphabetical.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Account {
+    pub id: String,
+    pub object: String,
     pub account_holder: Option<AccountHolder>,
+    #[serde(serialize_with = "crate::order::option_values")]
     pub account_numbers: Option<Vec<serde_json::Value>>,
     pub balance: Option<Balance>,
     pub balance_refresh: Option<Refresh>,
     pub category: String,
     pub created: i64,
     pub display_name: Option<String>,
-    pub id: String,
     pub institution_name: String,
     pub last4: Option<String>,
     pub livemode: bool,
-    pub object: String,
     /// An ownership id (`fcaowns_…`), or the expanded `financial_connections.account_ownership`.
+    #[serde(serialize_with = "crate::order::option_expandable")]
     pub ownership: Option<Expandable<serde_json::Value>>,
     pub ownership_refresh: Option<Refresh>,
     pub permissions: Option<Vec<Permission>>,
     pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none", default, serialize_with = "crate::order::option_value")]
     pub status_details: Option<serde_json::Value>,
     pub subcategory: String,
     pub subscriptions: Option<Vec<String>>,
     pub supported_payment_method_types: Vec<String>,
     pub transaction_refresh: Option<TransactionRefresh>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -57,7 +59,7 @@ pub struct Balance {
     #[serde(rename = "type")]
     pub kind: String,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -65,7 +67,7 @@ pub struct Balance {
 pub struct CashBalance {
     pub available: Option<BTreeMap<String, i64>>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -73,7 +75,7 @@ pub struct CashBalance {
 pub struct CreditBalance {
     pub used: Option<BTreeMap<String, i64>>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -84,7 +86,7 @@ pub struct Refresh {
     pub next_refresh_available_at: Option<i64>,
     pub status: String,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -96,7 +98,7 @@ pub struct TransactionRefresh {
     pub next_refresh_available_at: Option<i64>,
     pub status: String,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 

@@ -5,12 +5,12 @@ use crate::List;
 /// `financial_connections.account_ownership`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountOwnership {
-    pub created: i64,
     pub id: String,
     pub object: String,
+    pub created: i64,
     pub owners: List<AccountOwner>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -21,17 +21,17 @@ impl AccountOwnership {
 /// `financial_connections.account_owner`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountOwner {
-    pub email: Option<String>,
     pub id: String,
-    pub name: String,
     pub object: String,
+    pub email: Option<String>,
+    pub name: String,
     /// The ownership (`fcaowns_…`) this owner belongs to.
     pub ownership: String,
     pub phone: Option<String>,
     pub raw_address: Option<String>,
     pub refreshed_at: Option<i64>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -42,13 +42,13 @@ impl AccountOwner {
 /// `financial_connections.transaction`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
+    pub id: String,
+    pub object: String,
     pub account: String,
     pub amount: i64,
     pub currency: String,
     pub description: String,
-    pub id: String,
     pub livemode: bool,
-    pub object: String,
     pub status: String,
     pub status_transitions: StatusTransitions,
     pub transacted_at: i64,
@@ -56,7 +56,7 @@ pub struct Transaction {
     pub transaction_refresh: String,
     pub updated: i64,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -69,7 +69,7 @@ pub struct StatusTransitions {
     pub posted_at: Option<i64>,
     pub void_at: Option<i64>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -101,18 +101,18 @@ mod tests {
 /// `financial_connections.institution` (Stripe's newer API; finconn serves its sandbox catalogue this way).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Institution {
+    pub id: String,
+    pub object: String,
     pub countries: Vec<String>,
     pub features: InstitutionFeatures,
-    pub id: String,
     pub livemode: bool,
     pub name: String,
-    pub object: String,
     pub routing_numbers: Vec<String>,
     /// `active`, `degraded` or `down`.
     pub status: String,
     pub url: String,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -126,13 +126,13 @@ pub struct InstitutionFeatures {
     pub ownership: FeatureSupport,
     pub payment_method: FeatureSupport,
     pub transactions: FeatureSupport,
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeatureSupport {
     pub supported: bool,
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }

@@ -5,18 +5,18 @@ use serde::{Deserialize, Serialize};
 /// `event`: a snapshot of an object when something happened to it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    pub id: String,
+    pub object: String,
     pub api_version: Option<String>,
     pub created: i64,
     pub data: EventData,
-    pub id: String,
     pub livemode: bool,
-    pub object: String,
     pub pending_webhooks: i64,
     pub request: Option<EventRequest>,
     #[serde(rename = "type")]
     pub kind: String,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -26,11 +26,14 @@ impl Event {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventData {
+    /// Stored as it was when the event happened (an earlier version may have stored its keys
+    /// alphabetically): serialized in Stripe's order.
+    #[serde(serialize_with = "crate::order::value")]
     pub object: serde_json::Value,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none", default, serialize_with = "crate::order::option_value")]
     pub previous_attributes: Option<serde_json::Value>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -40,28 +43,28 @@ pub struct EventRequest {
     pub id: Option<String>,
     pub idempotency_key: Option<String>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `webhook_endpoint`. `secret` appears only in the answer to its creation.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookEndpoint {
+    pub id: String,
+    pub object: String,
     pub api_version: Option<String>,
     pub application: Option<String>,
     pub created: i64,
     pub description: Option<String>,
     pub enabled_events: Vec<String>,
-    pub id: String,
     pub livemode: bool,
     pub metadata: BTreeMap<String, String>,
-    pub object: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub secret: Option<String>,
     pub status: String,
     pub url: String,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -84,11 +87,11 @@ impl std::fmt::Debug for WebhookEndpoint {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeletedWebhookEndpoint {
-    pub deleted: bool,
     pub id: String,
     pub object: String,
+    pub deleted: bool,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 

@@ -10,6 +10,7 @@ pub mod event_types;
 pub mod expandable;
 mod ids;
 mod list;
+pub mod order;
 mod session;
 mod test_clock;
 

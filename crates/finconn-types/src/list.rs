@@ -3,9 +3,9 @@ use serde::{Deserialize, Serialize};
 /// Stripe's list object: `{"object": "list", "data": [...], "has_more": bool, "url": "/v1/..."}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct List<T> {
+    object: ListTag,
     pub data: Vec<T>,
     pub has_more: bool,
-    object: ListTag,
     pub url: String,
 }
 

@@ -5,29 +5,30 @@ use crate::{
     RequirePaymentMethodSupport,
 };
 
-/// `financial_connections.session`. Fields are in Stripe's (alphabetical) order. `Debug` never prints
+/// `financial_connections.session`. Fields are in Stripe's order (`id` and `object` first, the rest alphabetical). `Debug` never prints
 /// the client secret.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
+    pub id: String,
+    pub object: String,
     pub account_holder: Option<AccountHolder>,
     /// The linked accounts; objects of `financial_connections.account`.
+    #[serde(serialize_with = "crate::order::value_list")]
     pub accounts: List<serde_json::Value>,
     pub client_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub filters: Option<Filters>,
-    pub id: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub limits: Option<Limits>,
     pub livemode: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub manual_entry: Option<ManualEntry>,
-    pub object: String,
     pub permissions: Vec<Permission>,
     pub prefetch: Option<Vec<Prefetch>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub return_url: Option<String>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -58,6 +59,7 @@ impl std::fmt::Debug for Session {
 pub struct AccountHolder {
     /// A Stripe (Connect) account id, or the expanded `account` object.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(serialize_with = "crate::order::option_expandable")]
     pub account: Option<Expandable<serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub customer: Option<Expandable<Customer>>,
@@ -66,7 +68,7 @@ pub struct AccountHolder {
     #[serde(rename = "type")]
     pub kind: AccountHolderType,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -77,7 +79,7 @@ pub struct Filters {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub require_payment_method_support: Option<RequirePaymentMethodSupport>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -85,7 +87,7 @@ pub struct Filters {
 pub struct Limits {
     pub accounts: i64,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -94,7 +96,7 @@ pub struct ManualEntry {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mode: Option<ManualEntryMode>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 

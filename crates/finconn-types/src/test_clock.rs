@@ -10,19 +10,19 @@ string_enum!(
 /// `test_helpers.test_clock`: a frozen time of its own for the test-mode objects attached to it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TestClock {
+    pub id: String,
+    pub object: String,
     pub created: i64,
     /// When the clock deletes itself (and what is attached to it).
     pub deletes_after: i64,
     /// The time every object attached to the clock sees.
     pub frozen_time: i64,
-    pub id: String,
     pub livemode: bool,
     pub name: Option<String>,
-    pub object: String,
     pub status: TestClockStatus,
     pub status_details: TestClockStatusDetails,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -42,7 +42,7 @@ pub struct TestClockStatusDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advancing: Option<TestClockAdvancing>,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -51,17 +51,17 @@ pub struct TestClockAdvancing {
     /// The `frozen_time` the clock is advancing towards.
     pub target_frozen_time: i64,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What deleting a test clock returns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeletedTestClock {
-    pub deleted: bool,
     pub id: String,
     pub object: String,
+    pub deleted: bool,
     /// Keys this version does not know, kept and serialized back.
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::order::map")]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }

@@ -4,7 +4,6 @@ use axum::extract::Path;
 use finconn_core::accounts::Feature;
 use finconn_core::store::AccountFilter;
 use finconn_types::List;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::expand;
@@ -15,7 +14,7 @@ use crate::json::Json;
 const URL: &str = "/v1/financial_connections/accounts";
 
 /// `GET /v1/financial_connections/accounts`
-pub async fn list_accounts(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_accounts(ctx: Ctx) -> Result<Json, ApiError> {
     let (filter, page, expand) = params::parse(&ctx.form, |root| {
         let mut filter = AccountFilter { session: root.string("session", 5000).value(), ..AccountFilter::default() };
         if let Field::Value(h) = root.object("account_holder") {
@@ -42,14 +41,14 @@ pub async fn list_accounts(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /v1/financial_connections/accounts/{account}`
-pub async fn retrieve_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let account = ctx.core.retrieve_account(ctx.scope(), &id).await?;
     expand::object(&ctx, account, &expand, expand::ACCOUNT).await
 }
 
 /// `POST /v1/financial_connections/accounts/{account}/disconnect`
-pub async fn disconnect_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn disconnect_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let account = ctx.core.disconnect_account(ctx.scope(), &id, Some(&ctx.origin())).await?;
     expand::object(&ctx, account, &expand, expand::ACCOUNT).await
@@ -91,7 +90,7 @@ fn one_of(values: &[&str]) -> String {
 }
 
 /// `POST /v1/financial_connections/accounts/{account}/refresh`
-pub async fn refresh_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn refresh_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let (features, expand) = params::parse(&ctx.form, |root| {
         let features = features(&root, Feature::VALUES);
         let expand = root.expand();
@@ -102,7 +101,7 @@ pub async fn refresh_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Va
 }
 
 /// `POST /v1/financial_connections/accounts/{account}/subscribe`
-pub async fn subscribe_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn subscribe_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| {
         let features = features(&root, &["transactions"]);
         let expand = root.expand();
@@ -113,7 +112,7 @@ pub async fn subscribe_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<
 }
 
 /// `POST /v1/financial_connections/accounts/{account}/unsubscribe`
-pub async fn unsubscribe_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn unsubscribe_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| {
         let features = features(&root, &["transactions"]);
         let expand = root.expand();
@@ -124,7 +123,7 @@ pub async fn unsubscribe_account(ctx: Ctx, Path(id): Path<String>) -> Result<Jso
 }
 
 /// `GET /v1/financial_connections/accounts/{account}/owners`
-pub async fn list_owners(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn list_owners(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let (ownership, page, expand) = params::parse(&ctx.form, |root| {
         let ownership = root.required_string("ownership", 5000);
         let page = super::page_request(&root);

@@ -5,7 +5,6 @@ use finconn_core::customers::{CustomerChanges, CustomerView, Patch};
 use finconn_core::model::AddressRecord;
 use finconn_core::store::CustomerFilter;
 use finconn_types::List;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::expand;
@@ -64,14 +63,14 @@ fn new_customer(root: Obj<'_>) -> Option<(CustomerChanges, Expand)> {
 }
 
 /// `POST /v1/customers`
-pub async fn create_customer(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn create_customer(ctx: Ctx) -> Result<Json, ApiError> {
     let (changes, expand) = params::parse(&ctx.form, new_customer)?;
     let customer = ctx.core.create_customer(ctx.scope(), changes).await?;
     expand::object(&ctx, customer, &expand, expand::CUSTOMER).await
 }
 
 /// `GET /v1/customers/{customer}`: a deleted customer answers `{"deleted": true, ...}`.
-pub async fn retrieve_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     match ctx.core.retrieve_customer(ctx.scope(), &id).await? {
         CustomerView::Live(c) => expand::object(&ctx, c, &expand, expand::CUSTOMER).await,
@@ -80,21 +79,21 @@ pub async fn retrieve_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json<
 }
 
 /// `POST /v1/customers/{customer}`
-pub async fn update_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn update_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let (changes, expand) = params::parse(&ctx.form, changes)?;
     let customer = ctx.core.update_customer(ctx.scope(), &id, changes).await?;
     expand::object(&ctx, customer, &expand, expand::CUSTOMER).await
 }
 
 /// `DELETE /v1/customers/{customer}`
-pub async fn delete_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete_customer(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     params::parse(&ctx.form, |_| Some(()))?;
     let deleted = ctx.core.delete_customer(ctx.scope(), &id).await?;
-    Ok(Json(serde_json::to_value(deleted).map_err(|e| ApiError::internal(&e))?))
+    Ok(Json::wire(&deleted))
 }
 
 /// `GET /v1/customers`
-pub async fn list_customers(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_customers(ctx: Ctx) -> Result<Json, ApiError> {
     let (filter, page, expand) = params::parse(&ctx.form, |root| {
         let email = root.string("email", 512).value();
         let created = super::range(&root, "created");

@@ -16,7 +16,7 @@ use crate::startup::AppState;
 
 /// `GET /v1/events`: `type` (with `*` wildcards) or `types[]` (up to 20), `created`, `delivery_success`,
 /// pagination. The last 30 days.
-pub async fn list_events(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_events(ctx: Ctx) -> Result<Json, ApiError> {
     let (filter, page, expand) = params::parse(&ctx.form, |root| {
         let one = root.string("type", 5000).value();
         let many = root.string_array("types", 5000, 20);
@@ -40,7 +40,7 @@ pub async fn list_events(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /v1/events/{id}`
-pub async fn retrieve_event(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_event(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let event = ctx.core.retrieve_event(ctx.scope(), &id).await?;
     expand::object(&ctx, event, &expand, expand::NONE).await
@@ -116,7 +116,7 @@ fn changes(root: &Obj<'_>, create: bool, policy: &finconn_providers::outbound::O
 }
 
 /// `POST /v1/webhook_endpoints`: the answer carries the `whsec_…` secret, this once.
-pub async fn create_webhook_endpoint(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn create_webhook_endpoint(State(app): State<AppState>, ctx: Ctx) -> Result<Json, ApiError> {
     let (c, expand) = params::parse(&ctx.form, |root| {
         let changes = changes(&root, true, app.webhooks.for_mode(ctx.scope().livemode));
         let expand = root.expand();
@@ -127,7 +127,7 @@ pub async fn create_webhook_endpoint(State(app): State<AppState>, ctx: Ctx) -> R
 }
 
 /// `GET /v1/webhook_endpoints/{id}`
-pub async fn retrieve_webhook_endpoint(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_webhook_endpoint(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let e = ctx.core.retrieve_webhook_endpoint(ctx.scope(), &id).await?;
     expand::object(&ctx, e, &expand, expand::NONE).await
@@ -138,7 +138,7 @@ pub async fn update_webhook_endpoint(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json, ApiError> {
     let (c, expand) = params::parse(&ctx.form, |root| {
         let changes = changes(&root, false, app.webhooks.for_mode(ctx.scope().livemode));
         let expand = root.expand();
@@ -149,14 +149,14 @@ pub async fn update_webhook_endpoint(
 }
 
 /// `DELETE /v1/webhook_endpoints/{id}`
-pub async fn delete_webhook_endpoint(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete_webhook_endpoint(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     params::parse(&ctx.form, |_| Some(()))?;
     let d = ctx.core.delete_webhook_endpoint(ctx.scope(), &id).await?;
-    Ok(Json(serde_json::to_value(d).map_err(|e| ApiError::internal(&e))?))
+    Ok(Json::wire(&d))
 }
 
 /// `GET /v1/webhook_endpoints`
-pub async fn list_webhook_endpoints(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_webhook_endpoints(ctx: Ctx) -> Result<Json, ApiError> {
     let (page, expand) = params::parse(&ctx.form, |root| {
         let page = super::page_request(&root);
         let expand = root.expand();
@@ -169,7 +169,7 @@ pub async fn list_webhook_endpoints(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 /// `GET /v1/webhook_endpoints/{id}/attempts` (finconn extension): the latest delivery attempts, newest
 /// first, with their time, status code, latency and error, and `failed_deliveries`: how many events
 /// were given up on after three days (the endpoint is failing).
-pub async fn list_attempts(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn list_attempts(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let limit = params::parse(&ctx.form, |root| match root.integer("limit", 1, 100) {
         Field::Value(n) => Some(n),
         _ => Some(10),
@@ -189,7 +189,7 @@ pub async fn list_attempts(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Valu
             })
         })
         .collect();
-    Ok(Json(json!({
+    Ok(Json::value(json!({
         "data": data,
         "failed_deliveries": failed,
         "has_more": false,

@@ -42,7 +42,7 @@ pub fn to_wire(i: &Institution, livemode: bool) -> Value {
 }
 
 /// `GET /v1/financial_connections/institutions`
-pub async fn list_institutions(State(app): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_institutions(State(app): State<AppState>, ctx: Ctx) -> Result<Json, ApiError> {
     let (page, expand) = params::parse(&ctx.form, |root| {
         let page = super::page_request(&root);
         let expand = root.expand();
@@ -86,7 +86,7 @@ pub async fn retrieve_institution(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let livemode = ctx.scope().livemode;
     let inst = if livemode {

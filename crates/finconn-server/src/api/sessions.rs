@@ -6,7 +6,6 @@ use finconn_core::sessions::NewSession;
 use finconn_types::{
     AccountHolderType, AccountSubcategory, ManualEntryMode, Permission, Prefetch, RequirePaymentMethodSupport,
 };
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::expand;
@@ -204,7 +203,7 @@ fn new_session(root: Obj<'_>, livemode: bool) -> Option<(NewSession, Expand)> {
 }
 
 /// `POST /v1/financial_connections/sessions`
-pub async fn create_session(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn create_session(ctx: Ctx) -> Result<Json, ApiError> {
     let livemode = ctx.scope().livemode;
     let (new, expand) = params::parse(&ctx.form, |root| new_session(root, livemode))?;
     let session = ctx.core.create_session(ctx.scope(), new).await?;
@@ -212,7 +211,7 @@ pub async fn create_session(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /v1/financial_connections/sessions/{session}`
-pub async fn retrieve_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let session = ctx.core.retrieve_session(ctx.scope(), &id).await?;
     expand::object(&ctx, session, &expand, expand::SESSION).await

@@ -3,7 +3,6 @@
 
 use axum::extract::Path;
 use finconn_types::List;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::expand;
@@ -34,7 +33,7 @@ fn frozen_time(root: &Obj<'_>) -> Option<i64> {
 }
 
 /// `POST /v1/test_helpers/test_clocks`: `frozen_time` (required), `name`, `customer`.
-pub async fn create_test_clock(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn create_test_clock(ctx: Ctx) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     let (frozen, name, customer, expand) = params::parse(&ctx.form, |root| {
         let frozen = frozen_time(&root);
@@ -48,7 +47,7 @@ pub async fn create_test_clock(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /v1/test_helpers/test_clocks`
-pub async fn list_test_clocks(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_test_clocks(ctx: Ctx) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     let (page, expand) = params::parse(&ctx.form, |root| {
         let page = super::page_request(&root);
@@ -61,7 +60,7 @@ pub async fn list_test_clocks(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /v1/test_helpers/test_clocks/{test_clock}`
-pub async fn retrieve_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let clock = ctx.core.retrieve_test_clock(ctx.scope(), &id).await?;
@@ -70,16 +69,16 @@ pub async fn retrieve_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Jso
 
 /// `DELETE /v1/test_helpers/test_clocks/{test_clock}`: its customers are deleted and their linked accounts
 /// disconnected.
-pub async fn delete_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn delete_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     params::parse(&ctx.form, |_| Some(()))?;
     let deleted = ctx.core.delete_test_clock(ctx.scope(), &id, Some(&ctx.origin())).await?;
-    Ok(Json(serde_json::to_value(deleted).map_err(|e| ApiError::internal(&e))?))
+    Ok(Json::wire(&deleted))
 }
 
 /// `POST /v1/test_helpers/test_clocks/{test_clock}/advance`: answers `advancing` at once; the clock is
 /// `ready` when everything due on the way has run.
-pub async fn advance_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn advance_test_clock(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     let (frozen, expand) = params::parse(&ctx.form, |root| {
         let frozen = frozen_time(&root);

@@ -1,7 +1,6 @@
 //! `/v1/test_helpers/financial_connections/…`: automate the link flow without a browser (test mode only).
 
 use axum::extract::Path;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::expand;
@@ -11,7 +10,7 @@ use crate::json::Json;
 
 /// `POST /v1/test_helpers/financial_connections/sessions/{session}/complete`: `institution` (required),
 /// `accounts[]` (account names; default every account the session allows, up to its limit).
-pub async fn complete_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn complete_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     if ctx.scope().livemode {
         return Err(ApiError::test_mode_only());
     }
@@ -30,7 +29,7 @@ pub async fn complete_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json<V
 }
 
 /// `POST /v1/test_helpers/financial_connections/sessions/{session}/expire`: its client secret stops working.
-pub async fn expire_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn expire_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     if ctx.scope().livemode {
         return Err(ApiError::test_mode_only());
     }
@@ -41,17 +40,17 @@ pub async fn expire_session(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Val
 
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/deactivate` (finconn extension): the
 /// institution stops giving access; the account turns `inactive` (`financial_connections.account.deactivated`).
-pub async fn deactivate_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn deactivate_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     set_access(&ctx, &id, false).await
 }
 
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/reactivate` (finconn extension): access
 /// is back; the account is `active` again (`financial_connections.account.reactivated`).
-pub async fn reactivate_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn reactivate_account(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     set_access(&ctx, &id, true).await
 }
 
-async fn set_access(ctx: &Ctx, id: &str, active: bool) -> Result<Json<Value>, ApiError> {
+async fn set_access(ctx: &Ctx, id: &str, active: bool) -> Result<Json, ApiError> {
     if ctx.scope().livemode {
         return Err(ApiError::test_mode_only());
     }
@@ -73,7 +72,7 @@ fn test_mode(ctx: &Ctx) -> Result<(), ApiError> {
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/refresh_outcome` (finconn extension):
 /// `feature` (`balance`, `ownership`, `transactions`) and `outcome` (`succeeded`, `failed`, `pending`). The
 /// account's next refreshes of that feature end so; `pending` holds them until another outcome is set.
-pub async fn refresh_outcome(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn refresh_outcome(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     use finconn_core::accounts::Feature;
     use finconn_core::scripted::Outcome;
     test_mode(&ctx)?;
@@ -89,7 +88,7 @@ pub async fn refresh_outcome(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Va
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/balance` (finconn extension): `current`
 /// and optional `available` (cash accounts; default `current`), in minor units. Reported from the next
 /// balance refresh on.
-pub async fn script_balance(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn script_balance(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     let (current, available, expand) = params::parse(&ctx.form, |root| {
         let current = root.required_integer("current", -MAX_AMOUNT, MAX_AMOUNT);
@@ -117,7 +116,7 @@ fn currency(s: &str) -> Option<String> {
 /// `amount` (minor units, negative for money out), `description`, optional `status` (`pending` or `posted`,
 /// default `posted`), `transacted_at` (default now) and `currency` (default the account's). Answers the
 /// `financial_connections.transaction`, which the next transaction refresh lists with the same id.
-pub async fn script_transaction(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn script_transaction(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     use finconn_core::provider::TransactionStatus;
     test_mode(&ctx)?;
     let (new, expand) = params::parse(&ctx.form, |root| {
@@ -143,13 +142,13 @@ pub async fn script_transaction(ctx: Ctx, Path(id): Path<String>) -> Result<Json
 
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/transactions/{transaction}/post`
 /// (finconn extension): a pending scripted transaction posts (`status_transitions.posted_at`).
-pub async fn post_transaction(ctx: Ctx, Path((id, txn)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn post_transaction(ctx: Ctx, Path((id, txn)): Path<(String, String)>) -> Result<Json, ApiError> {
     move_transaction(ctx, id, txn, finconn_core::provider::TransactionStatus::Posted).await
 }
 
 /// `POST /v1/test_helpers/financial_connections/accounts/{account}/transactions/{transaction}/void`
 /// (finconn extension): a pending scripted transaction is voided (`status_transitions.void_at`).
-pub async fn void_transaction(ctx: Ctx, Path((id, txn)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub async fn void_transaction(ctx: Ctx, Path((id, txn)): Path<(String, String)>) -> Result<Json, ApiError> {
     move_transaction(ctx, id, txn, finconn_core::provider::TransactionStatus::Void).await
 }
 
@@ -158,7 +157,7 @@ async fn move_transaction(
     id: String,
     txn: String,
     to: finconn_core::provider::TransactionStatus,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let t = ctx.core.script_transaction_status(ctx.scope(), &id, &txn, to).await?;
@@ -168,7 +167,7 @@ async fn move_transaction(
 /// `POST /v1/test_helpers/events/{event}/resend` (finconn extension): `webhook_endpoint` (required). The
 /// event is delivered again to that endpoint (a new delivery with its own retries), whatever the
 /// endpoint's `enabled_events`. Answers the event.
-pub async fn resend_event(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn resend_event(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     let (endpoint, expand) = params::parse(&ctx.form, |root| {
         let endpoint = root.required_string("webhook_endpoint", 5000);
@@ -182,7 +181,7 @@ pub async fn resend_event(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value
 /// `kind` (`scheduled` with `until`, a unix time ahead; `unscheduled`; `error`). For this account's test
 /// mode only: the modal and the institutions API show the institution down; a scheduled downtime ends by
 /// itself at `until`. Answers the `financial_connections.institution` as it now is.
-pub async fn set_downtime(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn set_downtime(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     use finconn_core::scripted::DowntimeKind;
     test_mode(&ctx)?;
     let (kind, until, expand) = params::parse(&ctx.form, |root| {
@@ -196,7 +195,7 @@ pub async fn set_downtime(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value
 
 /// `DELETE /v1/test_helpers/financial_connections/institutions/{institution}/downtime`: the institution is
 /// up again for this account's test mode.
-pub async fn end_downtime(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn end_downtime(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     test_mode(&ctx)?;
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let inst = ctx.core.end_downtime(ctx.scope(), &id).await?;

@@ -3,7 +3,6 @@
 use axum::extract::Path;
 use finconn_core::store::TransactionFilter;
 use finconn_types::List;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::expand;
@@ -13,7 +12,7 @@ use crate::json::Json;
 
 /// `GET /v1/financial_connections/transactions`: `account` (required), `transacted_at`,
 /// `transaction_refresh[after]`, pagination. Newest `transacted_at` first.
-pub async fn list_transactions(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+pub async fn list_transactions(ctx: Ctx) -> Result<Json, ApiError> {
     let (account, filter, page, expand) = params::parse(&ctx.form, |root| {
         let account = root.required_string("account", 5000);
         let transacted_at = super::range(&root, "transacted_at");
@@ -31,7 +30,7 @@ pub async fn list_transactions(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /v1/financial_connections/transactions/{transaction}`
-pub async fn retrieve_transaction(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn retrieve_transaction(ctx: Ctx, Path(id): Path<String>) -> Result<Json, ApiError> {
     let expand = params::parse(&ctx.form, |root| Some(root.expand()))?;
     let t = ctx.core.retrieve_transaction(ctx.scope(), &id).await?;
     expand::object(&ctx, t, &expand, expand::NONE).await

@@ -93,17 +93,19 @@ async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) 
     }
 }
 
+/// The first `n` characters of `s` (all of it when shorter), without copying it character by character.
+fn prefix_chars(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(end, _)| &s[..end])
+}
+
 /// Middleware on the `/v1` routes.
 pub async fn record(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let created_ms = app.core.now().saturating_mul(1000);
     let method = req.method().as_str().to_owned();
-    let path: String = req.uri().path().chars().take(500).collect();
-    let idempotency_key = req
-        .headers()
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(255).collect::<String>());
+    let path = prefix_chars(req.uri().path(), 500).to_owned();
+    let idempotency_key =
+        req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(|v| prefix_chars(v, 255).to_owned());
     let res = next.run(req).await;
     if let Some(RequestScope(scope)) = res.extensions().get::<RequestScope>().cloned() {
         let error = res.extensions().get::<ErrorSummary>().cloned().unwrap_or_default();
@@ -124,4 +126,18 @@ pub async fn record(State(app): State<AppState>, req: Request, next: Next) -> Re
         });
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_chars;
+
+    #[test]
+    fn prefix_counts_characters_not_bytes() {
+        assert_eq!(prefix_chars("héllo", 2), "hé");
+        assert_eq!(prefix_chars("héllo", 5), "héllo");
+        assert_eq!(prefix_chars("héllo", 9), "héllo");
+        assert_eq!(prefix_chars("", 3), "");
+        assert_eq!(prefix_chars("abc", 0), "");
+    }
 }

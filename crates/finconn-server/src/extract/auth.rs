@@ -124,7 +124,7 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<(Caller, St
     if caller.kind == KeyKind::Publishable {
         return Err(ApiError::secret_key_required());
     }
-    Ok((caller, key.hash()))
+    Ok((caller, key.hash().to_owned()))
 }
 
 fn is_body_timeout(e: &axum::Error) -> bool {

@@ -69,7 +69,7 @@ pub async fn create_session(State(app): State<AppState>) -> Response {
     })
     .await;
     match result {
-        Ok(s) => crate::json::Json(json!({ "client_secret": s.client_secret, "id": s.id })).into_response(),
+        Ok(s) => crate::json::Json::value(json!({ "client_secret": s.client_secret, "id": s.id })).into_response(),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }
