@@ -228,16 +228,8 @@ fn rfc3339_micros(out: &mut String, t: std::time::SystemTime) {
     let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Days since the epoch to a civil date (proleptic Gregorian), by 400-year eras.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
+    let (year, month, day) = finconn_providers::calendar::civil_from_days(i64::try_from(days).unwrap_or(0));
+    let (year, month, day) = (u64::try_from(year).unwrap_or(0), u64::from(month), u64::from(day));
     let push = |out: &mut String, n: u64, width: u32| {
         for i in (0..width).rev() {
             out.push(char::from(b'0' + ((n / 10u64.pow(i)) % 10) as u8));
