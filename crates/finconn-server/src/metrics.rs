@@ -4,14 +4,15 @@
 //! gauges that describe state (job queue, database pool) are read at scrape time. Labels are bounded: the
 //! route is axum's route template (`/v1/financial_connections/sessions/{session}`), never the raw path.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::startup::AppState;
@@ -43,16 +44,69 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Counts and times every routed request by route template, method and status.
-pub async fn track(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
-    let start = Instant::now();
-    let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::counter!(REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!(DURATION, "method" => method, "route" => route).record(start.elapsed().as_secs_f64());
-    res
+/// Counts and times every routed `/v1` request by route template, method and status: begun before the
+/// key is checked (`router::v1`), so refused requests (401, 400) are counted too.
+pub struct RequestTimer {
+    start: Instant,
+    route: Arc<RouteMetrics>,
+}
+
+impl RequestTimer {
+    pub fn start(req: &Request) -> Self {
+        let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+        Self { start: Instant::now(), route: route_metrics(req.method(), route) }
+    }
+
+    pub fn finish(self, res: &Response) {
+        self.route.duration.record(self.start.elapsed().as_secs_f64());
+        self.route.count(res.status().as_u16());
+    }
+}
+
+/// One (method, route)'s duration histogram and request counters, resolved once: the `metrics` macros build,
+/// hash and look up their key on every call. Routes and methods are the router's own, so the set is bounded.
+struct RouteMetrics {
+    method: String,
+    route: String,
+    duration: Histogram,
+    by_status: RwLock<Vec<(u16, Counter)>>,
+}
+
+impl RouteMetrics {
+    fn count(&self, status: u16) {
+        let known = self
+            .by_status
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, c)| c.clone());
+        let counter = known.unwrap_or_else(|| {
+            let counter = metrics::counter!(REQUESTS, "method" => self.method.clone(), "route" => self.route.clone(), "status" => status.to_string());
+            self.by_status.write().unwrap_or_else(PoisonError::into_inner).push((status, counter.clone()));
+            counter
+        });
+        counter.increment(1);
+    }
+}
+
+fn route_metrics(method: &Method, route: &str) -> Arc<RouteMetrics> {
+    type Routes = RwLock<HashMap<Method, HashMap<String, Arc<RouteMetrics>>>>;
+    static ROUTES: OnceLock<Routes> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Routes::default);
+    let known = routes.read().unwrap_or_else(PoisonError::into_inner).get(method).and_then(|m| m.get(route)).cloned();
+    known.unwrap_or_else(|| {
+        let mut routes = routes.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = routes.entry(method.clone()).or_default().entry(route.to_owned()).or_insert_with(|| {
+            Arc::new(RouteMetrics {
+                method: method.as_str().to_owned(),
+                route: route.to_owned(),
+                duration: metrics::histogram!(DURATION, "method" => method.as_str().to_owned(), "route" => route.to_owned()),
+                by_status: RwLock::default(),
+            })
+        });
+        entry.clone()
+    })
 }
 
 /// A finished webhook delivery attempt: `succeeded`, `retrying` or `failed` (given up).

@@ -1,8 +1,10 @@
 //! The route table: every URL finconn serves.
 
-use axum::extract::Request;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -12,6 +14,7 @@ use crate::error::ApiError;
 use crate::extract::auth::api_context;
 use crate::startup::AppState;
 use crate::telemetry;
+use tracing::Instrument;
 
 pub fn router(app: AppState) -> Router {
     // The metrics recorder is installed before the first request is counted.
@@ -89,26 +92,22 @@ pub fn router(app: AppState) -> Router {
             get(test_clocks::retrieve_test_clock).delete(test_clocks::delete_test_clock),
         )
         .route("/v1/test_helpers/test_clocks/{test_clock}/advance", post(test_clocks::advance_test_clock))
-        .route_layer(middleware::from_fn_with_state(app.clone(), api_context))
-        // Outside the context layer: refused requests (401, 400) are counted too.
-        .route_layer(middleware::from_fn(crate::metrics::track))
-        // The dashboard's request log: outermost, so it times the whole request and sees its answer.
-        .route_layer(middleware::from_fn_with_state(app.clone(), crate::dashboard::log::record));
+        .route_layer(middleware::from_fn_with_state(app.clone(), v1_layers));
 
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(crate::health::readyz))
         .route("/metrics", get(crate::metrics::endpoint))
         .route("/v1/openapi.json", get(crate::openapi::document))
-        .merge(v1)
         .merge(crate::link::routes())
         .merge(crate::dashboard::routes())
-        // Every routed request names its route template on its span (unrouted ones have none).
+        // Every routed request names its route template on its span (unrouted ones have none); the `/v1`
+        // routes, merged after this layer, do it in `v1_layers`.
         .route_layer(middleware::from_fn(telemetry::record_route))
+        .merge(v1)
         .fallback(unrecognized)
         .method_not_allowed_fallback(unrecognized)
-        .layer(middleware::from_fn(size_limits))
-        .layer(middleware::from_fn(telemetry::request_span))
+        .layer(middleware::from_fn(edge))
         // Every body (the link API's and the OAuth page's too) must arrive within the body deadline.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(app.config.body_read_timeout))
         .with_state(app)
@@ -135,29 +134,67 @@ pub const MAX_URI_BYTES: usize = 16 * 1024;
 /// The most header bytes finconn reads; more is 431.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
-/// 414 and 431 in Stripe's envelope, before hyper's own (larger) limits answer them with an empty body.
-async fn size_limits(req: Request, next: axum::middleware::Next) -> Response {
+/// What every request goes through first: its span (`telemetry::request_span`, with the `finished` line at
+/// the end) and the size limits on its URL and headers.
+///
+/// This and `v1_layers` are each one middleware doing several things in order, not one layer per
+/// concern: axum clones every service beneath a layer on each request, so each layer costs every request.
+async fn edge(mut req: Request, next: Next) -> Response {
+    let span = telemetry::request_span(&mut req);
+    let start = Instant::now();
+    async move {
+        let res = match too_large(&req) {
+            Some(refused) => refused,
+            None => next.run(req).await,
+        };
+        telemetry::finished(&res, start);
+        res
+    }
+    .instrument(span)
+    .await
+}
+
+/// Every `/v1` request, outermost first: the route template on its span, the dashboard's request log (it
+/// times the whole request and sees its answer), the request metrics (begun before the key is checked, so
+/// refused requests are counted too), then the key, version and unit of work (`api_context`).
+async fn v1_layers(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    telemetry::note_route(&req);
+    let log = crate::dashboard::log::Pending::start(&app, &req);
+    let timer = crate::metrics::RequestTimer::start(&req);
+    let res = api_context(&app, req, next).await;
+    timer.finish(&res);
+    log.finish(&app, &res);
+    res
+}
+
+/// A 414 or 431 when the URL or the headers are over their limits, in Stripe's envelope, before hyper's own
+/// (larger) limits answer them with an empty body.
+fn too_large(req: &Request) -> Option<Response> {
     // Path and query as they arrived (an origin-form target: what a client sends), without building a string.
     let uri = req.uri();
     let uri_bytes = uri.path_and_query().map_or(0, |pq| pq.as_str().len())
         + uri.authority().map_or(0, |a| a.as_str().len())
         + uri.scheme_str().map_or(0, |s| s.len() + 3);
     if uri_bytes > MAX_URI_BYTES {
-        return ApiError::too_large(
-            StatusCode::URI_TOO_LONG,
-            format!("The request URL is longer than {MAX_URI_BYTES} bytes."),
-        )
-        .into_response();
+        return Some(
+            ApiError::too_large(
+                StatusCode::URI_TOO_LONG,
+                format!("The request URL is longer than {MAX_URI_BYTES} bytes."),
+            )
+            .into_response(),
+        );
     }
     let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
     if header_bytes > MAX_HEADER_BYTES {
-        return ApiError::too_large(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            format!("The request headers are larger than {MAX_HEADER_BYTES} bytes."),
-        )
-        .into_response();
+        return Some(
+            ApiError::too_large(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!("The request headers are larger than {MAX_HEADER_BYTES} bytes."),
+            )
+            .into_response(),
+        );
     }
-    next.run(req).await
+    None
 }
 
 /// Stripe answers unknown paths and wrong methods alike, before looking at the key.

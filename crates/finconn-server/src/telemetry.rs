@@ -9,8 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
-use tracing::Instrument;
-use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, JsonFields, Writer};
+use tracing_subscriber::fmt::format::{DefaultVisitor, FormatEvent, FormatFields, JsonFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
 use tracing_subscriber::layer::SubscriberExt;
@@ -87,10 +86,11 @@ pub fn init(json: bool, otel: Option<(&str, &str)>) -> Telemetry {
             tracing_subscriber::fmt::layer().with_ansi(true).with_writer(writer).with_filter(filter).boxed()
         } else {
             // Not a terminal (a file, a journal, a container's log): the same lines, without colours,
-            // written by `PlainText` (tracing-subscriber's own format pays for colour styling even when
-            // it is off: measured, a fifth of a retrieve's logging cost).
+            // written by `PlainText` and `PlainFields` (tracing-subscriber's own format pays for colour
+            // styling even when it is off: measured, a fifth of a retrieve's logging cost).
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
+                .fmt_fields(PlainFields)
                 .event_format(PlainText)
                 .with_writer(writer)
                 .with_filter(filter)
@@ -223,6 +223,84 @@ where
     }
 }
 
+/// Span and event fields as tracing-subscriber's `DefaultFields` writes them without colours, byte for byte
+/// (the same test compares the two): `name=value` with the value's `Debug`, space-separated. Its own
+/// visitor pays for painting every name and `=` with an empty style; this one writes plain fields itself
+/// and hands the rest (the message, errors, raw identifiers), where tracing-subscriber escapes terminal
+/// control sequences, to `DefaultVisitor`.
+pub struct PlainFields;
+
+impl<'w> FormatFields<'w> for PlainFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: Writer<'w>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut visitor = PlainVisitor { writer, empty: true, result: Ok(()) };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct PlainVisitor<'w> {
+    writer: Writer<'w>,
+    empty: bool,
+    result: std::fmt::Result,
+}
+
+impl PlainVisitor<'_> {
+    /// One field written by tracing-subscriber's own visitor, continuing this line.
+    fn delegate(&mut self, record: impl FnOnce(&mut DefaultVisitor<'_>)) {
+        if self.result.is_err() {
+            return;
+        }
+        let mut visitor = DefaultVisitor::new(self.writer.by_ref(), self.empty);
+        record(&mut visitor);
+        self.result = tracing_subscriber::field::VisitOutput::finish(visitor);
+        self.empty = false;
+    }
+}
+
+/// A field `PlainVisitor` writes itself: not the message (escaped), a raw identifier (`r#type`, written
+/// without its `r#`), or a `log` record's metadata (not written).
+fn plain_name(name: &str) -> bool {
+    name != "message" && !name.starts_with("r#") && !name.starts_with("log.")
+}
+
+impl Visit for PlainVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let name = field.name();
+        if name == "message" {
+            self.delegate(|v| v.record_str(field, value));
+        } else if value.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') && plain_name(name) {
+            // Printable ASCII without quotes or backslashes: its `Debug` is the text in quotes.
+            if self.result.is_ok() {
+                let pad = if std::mem::take(&mut self.empty) { "" } else { " " };
+                self.result = [pad, name, "=\"", value, "\""].iter().try_for_each(|part| self.writer.write_str(part));
+            }
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.delegate(|v| v.record_error(field, value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let name = field.name();
+        // A `log` record's metadata, already on the line (tracing-subscriber skips these too).
+        if self.result.is_err() || name.starts_with("log.") {
+            return;
+        }
+        if !plain_name(name) {
+            return self.delegate(|v| v.record_debug(field, value));
+        }
+        let pad = if std::mem::take(&mut self.empty) { "" } else { " " };
+        self.result = write!(self.writer, "{pad}{name}={value:?}");
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds), as tracing-subscriber's `SystemTime` timer writes it.
 fn rfc3339_micros(out: &mut String, t: std::time::SystemTime) {
     let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -292,11 +370,17 @@ pub fn record_account(account: &str) {
 }
 
 /// Names the route template (`/v1/financial_connections/sessions/{session}`, never the path with its ids)
-/// on the request's span. A route layer: only routing knows the template, and `request_span` runs before it.
-pub async fn record_route(req: Request, next: Next) -> Response {
+/// on the request's span. Called inside routing (only routing knows the template, and the request span is
+/// opened before it): by `router::v1` for the API, and as a route layer (`record_route`) elsewhere.
+pub fn note_route(req: &Request) {
     if let Some(route) = req.extensions().get::<axum::extract::MatchedPath>() {
         tracing::Span::current().record("http.route", route.as_str());
     }
+}
+
+/// `note_route` as a route layer, for the routes outside `/v1`.
+pub async fn record_route(req: Request, next: Next) -> Response {
+    note_route(&req);
     next.run(req).await
 }
 
@@ -313,13 +397,14 @@ fn loggable_path(path: &str) -> String {
     }
 }
 
-pub async fn request_span(mut req: Request, next: Next) -> Response {
+/// Opens a request's span (the edge middleware, `router::edge`, runs the request inside it) and gives
+/// the request its id.
+pub fn request_span(req: &mut Request) -> tracing::Span {
     let request_id = format!("{}{}", finconn_core::ids::REQUEST, finconn_core::ids::random_base62(14));
-    req.extensions_mut().insert(RequestId(request_id.clone()));
     // The path holds object ids, never secrets: finconn takes keys and client secrets only in headers and
     // bodies.
     // `account` is filled in once the key is authenticated (`record_account`), `http.route` once routed
-    // (`record_route`). `http.response.status_code` is recorded after the last log line, for the exported
+    // (`note_route`). `http.response.status_code` is recorded after the last log line, for the exported
     // span only (the log's `finished` line has `status`).
     let span = tracing::info_span!(
         "request",
@@ -330,18 +415,17 @@ pub async fn request_span(mut req: Request, next: Next) -> Response {
         "http.route" = tracing::field::Empty,
         "http.response.status_code" = tracing::field::Empty,
     );
-    let start = Instant::now();
-    async move {
-        let res = next.run(req).await;
-        let status = res.status().as_u16();
-        tracing::info!(status, ms = start.elapsed().as_millis() as u64, "finished");
-        // For the exported span only: a build without `otel` exports nothing, so it skips the record.
-        #[cfg(feature = "otel")]
-        tracing::Span::current().record("http.response.status_code", status);
-        res
-    }
-    .instrument(span)
-    .await
+    req.extensions_mut().insert(RequestId(request_id));
+    span
+}
+
+/// The request's last line, `finished` with its status and duration; called inside its span.
+pub fn finished(res: &Response, start: Instant) {
+    let status = res.status().as_u16();
+    tracing::info!(status, ms = start.elapsed().as_millis() as u64, "finished");
+    // For the exported span only: a build without `otel` exports nothing, so it skips the record.
+    #[cfg(feature = "otel")]
+    tracing::Span::current().record("http.response.status_code", status);
 }
 
 #[cfg(test)]
@@ -388,6 +472,16 @@ mod tests {
         tracing::info!(status = 200u64, ms = 1u64, route = "/v1/{id}", "finished");
         drop(_g);
         tracing::error!(kind = ?Some("x"), "no span");
+        // Terminal control sequences: escaped in a message, `Debug`-escaped in a field; an error with its
+        // source; a raw identifier; a `log` record's metadata field, which is not written.
+        let io = std::io::Error::other(std::fmt::Error);
+        tracing::warn!(
+            path = "/v1/\x1b[31mred",
+            error = &io as &(dyn std::error::Error + 'static),
+            "bell \x07 esc \x1b[2J"
+        );
+        tracing::info!(r#type = "x", "log.target" = "sqlx", n = -1i64, "{}", "formatted \u{9b} message");
+        tracing::info!(quoted = "say \"hi\" é\t\\", plain = "ok", empty = "", "strings");
     }
 
     /// Lines without their timestamps (the two runs happen at different instants).
@@ -400,15 +494,20 @@ mod tests {
     fn plain_text_writes_the_default_format_without_colours() {
         let (ours, theirs) = (Buffer::default(), Buffer::default());
         let w = ours.clone();
-        let sub =
-            tracing_subscriber::fmt().with_ansi(false).event_format(PlainText).with_writer(move || w.clone()).finish();
+        let sub = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .fmt_fields(PlainFields)
+            .event_format(PlainText)
+            .with_writer(move || w.clone())
+            .finish();
         tracing::subscriber::with_default(sub, emit);
         let w = theirs.clone();
         let sub = tracing_subscriber::fmt().with_ansi(false).with_writer(move || w.clone()).finish();
         tracing::subscriber::with_default(sub, emit);
         let (ours, theirs) = (lines(&ours), lines(&theirs));
-        assert_eq!(ours.len(), 4);
+        assert_eq!(ours.len(), 7);
         assert_eq!(ours, theirs);
         assert!(ours[2].contains("request{method=GET path=/v1/x account=\"acct_1\"}: "), "{}", ours[2]);
+        assert!(ours[4].contains("bell \\x07 esc \\x1b[2J"), "{}", ours[4]);
     }
 }

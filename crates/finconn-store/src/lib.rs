@@ -10,6 +10,7 @@ mod data;
 mod events;
 mod idempotency;
 mod keys;
+mod memo;
 mod objects;
 mod sql;
 mod test_clocks;

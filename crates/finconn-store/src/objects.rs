@@ -51,7 +51,7 @@ pub(crate) fn finish_page<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
 }
 
 /// Records stored as JSON whose scope and version live in their own columns.
-pub(crate) trait Versioned: serde::de::DeserializeOwned {
+pub(crate) trait Versioned: serde::de::DeserializeOwned + Clone + Send + 'static {
     fn place(&mut self, scope: Scope, version: i64);
 }
 
@@ -74,9 +74,9 @@ versioned!(
     finconn_core::model::WebhookEndpointRecord
 );
 
-/// Decodes a record's JSON and puts back its scope and version.
+/// Decodes a record's JSON (or clones its last decoding, `memo`) and puts back its scope and version.
 pub(crate) fn decode<T: Versioned>(data: &str, scope: Scope, version: i64) -> Result<T, StoreError> {
-    let mut rec: T = from_json(data)?;
+    let mut rec: T = crate::memo::decoded(data)?;
     rec.place(scope, version);
     Ok(rec)
 }

@@ -11,8 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use finconn_core::console::RequestLogRecord;
 use finconn_core::{Finconn, Scope};
@@ -95,37 +94,59 @@ async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) 
 
 /// The first `n` characters of `s` (all of it when shorter), without copying it character by character.
 fn prefix_chars(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s; // no more characters than bytes
+    }
     s.char_indices().nth(n).map_or(s, |(end, _)| &s[..end])
 }
 
-/// Middleware on the `/v1` routes.
-pub async fn record(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let created_ms = app.core.now().saturating_mul(1000);
-    let method = req.method().as_str().to_owned();
-    let path = prefix_chars(req.uri().path(), 500).to_owned();
-    let idempotency_key =
-        req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(|v| prefix_chars(v, 255).to_owned());
-    let res = next.run(req).await;
-    if let Some(RequestScope(scope)) = res.extensions().get::<RequestScope>().cloned() {
+/// A `/v1` request's row, begun before the request runs (`router::v1`) and finished with its answer.
+pub struct Pending {
+    start: Instant,
+    created_ms: i64,
+    method: String,
+    path: String,
+    idempotency_key: Option<String>,
+}
+
+impl Pending {
+    pub fn start(app: &AppState, req: &Request) -> Self {
+        Self {
+            start: Instant::now(),
+            created_ms: app.core.now().saturating_mul(1000),
+            method: req.method().as_str().to_owned(),
+            path: prefix_chars(req.uri().path(), 500).to_owned(),
+            idempotency_key: req
+                .headers()
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| prefix_chars(v, 255).to_owned()),
+        }
+    }
+
+    /// Queues the row, when a key was accepted (`RequestScope` on the response): refused requests belong to
+    /// no account's log.
+    pub fn finish(self, app: &AppState, res: &Response) {
+        let Some(RequestScope(scope)) = res.extensions().get::<RequestScope>().cloned() else {
+            return;
+        };
         let error = res.extensions().get::<ErrorSummary>().cloned().unwrap_or_default();
         let request_id = res.headers().get("request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         app.dashboard.log.send(RequestLogRecord {
             seq: 0,
             scope,
             request_id,
-            created_ms,
-            method,
-            path,
+            created_ms: self.created_ms,
+            method: self.method,
+            path: self.path,
             status: res.status().as_u16(),
-            duration_ms: i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX),
-            idempotency_key,
+            duration_ms: i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX),
+            idempotency_key: self.idempotency_key,
             error_type: error.kind,
             error_code: error.code,
             error_param: error.param,
         });
     }
-    res
 }
 
 #[cfg(test)]

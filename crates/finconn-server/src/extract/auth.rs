@@ -2,7 +2,7 @@
 //! Stripe's order before any handler runs.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
@@ -232,8 +232,9 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
     Ok((req, ctx))
 }
 
-/// Middleware for every `/v1` route.
-pub async fn api_context(State(app): State<AppState>, req: Request, next: Next) -> Response {
+/// Every `/v1` request's key, version and unit of work (the innermost part of `router::v1`): the answer
+/// carries `Request-Id`, `Stripe-Version`, `Idempotency-Key` and `Cache-Control` headers.
+pub async fn api_context(app: &AppState, req: Request, next: Next) -> Response {
     let version = req
         .headers()
         .get("stripe-version")
@@ -243,11 +244,11 @@ pub async fn api_context(State(app): State<AppState>, req: Request, next: Next) 
         .to_owned();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
     let idem_header = req.headers().get("idempotency-key").cloned();
-    let mut res = match prepare(&app, req).await {
+    let mut res = match prepare(app, req).await {
         Ok((req, ctx)) => {
             // Whose request this was, for the dashboard's request log (`dashboard::log`).
             let scope = crate::dashboard::log::RequestScope(ctx.caller.scope.clone());
-            let mut res = crate::unit::run(&app, ctx, req, next).await;
+            let mut res = crate::unit::run(app, ctx, req, next).await;
             res.extensions_mut().insert(scope);
             res
         }
