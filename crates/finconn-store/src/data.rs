@@ -195,7 +195,8 @@ pub(crate) async fn list_transactions(
                 .bind(i64::from(page.limit) + 1),
         )
         .await?;
-    let items = rows.into_iter().map(|(d,)| from_json(&d)).collect::<Result<Vec<TransactionRecord>, _>>()?;
+    // Through `memo`: a page read again (the same account polled, the same page fetched) skips the parsing.
+    let items = rows.into_iter().map(|(d,)| crate::memo::decoded(&d)).collect::<Result<Vec<TransactionRecord>, _>>()?;
     Ok(finish_page(items, page))
 }
 
@@ -212,7 +213,7 @@ pub(crate) async fn get_transaction(
                 .bind(scope.livemode),
         )
         .await?;
-    row.map(|(d,)| from_json(&d)).transpose()
+    row.map(|(d,)| crate::memo::decoded(&d)).transpose()
 }
 
 pub(crate) async fn transactions_by_provider_id(

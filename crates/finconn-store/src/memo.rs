@@ -1,6 +1,6 @@
 //! Decoded records, remembered by their stored JSON text: a read of a record that has not changed since
 //! the last read of it (a session polled by the merchant's page, an account polled for its refresh) clones
-//! the earlier decoding instead of parsing the JSON again. Parsing was a fifth of a session retrieve's
+//! the earlier decoding instead of parsing the JSON again. Parsing was a tenth of a session retrieve's
 //! cost.
 //!
 //! Keyed by the exact text (and the type it decodes to), so it cannot go stale: a changed record is
