@@ -146,26 +146,17 @@ pub(crate) async fn list_request_log(
 /// writer thread's batches), so a large prune never holds the write lock for long.
 const PRUNE_CHUNK: i64 = 1000;
 
-/// Removes rows older than `before_ms`, then every row beyond the newest `keep` of each account and mode, in
-/// chunks of [`PRUNE_CHUNK`] rows. Returns how many rows were removed.
+/// Removes, for each account and mode, every row beyond its newest `keep`, then its rows older than
+/// `before_ms`, in chunks of [`PRUNE_CHUNK`] rows. Returns how many rows were removed.
+///
+/// Both walk `request_log_by_account` only: the log has no index on `created_ms` (one more index entry to
+/// write, and later delete, for every request answered, GETs included). An account's rows are in the order
+/// they were logged, which is their age order up to the few milliseconds by which processes' batches
+/// interleave, so its rows are pruned by age when its oldest row is past `before_ms`; the walk then filters
+/// on `created_ms`, and at most `keep` rows are left to walk.
 pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) -> Result<u64, StoreError> {
     let log = &pools.request_log();
-    // By age, oldest first (through request_log_by_created).
-    let mut removed = in_chunks(
-        log,
-        || {
-            Q::new(
-                "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE created_ms < $1 \
-                 ORDER BY created_ms LIMIT $2) chunk",
-            )
-            .bind(before_ms)
-            .bind(PRUNE_CHUNK)
-        },
-        |upto| Q::new("DELETE FROM request_log WHERE created_ms < $1 AND seq <= $2").bind(before_ms).bind(upto),
-    )
-    .await?;
-    // Beyond `keep` per account and mode: the accounts by index seeks (one per account), then the newest
-    // row to drop by walking `keep` entries of request_log_by_account.
+    // The accounts by index seeks (one per account).
     let accounts: Vec<(String,)> = log
         .all(Q::new(
             "WITH RECURSIVE a(id) AS (SELECT min(account_id) FROM request_log UNION ALL \
@@ -173,43 +164,87 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
              SELECT id FROM a WHERE id IS NOT NULL",
         ))
         .await?;
+    let mut removed = 0;
     for (account,) in accounts {
         for livemode in [false, true] {
-            let newest_dropped: Option<(i64,)> = log
+            removed += prune_beyond(log, &account, livemode, keep).await?;
+            let oldest: Option<(i64,)> = log
                 .opt(
                     Q::new(
-                        "SELECT seq FROM request_log WHERE account_id = $1 AND livemode = $2 \
-                         ORDER BY seq DESC LIMIT 1 OFFSET $3",
+                        "SELECT created_ms FROM request_log WHERE account_id = $1 AND livemode = $2 \
+                         ORDER BY seq LIMIT 1",
                     )
                     .bind(&account)
-                    .bind(livemode)
-                    .bind(keep),
+                    .bind(livemode),
                 )
                 .await?;
-            let Some((threshold,)) = newest_dropped else { continue };
+            if oldest.is_none_or(|(created_ms,)| created_ms >= before_ms) {
+                continue;
+            }
             removed += in_chunks(
                 log,
                 || {
                     Q::new(
                         "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE account_id = $1 \
-                         AND livemode = $2 AND seq <= $3 ORDER BY seq LIMIT $4) chunk",
+                         AND livemode = $2 AND created_ms < $3 ORDER BY seq LIMIT $4) chunk",
                     )
                     .bind(&account)
                     .bind(livemode)
-                    .bind(threshold)
+                    .bind(before_ms)
                     .bind(PRUNE_CHUNK)
                 },
                 |upto| {
-                    Q::new("DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq <= $3")
-                        .bind(&account)
-                        .bind(livemode)
-                        .bind(upto)
+                    Q::new(
+                        "DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND created_ms < $3 \
+                         AND seq <= $4",
+                    )
+                    .bind(&account)
+                    .bind(livemode)
+                    .bind(before_ms)
+                    .bind(upto)
                 },
             )
             .await?;
         }
     }
     Ok(removed)
+}
+
+/// The rows of one account and mode beyond its newest `keep`: the newest row to drop by walking `keep`
+/// entries of `request_log_by_account`, then every row up to it.
+async fn prune_beyond(log: &RequestLog<'_>, account: &str, livemode: bool, keep: i64) -> Result<u64, StoreError> {
+    let newest_dropped: Option<(i64,)> = log
+        .opt(
+            Q::new(
+                "SELECT seq FROM request_log WHERE account_id = $1 AND livemode = $2 \
+                 ORDER BY seq DESC LIMIT 1 OFFSET $3",
+            )
+            .bind(account)
+            .bind(livemode)
+            .bind(keep),
+        )
+        .await?;
+    let Some((threshold,)) = newest_dropped else { return Ok(0) };
+    in_chunks(
+        log,
+        || {
+            Q::new(
+                "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE account_id = $1 \
+                 AND livemode = $2 AND seq <= $3 ORDER BY seq LIMIT $4) chunk",
+            )
+            .bind(account)
+            .bind(livemode)
+            .bind(threshold)
+            .bind(PRUNE_CHUNK)
+        },
+        |upto| {
+            Q::new("DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq <= $3")
+                .bind(account)
+                .bind(livemode)
+                .bind(upto)
+        },
+    )
+    .await
 }
 
 /// Deletes in chunks until none is left: `chunk` reads the next chunk's highest `seq` and its size (at most

@@ -369,11 +369,16 @@ pub(crate) struct LogFile {
 }
 
 /// The request log file's schema: the database's own migrations that made the table (0010) and dropped
-/// its index on `request_id` (0012), run once on a new file. (0013 removes the table from the database.)
+/// its index on `request_id` (0012), run once on a new file. (0013 removes the table from the database;
+/// `LOG_UPGRADE` follows.)
 const LOG_SCHEMA: [&str; 2] = [
     include_str!("../migrations/sqlite/0010_request_log.sql"),
     include_str!("../migrations/sqlite/0012_request_log_lean.sql"),
 ];
+
+/// Run on every open, new file or old: the index that `created_ms` no longer has (the log is pruned by age
+/// through `request_log_by_account`).
+const LOG_UPGRADE: &str = include_str!("../migrations/postgres/0014_request_log_no_created_index.sql");
 
 impl LogFile {
     /// `finconn.db` → `finconn.db-requests` (beside SQLite's own `-wal` and `-shm`).
@@ -398,6 +403,8 @@ impl LogFile {
             }
             tx.commit().map_err(crate::sql::lite_err)?;
         }
+        // As PostgreSQL's migration 0014 does: a file made before it still has the index.
+        conn.execute_batch(LOG_UPGRADE).map_err(crate::sql::lite_err)?;
         drop(conn);
         let writer = crate::writes::Writer::start(path, "finconn-request-log")?;
         let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep));

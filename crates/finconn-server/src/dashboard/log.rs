@@ -68,13 +68,16 @@ impl Writer {
 }
 
 async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
+    let mut batch = Vec::with_capacity(BATCH);
+    // Rows are taken as many at a time as have arrived (`recv_many`), not one by one: under load a wake-up
+    // of this task collects hundreds.
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
         let deadline = tokio::time::Instant::now() + LINGER;
         while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(row)) => batch.push(row),
-                Ok(None) | Err(_) => break,
+            let room = BATCH - batch.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
+                Ok(n) if n > 0 => {}
+                Ok(_) | Err(_) => break,
             }
         }
         if let Err(e) = core.record_requests(&batch).await {
@@ -89,6 +92,7 @@ async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) 
                 tracing::warn!(error = %e, rows = batch.len(), "request log: writing a batch failed; its rows are lost");
             }
         }
+        batch.clear();
     }
 }
 

@@ -174,8 +174,14 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
     }
     // Ids in the path are checked by shape before anything looks them up: no control characters (a NUL
     // cannot even be stored in PostgreSQL text), no invalid UTF-8.
-    let path = percent_encoding::percent_decode_str(req.uri().path()).decode_utf8();
-    if !path.is_ok_and(|p| !p.chars().any(char::is_control)) {
+    let raw = req.uri().path();
+    let clean = if raw.contains('%') {
+        percent_encoding::percent_decode_str(raw).decode_utf8().is_ok_and(|p| !p.chars().any(char::is_control))
+    } else {
+        // Nothing escaped: the path is its own decoding (and already UTF-8).
+        !raw.chars().any(char::is_control)
+    };
+    if !clean {
         return Err(ApiError::invalid_request(
             "Invalid request: the URL holds a control character or invalid UTF-8, which no id contains.",
         ));
