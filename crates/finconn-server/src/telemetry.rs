@@ -297,7 +297,36 @@ impl Visit for PlainVisitor<'_> {
             return self.delegate(|v| v.record_debug(field, value));
         }
         let pad = if std::mem::take(&mut self.empty) { "" } else { " " };
-        self.result = write!(self.writer, "{pad}{name}={value:?}");
+        self.result = [pad, name, "="].iter().try_for_each(|part| self.writer.write_str(part));
+        if self.result.is_ok() {
+            self.result = write!(self.writer, "{value:?}");
+        }
+    }
+
+    // Numbers as `Debug` writes them (the request's `status` and `ms`), without the formatting machinery.
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record_number(field, itoa::Buffer::new().format(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record_number(field, itoa::Buffer::new().format(value));
+    }
+}
+
+impl PlainVisitor<'_> {
+    fn record_number(&mut self, field: &Field, digits: &str) {
+        let name = field.name();
+        // As `record_debug`: a `log` record's metadata is not written, other special names are delegated.
+        if self.result.is_err() || name.starts_with("log.") {
+            return;
+        }
+        if !plain_name(name) {
+            return self.delegate(|v| v.record_debug(field, &format_args!("{digits}")));
+        }
+        if self.result.is_ok() {
+            let pad = if std::mem::take(&mut self.empty) { "" } else { " " };
+            self.result = [pad, name, "=", digits].iter().try_for_each(|part| self.writer.write_str(part));
+        }
     }
 }
 
@@ -480,7 +509,15 @@ mod tests {
             error = &io as &(dyn std::error::Error + 'static),
             "bell \x07 esc \x1b[2J"
         );
-        tracing::info!(r#type = "x", "log.target" = "sqlx", n = -1i64, "{}", "formatted \u{9b} message");
+        tracing::info!(
+            r#type = "x",
+            "log.target" = "sqlx",
+            "log.line" = 12u64,
+            r#ref = 7u64,
+            n = -1i64,
+            "{}",
+            "formatted \u{9b} message"
+        );
         tracing::info!(quoted = "say \"hi\" é\t\\", plain = "ok", empty = "", "strings");
     }
 
