@@ -323,10 +323,8 @@ impl PlainVisitor<'_> {
         if !plain_name(name) {
             return self.delegate(|v| v.record_debug(field, &format_args!("{digits}")));
         }
-        if self.result.is_ok() {
-            let pad = if std::mem::take(&mut self.empty) { "" } else { " " };
-            self.result = [pad, name, "=", digits].iter().try_for_each(|part| self.writer.write_str(part));
-        }
+        let pad = if std::mem::take(&mut self.empty) { "" } else { " " };
+        self.result = [pad, name, "=", digits].iter().try_for_each(|part| self.writer.write_str(part));
     }
 }
 

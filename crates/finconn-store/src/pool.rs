@@ -376,9 +376,9 @@ const LOG_SCHEMA: [&str; 2] = [
     include_str!("../migrations/sqlite/0012_request_log_lean.sql"),
 ];
 
-/// Run on every open, new file or old: the index that `created_ms` no longer has (the log is pruned by age
-/// through `request_log_by_account`).
-const LOG_UPGRADE: &str = include_str!("../migrations/postgres/0014_request_log_no_created_index.sql");
+/// Run on every open, new file or old, as PostgreSQL's migration 0014: the index that `created_ms` no longer
+/// has (the log is pruned by age through `request_log_by_account`).
+const LOG_UPGRADE: &str = "DROP INDEX IF EXISTS request_log_by_created;";
 
 impl LogFile {
     /// `finconn.db` → `finconn.db-requests` (beside SQLite's own `-wal` and `-shm`).
@@ -403,7 +403,7 @@ impl LogFile {
             }
             tx.commit().map_err(crate::sql::lite_err)?;
         }
-        // As PostgreSQL's migration 0014 does: a file made before it still has the index.
+        // A file made before this version still has the index.
         conn.execute_batch(LOG_UPGRADE).map_err(crate::sql::lite_err)?;
         drop(conn);
         let writer = crate::writes::Writer::start(path, "finconn-request-log")?;
