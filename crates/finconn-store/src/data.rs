@@ -279,22 +279,25 @@ pub(crate) async fn claim_jobs(
         .fetch_all(pool)
         .await
         .map_err(db_err)?,
-        Pools::Sqlite { write, .. } => sqlx::query_as(
-            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 WHERE id IN ( \
+        Pools::Sqlite { write, readers, .. } => {
+            let _changed = readers.changes().on_drop();
+            sqlx::query_as(
+                "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 WHERE id IN ( \
                SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $2 AND locked_until <= $2 \
                AND (CAST($4 AS TEXT) IS NULL OR account_id = $4) \
                AND (CAST($5 AS TEXT) IS NULL OR test_clock = $5) \
                ORDER BY run_at, id LIMIT $3) \
              RETURNING id, account_id, livemode, kind, COALESCE(clock_run_at, run_at), attempts, test_clock",
-        )
-        .bind(lease_until)
-        .bind(now)
-        .bind(limit)
-        .bind(only_account)
-        .bind(only_clock)
-        .fetch_all(write)
-        .await
-        .map_err(db_err)?,
+            )
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .bind(only_account)
+            .bind(only_clock)
+            .fetch_all(write)
+            .await
+            .map_err(db_err)?
+        }
     };
     rows.into_iter().map(|(id, a, l, k, r, at, c)| decode_job(id, a, l, &k, r, at, c)).collect()
 }

@@ -23,7 +23,11 @@ macro_rules! on_pool {
     };
     ($pools:expr, write, |$p:ident| $body:expr) => {
         match &$pools {
-            $crate::pool::Pools::Sqlite { write: $p, .. } => $body,
+            $crate::pool::Pools::Sqlite { write: $p, readers, .. } => {
+                // The readers' snapshots from before this write are not reused once it has committed.
+                let _changed = readers.changes().on_drop();
+                $body
+            }
             $crate::pool::Pools::Postgres { pool: $p, .. } => $body,
         }
     };
@@ -195,12 +199,17 @@ impl Pools {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| path.to_owned());
         let lite = |e: finconn_core::StoreError| ConnectError::Store { url: redact(url), message: e.to_string() };
-        let writer = crate::writes::Writer::start(std::path::Path::new(path), "finconn-sqlite-writer").map_err(lite)?;
         // A read holds its connection only while it runs on a worker thread, so as many as there are
         // threads are in use at once; the rest would be opened and closed per read.
         let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
         let keep = (max_connections as usize).max(threads).clamp(1, 64);
-        let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep));
+        let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep).map_err(lite)?);
+        let writer = crate::writes::Writer::start(
+            std::path::Path::new(path),
+            "finconn-sqlite-writer",
+            readers.changes().clone(),
+        )
+        .map_err(lite)?;
         let requests = LogFile::open(&LogFile::path_beside(std::path::Path::new(path)), keep).map_err(lite)?;
         Ok(Pools::Sqlite { read, write, writer, readers, requests, describe: format!("SQLite {absolute}") })
     }
@@ -208,7 +217,8 @@ impl Pools {
     pub(crate) async fn migrate(&self) -> Result<(), ConnectError> {
         let err = |source| ConnectError::Migrate { url: self.describe(), source };
         match self {
-            Pools::Sqlite { write, requests, .. } => {
+            Pools::Sqlite { write, requests, readers, .. } => {
+                let _changed = readers.changes().on_drop();
                 requests.adopt_old_rows(write).await.map_err(|e| ConnectError::Store {
                     url: self.describe(),
                     message: format!("moving the request log to {}: {e}", requests.path.display()),
@@ -349,7 +359,7 @@ impl Exec for Pools {
 
     async fn opt<T: crate::sql::Row>(&self, q: Q) -> Result<Option<T>, StoreError> {
         match self {
-            Pools::Sqlite { readers, .. } => readers.with(|c| q.first_lite(c)),
+            Pools::Sqlite { readers, .. } => readers.find(|c| q.first_lite(c)),
             Pools::Postgres { fast, .. } => fast.opt(&q).await,
         }
     }
@@ -406,8 +416,8 @@ impl LogFile {
         // A file made before this version still has the index.
         conn.execute_batch(LOG_UPGRADE).map_err(crate::sql::lite_err)?;
         drop(conn);
-        let writer = crate::writes::Writer::start(path, "finconn-request-log")?;
-        let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep));
+        let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep)?);
+        let writer = crate::writes::Writer::start(path, "finconn-request-log", readers.changes().clone())?;
         Ok(Self { path: path.into(), writer, readers })
     }
 
@@ -491,7 +501,7 @@ impl Exec for LogFile {
     }
 
     async fn opt<T: crate::sql::Row>(&self, q: Q) -> Result<Option<T>, StoreError> {
-        self.readers.with(|c| q.first_lite(c))
+        self.readers.find(|c| q.first_lite(c))
     }
 }
 

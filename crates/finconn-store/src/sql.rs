@@ -293,10 +293,80 @@ where
 
 /// SQLite connections for reads, opened on demand and kept for reuse. A read runs on the calling thread:
 /// SQLite answers from its page cache in microseconds, far less than a hop to another thread costs.
+///
+/// A connection keeps its read transaction open between reads (a snapshot), and a read reuses it while
+/// nothing was committed since: beginning and ending a read transaction on every statement took two
+/// `fcntl` locks on the WAL index and its in-process mutex, which the worker threads contended for (perf:
+/// a futex sleep and wake-up on half the retrieves). A snapshot is reused only
+/// - if no commit of this process to the file came after it began: every commit of the writer thread and
+///   of the sqlx write pool calls [`Readers::changed`] (through [`Changes`]) before anyone hears of it, and
+///   a read compares;
+/// - and for at most [`FRESH_FOR`], the bound on how late another process's commits (`finconn keys
+///   create` beside `finconn serve`) are seen. A lookup that finds nothing looks again on a fresh
+///   snapshot ([`Readers::find`]), so what another process created is found at once.
+///
+/// An idle connection's snapshot would keep the writer's checkpoint from copying the WAL past it and the
+/// WAL from starting over, so a sweeper thread ends the snapshots of idle connections once they are
+/// [`FRESH_FOR`] old; it sleeps on a condition variable while no connection holds one.
 pub(crate) struct Readers {
     path: std::path::PathBuf,
-    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
     keep: usize,
+    shared: std::sync::Arc<ReadersShared>,
+}
+
+/// What the sweeper thread shares with the readers.
+struct ReadersShared {
+    idle: std::sync::Mutex<Vec<Reader>>,
+    /// Bumped after every commit of this process to the file.
+    changes: Changes,
+    /// Set while an idle connection may hold a snapshot: the sweeper is awake or due (changed under `idle`).
+    armed: std::sync::atomic::AtomicBool,
+    /// The readers are gone: the sweeper exits (changed under `idle`).
+    closed: std::sync::atomic::AtomicBool,
+    wake: std::sync::Condvar,
+}
+
+/// A reader's connection and its open read transaction, if any: when it began, and the [`Changes`] count
+/// it began after.
+struct Reader {
+    conn: rusqlite::Connection,
+    snapshot: Option<(std::time::Instant, u64)>,
+}
+
+/// The longest a read transaction serves new reads: another process's commit to the file is seen by this
+/// process's reads within this time (this process's own commits at once).
+pub(crate) const FRESH_FOR: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// How often the sweeper looks at idle connections while one holds a snapshot.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The count of this process's commits to one SQLite file, which readers compare with their snapshot's.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Changes(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Changes {
+    /// Called after a commit to the file and before its outcome is handed to anyone.
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Bumps when dropped: at the end of a sqlx write however it ends, early returns included.
+    pub(crate) fn on_drop(&self) -> BumpOnDrop<'_> {
+        BumpOnDrop(self)
+    }
+}
+
+/// See [`Changes::on_drop`].
+pub(crate) struct BumpOnDrop<'a>(&'a Changes);
+
+impl Drop for BumpOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.bump();
+    }
 }
 
 impl std::fmt::Debug for Readers {
@@ -330,29 +400,256 @@ pub(crate) fn open_lite(path: &std::path::Path) -> Result<rusqlite::Connection, 
 }
 
 impl Readers {
-    pub(crate) fn new(path: std::path::PathBuf, keep: usize) -> Self {
-        Self { path, idle: std::sync::Mutex::new(Vec::new()), keep: keep.max(1) }
+    /// Readers of the file at `path`, keeping up to `keep` idle connections, and their sweeper thread.
+    pub(crate) fn new(path: std::path::PathBuf, keep: usize) -> Result<Self, StoreError> {
+        let shared = std::sync::Arc::new(ReadersShared {
+            idle: std::sync::Mutex::new(Vec::new()),
+            changes: Changes::default(),
+            armed: std::sync::atomic::AtomicBool::new(false),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            wake: std::sync::Condvar::new(),
+        });
+        let sweeper = shared.clone();
+        std::thread::Builder::new()
+            .name("finconn-readers".into())
+            .spawn(move || sweep(&sweeper))
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        Ok(Self { path, keep: keep.max(1), shared })
     }
 
-    /// Runs `f` on an idle connection (or a new one), then keeps the connection for the next read.
+    /// The commit count that this file's writers bump.
+    pub(crate) fn changes(&self) -> &Changes {
+        &self.shared.changes
+    }
+
+    /// Runs `f` on an idle connection (or a new one), on its snapshot if that is still current, then keeps
+    /// the connection for the next read.
     pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match conn {
-            Some(c) => c,
+        self.read(false, |c, _| f(c))
+    }
+
+    /// A lookup: `with`, and if it found nothing on a snapshot begun before the call, once more on a fresh
+    /// one. So an object that another process has just committed (a key from `finconn keys create`, a
+    /// dashboard link) is found at once; only what exists but changed may be read up to [`FRESH_FOR`] late.
+    pub(crate) fn find<T>(
+        &self,
+        f: impl Fn(&rusqlite::Connection) -> Result<Option<T>, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut began_now = false;
+        let found = self.read(false, |c, began| {
+            began_now = began;
+            f(c)
+        })?;
+        if found.is_some() || began_now {
+            return Ok(found);
+        }
+        self.read(true, |c, _| f(c))
+    }
+
+    /// Runs `f` with the connection and whether its snapshot was begun for this read.
+    fn read<T>(
+        &self,
+        fresh: bool,
+        f: impl FnOnce(&rusqlite::Connection, bool) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // Read before the snapshot begins (at the first statement after `BEGIN`): a snapshot never counts
+        // as newer than it is.
+        let changes = self.shared.changes.get();
+        let reader = lock(&self.shared.idle).pop();
+        let mut reader = match reader {
+            Some(r) => r,
             None => {
-                let c = open_lite(&self.path)?;
-                c.execute_batch("PRAGMA query_only = ON;").map_err(lite_err)?;
-                c
+                let conn = open_lite(&self.path)?;
+                conn.execute_batch("PRAGMA query_only = ON;").map_err(lite_err)?;
+                Reader { conn, snapshot: None }
             }
         };
-        let out = f(&conn);
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let current = !fresh
+            && !reader.conn.is_autocommit()
+            && reader.snapshot.is_some_and(|(since, seen)| seen == changes && now.duration_since(since) < FRESH_FOR);
+        if !current {
+            // An error here drops the connection (and with it any transaction).
+            reader.end()?;
+            reader.conn.execute_batch("BEGIN").map_err(lite_err)?;
+            reader.snapshot = Some((now, changes));
+        }
+        let out = f(&reader.conn, !current);
+        if out.is_err() && reader.end().is_err() {
+            return out;
+        }
+        let mut idle = lock(&self.shared.idle);
         if idle.len() < self.keep {
-            idle.push(conn);
+            let held = reader.snapshot.is_some();
+            idle.push(reader);
+            if held && !self.shared.armed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                self.shared.wake.notify_one();
+            }
         }
         out
+    }
+}
+
+impl Reader {
+    /// Ends the read transaction, if one is open.
+    fn end(&mut self) -> Result<(), StoreError> {
+        self.snapshot = None;
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn.execute_batch("COMMIT").map_err(lite_err)
+    }
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        let _idle = lock(&self.shared.idle);
+        self.shared.closed.store(true, std::sync::atomic::Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The sweeper thread: while an idle connection may hold a snapshot, every [`SWEEP_EVERY`] it ends those
+/// [`FRESH_FOR`] old or older; otherwise it waits to be armed. Exits (closing the idle connections) when
+/// the readers are dropped.
+fn sweep(shared: &ReadersShared) {
+    use std::sync::atomic::Ordering;
+    let mut idle = lock(&shared.idle);
+    loop {
+        if shared.closed.load(Ordering::Acquire) {
+            idle.clear();
+            return;
+        }
+        if !shared.armed.load(Ordering::Acquire) {
+            idle = shared.wake.wait(idle).unwrap_or_else(|p| p.into_inner());
+            continue;
+        }
+        drop(idle);
+        std::thread::sleep(SWEEP_EVERY);
+        idle = lock(&shared.idle);
+        let now = std::time::Instant::now();
+        let mut held = false;
+        idle.retain_mut(|r| match r.snapshot {
+            Some((since, _)) if now.duration_since(since) >= FRESH_FOR => r.end().is_ok(),
+            Some(_) => {
+                held = true;
+                true
+            }
+            None => true,
+        });
+        shared.armed.store(held, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WAL file with a table `t(n)`, readers on it, and a second connection standing for another
+    /// process's writes (it bumps no `Changes`).
+    fn setup() -> (tempfile::TempDir, Readers, rusqlite::Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.db");
+        let other = open_lite(&path).expect("open");
+        other.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER);").expect("schema");
+        let readers = Readers::new(path, 4).expect("readers");
+        (dir, readers, other)
+    }
+
+    fn count(readers: &Readers) -> i64 {
+        readers.with(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).map_err(lite_err)).expect("count")
+    }
+
+    fn find(readers: &Readers, n: i64) -> Option<i64> {
+        readers
+            .find(|c| {
+                use rusqlite::OptionalExtension;
+                c.query_row("SELECT n FROM t WHERE n = ?1", [n], |r| r.get(0)).optional().map_err(lite_err)
+            })
+            .expect("find")
+    }
+
+    /// Polls for up to five seconds (far beyond `FRESH_FOR` and `SWEEP_EVERY`): true once `check` holds.
+    fn eventually(mut check: impl FnMut() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if check() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn a_commit_announced_through_changes_is_read_at_once() {
+        let (_dir, readers, other) = setup();
+        assert_eq!(count(&readers), 0);
+        for n in 1..=50 {
+            other.execute("INSERT INTO t (n) VALUES (?1)", [n]).expect("insert");
+            readers.changes().bump();
+            assert_eq!(count(&readers), n, "the read right after commit {n}");
+        }
+    }
+
+    #[test]
+    fn another_process_commit_is_found_at_once_and_read_by_every_read_soon() {
+        let (_dir, readers, other) = setup();
+        for n in 1..=50 {
+            assert_eq!(find(&readers, n), None);
+            other.execute("INSERT INTO t (n) VALUES (?1)", [n]).expect("insert");
+            assert_eq!(find(&readers, n), Some(n), "a lookup finds row {n} committed before it");
+        }
+        other.execute("INSERT INTO t (n) VALUES (0)", []).expect("insert");
+        assert!(eventually(|| count(&readers) == 51), "a plain read sees it once its snapshot is old");
+    }
+
+    #[test]
+    fn idle_readers_let_the_wal_start_over() {
+        let (_dir, readers, other) = setup();
+        other.execute("INSERT INTO t (n) VALUES (1)", []).expect("insert");
+        // Several connections in use at once, each left idle holding a snapshot.
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| assert_eq!(find(&readers, 1), Some(1)));
+            }
+        });
+        // A TRUNCATE checkpoint completes (busy = 0, empty WAL) only when no reader holds a snapshot of the
+        // WAL: the sweeper has ended them.
+        let truncated = eventually(|| {
+            let (busy, log): (i64, i64) = other
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect("checkpoint");
+            busy == 0 && log == 0
+        });
+        assert!(truncated, "an idle reader still holds the WAL");
+        // And the readers still read, on new snapshots.
+        other.execute("INSERT INTO t (n) VALUES (2)", []).expect("insert");
+        readers.changes().bump();
+        assert_eq!(count(&readers), 2);
+    }
+
+    #[test]
+    fn a_failed_read_leaves_the_connection_usable() {
+        let (_dir, readers, _other) = setup();
+        let err = readers.with(|c| c.query_row("SELECT nope FROM t", [], |r| r.get::<_, i64>(0)).map_err(lite_err));
+        assert!(err.is_err());
+        assert_eq!(count(&readers), 0);
+    }
+
+    #[test]
+    fn dropping_the_readers_stops_the_sweeper() {
+        let (_dir, readers, _other) = setup();
+        assert_eq!(count(&readers), 0);
+        let shared = std::sync::Arc::downgrade(&readers.shared);
+        drop(readers);
+        assert!(eventually(|| shared.upgrade().is_none()), "the sweeper thread still holds the readers' state");
     }
 }

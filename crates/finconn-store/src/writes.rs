@@ -357,8 +357,8 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// A writer thread named `name` on the SQLite file at `path`.
-    pub(crate) fn start(path: &std::path::Path, name: &str) -> Result<Self, StoreError> {
+    /// A writer thread named `name` on the SQLite file at `path`, bumping `changes` after every commit.
+    pub(crate) fn start(path: &std::path::Path, name: &str, changes: crate::sql::Changes) -> Result<Self, StoreError> {
         let conn = open_lite(path)?;
         // The writer checkpoints between batches (`checkpoint`), not inside whichever COMMIT crosses the
         // WAL's threshold.
@@ -366,7 +366,7 @@ impl Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || run_writer(conn, rx))
+            .spawn(move || run_writer(conn, rx, &changes))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         Ok(Self { tx })
     }
@@ -400,7 +400,7 @@ fn checkpoint(conn: &rusqlite::Connection) {
     }
 }
 
-fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>, changes: &crate::sql::Changes) {
     let mut batch: Vec<(Plan, Reply)> = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
     let mut since_checkpoint = 0;
@@ -422,6 +422,8 @@ fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>) 
         let started = std::time::Instant::now();
         since_checkpoint += units.iter().map(|(plan, _)| plan.0.len()).sum::<usize>();
         let result = commit_batch(&conn, &units);
+        // Before any unit hears of its commit: the readers' snapshots from before it are not reused.
+        changes.bump();
         tracing::debug!(units = units.len(), us = started.elapsed().as_micros() as u64, "committed a batch");
         match result {
             Ok(outcomes) => {
