@@ -305,9 +305,10 @@ where
 ///   create` beside `finconn serve`) are seen. A lookup that finds nothing looks again on a fresh
 ///   snapshot ([`Readers::find`]), so what another process created is found at once.
 ///
-/// An idle connection's snapshot would keep the writer's checkpoint from copying the WAL past it and the
-/// WAL from starting over, so a sweeper thread ends the snapshots of idle connections once they are
-/// [`FRESH_FOR`] old; it sleeps on a condition variable while no connection holds one.
+/// A held snapshot keeps the writer's checkpoint from copying the WAL past it and the WAL from starting
+/// over, so a read ends its snapshot when something was committed while it ran (it could not be reused),
+/// and a sweeper thread ends the snapshots of idle connections once they are [`FRESH_FOR`] old; it sleeps
+/// on a condition variable while no connection holds one.
 pub(crate) struct Readers {
     path: std::path::PathBuf,
     keep: usize,
@@ -478,7 +479,11 @@ impl Readers {
             reader.snapshot = Some((now, changes));
         }
         let out = f(&reader.conn, !current);
-        if out.is_err() && reader.end().is_err() {
+        // A snapshot that something committed after cannot serve another read: ended now, not held while
+        // idle. Under a write load that is almost every read, and a held snapshot keeps the checkpoint from
+        // copying the WAL past it and the writer from starting the WAL over.
+        let stale = self.shared.changes.get() != changes;
+        if (out.is_err() || stale) && reader.end().is_err() {
             return out;
         }
         let mut idle = lock(&self.shared.idle);
@@ -634,6 +639,27 @@ mod tests {
         other.execute("INSERT INTO t (n) VALUES (2)", []).expect("insert");
         readers.changes().bump();
         assert_eq!(count(&readers), 2);
+    }
+
+    #[test]
+    fn a_read_during_which_something_committed_holds_no_snapshot_after() {
+        let (_dir, readers, other) = setup();
+        let n = readers
+            .with(|c| {
+                let n: i64 = c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).map_err(lite_err)?;
+                other.execute("INSERT INTO t (n) VALUES (1)", []).map_err(lite_err)?;
+                readers.changes().bump();
+                Ok(n)
+            })
+            .expect("read");
+        assert_eq!(n, 0, "the read ran on its snapshot");
+        // Without waiting for the sweeper (a passive checkpoint waits for no one): no reader holds the WAL,
+        // so every frame of it can be copied.
+        let (log, copied): (i64, i64) =
+            other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(1)?, r.get(2)?))).expect("checkpoint");
+        assert!(log > 0);
+        assert_eq!(copied, log, "frames copied of the WAL's");
+        assert_eq!(count(&readers), 1);
     }
 
     #[test]
