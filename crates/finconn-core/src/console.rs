@@ -391,6 +391,11 @@ impl Finconn {
         Ok(self.store.prune_dashboard_auth(self.now()).await?)
     }
 
+    /// Removes the rows of one account and mode beyond `retention`'s row limit (as rows arrive).
+    pub async fn trim_request_log(&self, scope: &Scope, retention: RequestLogRetention) -> Result<u64, DomainError> {
+        Ok(self.store.trim_request_log(scope, retention.max_rows).await?)
+    }
+
     /// Removes request log rows past `retention` (housekeeping).
     pub async fn prune_request_log(&self, retention: RequestLogRetention) -> Result<u64, DomainError> {
         let before_ms = (self.now() - retention.max_age_seconds).saturating_mul(1000);

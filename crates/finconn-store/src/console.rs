@@ -210,6 +210,11 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
     Ok(removed)
 }
 
+/// The rows of one account and mode beyond its newest `keep` (as rows arrive, between the minute's prunes).
+pub(crate) async fn trim_request_log(pools: &Pools, scope: &Scope, keep: i64) -> Result<u64, StoreError> {
+    prune_beyond(&pools.request_log(), &scope.account, scope.livemode, keep).await
+}
+
 /// The rows of one account and mode beyond its newest `keep`: the newest row to drop by walking `keep`
 /// entries of `request_log_by_account`, then every row up to it.
 async fn prune_beyond(log: &RequestLog<'_>, account: &str, livemode: bool, keep: i64) -> Result<u64, StoreError> {

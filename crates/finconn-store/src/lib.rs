@@ -441,4 +441,8 @@ impl Console for Db {
     async fn prune_request_log(&self, before_ms: i64, keep: i64) -> Result<u64, StoreError> {
         console::prune_request_log(&self.pool, before_ms, keep).await
     }
+
+    async fn trim_request_log(&self, scope: &Scope, keep: i64) -> Result<u64, StoreError> {
+        console::trim_request_log(&self.pool, scope, keep).await
+    }
 }

@@ -6,6 +6,13 @@
 //! waiting; one background task per server takes what has arrived (up to `BATCH` rows or `LINGER`) and
 //! writes it in one transaction. A full channel drops the row, and a failed write drops its batch: both are
 //! logged (a warning per `WARN_EVERY` drops), never answered to the client, and never slow it down.
+//!
+//! The same task keeps each account and mode near its row limit as rows arrive: once one has had a tenth of
+//! the limit (`trim_every`) written since its last trim, its oldest rows beyond the limit are removed before
+//! the next batch. The minute's prune (`dashboard::prune_request_log_every_minute`) still applies the age
+//! limit and catches every account; trimming as it goes keeps that prune small, so a busy minute's rows are
+//! not deleted all at once (a million rows' delete had taken a quarter of a retrieve load's throughput for
+//! seconds).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -13,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::response::Response;
-use finconn_core::console::RequestLogRecord;
+use finconn_core::console::{RequestLogRecord, RequestLogRetention};
 use finconn_core::{Finconn, Scope};
 use tokio::sync::mpsc;
 
@@ -39,14 +46,15 @@ const WARN_EVERY: u64 = 1000;
 /// The sending side, and the task that writes (started with the first row, on the server's runtime).
 pub struct Writer {
     core: Finconn,
+    retention: RequestLogRetention,
     enabled: bool,
     tx: OnceLock<mpsc::Sender<RequestLogRecord>>,
     dropped: AtomicU64,
 }
 
 impl Writer {
-    pub fn new(core: Finconn, enabled: bool) -> Self {
-        Self { core, enabled, tx: OnceLock::new(), dropped: AtomicU64::new(0) }
+    pub fn new(core: Finconn, retention: RequestLogRetention) -> Self {
+        Self { core, retention, enabled: retention.max_rows > 0, tx: OnceLock::new(), dropped: AtomicU64::new(0) }
     }
 
     fn send(&self, row: RequestLogRecord) {
@@ -55,7 +63,7 @@ impl Writer {
         }
         let tx = self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::channel(CAPACITY);
-            tokio::spawn(write_batches(self.core.clone(), rx));
+            tokio::spawn(write_batches(self.core.clone(), self.retention, rx));
             tx
         });
         if tx.try_send(row).is_err() {
@@ -67,8 +75,17 @@ impl Writer {
     }
 }
 
-async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) {
+/// Rows an account and mode takes between two trims: a tenth of the limit, at least 100.
+fn trim_every(retention: RequestLogRetention) -> u64 {
+    u64::try_from(retention.max_rows / 10).unwrap_or(0).max(100)
+}
+
+/// Accounts and modes counted at most, between two of the minute's prunes (which cover every account).
+const TRIM_TRACKED: usize = 10_000;
+
+async fn write_batches(core: Finconn, retention: RequestLogRetention, mut rx: mpsc::Receiver<RequestLogRecord>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut written: std::collections::HashMap<Scope, u64> = std::collections::HashMap::new();
     // Rows are taken as many at a time as have arrived (`recv_many`), not one by one: under load a wake-up
     // of this task collects hundreds.
     while rx.recv_many(&mut batch, BATCH).await > 0 {
@@ -80,7 +97,11 @@ async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) 
                 Ok(_) | Err(_) => break,
             }
         }
-        if let Err(e) = core.record_requests(&batch).await {
+        let result = core.record_requests(&batch).await;
+        if result.is_ok() {
+            trim(&core, retention, &batch, &mut written).await;
+        }
+        if let Err(e) = result {
             // At shutdown the pool (PostgreSQL) or the writer thread (SQLite) stops before the last rows
             // arrive: not a fault worth a warning.
             if matches!(e, finconn_core::DomainError::Store(finconn_core::StoreError::Closed)) {
@@ -93,6 +114,40 @@ async fn write_batches(core: Finconn, mut rx: mpsc::Receiver<RequestLogRecord>) 
             }
         }
         batch.clear();
+    }
+}
+
+/// Counts the batch's rows per account and mode, and trims those that reached `trim_every`.
+async fn trim(
+    core: &Finconn,
+    retention: RequestLogRetention,
+    batch: &[RequestLogRecord],
+    written: &mut std::collections::HashMap<Scope, u64>,
+) {
+    let every = trim_every(retention);
+    let mut due = Vec::new();
+    for row in batch {
+        let n = match written.get_mut(&row.scope) {
+            Some(n) => n,
+            None => {
+                if written.len() >= TRIM_TRACKED {
+                    written.clear();
+                }
+                written.entry(row.scope.clone()).or_default()
+            }
+        };
+        *n += 1;
+        if *n == every {
+            due.push(row.scope.clone());
+        }
+    }
+    for scope in due {
+        written.remove(&scope);
+        match core.trim_request_log(&scope, retention).await {
+            Ok(n) if n > 0 => tracing::debug!(removed = n, account = %scope.account, "trimmed the request log"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "trimming the request log failed"),
+        }
     }
 }
 

@@ -44,7 +44,7 @@ impl Dashboard {
     pub fn new(config: &Config, core: &finconn_core::Finconn) -> Self {
         Self {
             keys: auth::CookieKey::new(config.master_key.as_ref()),
-            log: log::Writer::new(core.clone(), config.request_log.max_rows > 0),
+            log: log::Writer::new(core.clone(), config.request_log),
             secure: config.public_url.as_ref().is_some_and(|u| u.scheme() == "https"),
         }
     }

@@ -306,6 +306,50 @@ async fn the_request_log_records_a_request_and_finds_it_by_request_id(backend: B
     assert_eq!(pruned.body.matches("data-testid=\"request-row\"").count(), 1);
 }
 
+/// With a row limit of 200, 500 requests leave the newest 200 in the log as they arrive (a trim every 100
+/// rows), without waiting for the minute's prune; another account's rows are not touched.
+async fn the_request_log_is_trimmed_to_its_row_limit_as_rows_arrive(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.request_log.max_rows = 200).await;
+    let other_key = random_key();
+    let other = app.with_key(&other_key).get("/v1/financial_connections/accounts").await;
+    assert_eq!(other.status, 200);
+    let mut ids = Vec::new();
+    for _ in 0..500 {
+        let r = app.get("/v1/financial_connections/accounts").await;
+        assert_eq!(r.status, 200);
+        ids.push(r.header("request-id").unwrap().to_owned());
+    }
+    let scope = finconn_core::Scope { account: account_of(&app, &app.key).await, livemode: false };
+    let logged = |scope: finconn_core::Scope| {
+        let core = app.state.core.clone();
+        async move {
+            let filter = finconn_core::console::RequestLogFilter::default();
+            let mut rows: Vec<finconn_core::console::RequestLogRecord> = Vec::new();
+            loop {
+                let before = rows.last().map(|r| r.seq);
+                let page = core.request_log(&scope, &filter, before, 100).await.unwrap();
+                rows.extend(page.items);
+                if !page.has_more {
+                    return rows;
+                }
+            }
+        }
+    };
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = logged(scope.clone()).await;
+        if rows.first().is_some_and(|r| r.request_id == ids[499]) && rows.len() == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let kept: Vec<&str> = rows.iter().map(|r| r.request_id.as_str()).collect();
+    let newest: Vec<&str> = ids[300..].iter().rev().map(String::as_str).collect();
+    assert_eq!(kept, newest, "the newest 200 rows, newest first");
+    let other_scope = finconn_core::Scope { account: account_of(&app, &other_key).await, livemode: false };
+    assert_eq!(logged(other_scope).await.len(), 1, "the other account keeps its row");
+}
+
 /// The token of a link URL printed by `finconn dashboard-link` (or built from a `NewDashboardLink`).
 fn link_path(token: &str) -> String {
     format!("/dashboard/link/{token}")
@@ -729,4 +773,5 @@ crate::on_both_backends!(
     filtered_lists_fill_their_pages_and_page_through_the_matches,
     transactions_are_searched_by_status_and_description,
     two_servers_on_one_database_let_a_link_sign_in_once,
+    the_request_log_is_trimmed_to_its_row_limit_as_rows_arrive,
 );
