@@ -441,7 +441,12 @@ fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>, 
         }
         if since_checkpoint >= CHECKPOINT_AFTER_STATEMENTS {
             since_checkpoint = 0;
+            // Idle readers' snapshots are ended before the checkpoint, so that it can copy every frame, and
+            // after it, since a read that was running meanwhile kept its snapshot of frames that the next
+            // write transaction must see unused to start the WAL over (`sql::Changes::release_idle`).
+            changes.release_idle();
             checkpoint(&conn);
+            changes.release_idle();
         }
     }
 }
