@@ -296,19 +296,19 @@ where
 ///
 /// A connection keeps its read transaction open between reads (a snapshot), and a read reuses it while
 /// nothing was committed since: beginning and ending a read transaction on every statement took two
-/// `fcntl` locks on the WAL index and its in-process mutex, which the worker threads contended for (perf:
-/// a futex sleep and wake-up on half the retrieves). A snapshot is reused only
+/// `fcntl` locks on the WAL index and its in-process mutex, which the worker threads contended for
+/// (strace: a futex sleep and wake-up on half the retrieves). A snapshot is reused only
 /// - if no commit of this process to the file came after it began: every commit of the writer thread and
-///   of the sqlx write pool calls [`Readers::changed`] (through [`Changes`]) before anyone hears of it, and
-///   a read compares;
+///   of the sqlx write pool calls [`Changes::bump`] before anyone hears of it, and a read compares;
 /// - and for at most [`FRESH_FOR`], the bound on how late another process's commits (`finconn keys
 ///   create` beside `finconn serve`) are seen. A lookup that finds nothing looks again on a fresh
 ///   snapshot ([`Readers::find`]), so what another process created is found at once.
 ///
-/// A held snapshot keeps the writer's checkpoint from copying the WAL past it and the WAL from starting
-/// over, so a read ends its snapshot when something was committed while it ran (it could not be reused),
-/// and a sweeper thread ends the snapshots of idle connections once they are [`FRESH_FOR`] old; it sleeps
-/// on a condition variable while no connection holds one.
+/// A held snapshot keeps a checkpoint from copying the WAL past it and the WAL from starting over, so a
+/// read ends its snapshot when something was committed while it ran (it could not be reused), the writer
+/// ends the idle connections' snapshots around each of its checkpoints ([`Changes::release_idle`]), and a
+/// sweeper thread ends idle snapshots once they are [`FRESH_FOR`] old, for the checkpoints the writer does
+/// not run; it sleeps on a condition variable while no connection holds one.
 pub(crate) struct Readers {
     path: std::path::PathBuf,
     keep: usize,
@@ -365,7 +365,7 @@ impl Changes {
         self.count.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Ends the snapshots of the idle reader connections. The writer calls it before a checkpoint: a
+    /// Ends the snapshots of the idle reader connections. The writer calls it before and after a checkpoint: a
     /// snapshot keeps the checkpoint from copying the WAL past it, and the next write transaction from
     /// starting the WAL over (which needs every frame copied and no reader on them). Without it, readers
     /// that held a snapshot a few milliseconds at a time let the WAL grow past a gigabyte in a create load.
