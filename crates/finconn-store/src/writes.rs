@@ -404,6 +404,7 @@ fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>, 
     let mut batch: Vec<(Plan, Reply)> = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
     let mut since_checkpoint = 0;
+    let mut checkpointed = false;
     while !stopping {
         let Some(first) = rx.blocking_recv() else { break };
         for job in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
@@ -420,6 +421,13 @@ fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>, 
         }
         let units = std::mem::take(&mut batch);
         let started = std::time::Instant::now();
+        if checkpointed {
+            // The first write after a checkpoint is the one that can start the WAL over, if no reader holds a
+            // snapshot of its frames: a read that was still running at the release after the checkpoint has
+            // most likely ended since (on a loaded machine the sweeper can be late).
+            checkpointed = false;
+            changes.release_idle();
+        }
         since_checkpoint += units.iter().map(|(plan, _)| plan.0.len()).sum::<usize>();
         let result = commit_batch(&conn, &units);
         // Before any unit hears of its commit: the readers' snapshots from before it are not reused.
@@ -447,6 +455,7 @@ fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>, 
             changes.release_idle();
             checkpoint(&conn);
             changes.release_idle();
+            checkpointed = true;
         }
     }
 }
