@@ -20,6 +20,8 @@
 #   BENCH_SESSIONS   sessions stored before the "large" runs       (default 1000000)
 #   BENCH_TRANSACTIONS  transactions of the one account paged in the "large" runs (default 100000)
 #   BENCH_PG         1: also benchmark finconn on PostgreSQL
+#   BENCH_SQLITE     0: skip finconn on SQLite (with BENCH_PG=1 and BENCH_RESULTS, for a PostgreSQL-only look)
+#   BENCH_RESULTS    where the results go                 (default bench/RESULTS.md)
 #   BENCH_PG_URL     PostgreSQL base URL               (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_NO_BUILD   1: skip the two cargo builds (binaries must exist)
 #   BENCH_ECHO_DIR   the echo crate                    (default <repo>/../shared/bench/echo)
@@ -476,7 +478,9 @@ for mode in full batch; do
   stop_server
 done
 
-bench_finconn sqlite "sqlite://$TMP/finconn.db"
+if [ "${BENCH_SQLITE:-1}" = 1 ]; then
+  bench_finconn sqlite "sqlite://$TMP/finconn.db"
+fi
 
 if [ "${BENCH_PG:-0}" = 1 ]; then
   command -v psql >/dev/null || die "BENCH_PG=1 needs psql"
