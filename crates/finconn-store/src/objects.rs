@@ -85,12 +85,11 @@ pub(crate) fn decode<T: Versioned>(data: &str, scope: Scope, version: i64) -> Re
 /// from the other's). `table` is one of ours, never user input.
 pub(crate) async fn get_in_account<T: Versioned>(
     pools: &Pools,
-    table: &str,
+    table: &'static str,
     account: &str,
     id: &str,
 ) -> Result<Option<T>, StoreError> {
-    let sql = format!("SELECT livemode, version, data FROM {table} WHERE id = $1 AND account_id = $2");
-    let row: Option<(bool, i64, String)> = pools.opt(Q::new(sql.clone()).bind(id).bind(account)).await?;
+    let row = pools.lookup(table, id, account).await?;
     row.map(|(livemode, version, data)| decode(&data, Scope { account: account.to_owned(), livemode }, version))
         .transpose()
 }

@@ -32,6 +32,8 @@ use crate::sql::{Arg, Check, Plan, Ran, Row, Q};
 #[derive(Clone)]
 pub(crate) struct Pg {
     pool: Pool,
+    /// Lookups by id, answered in batches (`answer_lookups`).
+    lookups: tokio::sync::mpsc::Sender<Lookup>,
 }
 
 impl std::fmt::Debug for Pg {
@@ -134,7 +136,25 @@ impl Pg {
             .build()
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         drop(pool.get().await.map_err(pool_err)?);
-        Ok(Self { pool })
+        let (lookups, rx) = tokio::sync::mpsc::channel(4 * LOOKUP_BATCH);
+        // A quarter of the connections (at least two) answer lookups; the rest stay free for plans and the
+        // other reads.
+        tokio::spawn(answer_lookups(pool.clone(), rx, (size / 4).max(2)));
+        Ok(Self { pool, lookups })
+    }
+
+    /// The row of `table` (one of ours, never user input) with this id in this account, batched with the
+    /// other lookups waiting (`answer_lookups`).
+    pub(crate) async fn lookup(
+        &self,
+        table: &'static str,
+        id: &str,
+        account: &str,
+    ) -> Result<Option<Found>, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let l = Lookup { table, id: id.to_owned(), account: account.to_owned(), reply };
+        self.lookups.send(l).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn statement(&self, conn: &Object, sql: &str, args: &[Arg]) -> Result<tokio_postgres::Statement, StoreError> {
@@ -233,4 +253,98 @@ impl Pg {
     pub(crate) fn close(&self) {
         self.pool.close();
     }
+}
+
+/// One object wanted by id and account (`Pg::lookup`).
+struct Lookup {
+    table: &'static str,
+    id: String,
+    account: String,
+    reply: tokio::sync::oneshot::Sender<Result<Option<Found>, StoreError>>,
+}
+
+/// A looked-up object: `(livemode, version, data)`.
+pub(crate) type Found = (bool, i64, String);
+
+/// Lookups taken in one batch at most.
+const LOOKUP_BATCH: usize = 256;
+
+/// Lookups by id are answered in batches: a task takes every lookup waiting (up to `LOOKUP_BATCH`), runs one
+/// statement per table for all of them on a pooled connection, and answers each. At most `in_flight` batches
+/// run at once; lookups that arrive meanwhile wait for the next. With nothing else waiting a lookup runs at
+/// once, alone: batching costs no latency when idle and under load turns N statements into one (one bind,
+/// one snapshot, one commit and one round trip for N index probes instead of N of each). Each lookup is
+/// queued before its batch's statement starts, so it sees every commit acknowledged before it was made.
+async fn answer_lookups(pool: Pool, mut rx: tokio::sync::mpsc::Receiver<Lookup>, in_flight: usize) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut batch = Vec::with_capacity(LOOKUP_BATCH);
+        if rx.recv_many(&mut batch, LOOKUP_BATCH).await == 0 {
+            return;
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            run_lookups(&pool, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Copies an error for each lookup of a failed batch.
+fn fan_out(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Closed => StoreError::Closed,
+        StoreError::CursorNotFound => StoreError::CursorNotFound,
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+        StoreError::Database(e) => StoreError::Database(e.to_string().into()),
+    }
+}
+
+async fn run_lookups(pool: &Pool, mut batch: Vec<Lookup>) {
+    // Almost always one table; grouped in order of first appearance.
+    while let Some(first) = batch.first() {
+        let table = first.table;
+        let (same, rest): (Vec<Lookup>, Vec<Lookup>) = batch.into_iter().partition(|l| l.table == table);
+        batch = rest;
+        match lookup_rows(pool, table, &same).await {
+            Ok(mut found) => {
+                for (i, l) in same.into_iter().enumerate() {
+                    let _ = l.reply.send(Ok(found.get_mut(i).and_then(Option::take)));
+                }
+            }
+            Err(e) => {
+                for l in same {
+                    let _ = l.reply.send(Err(fan_out(&e)));
+                }
+            }
+        }
+    }
+}
+
+/// One statement for every lookup of `table`: the found rows by the lookup's position.
+async fn lookup_rows(pool: &Pool, table: &str, lookups: &[Lookup]) -> Result<Vec<Option<Found>>, StoreError> {
+    // The subquery is kept apart (`OFFSET 0`) so that each id is one probe of the primary key, whatever
+    // the planner guesses of the array's length against the table's size.
+    let sql = format!(
+        "SELECT w.i, t.livemode, t.version, t.data \
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(id, account_id, i) \
+         CROSS JOIN LATERAL (SELECT livemode, version, data FROM {table} \
+         WHERE id = w.id AND account_id = w.account_id OFFSET 0) t"
+    );
+    let ids: Vec<&str> = lookups.iter().map(|l| l.id.as_str()).collect();
+    let accounts: Vec<&str> = lookups.iter().map(|l| l.account.as_str()).collect();
+    let conn = pool.get().await.map_err(pool_err)?;
+    let stmt = conn.prepare_typed_cached(&sql, &[Type::TEXT_ARRAY, Type::TEXT_ARRAY]).await.map_err(pg_err)?;
+    let rows = conn.query(&stmt, &[&ids, &accounts]).await.map_err(pg_err)?;
+    let mut found: Vec<Option<Found>> = vec![None; lookups.len()];
+    for row in rows {
+        let (i, livemode, version, data): (i64, bool, i64, String) = Row::pg(&row).map_err(pg_err)?;
+        let slot = usize::try_from(i - 1)
+            .ok()
+            .and_then(|i| found.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt(format!("lookup row {i} of {} in {table}", lookups.len())))?;
+        *slot = Some((livemode, version, data));
+    }
+    Ok(found)
 }

@@ -342,6 +342,25 @@ pub(crate) trait Exec {
     }
 }
 
+impl Pools {
+    /// `(livemode, version, data)` of the row of `table` (one of ours, never user input) with this id in this
+    /// account. On PostgreSQL, batched with the other lookups waiting (`pg::Pg::lookup`).
+    pub(crate) async fn lookup(
+        &self,
+        table: &'static str,
+        id: &str,
+        account: &str,
+    ) -> Result<Option<crate::pg::Found>, StoreError> {
+        match self {
+            Pools::Sqlite { .. } => {
+                let sql = format!("SELECT livemode, version, data FROM {table} WHERE id = $1 AND account_id = $2");
+                self.opt(Q::new(sql).bind(id).bind(account)).await
+            }
+            Pools::Postgres { fast, .. } => fast.lookup(table, id, account).await,
+        }
+    }
+}
+
 impl Exec for Pools {
     async fn apply(&self, plan: Plan) -> Result<CommitOutcome, StoreError> {
         match self {
