@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use finconn_core::console::{
     DashboardLinkRecord, DashboardSessionRecord, RequestLogFilter, RequestLogRecord, SessionFilter, SessionState,
-    TransactionSearch,
+    TransactionSearch, Trimmed,
 };
 use finconn_core::model::{LinkedAccountRecord, Scope, SessionRecord, TransactionRecord};
 use finconn_core::store::{CommitOutcome, ConsoleAuth, ConsoleLists, Cursor, Page, PageRequest};
@@ -67,6 +67,13 @@ fn insert_sql(rows: usize) -> String {
 
 pub(crate) async fn insert_request_log(pools: &Pools, rows: &[RequestLogRecord]) -> Result<(), StoreError> {
     let mut plan = Plan::default();
+    if pools.backend() == crate::pool::Backend::Postgres {
+        // The log is best effort (rows are dropped rather than slow a request down), so its batches need not
+        // wait for their WAL to reach the disk: PostgreSQL's WAL writer flushes them within a few hundred
+        // milliseconds. A crash of PostgreSQL itself may lose that much of the log, never anything else: the
+        // setting is local to this transaction.
+        plan.push(Q::new("SELECT set_config('synchronous_commit', 'off', true)"));
+    }
     let mut rest = rows;
     while !rest.is_empty() {
         let i = INSERT_CHUNKS.iter().position(|n| *n <= rest.len()).unwrap_or(INSERT_CHUNKS.len() - 1);
@@ -167,7 +174,7 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
     let mut removed = 0;
     for (account,) in accounts {
         for livemode in [false, true] {
-            removed += prune_beyond(log, &account, livemode, keep).await?;
+            removed += prune_beyond(log, &account, livemode, keep, i64::MIN).await?.removed;
             let oldest: Option<(i64,)> = log
                 .opt(
                     Q::new(
@@ -183,41 +190,56 @@ pub(crate) async fn prune_request_log(pools: &Pools, before_ms: i64, keep: i64) 
             }
             removed += in_chunks(
                 log,
-                || {
+                i64::MIN,
+                |above| {
                     Q::new(
                         "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE account_id = $1 \
-                         AND livemode = $2 AND created_ms < $3 ORDER BY seq LIMIT $4) chunk",
+                         AND livemode = $2 AND seq > $3 AND created_ms < $4 ORDER BY seq LIMIT $5) chunk",
                     )
                     .bind(&account)
                     .bind(livemode)
+                    .bind(above)
                     .bind(before_ms)
                     .bind(PRUNE_CHUNK)
                 },
-                |upto| {
+                |above, upto| {
                     Q::new(
-                        "DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND created_ms < $3 \
-                         AND seq <= $4",
+                        "DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq > $3 \
+                         AND seq <= $4 AND created_ms < $5",
                     )
                     .bind(&account)
                     .bind(livemode)
-                    .bind(before_ms)
+                    .bind(above)
                     .bind(upto)
+                    .bind(before_ms)
                 },
             )
-            .await?;
+            .await?
+            .removed;
         }
     }
     Ok(removed)
 }
 
 /// The rows of one account and mode beyond its newest `keep` (as rows arrive, between the minute's prunes).
-pub(crate) async fn trim_request_log(pools: &Pools, scope: &Scope, keep: i64) -> Result<u64, StoreError> {
-    prune_beyond(&pools.request_log(), &scope.account, scope.livemode, keep).await
+pub(crate) async fn trim_request_log(
+    pools: &Pools,
+    scope: &Scope,
+    keep: i64,
+    above: i64,
+) -> Result<Trimmed, StoreError> {
+    prune_beyond(&pools.request_log(), &scope.account, scope.livemode, keep, above).await
 }
 
 /// The rows of one account and mode beyond its newest `keep`: the newest row to drop by walking `keep`
-/// entries of `request_log_by_account`, then every row up to it.
-async fn prune_beyond(log: &RequestLog<'_>, account: &str, livemode: bool, keep: i64) -> Result<u64, StoreError> {
+/// entries of `request_log_by_account` from the newest, then every row above `above` up to it.
+async fn prune_beyond(
+    log: &RequestLog<'_>,
+    account: &str,
+    livemode: bool,
+    keep: i64,
+    above: i64,
+) -> Result<Trimmed, StoreError> {
     let newest_dropped: Option<(i64,)> = log
         .opt(
             Q::new(
@@ -229,43 +251,54 @@ async fn prune_beyond(log: &RequestLog<'_>, account: &str, livemode: bool, keep:
             .bind(keep),
         )
         .await?;
-    let Some((threshold,)) = newest_dropped else { return Ok(0) };
+    let Some((threshold,)) = newest_dropped else { return Ok(Trimmed::default()) };
     in_chunks(
         log,
-        || {
+        above,
+        |above| {
             Q::new(
                 "SELECT max(seq), count(*) FROM (SELECT seq FROM request_log WHERE account_id = $1 \
-                 AND livemode = $2 AND seq <= $3 ORDER BY seq LIMIT $4) chunk",
+                 AND livemode = $2 AND seq > $3 AND seq <= $4 ORDER BY seq LIMIT $5) chunk",
             )
             .bind(account)
             .bind(livemode)
+            .bind(above)
             .bind(threshold)
             .bind(PRUNE_CHUNK)
         },
-        |upto| {
-            Q::new("DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq <= $3")
+        |above, upto| {
+            Q::new("DELETE FROM request_log WHERE account_id = $1 AND livemode = $2 AND seq > $3 AND seq <= $4")
                 .bind(account)
                 .bind(livemode)
+                .bind(above)
                 .bind(upto)
         },
     )
     .await
 }
 
-/// Deletes in chunks until none is left: `chunk` reads the next chunk's highest `seq` and its size (at most
-/// [`PRUNE_CHUNK`]), `delete` removes the rows up to that `seq`, each chunk in a unit of its own. Returns
-/// how many rows were removed.
-async fn in_chunks(log: &RequestLog<'_>, chunk: impl Fn() -> Q, delete: impl Fn(i64) -> Q) -> Result<u64, StoreError> {
-    let mut removed = 0;
+/// Deletes in chunks until none is left, walking up from `above`: `chunk(above)` reads the next chunk's highest
+/// `seq` and its size (at most [`PRUNE_CHUNK`]), `delete(above, upto)` removes the chunk's rows, each chunk in
+/// a unit of its own, and the next chunk starts above it. Every walk is bounded below, so none steps over
+/// the rows earlier chunks (or an earlier trim) deleted, which PostgreSQL keeps in its index until a vacuum.
+async fn in_chunks(
+    log: &RequestLog<'_>,
+    mut above: i64,
+    chunk: impl Fn(i64) -> Q,
+    delete: impl Fn(i64, i64) -> Q,
+) -> Result<Trimmed, StoreError> {
+    let mut done = Trimmed::default();
     loop {
-        let (upto, n): (Option<i64>, i64) = log.one(chunk()).await?;
-        let Some(upto) = upto else { return Ok(removed) };
+        let (upto, n): (Option<i64>, i64) = log.one(chunk(above)).await?;
+        let Some(upto) = upto else { return Ok(done) };
         let mut plan = Plan::default();
-        plan.push(delete(upto));
+        plan.push(delete(above, upto));
         log.apply(plan).await?;
-        removed += n.unsigned_abs();
+        done.removed += n.unsigned_abs();
+        done.through = Some(upto);
+        above = upto;
         if n < PRUNE_CHUNK {
-            return Ok(removed);
+            return Ok(done);
         }
     }
 }

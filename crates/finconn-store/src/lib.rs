@@ -442,7 +442,12 @@ impl Console for Db {
         console::prune_request_log(&self.pool, before_ms, keep).await
     }
 
-    async fn trim_request_log(&self, scope: &Scope, keep: i64) -> Result<u64, StoreError> {
-        console::trim_request_log(&self.pool, scope, keep).await
+    async fn trim_request_log(
+        &self,
+        scope: &Scope,
+        keep: i64,
+        above: i64,
+    ) -> Result<finconn_core::console::Trimmed, StoreError> {
+        console::trim_request_log(&self.pool, scope, keep, above).await
     }
 }

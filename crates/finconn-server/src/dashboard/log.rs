@@ -85,7 +85,7 @@ const TRIM_TRACKED: usize = 10_000;
 
 async fn write_batches(core: Finconn, retention: RequestLogRetention, mut rx: mpsc::Receiver<RequestLogRecord>) {
     let mut batch = Vec::with_capacity(BATCH);
-    let mut written: std::collections::HashMap<Scope, u64> = std::collections::HashMap::new();
+    let mut written: std::collections::HashMap<Scope, Written> = std::collections::HashMap::new();
     // Rows are taken as many at a time as have arrived (`recv_many`), not one by one: under load a wake-up
     // of this task collects hundreds.
     while rx.recv_many(&mut batch, BATCH).await > 0 {
@@ -117,35 +117,51 @@ async fn write_batches(core: Finconn, retention: RequestLogRetention, mut rx: mp
     }
 }
 
+/// An account and mode's rows since its last trim, and the newest row that trim removed: every row of it at or
+/// below that `seq` is gone (this task's rows were committed before it trimmed; another process's rows
+/// committed later below it are left to the minute's prune), so the next trim walks only above it.
+struct Written {
+    rows: u64,
+    above: i64,
+}
+
 /// Counts the batch's rows per account and mode, and trims those that reached `trim_every`.
 async fn trim(
     core: &Finconn,
     retention: RequestLogRetention,
     batch: &[RequestLogRecord],
-    written: &mut std::collections::HashMap<Scope, u64>,
+    written: &mut std::collections::HashMap<Scope, Written>,
 ) {
     let every = trim_every(retention);
     let mut due = Vec::new();
     for row in batch {
-        let n = match written.get_mut(&row.scope) {
-            Some(n) => n,
+        let w = match written.get_mut(&row.scope) {
+            Some(w) => w,
             None => {
                 if written.len() >= TRIM_TRACKED {
                     written.clear();
                 }
-                written.entry(row.scope.clone()).or_default()
+                written.entry(row.scope.clone()).or_insert(Written { rows: 0, above: i64::MIN })
             }
         };
-        *n += 1;
-        if *n == every {
-            due.push(row.scope.clone());
+        w.rows += 1;
+        if w.rows >= every {
+            w.rows = 0;
+            if !due.iter().any(|(s, _)| s == &row.scope) {
+                due.push((row.scope.clone(), w.above));
+            }
         }
     }
-    for scope in due {
-        written.remove(&scope);
-        match core.trim_request_log(&scope, retention).await {
-            Ok(n) if n > 0 => tracing::debug!(removed = n, account = %scope.account, "trimmed the request log"),
-            Ok(_) => {}
+    for (scope, above) in due {
+        match core.trim_request_log(&scope, retention, above).await {
+            Ok(t) => {
+                if t.removed > 0 {
+                    tracing::debug!(removed = t.removed, account = %scope.account, "trimmed the request log");
+                }
+                if let (Some(through), Some(w)) = (t.through, written.get_mut(&scope)) {
+                    w.above = through;
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "trimming the request log failed"),
         }
     }

@@ -496,6 +496,74 @@ async fn the_request_log_prunes_by_age_and_rows_per_mode(db: &Db) {
     assert_eq!(logged(db, &b).await, left_b);
 }
 
+/// Many lookups by id at once (on PostgreSQL they are answered in batches, one statement for many): each gets
+/// its own object, a foreign account's id and an unknown id get nothing, and one id asked twice is answered
+/// twice.
+async fn concurrent_lookups_each_get_their_own_object(db: &Db) {
+    let (mine, theirs) = (scope(), scope());
+    let mut own = Vec::new();
+    for i in 0..40 {
+        let c = customer(&format!("{i}@mine.test"));
+        db.insert_customer(&mine, &c).await.unwrap();
+        own.push(c);
+    }
+    let stranger = customer("stranger@theirs.test");
+    db.insert_customer(&theirs, &stranger).await.unwrap();
+    // (id asked for, email expected)
+    let mut asks: Vec<(String, Option<String>)> = Vec::new();
+    for round in 0..5 {
+        for (i, c) in own.iter().enumerate() {
+            asks.push((c.id.clone(), c.email.clone()));
+            if (i + round) % 7 == 0 {
+                asks.push((stranger.id.clone(), None));
+                asks.push((ids::new_id(ids::CUSTOMER), None));
+            }
+        }
+    }
+    let answers = futures::future::join_all(asks.iter().map(|(id, _)| db.get_customer(&mine.account, id))).await;
+    assert_eq!(answers.len(), asks.len());
+    for ((id, email), got) in asks.iter().zip(answers) {
+        let got = got.unwrap();
+        assert_eq!(got.as_ref().map(|c| c.id.as_str()), email.as_ref().map(|_| id.as_str()), "{id}");
+        assert_eq!(got.and_then(|c| c.email), *email, "{id}");
+    }
+    let theirs_seen = db.get_customer(&theirs.account, &stranger.id).await.unwrap();
+    assert_eq!(theirs_seen.and_then(|c| c.email).as_deref(), Some("stranger@theirs.test"));
+}
+
+/// A trim as rows arrive keeps the newest `keep` and says which row it removed last; the next trim walks only
+/// above that row, so rows at or below it are left to the minute's prune.
+async fn request_log_trims_walk_above_the_previous_trim(db: &Db) {
+    let now_ms = 1_800_000_000_000;
+    let s = scope();
+    let rows: Vec<_> = (0..600).map(|i| log_row(&s, now_ms - 600 + i)).collect();
+    db.insert_request_log(&rows).await.unwrap();
+    let before = logged(db, &s).await;
+    let first = db.trim_request_log(&s, 100, i64::MIN).await.unwrap();
+    assert_eq!(first.removed, 500);
+    assert_eq!(first.through, Some(before[100]), "the newest row removed");
+    assert_eq!(logged(db, &s).await, before[..100]);
+
+    let more: Vec<_> = (0..300).map(|i| log_row(&s, now_ms + i)).collect();
+    db.insert_request_log(&more).await.unwrap();
+    let before = logged(db, &s).await;
+    assert_eq!(before.len(), 400);
+    let through = first.through.unwrap();
+    let second = db.trim_request_log(&s, 100, through).await.unwrap();
+    assert_eq!((second.removed, second.through), (300, Some(before[100])));
+    assert_eq!(logged(db, &s).await, before[..100]);
+
+    // Rows at or below `above` are taken as gone: a trim bounded above the newest row removes nothing.
+    let rows: Vec<_> = (0..150).map(|i| log_row(&s, now_ms + 1000 + i)).collect();
+    db.insert_request_log(&rows).await.unwrap();
+    let before = logged(db, &s).await;
+    let none = db.trim_request_log(&s, 100, before[0]).await.unwrap();
+    assert_eq!((none.removed, none.through), (0, None));
+    assert_eq!(logged(db, &s).await.len(), 250);
+    db.prune_request_log(now_ms - 86_400_000, 100).await.unwrap();
+    assert_eq!(logged(db, &s).await, before[..100], "the prune catches what the bounded trim left");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -519,6 +587,8 @@ conformance!(
     test_clock_jobs_wait_for_their_clock,
     test_clocks_attach_customers_once,
     the_request_log_prunes_by_age_and_rows_per_mode,
+    concurrent_lookups_each_get_their_own_object,
+    request_log_trims_walk_above_the_previous_trim,
 );
 
 #[tokio::test]
