@@ -360,13 +360,14 @@ impl Writer {
     /// A writer thread named `name` on the SQLite file at `path`, bumping `changes` after every commit.
     pub(crate) fn start(path: &std::path::Path, name: &str, changes: crate::sql::Changes) -> Result<Self, StoreError> {
         let conn = open_lite(path)?;
-        // The writer checkpoints between batches (`checkpoint`), not inside whichever COMMIT crosses the
-        // WAL's threshold.
+        // The WAL is copied by the checkpointer and the writer (`Checkpointer`), not inside whichever COMMIT
+        // crosses SQLite's threshold.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(lite_err)?;
+        let checkpointer = Checkpointer::start(path, name, changes.clone())?;
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || run_writer(conn, rx, &changes))
+            .spawn(move || run_writer(conn, rx, &changes, checkpointer))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         Ok(Self { tx })
     }
@@ -384,26 +385,153 @@ impl Writer {
     }
 }
 
-/// Statements committed after which the writer checkpoints: a few hundred creates' worth, near SQLite's
-/// own threshold of a thousand WAL pages. Chosen by measurement: at 2000 a checkpoint held the writer long
-/// enough to double the create's p99 latency.
+/// Statements committed after which the WAL is copied into the database file: a few hundred creates' worth,
+/// near SQLite's own threshold of a thousand WAL pages.
 const CHECKPOINT_AFTER_STATEMENTS: usize = 800;
 
-/// Copies the WAL's frames into the database file (`wal_checkpoint(PASSIVE)`: never waits for readers).
-/// Run by the writer between batches, after the last batch's units have their answers: left to SQLite's
-/// automatic checkpoint, it ran inside the `COMMIT` that crossed the threshold, so every unit of that batch
-/// waited for the copy and the file's sync. Running it on the writer's own connection, with nothing
-/// committed since, also lets its next transaction start the WAL over from the beginning.
+/// The most statements committed during the checkpointer's pass for which the writer copies the rest itself
+/// (the tail); with more, the checkpointer makes another pass first.
+const TAIL_STATEMENTS: usize = 200;
+
+/// Copies the WAL's frames into the database file (`wal_checkpoint(PASSIVE)`: never waits for readers or
+/// the writer). SQLite syncs the file only when the copy reached the WAL's end.
 fn checkpoint(conn: &rusqlite::Connection) {
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
         tracing::warn!(error = %e, "SQLite checkpoint failed; retrying after the next batches");
     }
 }
 
-fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>, changes: &crate::sql::Changes) {
+/// Copies the WAL into the database file beside the writer.
+///
+/// A checkpoint after a few hundred creates writes a thousand or more pages to scattered places of the file
+/// (random ids in the indexes) and syncs it: 5 to 35 ms here. Run by the writer between batches, every unit
+/// queued meanwhile waited for it, and the create's p99 latency was the checkpoint's. So a thread with its
+/// own connection makes the copy (a pass) while the writer goes on committing, then syncs the file (SQLite
+/// does not: a pass that the writer overtook did not reach the WAL's end). The WAL can only start over at
+/// a write that finds every frame copied, which a pass under load never leaves behind: so once a pass is
+/// done the writer copies what it committed meanwhile itself, between two batches. That tail is short, and
+/// its sync finds little left to write.
+struct Checkpointer {
+    go: std::sync::mpsc::SyncSender<()>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// A pass was asked for and the writer has not yet seen it done.
+    running: bool,
+    /// Statements the writer committed since the running (or last) pass began.
+    since_pass: usize,
+    /// The WAL file, whose header counts the times it started over.
+    wal: std::path::PathBuf,
+    /// After the writer's copy: the WAL's count then, and the copies made since that did not lead to a start
+    /// over.
+    restart: Option<(u32, u8)>,
+}
+
+/// Copies of the tail made again, one batch apart, when a reader kept the WAL from starting over.
+const RESTART_TRIES: u8 = 3;
+
+/// The WAL's checkpoint sequence number (bytes 12 to 15 of its header, big-endian), which SQLite increments
+/// each time the WAL starts over.
+fn wal_sequence(wal: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; 16];
+    std::fs::File::open(wal).ok()?.read_exact_at(&mut head, 0).ok()?;
+    Some(u32::from_be_bytes([head[12], head[13], head[14], head[15]]))
+}
+
+impl Checkpointer {
+    fn start(path: &std::path::Path, name: &str, changes: crate::sql::Changes) -> Result<Self, StoreError> {
+        let conn = open_lite(path)?;
+        let file = std::fs::File::open(path).map_err(|e| StoreError::Database(Box::new(e)))?;
+        let (go, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        std::thread::Builder::new()
+            .name(format!("{name}-checkpoint"))
+            .spawn(move || {
+                // Ends when the writer drops its end.
+                while asked.recv().is_ok() {
+                    let started = std::time::Instant::now();
+                    // As before the writer's own copy (`after_batch`): a reader's snapshot stops the copy.
+                    changes.release_idle();
+                    checkpoint(&conn);
+                    // Only makes the tail's sync shorter: the tail's own sync (SQLite's) is what the WAL's
+                    // start over relies on.
+                    if let Err(e) = file.sync_data() {
+                        tracing::warn!(error = %e, "could not sync the SQLite file after a checkpoint");
+                    }
+                    tracing::debug!(us = started.elapsed().as_micros() as u64, "checkpoint pass");
+                    flag.store(true, std::sync::atomic::Ordering::Release);
+                }
+            })
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Ok(Self { go, done, running: false, since_pass: 0, wal: wal.into(), restart: None })
+    }
+
+    /// After each batch: starts a pass when enough was committed, and copies the tail once a pass is done.
+    /// True when the writer copied the WAL's end itself, so that its next write can start the WAL over.
+    fn after_batch(&mut self, conn: &rusqlite::Connection, changes: &crate::sql::Changes, statements: usize) -> bool {
+        self.since_pass += statements;
+        if let Some((before, tries)) = self.restart.take() {
+            // This batch was the first write since the writer's copy: it started the WAL over unless a reader
+            // was still reading a snapshot from before the copy. The reads are short: another copy, of this
+            // one batch, lets the next write try again.
+            if wal_sequence(&self.wal).is_some_and(|now| now == before) {
+                if tries < RESTART_TRIES {
+                    self.tail(conn, changes, tries + 1);
+                    return true;
+                }
+                tracing::debug!("readers kept the WAL from starting over; it grows until the next checkpoint");
+            }
+        }
+        if self.running && self.done.swap(false, std::sync::atomic::Ordering::Acquire) {
+            self.running = false;
+            if self.since_pass <= TAIL_STATEMENTS {
+                self.since_pass = 0;
+                self.tail(conn, changes, 0);
+                return true;
+            }
+            // Too much came in meanwhile: another pass, right away, copies most of it.
+            self.since_pass = CHECKPOINT_AFTER_STATEMENTS;
+        }
+        if !self.running && self.since_pass >= CHECKPOINT_AFTER_STATEMENTS {
+            self.since_pass = 0;
+            if self.go.try_send(()).is_err() {
+                // The thread is gone (it cannot be, short of a panic): the writer copies everything itself.
+                self.tail(conn, changes, 0);
+                return true;
+            }
+            self.running = true;
+        }
+        false
+    }
+
+    /// The writer's own copy of the WAL, which reaches its end (nothing else writes) and syncs the file;
+    /// `tries`: the copies before it since the WAL last started over.
+    fn tail(&mut self, conn: &rusqlite::Connection, changes: &crate::sql::Changes, tries: u8) {
+        let started = std::time::Instant::now();
+        // Idle readers' snapshots are ended before the copy, so that it can copy every frame, and after it,
+        // since a read that was running meanwhile kept its snapshot of frames that the next write transaction
+        // must see unused to start the WAL over (`sql::Changes::release_idle`).
+        changes.release_idle();
+        checkpoint(conn);
+        // Nothing was committed, but a snapshot from before the copy must not serve new reads: they would
+        // keep the WAL from starting over where a new snapshot (of the file alone) would not.
+        changes.bump();
+        changes.release_idle();
+        self.restart = wal_sequence(&self.wal).map(|seq| (seq, tries));
+        tracing::debug!(us = started.elapsed().as_micros() as u64, tries, "checkpoint tail");
+    }
+}
+
+fn run_writer(
+    conn: rusqlite::Connection,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    changes: &crate::sql::Changes,
+    mut checkpointer: Checkpointer,
+) {
     let mut batch: Vec<(Plan, Reply)> = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
-    let mut since_checkpoint = 0;
     let mut checkpointed = false;
     while !stopping {
         let Some(first) = rx.blocking_recv() else { break };
@@ -421,14 +549,13 @@ fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>, 
         }
         let units = std::mem::take(&mut batch);
         let started = std::time::Instant::now();
-        if checkpointed {
+        if std::mem::take(&mut checkpointed) {
             // The first write after a checkpoint is the one that can start the WAL over, if no reader holds a
             // snapshot of its frames: a read that was still running at the release after the checkpoint has
             // most likely ended since (on a loaded machine the sweeper can be late).
-            checkpointed = false;
             changes.release_idle();
         }
-        since_checkpoint += units.iter().map(|(plan, _)| plan.0.len()).sum::<usize>();
+        let statements = units.iter().map(|(plan, _)| plan.0.len()).sum::<usize>();
         let result = commit_batch(&conn, &units);
         // Before any unit hears of its commit: the readers' snapshots from before it are not reused.
         changes.bump();
@@ -447,16 +574,7 @@ fn run_writer(conn: rusqlite::Connection, mut rx: mpsc::UnboundedReceiver<Job>, 
                 }
             }
         }
-        if since_checkpoint >= CHECKPOINT_AFTER_STATEMENTS {
-            since_checkpoint = 0;
-            // Idle readers' snapshots are ended before the checkpoint, so that it can copy every frame, and
-            // after it, since a read that was running meanwhile kept its snapshot of frames that the next
-            // write transaction must see unused to start the WAL over (`sql::Changes::release_idle`).
-            changes.release_idle();
-            checkpoint(&conn);
-            changes.release_idle();
-            checkpointed = true;
-        }
+        checkpointed = checkpointer.after_batch(&conn, changes, statements);
     }
 }
 
