@@ -450,7 +450,7 @@ impl Checkpointer {
                 // Ends when the writer drops its end.
                 while asked.recv().is_ok() {
                     let started = std::time::Instant::now();
-                    // As before the writer's own copy (`after_batch`): a reader's snapshot stops the copy.
+                    // As before the writer's own copy (`Checkpointer::tail`): a reader's snapshot stops the copy.
                     changes.release_idle();
                     checkpoint(&conn);
                     // Only makes the tail's sync shorter: the tail's own sync (SQLite's) is what the WAL's
