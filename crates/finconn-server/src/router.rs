@@ -14,7 +14,6 @@ use crate::error::ApiError;
 use crate::extract::auth::api_context;
 use crate::startup::AppState;
 use crate::telemetry;
-use tracing::Instrument;
 
 pub fn router(app: AppState) -> Router {
     // The metrics recorder is installed before the first request is counted.
@@ -101,7 +100,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::link::routes())
         .merge(crate::dashboard::routes())
-        // Every routed request names its route template on its span (unrouted ones have none); the `/v1`
+        // Every routed request names its route template in its log context (unrouted ones have none); the `/v1`
         // routes, merged after this layer, do it in `v1_layers`.
         .route_layer(middleware::from_fn(telemetry::record_route))
         .merge(v1)
@@ -134,27 +133,27 @@ pub const MAX_URI_BYTES: usize = 16 * 1024;
 /// The most header bytes finconn reads; more is 431.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
-/// What every request goes through first: its span (`telemetry::request_span`, with the `finished` line at
-/// the end) and the size limits on its URL and headers.
+/// What every request goes through first: its log context (`telemetry::request_scope`, with the `finished`
+/// line at the end) and the size limits on its URL and headers.
 ///
 /// This and `v1_layers` are each one middleware doing several things in order, not one layer per
 /// concern: axum clones every service beneath a layer on each request, so each layer costs every request.
 async fn edge(mut req: Request, next: Next) -> Response {
-    let span = telemetry::request_span(&mut req);
+    let scope = telemetry::request_scope(&mut req);
     let start = Instant::now();
-    async move {
-        let res = match too_large(&req) {
-            Some(refused) => refused,
-            None => next.run(req).await,
-        };
-        telemetry::finished(&res, start);
-        res
-    }
-    .instrument(span)
-    .await
+    scope
+        .run(async move {
+            let res = match too_large(&req) {
+                Some(refused) => refused,
+                None => next.run(req).await,
+            };
+            telemetry::finished(&res, start);
+            res
+        })
+        .await
 }
 
-/// Every `/v1` request, outermost first: the route template on its span, the dashboard's request log (it
+/// Every `/v1` request, outermost first: the route template in its log context, the dashboard's request log (it
 /// times the whole request and sees its answer), the request metrics (begun before the key is checked, so
 /// refused requests are counted too), then the key, version and unit of work (`api_context`).
 async fn v1_layers(State(app): State<AppState>, req: Request, next: Next) -> Response {

@@ -1,7 +1,17 @@
-//! Logging: one span per request (method, route, request id), one line when it ends. Never the
-//! `Authorization` header, bodies or query strings: they carry keys and client secrets. With the `otel`
-//! feature and an `otel_endpoint`, the request and job spans are exported too (`crate::otel`).
+//! Logging: every line of a request carries its context (method, path, request id, route, account), and one
+//! line ends it. Never the `Authorization` header, bodies or query strings: they carry keys and client
+//! secrets. With the `otel` feature and an `otel_endpoint`, the request and job spans are exported too
+//! (`crate::otel`).
+//!
+//! A request's context is a `tracing` span only where one is needed: when spans are exported, and on a
+//! terminal (tracing-subscriber's coloured format prints spans). Otherwise it is a task-local
+//! ([`RequestContext`]) that finconn's own formats (`PlainText`, `FlatJson`) print exactly as they print the
+//! span, byte for byte (a test compares the two): a span costs every request its registration, its fields
+//! formatted into a string, a re-format at each recorded field, and an enter and exit at every poll, which
+//! measured about a tenth of a session retrieve's CPU.
 
+use std::cell::OnceCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -72,6 +82,10 @@ pub fn init(json: bool, otel: Option<(&str, &str)>) -> Telemetry {
     // `FINCONN_LOG` filters the log lines only: quieting the log does not stop the spans' export.
     let filter = EnvFilter::try_from_env("FINCONN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // On a terminal the log is tracing-subscriber's own format, which knows spans, not `RequestContext`.
+    if ansi && !json {
+        SPANS.store(true, Ordering::Relaxed);
+    }
     let (writer, guard) = crate::logsink::start(std::io::stderr());
     let log = if json {
         // Span fields are kept as JSON (`JsonFields`) so `FlatJson` can lift them into each line.
@@ -101,7 +115,11 @@ pub fn init(json: bool, otel: Option<(&str, &str)>) -> Telemetry {
     #[cfg(feature = "otel")]
     {
         let (layer, provider, failed) = match otel.map(|(url, service)| crate::otel::init(url, service)) {
-            Some(Ok(o)) => (Some(o.layer), Some(o.provider), None),
+            Some(Ok(o)) => {
+                // The exporter sees spans only.
+                SPANS.store(true, Ordering::Relaxed);
+                (Some(o.layer), Some(o.provider), None)
+            }
             Some(Err(e)) => (None, None, Some(e)),
             None => (None, None, None),
         };
@@ -155,6 +173,12 @@ where
         }
         line.insert("level".into(), Value::String(meta.level().to_string()));
         line.insert("target".into(), Value::String(meta.target().to_owned()));
+        let _ = REQUEST.try_with(|request| {
+            for (name, value) in request.fields() {
+                line.insert(name.into(), Value::String(value.to_owned()));
+            }
+            line.insert("span".into(), Value::String(REQUEST_SPAN.to_owned()));
+        });
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 let extensions = span.extensions();
@@ -198,8 +222,20 @@ where
             tracing::Level::TRACE => "TRACE",
         });
         line.push(' ');
+        let mut seen = REQUEST
+            .try_with(|request| {
+                line.push_str(REQUEST_SPAN);
+                line.push('{');
+                for (i, (name, value)) in request.fields().enumerate() {
+                    if i > 0 {
+                        line.push(' ');
+                    }
+                    push_plain_field(&mut line, name, value, i >= 3);
+                }
+                line.push_str("}:");
+            })
+            .is_ok();
         if let Some(scope) = ctx.event_scope() {
-            let mut seen = false;
             for span in scope.from_root() {
                 line.push_str(span.metadata().name());
                 seen = true;
@@ -211,9 +247,9 @@ where
                 }
                 line.push(':');
             }
-            if seen {
-                line.push(' ');
-            }
+        }
+        if seen {
+            line.push(' ');
         }
         line.push_str(meta.target());
         line.push_str(": ");
@@ -391,17 +427,23 @@ impl Visit for Fields<'_> {
     }
 }
 
-/// Names the authenticated account on the request's span, so every later line of the request carries it.
+/// Names the authenticated account in the request's context, so every later line of the request carries it.
 pub fn record_account(account: &str) {
-    tracing::Span::current().record("account", account);
+    let _ = REQUEST.try_with(|request| request.account.set(account.to_owned()));
+    if spans() {
+        tracing::Span::current().record("account", account);
+    }
 }
 
 /// Names the route template (`/v1/financial_connections/sessions/{session}`, never the path with its ids)
-/// on the request's span. Called inside routing (only routing knows the template, and the request span is
+/// in the request's context. Called inside routing (only routing knows the template, and the context is
 /// opened before it): by `router::v1` for the API, and as a route layer (`record_route`) elsewhere.
 pub fn note_route(req: &Request) {
     if let Some(route) = req.extensions().get::<axum::extract::MatchedPath>() {
-        tracing::Span::current().record("http.route", route.as_str());
+        let _ = REQUEST.try_with(|request| request.route.set(route.clone()));
+        if spans() {
+            tracing::Span::current().record("http.route", route.as_str());
+        }
     }
 }
 
@@ -424,35 +466,122 @@ fn loggable_path(path: &str) -> String {
     }
 }
 
-/// Opens a request's span (the edge middleware, `router::edge`, runs the request inside it) and gives
-/// the request its id.
-pub fn request_span(req: &mut Request) -> tracing::Span {
+/// Whether requests get a `tracing` span (set by `init`: spans are exported, or the log is on a terminal).
+static SPANS: AtomicBool = AtomicBool::new(false);
+
+fn spans() -> bool {
+    SPANS.load(Ordering::Relaxed)
+}
+
+/// The name a request's context has on its lines, as the span it stands for (`otel::REQUEST_SPAN`).
+const REQUEST_SPAN: &str = "request";
+
+/// A request's context on its log lines, where it has no span (see the module's documentation): the fields the
+/// request span has, in the order it records them.
+pub struct RequestContext {
+    method: axum::http::Method,
+    path: String,
+    request_id: String,
+    route: OnceCell<axum::extract::MatchedPath>,
+    account: OnceCell<String>,
+}
+
+impl RequestContext {
+    /// `(name, value)` of each field set so far: `method`, `path` and `request_id` are written as the span's
+    /// `%` fields (`Display`), the route and the account as recorded strings.
+    fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            Some(("method", self.method.as_str())),
+            Some(("path", self.path.as_str())),
+            Some(("request_id", self.request_id.as_str())),
+            self.route.get().map(|r| ("http.route", r.as_str())),
+            self.account.get().map(|a| ("account", a.as_str())),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+tokio::task_local! {
+    /// The context of the request whose future is being polled on this thread (`RequestScope::run`).
+    static REQUEST: RequestContext;
+}
+
+/// `name=value` as `PlainFields` writes a field: a `%` field's text as it is; a recorded string in quotes,
+/// escaped as its `Debug` unless it is printable ASCII without quotes or backslashes.
+fn push_plain_field(line: &mut String, name: &str, value: &str, recorded: bool) {
+    line.push_str(name);
+    line.push('=');
+    if !recorded {
+        line.push_str(value);
+    } else if value.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') {
+        line.push('"');
+        line.push_str(value);
+        line.push('"');
+    } else {
+        use std::fmt::Write as _;
+        let _ = write!(line, "{value:?}");
+    }
+}
+
+/// What a request runs in: its context, or its span.
+pub enum RequestScope {
+    Context(RequestContext),
+    Span(tracing::Span),
+}
+
+impl RequestScope {
+    /// Runs `f` inside the request's context or span.
+    pub async fn run<F: std::future::Future>(self, f: F) -> F::Output {
+        match self {
+            RequestScope::Context(context) => REQUEST.scope(context, f).await,
+            RequestScope::Span(span) => tracing::Instrument::instrument(f, span).await,
+        }
+    }
+}
+
+/// Opens a request's context or span (the edge middleware, `router::edge`, runs the request inside it) and
+/// gives the request its id.
+pub fn request_scope(req: &mut Request) -> RequestScope {
     let request_id = format!("{}{}", finconn_core::ids::REQUEST, finconn_core::ids::random_base62(14));
     // The path holds object ids, never secrets: finconn takes keys and client secrets only in headers and
     // bodies.
-    // `account` is filled in once the key is authenticated (`record_account`), `http.route` once routed
-    // (`note_route`). `http.response.status_code` is recorded after the last log line, for the exported
-    // span only (the log's `finished` line has `status`).
-    let span = tracing::info_span!(
-        "request",
-        method = %req.method(),
-        path = %loggable_path(req.uri().path()),
-        request_id = %request_id,
-        account = tracing::field::Empty,
-        "http.route" = tracing::field::Empty,
-        "http.response.status_code" = tracing::field::Empty,
-    );
+    let path = loggable_path(req.uri().path());
+    let scope = if spans() {
+        // `account` is filled in once the key is authenticated (`record_account`), `http.route` once routed
+        // (`note_route`). `http.response.status_code` is recorded after the last log line, for the exported
+        // span only (the log's `finished` line has `status`).
+        RequestScope::Span(tracing::info_span!(
+            "request",
+            method = %req.method(),
+            path = %path,
+            request_id = %request_id,
+            account = tracing::field::Empty,
+            "http.route" = tracing::field::Empty,
+            "http.response.status_code" = tracing::field::Empty,
+        ))
+    } else {
+        RequestScope::Context(RequestContext {
+            method: req.method().clone(),
+            path,
+            request_id: request_id.clone(),
+            route: OnceCell::new(),
+            account: OnceCell::new(),
+        })
+    };
     req.extensions_mut().insert(RequestId(request_id));
-    span
+    scope
 }
 
-/// The request's last line, `finished` with its status and duration; called inside its span.
+/// The request's last line, `finished` with its status and duration; called inside its context.
 pub fn finished(res: &Response, start: Instant) {
     let status = res.status().as_u16();
     tracing::info!(status, ms = start.elapsed().as_millis() as u64, "finished");
     // For the exported span only: a build without `otel` exports nothing, so it skips the record.
     #[cfg(feature = "otel")]
-    tracing::Span::current().record("http.response.status_code", status);
+    if spans() {
+        tracing::Span::current().record("http.response.status_code", status);
+    }
 }
 
 #[cfg(test)]
@@ -523,6 +652,125 @@ mod tests {
     fn lines(buf: &Buffer) -> Vec<String> {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         text.lines().map(|l| l.get(27..).unwrap_or_default().to_owned()).collect()
+    }
+
+    /// The `MatchedPath` axum gives a request for `path` routed by `template`.
+    fn matched_path(template: &str, path: &str) -> axum::extract::MatchedPath {
+        use tower::ServiceExt;
+        let router = axum::Router::new().route(
+            template,
+            axum::routing::get(|req: Request| async move {
+                let route = req.extensions().get::<axum::extract::MatchedPath>().cloned();
+                let mut res = Response::new(axum::body::Body::empty());
+                res.extensions_mut().insert(route);
+                res
+            }),
+        );
+        let req = Request::builder().uri(path).body(axum::body::Body::empty()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let res = rt.block_on(router.oneshot(req)).unwrap();
+        res.extensions().get::<Option<axum::extract::MatchedPath>>().cloned().flatten().unwrap()
+    }
+
+    /// A request's lines, logged inside its span (as `request_scope` makes it when spans are on) or inside its
+    /// context, with a route and then an account recorded, and a job span within the request.
+    fn request_lines(context: bool) {
+        let route = matched_path("/v1/customers/{customer}", "/v1/customers/cus_1");
+        let lines = || {
+            tracing::info!("before the key");
+            if context {
+                REQUEST.with(|r| {
+                    r.route.set(route.clone()).unwrap();
+                    r.account.set("acct_1".to_owned()).unwrap();
+                });
+            } else {
+                tracing::Span::current().record("http.route", route.as_str());
+                tracing::Span::current().record("account", "acct_1");
+            }
+            tracing::info_span!("job", kind = "refresh").in_scope(|| tracing::warn!(error = %"e", "inner"));
+            tracing::info!(status = 404u64, ms = 3u64, "finished");
+        };
+        if context {
+            let request = RequestContext {
+                method: axum::http::Method::GET,
+                path: "/v1/customers/cus_\"x\"".to_owned(),
+                request_id: "req_abc".to_owned(),
+                route: OnceCell::new(),
+                account: OnceCell::new(),
+            };
+            REQUEST.sync_scope(request, lines);
+        } else {
+            tracing::info_span!(
+                "request",
+                method = %axum::http::Method::GET,
+                path = %"/v1/customers/cus_\"x\"",
+                request_id = %"req_abc",
+                account = tracing::field::Empty,
+                "http.route" = tracing::field::Empty,
+                "http.response.status_code" = tracing::field::Empty,
+            )
+            .in_scope(lines);
+        }
+        tracing::info!("after the request");
+    }
+
+    #[test]
+    fn a_request_context_is_logged_as_its_span_would_be() {
+        for json in [false, true] {
+            let mut got = Vec::new();
+            for context in [true, false] {
+                let out = Buffer::default();
+                let w = out.clone();
+                let lines = if json {
+                    let sub = tracing_subscriber::fmt()
+                        .fmt_fields(JsonFields::new())
+                        .event_format(FlatJson)
+                        .with_writer(move || w.clone())
+                        .finish();
+                    tracing::subscriber::with_default(sub, || request_lines(context));
+                    // Without the timestamps (taken at different instants), in one key order: a span's recorded
+                    // fields come first in the span's JSON, an order no reader of a JSON object sees.
+                    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+                    text.lines()
+                        .map(|l| {
+                            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                            v.as_object_mut().unwrap().remove("timestamp");
+                            v.as_object_mut().unwrap().sort_keys();
+                            v.to_string()
+                        })
+                        .collect::<Vec<_>>()
+                } else {
+                    let sub = tracing_subscriber::fmt()
+                        .with_ansi(false)
+                        .fmt_fields(PlainFields)
+                        .event_format(PlainText)
+                        .with_writer(move || w.clone())
+                        .finish();
+                    tracing::subscriber::with_default(sub, || request_lines(context));
+                    lines(&out)
+                };
+                got.push(lines);
+            }
+            assert_eq!(got[0].len(), 4, "{:?}", got[0]);
+            assert_eq!(got[0], got[1], "json: {json}");
+            let finished = &got[0][2];
+            if json {
+                let v: serde_json::Value = serde_json::from_str(finished).unwrap();
+                assert_eq!(v["request_id"], "req_abc");
+                assert_eq!(v["account"], "acct_1");
+                assert_eq!(v["http.route"], "/v1/customers/{customer}");
+                assert_eq!(v["span"], "request");
+                assert_eq!(v["status"], 404);
+            } else {
+                assert!(
+                    finished.contains(
+                        "request{method=GET path=/v1/customers/cus_\"x\" request_id=req_abc http.route=\"/v1/customers/{customer}\" account=\"acct_1\"}: "
+                    ),
+                    "{finished}"
+                );
+            }
+            assert!(!got[0][3].contains("req_abc"), "a line after the request: {}", got[0][3]);
+        }
     }
 
     #[test]
