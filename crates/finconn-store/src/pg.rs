@@ -392,7 +392,6 @@ async fn lookup_rows(pool: &Pool, table: &str, lookups: &[Lookup]) -> Result<Vec
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "a failed test should panic with its cause")]
     use super::*;
 
     /// The test database (`FINCONN_TEST_DATABASE_URL`, else `finconn_test` on the local server, as the
