@@ -6,9 +6,10 @@
 //! every connection it takes back into its pool (one round trip per checkout, unconditional in 0.8) and sends
 //! a plan's `BEGIN`, statements and `COMMIT` one round trip each. Here a connection goes back to the pool
 //! without a query (`RecyclingMethod::Fast`: a closed connection is dropped, an open one is kept), statements
-//! are prepared once per connection (typed as sqlx would bind them) and a plan is pipelined: `BEGIN` and
-//! every statement are sent at once, their results read in order, then `COMMIT` or `ROLLBACK`, two round
-//! trips whatever the plan's length.
+//! are prepared once per connection (typed as sqlx would bind them), a short plan of independent writes is
+//! one statement, its own transaction (`one_statement`: a session create with a key, say), and any other
+//! plan is pipelined: `BEGIN`, every statement and `COMMIT` are sent at once and their results read in
+//! order, one round trip whatever the plan's length.
 //!
 //! sqlx keeps the rest (migrations, the job runner's claims and results, webhook fan-out and delivery,
 //! housekeeping) on its own, smaller pool.
@@ -216,6 +217,19 @@ impl Pg {
     /// aborts the transaction: the `COMMIT` behind it then rolls back, and the first error in plan order says
     /// which check failed.
     pub(crate) async fn apply(&self, plan: &Plan) -> Result<Ran, StoreError> {
+        if let Some(one) = one_statement(plan) {
+            let conn = self.pool.get().await.map_err(pool_err)?;
+            let stmt = self.statement(&conn, &one.sql, &one.args).await?;
+            let args: Vec<&(dyn ToSql + Sync)> = one.args.iter().map(arg_value).collect();
+            match conn.execute(&stmt, &args).await {
+                Ok(_) => return Ok(Ran::Done),
+                // A check failed, and the statement (the plan's whole transaction) rolled back. Rare (a key used
+                // before, a record changed meanwhile): the plan runs again below, statement by statement, which
+                // says which check failed.
+                Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {}
+                Err(e) => return Err(pg_err(e)),
+            }
+        }
         let conn = self.pool.get().await.map_err(pool_err)?;
         // Prepared before the transaction (cached: no round trip after a connection's first use of a plan's
         // statements), so that the pipeline below only executes.
@@ -294,6 +308,113 @@ impl Pg {
         self.pool.close();
         self.lookup_pool.close();
     }
+}
+
+/// Most statements a plan may have to run as one (`one_statement`): each shape of plan is a statement prepared on
+/// every connection, so long plans (a session completed with many accounts) keep the pipeline.
+const ONE_STATEMENT_MAX: usize = 4;
+
+/// A plan as one statement, when that is the same as running its statements in order: each becomes a
+/// data-modifying `WITH` query, and the statement fails with `division_by_zero` unless every checked one
+/// changed exactly one row. One statement is its own transaction, so the plan needs no `BEGIN` and no
+/// `COMMIT`: measured on a session create with a key, PostgreSQL answers one statement instead of four,
+/// and sends one reply.
+///
+/// The queries of one statement share a snapshot and cannot see each other's changes, so a plan qualifies only
+/// when none of its statements could: each is an `INSERT`, `UPDATE` or `DELETE` without a subquery
+/// (no `SELECT`) and without `RETURNING`; an `UPDATE`, a `DELETE` or an `INSERT … ON CONFLICT` is the only
+/// statement on its table (plain `INSERT`s only add rows, and a duplicate key fails as it would in order).
+fn one_statement(plan: &Plan) -> Option<Q> {
+    if plan.0.is_empty() || plan.0.len() > ONE_STATEMENT_MAX {
+        return None;
+    }
+    let targets = plan.0.iter().map(|s| target(&s.q.sql)).collect::<Option<Vec<_>>>()?;
+    for (i, (table, alone)) in targets.iter().enumerate() {
+        let shared = targets
+            .iter()
+            .enumerate()
+            .any(|(j, (other, other_alone))| i != j && table == other && (*alone || *other_alone));
+        if shared {
+            return None;
+        }
+    }
+    let mut sql = String::from("WITH ");
+    let mut args = Vec::new();
+    let mut checks = Vec::new();
+    for (i, s) in plan.0.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("w{i} AS ("));
+        renumber(&s.q.sql, s.q.args.len(), args.len(), &mut sql)?;
+        sql.push_str(" RETURNING 1)");
+        args.extend(s.q.args.iter().cloned());
+        if s.check != Check::Any {
+            checks.push(format!("(SELECT count(*) FROM w{i}) = 1"));
+        }
+    }
+    if checks.is_empty() {
+        sql.push_str(" SELECT 1");
+    } else {
+        sql.push_str(&format!(" SELECT 1 / CAST({} AS INT)", checks.join(" AND ")));
+    }
+    let mut q = Q::new(sql);
+    q.args = args;
+    Some(q)
+}
+
+/// The table a plan's statement writes, and whether it must be the only statement on that table
+/// (`one_statement`); `None` for a statement that cannot be one of several.
+fn target(sql: &str) -> Option<(&str, bool)> {
+    let upper = sql.to_ascii_uppercase();
+    if upper.contains("SELECT") || upper.contains("RETURNING") {
+        return None;
+    }
+    let sql = sql.trim_start();
+    let (rest, alone) = if let Some(rest) = strip_word(sql, "INSERT INTO ") {
+        (rest, upper.contains("ON CONFLICT"))
+    } else if let Some(rest) = strip_word(sql, "UPDATE ") {
+        if upper.contains(" FROM ") {
+            return None;
+        }
+        (rest, true)
+    } else if let Some(rest) = strip_word(sql, "DELETE FROM ") {
+        if upper.contains(" USING ") {
+            return None;
+        }
+        (rest, true)
+    } else {
+        return None;
+    };
+    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    (end > 0).then(|| (&rest[..end], alone))
+}
+
+/// `sql` after a leading `word` (any case), if it starts with it.
+fn strip_word<'a>(sql: &'a str, word: &str) -> Option<&'a str> {
+    let head = sql.get(..word.len())?;
+    head.eq_ignore_ascii_case(word).then(|| &sql[word.len()..])
+}
+
+/// Appends `sql` to `out` with each parameter `$n` written `$(n + offset)`; `None` if a parameter is past the
+/// statement's `args` arguments (it would bind another statement's).
+fn renumber(sql: &str, args: usize, offset: usize, out: &mut String) -> Option<()> {
+    let mut rest = sql;
+    while let Some(i) = rest.find('$') {
+        let (head, tail) = rest.split_at(i + 1);
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            let n: usize = tail[..digits].parse().ok()?;
+            if n == 0 || n > args {
+                return None;
+            }
+            out.push_str(&(n + offset).to_string());
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    Some(())
 }
 
 /// One object wanted by id and account (`Pg::lookup`).
@@ -393,6 +514,80 @@ async fn lookup_rows(pool: &Pool, table: &str, lookups: &[Lookup]) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stmt(sql: &'static str, args: usize, check: Check) -> crate::sql::Stmt {
+        let mut q = Q::new(sql);
+        q.args = (0..args).map(|i| Arg::Int(Some(i64::try_from(i).unwrap()))).collect();
+        crate::sql::Stmt { q, check }
+    }
+
+    #[test]
+    fn a_plan_of_independent_writes_is_one_statement_with_its_parameters_renumbered() {
+        let plan = Plan(vec![
+            stmt("INSERT INTO keys (a, b, c) VALUES ($1, $2, $2) ON CONFLICT (a) DO NOTHING", 2, Check::Key),
+            stmt("INSERT INTO sessions (id, data) VALUES ($1, $2)", 2, Check::Any),
+            stmt("UPDATE customers SET data = $1 WHERE id = $2 AND version = $3", 3, Check::One),
+        ]);
+        let one = one_statement(&plan).unwrap();
+        assert_eq!(
+            one.sql,
+            "WITH w0 AS (INSERT INTO keys (a, b, c) VALUES ($1, $2, $2) ON CONFLICT (a) DO NOTHING RETURNING 1), \
+             w1 AS (INSERT INTO sessions (id, data) VALUES ($3, $4) RETURNING 1), \
+             w2 AS (UPDATE customers SET data = $5 WHERE id = $6 AND version = $7 RETURNING 1) \
+             SELECT 1 / CAST((SELECT count(*) FROM w0) = 1 AND (SELECT count(*) FROM w2) = 1 AS INT)"
+        );
+        let args: Vec<Arg> = plan.0.iter().flat_map(|s| s.q.args.clone()).collect();
+        assert_eq!(one.args, args);
+
+        let unchecked = Plan(vec![stmt("DELETE FROM jobs WHERE id = $1", 1, Check::Any)]);
+        assert_eq!(
+            one_statement(&unchecked).unwrap().sql,
+            "WITH w0 AS (DELETE FROM jobs WHERE id = $1 RETURNING 1) SELECT 1"
+        );
+
+        // Plain inserts may share a table: each only adds rows.
+        let two_jobs = Plan(vec![
+            stmt("INSERT INTO jobs (kind) VALUES ($1)", 1, Check::Any),
+            stmt("INSERT INTO jobs (kind) VALUES ($1)", 1, Check::Any),
+        ]);
+        assert!(one_statement(&two_jobs).is_some());
+    }
+
+    #[test]
+    fn a_plan_whose_statements_could_see_each_others_changes_keeps_the_pipeline() {
+        let cases = [
+            // A subquery could read a row an earlier statement wrote.
+            vec![
+                stmt("INSERT INTO test_clocks (id) VALUES ($1)", 1, Check::Any),
+                stmt("INSERT INTO jobs (x) VALUES ((SELECT 1 FROM test_clocks WHERE id = $1))", 1, Check::Any),
+            ],
+            // Two writes of one table, one of which changes existing rows.
+            vec![
+                stmt("INSERT INTO customers (id) VALUES ($1)", 1, Check::Any),
+                stmt("UPDATE customers SET v = 1 WHERE id = $1", 1, Check::One),
+            ],
+            vec![
+                stmt("INSERT INTO keys (a) VALUES ($1) ON CONFLICT (a) DO NOTHING", 1, Check::Key),
+                stmt("INSERT INTO keys (a) VALUES ($1)", 1, Check::Any),
+            ],
+            // RETURNING, a join, a statement of another kind.
+            vec![stmt("INSERT INTO jobs (x) VALUES ($1) RETURNING id", 1, Check::Any)],
+            vec![stmt("UPDATE jobs SET x = 1 FROM other WHERE other.id = $1", 1, Check::Any)],
+            vec![stmt("SET LOCAL statement_timeout = 1", 0, Check::Any)],
+            // A parameter past the statement's arguments would bind the next statement's.
+            vec![
+                stmt("INSERT INTO jobs (a, b) VALUES ($1, $2)", 1, Check::Any),
+                stmt("INSERT INTO x (a) VALUES ($1)", 1, Check::Any),
+            ],
+            // Too long: each shape of plan is a statement prepared on every connection.
+            (0..=ONE_STATEMENT_MAX).map(|_| stmt("INSERT INTO jobs (a) VALUES ($1)", 1, Check::Any)).collect(),
+            vec![],
+        ];
+        for plan in cases {
+            let shown = format!("{plan:?}");
+            assert!(one_statement(&Plan(plan)).is_none(), "{shown}");
+        }
+    }
 
     /// The test database (`FINCONN_TEST_DATABASE_URL`, else `finconn_test` on the local server, as the
     /// conformance suite uses).

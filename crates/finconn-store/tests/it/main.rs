@@ -233,6 +233,16 @@ async fn a_conflicting_unit_writes_nothing(db: &Db) {
     assert_eq!(db.commit(unit).await.unwrap(), CommitOutcome::Conflict);
     assert!(db.get_customer(&s.account, &fresh.id).await.unwrap().is_none(), "the insert before it is rolled back");
     assert!(db.get_idempotency_key(&s, "stale").await.unwrap().is_none(), "and so is the key");
+
+    // A stale update alone with its key (on PostgreSQL a plan run as one statement): the same.
+    let unit = Commit {
+        writes: vec![Write::UpdateCustomer { scope: s.clone(), rec: stored.clone() }],
+        idempotency: Some((s.clone(), idem("stale alone", b"{}"))),
+    };
+    assert_eq!(db.commit(unit).await.unwrap(), CommitOutcome::Conflict);
+    assert!(db.get_idempotency_key(&s, "stale alone").await.unwrap().is_none(), "the key is not stored");
+    let now = db.get_customer(&s.account, &c.id).await.unwrap().unwrap();
+    assert_eq!(now.version, stored.version + 1, "the record keeps the update that won, once");
 }
 
 /// Many units committed at once (SQLite: in shared batches) each get their own outcome: one unit's conflict
