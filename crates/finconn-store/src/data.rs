@@ -149,39 +149,38 @@ pub(crate) async fn list_transactions(
     };
     // Newest transacted_at first; the cursor is (transacted_at, seq).
     let cursor = match &page.cursor {
-        Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => {
-            let row: Option<(i64, i64)> = pools
-                .opt(
-                    Q::new("SELECT transacted_at, seq FROM transactions WHERE id = $1 AND fc_account_id = $2")
-                        .bind(id)
-                        .bind(account),
-                )
-                .await?;
-            Some(row.ok_or(StoreError::CursorNotFound)?)
-        }
+        Some(finconn_core::store::Cursor::After(id) | finconn_core::store::Cursor::Before(id)) => Some(id.as_str()),
         None => None,
     };
     let before = matches!(page.cursor, Some(finconn_core::store::Cursor::Before(_)));
     let (lo, hi) = filter.transacted_at;
-    // One range bound per side: on the paging side the cursor and the date filter folded together (`seq`
-    // is never i64::MIN/MAX), as a plain bound on `transacted_at` that both SQLite and PostgreSQL seek to
-    // in `transactions_by_account`, then the exact (transacted_at, seq) comparison on the rows at the edge.
-    let (sql, bound) = if before {
-        let bound = cursor.map_or((lo, i64::MIN), |c| c.max((lo, i64::MIN)));
-        let sql = "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
-             AND transacted_at <= $4 AND refresh_seq > $5 AND transacted_at >= $6 \
-             AND (transacted_at > $6 OR (transacted_at = $6 AND seq > $7)) \
+    // One range bound per side: on the paging side the cursor's (transacted_at, seq) and the date filter's
+    // edge folded together (`seq` is never i64::MIN/MAX), as a plain bound on `transacted_at` that both SQLite
+    // and PostgreSQL seek to in `transactions_by_account`, then the exact (transacted_at, seq) comparison on
+    // the rows at the edge. The cursor's row is read inside the statement (`b`: the bound, one row; none
+    // when the cursor is not a transaction of this account): a page deep in costs one statement, as the
+    // first does.
+    let (sql, other_side, edge) = if before {
+        let sql = "WITH c AS (SELECT transacted_at, seq FROM transactions WHERE id = $9 AND fc_account_id = $1), \
+             b AS (SELECT CASE WHEN transacted_at >= $6 THEN transacted_at ELSE $6 END AS t, \
+             CASE WHEN transacted_at >= $6 THEN seq ELSE $7 END AS s FROM c \
+             UNION ALL SELECT $6, $7 WHERE $9 IS NULL) \
+             SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
+             AND transacted_at <= $4 AND refresh_seq > $5 AND transacted_at >= (SELECT t FROM b) \
+             AND (transacted_at > (SELECT t FROM b) OR (transacted_at = (SELECT t FROM b) AND seq > (SELECT s FROM b))) \
              ORDER BY transacted_at ASC, seq ASC LIMIT $8";
-        (sql, (hi, bound))
+        (sql, hi, (lo, i64::MIN))
     } else {
-        let bound = cursor.map_or((hi, i64::MAX), |c| c.min((hi, i64::MAX)));
-        let sql = "SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
-             AND transacted_at >= $4 AND refresh_seq > $5 AND transacted_at <= $6 \
-             AND (transacted_at < $6 OR (transacted_at = $6 AND seq < $7)) \
+        let sql = "WITH c AS (SELECT transacted_at, seq FROM transactions WHERE id = $9 AND fc_account_id = $1), \
+             b AS (SELECT CASE WHEN transacted_at <= $6 THEN transacted_at ELSE $6 END AS t, \
+             CASE WHEN transacted_at <= $6 THEN seq ELSE $7 END AS s FROM c \
+             UNION ALL SELECT $6, $7 WHERE $9 IS NULL) \
+             SELECT data FROM transactions WHERE fc_account_id = $1 AND account_id = $2 AND livemode = $3 \
+             AND transacted_at >= $4 AND refresh_seq > $5 AND transacted_at <= (SELECT t FROM b) \
+             AND (transacted_at < (SELECT t FROM b) OR (transacted_at = (SELECT t FROM b) AND seq < (SELECT s FROM b))) \
              ORDER BY transacted_at DESC, seq DESC LIMIT $8";
-        (sql, (lo, bound))
+        (sql, lo, (hi, i64::MAX))
     };
-    let (other_side, (bt, bs)) = bound;
     let rows: Vec<(String,)> = pools
         .all(
             Q::new(sql)
@@ -190,11 +189,21 @@ pub(crate) async fn list_transactions(
                 .bind(scope.livemode)
                 .bind(other_side)
                 .bind(after_seq)
-                .bind(bt)
-                .bind(bs)
-                .bind(i64::from(page.limit) + 1),
+                .bind(edge.0)
+                .bind(edge.1)
+                .bind(i64::from(page.limit) + 1)
+                .bind(cursor),
         )
         .await?;
+    if rows.is_empty() {
+        if let Some(id) = cursor {
+            // No rows: the end of the list, or a cursor that is not one of this account's transactions.
+            let found: Option<(i64,)> = pools
+                .opt(Q::new("SELECT seq FROM transactions WHERE id = $1 AND fc_account_id = $2").bind(id).bind(account))
+                .await?;
+            found.ok_or(StoreError::CursorNotFound)?;
+        }
+    }
     // Through `memo`: a page read again (the same account polled, the same page fetched) skips the parsing.
     let items = rows.into_iter().map(|(d,)| crate::memo::decoded(&d)).collect::<Result<Vec<TransactionRecord>, _>>()?;
     Ok(finish_page(items, page))

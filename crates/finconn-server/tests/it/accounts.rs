@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{random_key, TestApp};
+use crate::helpers::{all_transactions, random_key, TestApp};
 
 /// A completed session's accounts (via the test helper).
 async fn link(app: &TestApp, extra: &[(&str, &str)], accounts: &[&str]) -> Vec<Value> {
@@ -194,6 +194,78 @@ async fn subscriptions_refresh_transactions_daily_and_sync_incrementally(app: Te
     assert_eq!(unknown.error("param"), "transaction_refresh[after]");
 }
 
+/// Transaction pages follow `starting_after` and `ending_before` through the whole list, alone and inside a
+/// `transacted_at` range (a cursor outside the range starts at the range's edge), and a cursor that is not
+/// one of the account's transactions is an error on its parameter.
+async fn transaction_pages_follow_their_cursors_both_ways(app: TestApp) {
+    let accts = link(&app, &[("permissions[]", "transactions")], &["Success", "Savings"]).await;
+    let (acct, other) = (&accts[0], &accts[1]);
+    for a in [acct, other] {
+        let path = format!("/v1/financial_connections/accounts/{}/refresh", id(a));
+        app.post(&path, &[("features[]", "transactions")]).await.ok();
+    }
+    app.run_jobs().await;
+    let all: Vec<String> = all_transactions(&app, &id(acct)).await.iter().map(id).collect();
+    assert!(all.len() >= 50, "about 180 days of history: {}", all.len());
+    let page = |q: String| {
+        let app = &app;
+        async move {
+            let p = app.get(&format!("/v1/financial_connections/transactions?account={}&limit=7&{q}", id(acct))).await;
+            let p = p.ok();
+            let ids: Vec<String> = p["data"].as_array().unwrap().iter().map(id).collect();
+            (ids, p["has_more"] == true)
+        }
+    };
+
+    // Forward from the first page, then back from the last transaction: the same list.
+    let (mut forward, mut more) = page(String::new()).await;
+    while more {
+        let (ids, m) = page(format!("starting_after={}", forward.last().unwrap())).await;
+        forward.extend(ids);
+        more = m;
+    }
+    assert_eq!(forward, all);
+    let mut backward: Vec<String> = vec![all.last().unwrap().clone()];
+    loop {
+        let (ids, more) = page(format!("ending_before={}", backward[0])).await;
+        assert!(!ids.is_empty());
+        backward.splice(0..0, ids);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(backward, all, "ending_before gives the transactions just newer, newest first");
+    let (after_last, more) = page(format!("starting_after={}", all.last().unwrap())).await;
+    assert_eq!((after_last.len(), more), (0, false), "past the end: an empty page");
+
+    // Inside a range: the cursor pages within it; a cursor newer than the range starts at its newest.
+    let times: std::collections::HashMap<String, i64> =
+        all_transactions(&app, &id(acct)).await.iter().map(|t| (id(t), t["transacted_at"].as_i64().unwrap())).collect();
+    let (lo, hi) = (times[&all[all.len() * 3 / 4]], times[&all[all.len() / 4]]);
+    let in_range: Vec<&String> = all.iter().filter(|t| (lo..=hi).contains(&times[*t])).collect();
+    let range = format!("transacted_at[gte]={lo}&transacted_at[lte]={hi}");
+    let (first, _) = page(range.clone()).await;
+    assert_eq!(first.iter().collect::<Vec<_>>(), in_range[..7]);
+    let (next, _) = page(format!("{range}&starting_after={}", in_range[6])).await;
+    assert_eq!(next.iter().collect::<Vec<_>>(), in_range[7..14]);
+    let (from_newer, _) = page(format!("{range}&starting_after={}", all[0])).await;
+    assert_eq!(from_newer, first, "a cursor newer than the range: the range's first page");
+    let (before_older, _) = page(format!("{range}&ending_before={}", all.last().unwrap())).await;
+    assert_eq!(before_older.iter().collect::<Vec<_>>(), in_range[in_range.len() - 7..], "the range's last page");
+
+    // Another account's transaction, or none at all, is not a cursor of this list.
+    let foreign = id(&all_transactions(&app, &id(other)).await[0]);
+    for (q, param) in [
+        (format!("starting_after={foreign}"), "starting_after"),
+        (format!("ending_before={foreign}"), "ending_before"),
+        ("starting_after=fctxn_nope".to_owned(), "starting_after"),
+    ] {
+        let r = app.get(&format!("/v1/financial_connections/transactions?account={}&{q}", id(acct))).await;
+        assert_eq!((r.status, r.error("param").as_str()), (400, Some(param)), "{q}");
+        assert_eq!(r.error("code"), "resource_missing", "{q}");
+    }
+}
+
 async fn disconnected_accounts_keep_their_data_and_refuse_refreshes(app: TestApp) {
     let acct = &link(&app, &[("permissions[]", "transactions"), ("prefetch[]", "balances")], &["Savings"]).await[0];
     app.run_jobs().await;
@@ -381,6 +453,7 @@ crate::on_both_backends!(
     failing_accounts_end_their_refreshes_failed,
     ownership_is_read_through_expand_and_the_owners_list,
     subscriptions_refresh_transactions_daily_and_sync_incrementally,
+    transaction_pages_follow_their_cursors_both_ways,
     disconnected_accounts_keep_their_data_and_refuse_refreshes,
     accounts_are_listed_by_holder_and_session_within_the_tenant,
 );
