@@ -648,6 +648,17 @@ mod tests {
         tracing::info!(quoted = "say \"hi\" é\t\\", plain = "ok", empty = "", "strings");
     }
 
+    /// finconn's text log (`PlainText`, no colours) into `buf`.
+    fn plain_text(buf: &Buffer) -> impl tracing::Subscriber + Send + Sync {
+        let w = buf.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .fmt_fields(PlainFields)
+            .event_format(PlainText)
+            .with_writer(move || w.clone())
+            .finish()
+    }
+
     /// Lines without their timestamps (the two runs happen at different instants).
     fn lines(buf: &Buffer) -> Vec<String> {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
@@ -740,13 +751,7 @@ mod tests {
                         })
                         .collect::<Vec<_>>()
                 } else {
-                    let sub = tracing_subscriber::fmt()
-                        .with_ansi(false)
-                        .fmt_fields(PlainFields)
-                        .event_format(PlainText)
-                        .with_writer(move || w.clone())
-                        .finish();
-                    tracing::subscriber::with_default(sub, || request_lines(context));
+                    tracing::subscriber::with_default(plain_text(&out), || request_lines(context));
                     lines(&out)
                 };
                 got.push(lines);
@@ -776,14 +781,7 @@ mod tests {
     #[test]
     fn plain_text_writes_the_default_format_without_colours() {
         let (ours, theirs) = (Buffer::default(), Buffer::default());
-        let w = ours.clone();
-        let sub = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .fmt_fields(PlainFields)
-            .event_format(PlainText)
-            .with_writer(move || w.clone())
-            .finish();
-        tracing::subscriber::with_default(sub, emit);
+        tracing::subscriber::with_default(plain_text(&ours), emit);
         let w = theirs.clone();
         let sub = tracing_subscriber::fmt().with_ansi(false).with_writer(move || w.clone()).finish();
         tracing::subscriber::with_default(sub, emit);
