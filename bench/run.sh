@@ -177,7 +177,10 @@ BAD=0
 run_wrk() {
   local label="$1" c="$2" dur="$3" script="$4" url="$5" record="${6:-record}"
   local out="$TMP/wrk.$(echo "$label" | tr -c 'A-Za-z0-9' _).c$c.$record.txt"
+  # Each wrk run numbers its Idempotency-Keys from 1 again: a run prefix of its own keeps them unique across
+  # runs (a key used by an earlier run would be a replay, not a create).
   BENCH_LUA_DIR="$LUA_DIR" BENCH_KEY="$KEY" \
+    BENCH_RUN="${BENCH_RUN:-run}-$(echo "$label" | tr -c 'A-Za-z0-9' _)c$c-$record-$RANDOM$RANDOM" \
     wrk -t"$THREADS" -c"$c" -d"$dur" --timeout 10s -s "$LUA_DIR/$script" "$url" >"$out" 2>&1 \
     || { cat "$out" >&2; die "wrk failed for $label c=$c"; }
   local line

@@ -217,14 +217,8 @@ impl Pg {
 
     /// Runs a plan in one transaction: committed when every check held, else rolled back.
     ///
-    /// One round trip once the plan's statements are prepared: `BEGIN`, every statement and `COMMIT` are sent
-    /// at once. A checked statement runs wrapped (`checked_sql`) so that a wrong row count is an error, which
-    /// aborts the transaction: the `COMMIT` behind it then rolls back, and the first error in plan order says
-    /// which check failed.
-    ///
     /// A plan that is one statement (`one_statement`) runs as that statement, committed in a batch with other
-    /// plans' when it may be (`commit_batches`). Its checks failed, the plan runs again pipelined, which says
-    /// which check failed.
+    /// plans' when it may be (`commit_batches`); any other runs pipelined (`pipelined`).
     pub(crate) async fn apply(&self, plan: &Plan) -> Result<Ran, StoreError> {
         let mut one = one_statement(plan);
         if let Some(o) = one.take_if(|o| o.batchable) {
@@ -232,7 +226,7 @@ impl Pg {
             self.writes.send(Batched { one: o, reply }).await.map_err(|_| StoreError::Closed)?;
             match answer.await.map_err(|_| StoreError::Closed)?? {
                 Committed::Yes => return Ok(Ran::Done),
-                Committed::CheckFailed => {}
+                Committed::CheckFailed => return self.failed_check(plan).await,
                 Committed::Again(o) => one = Some(o),
             }
         }
@@ -242,13 +236,31 @@ impl Pg {
             let args: Vec<&(dyn ToSql + Sync)> = one.args.iter().map(arg_value).collect();
             match conn.execute(&stmt, &args).await {
                 Ok(_) => return Ok(Ran::Done),
-                // A check failed, and the statement (the plan's whole transaction) rolled back. Rare (a key used
-                // before, a record changed meanwhile): the plan runs again below, statement by statement, which
-                // says which check failed.
-                Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {}
+                // A check failed, and the statement (the plan's whole transaction) rolled back.
+                Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => return self.failed_check(plan).await,
                 Err(e) => return Err(pg_err(e)),
             }
         }
+        self.pipelined(plan).await
+    }
+
+    /// The check that failed when `plan`'s one statement failed its checks and rolled back: its only checked
+    /// statement's (a create's idempotency key, used before), or, with several, the first that fails when the
+    /// plan runs again pipelined, statement by statement. Rare either way (a key used before, a record changed
+    /// meanwhile).
+    async fn failed_check(&self, plan: &Plan) -> Result<Ran, StoreError> {
+        let mut checked = plan.0.iter().filter(|s| s.check != Check::Any);
+        match (checked.next(), checked.next()) {
+            (Some(only), None) => Ok(Ran::Failed(only.check)),
+            _ => self.pipelined(plan).await,
+        }
+    }
+
+    /// Runs `plan` in one round trip once its statements are prepared: `BEGIN`, every statement and `COMMIT`
+    /// are sent at once. A checked statement runs wrapped (`checked_sql`) so that a wrong row count is an
+    /// error, which aborts the transaction: the `COMMIT` behind it then rolls back, and the first error in
+    /// plan order says which check failed.
+    async fn pipelined(&self, plan: &Plan) -> Result<Ran, StoreError> {
         let conn = self.pool.get().await.map_err(pool_err)?;
         // Prepared before the transaction (cached: no round trip after a connection's first use of a plan's
         // statements), so that the pipeline below only executes.
