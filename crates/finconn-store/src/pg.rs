@@ -601,8 +601,9 @@ async fn commit_batch(pool: &Pool, batch: Vec<Batched>) {
             }
         }
         Ok(Err(e)) => {
+            let e = pg_err(e);
             for w in batch {
-                let _ = w.reply.send(Err(pg_err_ref(&e)));
+                let _ = w.reply.send(Err(fan_out(&e)));
             }
         }
         Err(e) => {
@@ -611,11 +612,6 @@ async fn commit_batch(pool: &Pool, batch: Vec<Batched>) {
             }
         }
     }
-}
-
-/// A copy of a PostgreSQL error for each plan of a batch.
-fn pg_err_ref(e: &tokio_postgres::Error) -> StoreError {
-    StoreError::Database(e.to_string().into())
 }
 
 /// One object wanted by id and account (`Pg::lookup`).
@@ -654,7 +650,7 @@ async fn answer_lookups(pool: Pool, mut rx: tokio::sync::mpsc::Receiver<Lookup>,
     }
 }
 
-/// Copies an error for each lookup of a failed batch.
+/// Copies an error for each lookup or plan of a failed batch.
 fn fan_out(e: &StoreError) -> StoreError {
     match e {
         StoreError::Closed => StoreError::Closed,
@@ -833,7 +829,9 @@ mod tests {
     #[test]
     fn a_batch_is_the_oldest_plans_shape_a_power_of_two_of_them() {
         let (a, b) = ("INSERT INTO a (x) VALUES ($1)", "INSERT INTO b (x) VALUES ($1)");
-        let shapes = |w: &[Batched]| w.iter().map(|w| w.one.sql.chars().nth(24).unwrap()).collect::<String>();
+        let shapes = |w: &[Batched]| {
+            w.iter().map(|w| if w.one.sql.contains("INSERT INTO a ") { 'a' } else { 'b' }).collect::<String>()
+        };
         let mut w = waiting(&[a, b, a, a, b, a, a]);
         assert_eq!(shapes(&w), "abaabaa");
         let batch = take_batch(&mut w);
