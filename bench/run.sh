@@ -3,13 +3,14 @@
 # to the bare echo baseline (../shared/bench/echo), measured in the same run on the same machine.
 # See bench/README.md.
 #
-#   bash bench/run.sh                 # SQLite only, ~3 minutes (+ build)
+#   bash bench/run.sh                 # SQLite only, ~12 minutes (+ build)
 #   BENCH_PG=1 bash bench/run.sh      # + PostgreSQL (a scratch database, dropped afterwards)
 #
 # Environment (all optional):
 #   BENCH_DURATION   wrk -d per measurement            (default 10s)
 #   BENCH_WARMUP     wrk -d warm-up per server, c=16   (default 2s; 0 to skip)
 #   BENCH_CONNS      connection counts                 (default "32 64")
+#   BENCH_ROUNDS     rounds of each paired cell: the echo baseline, then finconn, back to back (default 3)
 #   BENCH_THREADS    wrk -t                            (default 2)
 #   BENCH_IDS        sessions created for the retrieve run (default 1000)
 #   BENCH_LIST_ACCOUNTS  accounts linked for the list-page runs (default 20)
@@ -41,6 +42,7 @@ DURATION="${BENCH_DURATION:-10s}"
 WARMUP="${BENCH_WARMUP:-2s}"
 CONNS="${BENCH_CONNS:-32 64}"
 THREADS="${BENCH_THREADS:-2}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 N_IDS="${BENCH_IDS:-1000}"
 N_LIST_ACCOUNTS="${BENCH_LIST_ACCOUNTS:-20}"
 N_SESSIONS="${BENCH_SESSIONS:-1000000}"
@@ -62,11 +64,16 @@ die() { printf 'bench: FAIL: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- cleanup ----
 SERVER_PID=""
+ECHO_PIDS=()
 PG_DB=""
 PG_ADMIN=""
 TMP=""
 cleanup() {
-  if declare -F stop_server >/dev/null; then stop_server || true; fi
+  if declare -F stop_server >/dev/null; then
+    stop_server || true
+    local p
+    for p in "${ECHO_PIDS[@]}"; do SERVER_PID="$p" stop_server || true; done
+  fi
   if [ -n "$PG_DB" ]; then
     psql "$PG_ADMIN" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1 \
       || warn "could not drop PostgreSQL database $PG_DB"
@@ -168,7 +175,10 @@ stop_server() {
 }
 
 # ------------------------------------------------------------ measuring ------
-declare -A R       # R[label|c] = "rps p50_us p99_us non2xx sock_errors requests"
+declare -A R       # R[label|c] = "rps p50_us p99_us non2xx sock_errors requests": the median-rps run of the label
+declare -A RUNS    # RUNS[label|c] = every run of the label, one "rps p50_us ..." line each
+declare -A PAIR    # PAIR[what|base|c] = the ratios of the paired rounds (what / base, measured back to back)
+declare -A ECHO_URL  # ECHO_URL[none|full|batch]: the echo servers, running for the whole benchmark
 declare -A PAGES   # PAGES[tag] = "what the list pages held" (printed under the table)
 LABELS=()          # in display order
 BAD=0
@@ -193,7 +203,11 @@ run_wrk() {
   p99="$(sed -n 's/.*p99_us=\([0-9]*\).*/\1/p' <<<"$line")"
   non2xx="$(sed -n 's/.*non2xx=\([0-9]*\).*/\1/p' <<<"$line")"
   sock="$(sed -n 's/.*sock_errors=\([0-9]*\).*/\1/p' <<<"$line")"
-  R["$label|$c"]="$rps $p50 $p99 $non2xx $sock $requests"
+  RUNS["$label|$c"]+="$rps $p50 $p99 $non2xx $sock $requests"$'\n'
+  # The run with the median req/s (the lower middle one of an even count) stands for the label.
+  local n
+  n="$(grep -c . <<<"${RUNS["$label|$c"]}")"
+  R["$label|$c"]="$(grep . <<<"${RUNS["$label|$c"]}" | sort -n -k1,1 | sed -n "$(((n + 1) / 2))p")"
   case " ${LABELS[*]-} " in *" $label "*) ;; *) LABELS+=("$label") ;; esac
   local bad=$((non2xx + sock))
   printf '    %-34s c=%-3s %10s req/s  p50 %6.2f ms  p99 %7.2f ms  non-2xx %s  socket errors %s\n' \
@@ -216,6 +230,31 @@ run_wrk() {
 measure() {  # measure LABEL SCRIPT  (uses $URL)
   local c
   for c in $CONNS; do run_wrk "$1" "$c" "$DURATION" "$2" "$URL"; done
+}
+# last_rps LABEL C: the req/s of the label's latest run
+last_rps() { grep . <<<"${RUNS["$1|$2"]}" | tail -1 | awk '{print $1}'; }
+
+# paired WHAT SCRIPT BASE BASE_SCRIPT BASE_URL: for each connection count, ROUNDS rounds of the baseline's
+# cell and finconn's (uses $URL), back to back, the baseline first in odd rounds and second in even ones.
+# The ratio of a pair is taken from two runs seconds apart, so a drift of the shared machine's speed (seen
+# here: echo GET from 95,000 to 144,000 req/s within the hour) moves both; the table's ratio is the median
+# of the rounds'.
+paired() {
+  local what="$1" script="$2" base="$3" bscript="$4" burl="$5" c r a b
+  for c in $CONNS; do
+    for r in $(seq 1 "$ROUNDS"); do
+      if [ $((r % 2)) = 1 ]; then
+        run_wrk "$base" "$c" "$DURATION" "$bscript" "$burl"
+        run_wrk "$what" "$c" "$DURATION" "$script" "$URL"
+      else
+        run_wrk "$what" "$c" "$DURATION" "$script" "$URL"
+        run_wrk "$base" "$c" "$DURATION" "$bscript" "$burl"
+      fi
+      a="$(last_rps "$what" "$c")"
+      b="$(last_rps "$base" "$c")"
+      PAIR["$what|$base|$c"]+="$(awk -v a="$a" -v b="$b" 'BEGIN{ if (b > 0) printf "%.6f", a/b; else print 0 }') "
+    done
+  done
 }
 warmup() {  # warmup SCRIPT
   [ "$WARMUP" = 0 ] || [ "$WARMUP" = 0s ] || run_wrk warmup 16 "$WARMUP" "$1" "$URL" discard
@@ -253,8 +292,8 @@ bench_finconn() {
   export BENCH_CUSTOMER="$cus"
   export BENCH_RUN="$tag-$RANDOM$RANDOM"
   warmup create_key.lua
-  measure "finconn/$tag create+key" create_key.lua
-  measure "finconn/$tag create" create.lua
+  paired "finconn/$tag create+key" create_key.lua "echo batch POST" create.lua "${ECHO_URL[batch]}"
+  paired "finconn/$tag create" create.lua "echo batch POST" create.lua "${ECHO_URL[batch]}"
 
   # Seed the retrieve run: N sessions over one keep-alive connection, ids scraped from the bodies.
   local cfg="$TMP/seed.curl" ids="$TMP/ids-$tag.txt" i
@@ -273,7 +312,7 @@ bench_finconn() {
   sed 's|^|/v1/financial_connections/sessions/|' "$ids" >"$TMP/retrieve-$tag.txt"
   export BENCH_PATHS_FILE="$TMP/retrieve-$tag.txt"
   warmup paths.lua
-  measure "finconn/$tag retrieve" paths.lua
+  paired "finconn/$tag retrieve" paths.lua "echo GET /hello" hello.lua "${ECHO_URL[none]}"
 
   # The list pages: link N_LIST_ACCOUNTS accounts for the same tenant (key) and customer, refresh their
   # transactions (then their balances), wait until every refresh succeeded, then measure.
@@ -469,19 +508,24 @@ seed_list_data() {
 # ------------------------------------------------------------------ runs -----
 say "scratch dir $TMP ($fstype); wrk -t$THREADS, $DURATION per measurement, c in {$CONNS}"
 
+# The echo servers stay up (idle between their cells) for the paired cells of finconn's runs.
 say "echo --db none"
 start_server echo-none /hello "$ECHO_BIN" --port @PORT@ --db none
+ECHO_URL[none]="$URL"
+ECHO_PIDS+=("$SERVER_PID")
+SERVER_PID=""
 warmup create.lua
 measure "echo none POST" create.lua
 measure "echo GET /hello" hello.lua
-stop_server
 
 for mode in full batch; do
   say "echo --db $mode"
   start_server "echo-$mode" /hello "$ECHO_BIN" --port @PORT@ --db "$mode" --db-path "$TMP/echo-$mode/fc.db"
+  ECHO_URL[$mode]="$URL"
+  ECHO_PIDS+=("$SERVER_PID")
+  SERVER_PID=""
   warmup create.lua
   measure "echo $mode POST" create.lua
-  stop_server
 done
 
 if [ "${BENCH_SQLITE:-1}" = 1 ]; then
@@ -503,6 +547,10 @@ fi
 get() { local v="${R["$1|$2"]:-}"; if [ -n "$v" ]; then awk -v i="$3" '{print $i}' <<<"$v"; fi; }
 ratio() {
   local a b
+  if [ -n "${PAIR["$1|$2|$3"]:-}" ]; then
+    tr ' ' '\n' <<<"${PAIR["$1|$2|$3"]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; if (m < 0.1) printf "%.3f", m; else printf "%.2f", m }'
+    return
+  fi
   a="$(get "$1" "$3" 1)"; b="$(get "$2" "$3" 1)"
   if [ -n "$a" ] && [ -n "$b" ]; then awk -v a="$a" -v b="$b" 'BEGIN{ if (b <= 0) print "-"; else if (a/b < 0.1) printf "%.3f", a/b; else printf "%.2f", a/b }'; else printf -- '-'; fi
 }
@@ -518,20 +566,23 @@ RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
   echo "compare the ratios to the echo baseline measured in the same run."
   echo
   echo '```'
-  printf '%-32s %4s %11s %9s %9s %9s %9s\n' "scenario" "c" "req/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
-  printf '%-32s %4s %11s %9s %9s %9s %9s\n' "--------------------------------" "----" "-----------" "---------" "---------" "---------" "---------"
+  printf '%-32s %4s %11s %9s %9s %9s %9s %5s\n' "scenario" "c" "req/s" "p50 ms" "p99 ms" "non-2xx" "sockerr" "runs"
+  printf '%-32s %4s %11s %9s %9s %9s %9s %5s\n' "--------------------------------" "----" "-----------" "---------" "---------" "---------" "---------" "-----"
   for label in "${LABELS[@]}"; do
     for c in $CONNS; do
       v="${R["$label|$c"]:-}"
       [ -n "$v" ] || continue
       read -r rps p50 p99 n2 se _ <<<"$v"
-      printf '%-32s %4s %11.0f %9.2f %9.2f %9s %9s\n' "$label" "$c" "$rps" \
-        "$(awk -v x="$p50" 'BEGIN{print x/1000}')" "$(awk -v x="$p99" 'BEGIN{print x/1000}')" "$n2" "$se"
+      printf '%-32s %4s %11.0f %9.2f %9.2f %9s %9s %5s\n' "$label" "$c" "$rps" \
+        "$(awk -v x="$p50" 'BEGIN{print x/1000}')" "$(awk -v x="$p99" 'BEGIN{print x/1000}')" "$n2" "$se" \
+        "$(grep -c . <<<"${RUNS["$label|$c"]}")"
     done
   done
   echo '```'
   echo
-  echo "Ratios of req/s (1.00 = as fast as what it is compared with; 3 decimals below 0.1):"
+  echo "Ratios of req/s (1.00 = as fast as what it is compared with; 3 decimals below 0.1). Create+key / echo batch,"
+  echo "create / echo batch and retrieve / echo GET are paired: the median of $ROUNDS rounds, each finconn's run and the"
+  echo "baseline's back to back (listed below the ratios). The others divide the two labels' median runs."
   echo
   echo '```'
   hdr="$(printf '%-64s' "")"
@@ -557,6 +608,16 @@ RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
       echo "$line"
     done
   done
+  echo '```'
+  echo
+  echo "Paired rounds (finconn / baseline, in the order run):"
+  echo
+  echo '```'
+  for k in "${!PAIR[@]}"; do
+    IFS='|' read -r what base c <<<"$k"
+    printf '%-28s / %-16s c=%-3s %s\n' "$what" "$base" "$c" \
+      "$(tr ' ' '\n' <<<"${PAIR[$k]}" | grep . | awk '{ printf "%s%.3f", (NR > 1 ? "  " : ""), $1 }')"
+  done | sort
   echo '```'
   echo
   for tag in "${tags[@]}"; do
