@@ -406,7 +406,12 @@ seed_large() {
   # 1.1M fresh rows in the middle of a measurement and the first reads do not set every row's hint bits.
   case "$db" in
     sqlite://*) sql "$db" "ANALYZE" >/dev/null || die "ANALYZE failed" ;;
-    *) sql "$db" "VACUUM ANALYZE" >/dev/null || die "VACUUM ANALYZE failed" ;;
+    *) sql "$db" "VACUUM ANALYZE" >/dev/null || die "VACUUM ANALYZE failed"
+       # And write the load's dirty pages out now, not at the next timed checkpoint in the middle of a
+       # measurement (a suspect: one run's 1M retrieve at c=32 fell to 0.73 of the small database's, and
+       # the c=64 cell right after it measured 1.12). Needs a superuser or pg_checkpoint.
+       sql "$db" "CHECKPOINT" >/dev/null \
+         || warn "CHECKPOINT failed: the bulk load's pages may be written during the large runs" ;;
   esac
   local got
   got="$(sql "$db" "SELECT count(*) FROM sessions")"
@@ -548,7 +553,8 @@ get() { local v="${R["$1|$2"]:-}"; if [ -n "$v" ]; then awk -v i="$3" '{print $i
 ratio() {
   local a b
   if [ -n "${PAIR["$1|$2|$3"]:-}" ]; then
-    tr ' ' '\n' <<<"${PAIR["$1|$2|$3"]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { m = v[int((NR + 1) / 2)]; if (m < 0.1) printf "%.3f", m; else printf "%.2f", m }'
+    # Three decimals: a median of 0.295 is not 0.30.
+    tr ' ' '\n' <<<"${PAIR["$1|$2|$3"]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }'
     return
   fi
   a="$(get "$1" "$3" 1)"; b="$(get "$2" "$3" 1)"
@@ -582,7 +588,7 @@ RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
   echo
   echo "Ratios of req/s (1.00 = as fast as what it is compared with; 3 decimals below 0.1). Create+key / echo batch,"
   echo "create / echo batch and retrieve / echo GET are paired: the median of $ROUNDS rounds, each finconn's run and the"
-  echo "baseline's back to back (listed below the ratios). The others divide the two labels' median runs."
+  echo "baseline's back to back (listed below the ratios; 3 decimals). The others divide the two labels' median runs."
   echo
   echo '```'
   hdr="$(printf '%-64s' "")"
