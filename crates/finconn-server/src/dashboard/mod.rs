@@ -122,7 +122,7 @@ pub async fn prune_request_log_every_minute(app: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match app.core.prune_request_log(app.config.request_log).await {
+        match log::off_the_workers(app.core.prune_request_log(app.config.request_log)).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "pruned the request log"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning the request log failed"),
