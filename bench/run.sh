@@ -237,7 +237,7 @@ last_rps() { grep . <<<"${RUNS["$1|$2"]}" | tail -1 | awk '{print $1}'; }
 # paired WHAT SCRIPT BASE BASE_SCRIPT BASE_URL: for each connection count, ROUNDS rounds of the baseline's
 # cell and finconn's (uses $URL), back to back, the baseline first in odd rounds and second in even ones.
 # The ratio of a pair is taken from two runs seconds apart, so a drift of the shared machine's speed (seen
-# here: echo GET from 95,000 to 144,000 req/s within the hour) moves both; the table's ratio is the median
+# here: echo GET from 95,000 to 117,000 req/s within half an hour) moves both; the table's ratio is the median
 # of the rounds'.
 paired() {
   local what="$1" script="$2" base="$3" bscript="$4" burl="$5" c r a b
