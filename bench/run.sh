@@ -513,22 +513,25 @@ seed_list_data() {
 # ------------------------------------------------------------------ runs -----
 say "scratch dir $TMP ($fstype); wrk -t$THREADS, $DURATION per measurement, c in {$CONNS}"
 
-# The echo servers stay up (idle between their cells) for the paired cells of finconn's runs.
-say "echo --db none"
-start_server echo-none /hello "$ECHO_BIN" --port @PORT@ --db none
-ECHO_URL[none]="$URL"
-ECHO_PIDS+=("$SERVER_PID")
-SERVER_PID=""
+# start_echo MODE [ARGS...]: starts echo --db MODE and keeps it up (idle between its cells) for the paired
+# cells of finconn's runs; URL is its address until the next server starts.
+start_echo() {
+  local mode="$1"
+  shift
+  say "echo --db $mode"
+  start_server "echo-$mode" /hello "$ECHO_BIN" --port @PORT@ --db "$mode" "$@"
+  ECHO_URL[$mode]="$URL"
+  ECHO_PIDS+=("$SERVER_PID")
+  SERVER_PID=""
+}
+
+start_echo none
 warmup create.lua
 measure "echo none POST" create.lua
 measure "echo GET /hello" hello.lua
 
 for mode in full batch; do
-  say "echo --db $mode"
-  start_server "echo-$mode" /hello "$ECHO_BIN" --port @PORT@ --db "$mode" --db-path "$TMP/echo-$mode/fc.db"
-  ECHO_URL[$mode]="$URL"
-  ECHO_PIDS+=("$SERVER_PID")
-  SERVER_PID=""
+  start_echo "$mode" --db-path "$TMP/echo-$mode/fc.db"
   warmup create.lua
   measure "echo $mode POST" create.lua
 done
