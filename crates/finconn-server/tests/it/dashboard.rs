@@ -258,7 +258,18 @@ async fn a_refresh_pressed_in_the_dashboard_runs_and_the_chart_shows_it(backend:
 }
 
 async fn the_request_log_records_a_request_and_finds_it_by_request_id(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    // The prune at the end keeps one row of every account in the database: on PostgreSQL this test gets a
+    // database of its own, or it would empty the other tests' logs while they read them.
+    let own_database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(crate::helpers::own_postgres_database("finconn_request_log").await),
+    };
+    let app = TestApp::spawn_with(backend, |c| {
+        if let Some(url) = own_database {
+            c.database_url = url;
+        }
+    })
+    .await;
     let refused = app
         .send(
             app.request(reqwest::Method::POST, "/v1/financial_connections/sessions")

@@ -13,17 +13,7 @@ use crate::helpers::{flow, Backend, TestApp};
 async fn sleepy_runner(backend: Backend) -> TestApp {
     let own_database = match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => {
-            use sqlx::Connection;
-            let shared = crate::helpers::postgres_url().await;
-            let mut admin = sqlx::PgConnection::connect(&shared).await.unwrap();
-            // One fixed name, emptied at the start of each run (no database left behind per run).
-            let name = "finconn_wakeup";
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-            let (base, _) = shared.rsplit_once('/').unwrap();
-            Some(format!("{base}/{name}"))
-        }
+        Backend::Postgres => Some(crate::helpers::own_postgres_database("finconn_wakeup").await),
     };
     TestApp::spawn_with(backend, |c| {
         c.run_jobs = true;
