@@ -234,21 +234,24 @@ measure() {  # measure LABEL SCRIPT  (uses $URL)
 # last_rps LABEL C: the req/s of the label's latest run
 last_rps() { grep . <<<"${RUNS["$1|$2"]}" | tail -1 | awk '{print $1}'; }
 
-# paired WHAT SCRIPT BASE BASE_SCRIPT BASE_URL: for each connection count, ROUNDS rounds of the baseline's
-# cell and finconn's (uses $URL), back to back, the baseline first in odd rounds and second in even ones.
+# paired WHAT SCRIPT BASE BASE_SCRIPT BASE_URL [PATHS BASE_PATHS]: for each connection count, ROUNDS rounds of
+# the baseline's cell and finconn's (uses $URL), back to back, the baseline first in odd rounds and second in
+# even ones. PATHS and BASE_PATHS, when given, are each cell's BENCH_PATHS_FILE (paths.lua): the baseline can
+# be another page of the same server.
 # The ratio of a pair is taken from two runs seconds apart, so a drift of the shared machine's speed (seen
 # here: echo GET from 95,000 to 117,000 req/s within half an hour) moves both; the table's ratio is the median
 # of the rounds'.
 paired() {
   local what="$1" script="$2" base="$3" bscript="$4" burl="$5" c r a b
+  local paths="${6:-${BENCH_PATHS_FILE:-}}" bpaths="${7:-${BENCH_PATHS_FILE:-}}"
   for c in $CONNS; do
     for r in $(seq 1 "$ROUNDS"); do
       if [ $((r % 2)) = 1 ]; then
-        run_wrk "$base" "$c" "$DURATION" "$bscript" "$burl"
-        run_wrk "$what" "$c" "$DURATION" "$script" "$URL"
+        BENCH_PATHS_FILE="$bpaths" run_wrk "$base" "$c" "$DURATION" "$bscript" "$burl"
+        BENCH_PATHS_FILE="$paths" run_wrk "$what" "$c" "$DURATION" "$script" "$URL"
       else
-        run_wrk "$what" "$c" "$DURATION" "$script" "$URL"
-        run_wrk "$base" "$c" "$DURATION" "$bscript" "$burl"
+        BENCH_PATHS_FILE="$paths" run_wrk "$what" "$c" "$DURATION" "$script" "$URL"
+        BENCH_PATHS_FILE="$bpaths" run_wrk "$base" "$c" "$DURATION" "$bscript" "$burl"
       fi
       a="$(last_rps "$what" "$c")"
       b="$(last_rps "$base" "$c")"
@@ -352,11 +355,14 @@ bench_finconn() {
   measure "finconn/$tag 1M retrieve" paths.lua
   printf '%s\n' "$first" >"$TMP/paths-$tag-first.txt"
   printf '%s\n' "$deep" >"$TMP/paths-$tag-deep.txt"
+  # The deep page against the first, paired like the ratios to echo: the two pages of one server, back to
+  # back in each round (unpaired, the deep page's cells ran 20 s after the first page's).
   export BENCH_PATHS_FILE="$TMP/paths-$tag-first.txt"
   warmup paths.lua
-  measure "finconn/$tag 100k txn first" paths.lua
   export BENCH_PATHS_FILE="$TMP/paths-$tag-deep.txt"
-  measure "finconn/$tag 100k txn deep" paths.lua
+  warmup paths.lua
+  paired "finconn/$tag 100k txn deep" paths.lua "finconn/$tag 100k txn first" paths.lua "$URL" \
+    "$TMP/paths-$tag-deep.txt" "$TMP/paths-$tag-first.txt"
   stop_server
 }
 
@@ -590,8 +596,8 @@ RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
   echo '```'
   echo
   echo "Ratios of req/s (1.00 = as fast as what it is compared with; 3 decimals below 0.1). Create+key / echo batch,"
-  echo "create / echo batch and retrieve / echo GET are paired: the median of $ROUNDS rounds, each finconn's run and the"
-  echo "baseline's back to back (listed below the ratios; 3 decimals). The others divide the two labels' median runs."
+  echo "create / echo batch, retrieve / echo GET and the deep page / the first page are paired: the median of $ROUNDS rounds,"
+  echo "each a run of both back to back (listed below the ratios; 3 decimals). The others divide the two labels' median runs."
   echo
   echo '```'
   hdr="$(printf '%-64s' "")"
