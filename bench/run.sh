@@ -74,10 +74,11 @@ cleanup() {
     local p
     for p in "${ECHO_PIDS[@]}"; do SERVER_PID="$p" stop_server || true; done
   fi
-  if [ -n "$PG_DB" ]; then
-    psql "$PG_ADMIN" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1 \
-      || warn "could not drop PostgreSQL database $PG_DB"
-  fi
+  local d
+  for d in $PG_DB; do
+    psql "$PG_ADMIN" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$d\" WITH (FORCE)" >/dev/null 2>&1 \
+      || warn "could not drop PostgreSQL database $d"
+  done
   if [ -n "$TMP" ] && [ -d "$TMP" ]; then
     if [ "${BENCH_KEEP_LOGS:-0}" = 1 ]; then
       printf 'bench: logs and raw wrk output kept in %s\n' "$TMP" >&2
@@ -279,10 +280,13 @@ json_id() { grep -o '"id": *"[a-z_]*[A-Za-z0-9]*"' | head -1 | sed 's/.*"\([^"]*
 
 SESSION_FORM=("account_holder[type]=customer" "permissions[]=balances" "permissions[]=ownership" "filters[countries][]=US")
 
-# bench_finconn LABEL_SUFFIX DATABASE_URL
+# bench_finconn LABEL_SUFFIX DATABASE_URL READS_DATABASE_URL: the creates on the first database, the rest
+# (retrieve, list pages, the large runs) on the second, fresh one. On one database, the retrieve and the
+# "small" side of the large runs had measured a database of the creates' million sessions (the paired create
+# cells store about that many), not a small one.
 bench_finconn() {
-  local tag="$1" db="$2"
-  say "finconn ($tag): $db"
+  local tag="$1" db="$2" reads="$3"
+  say "finconn ($tag): $db, then $reads"
   local envs=(env)
   [ -z "${FINCONN_LOG:-}" ] || envs+=(FINCONN_LOG="$FINCONN_LOG")
   start_server "finconn-$tag" /healthz "${envs[@]}" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
@@ -297,6 +301,16 @@ bench_finconn() {
   warmup create_key.lua
   paired "finconn/$tag create+key" create_key.lua "echo batch POST" create.lua "${ECHO_URL[batch]}"
   paired "finconn/$tag create" create.lua "echo batch POST" create.lua "${ECHO_URL[batch]}"
+  stop_server
+
+  # The reads on a fresh database: the same key (a sandbox tenant of its own there), a customer and a session.
+  db="$reads"
+  start_server "finconn-$tag-reads" /healthz "${envs[@]}" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
+  cus="$(curl_200 POST /v1/customers "email=bench@example.com" | json_id)"
+  [[ "$cus" == cus_* ]] || die "could not create a customer on finconn ($tag, reads)"
+  sess="$(curl_200 POST /v1/financial_connections/sessions "account_holder[customer]=$cus" "${SESSION_FORM[@]}" | json_id)"
+  [[ "$sess" == fcsess_* ]] || die "could not create a session on finconn ($tag, reads)"
+  export BENCH_CUSTOMER="$cus"
 
   # Seed the retrieve run: N sessions over one keep-alive connection, ids scraped from the bodies.
   local cfg="$TMP/seed.curl" ids="$TMP/ids-$tag.txt" i
@@ -543,7 +557,7 @@ for mode in full batch; do
 done
 
 if [ "${BENCH_SQLITE:-1}" = 1 ]; then
-  bench_finconn sqlite "sqlite://$TMP/finconn.db"
+  bench_finconn sqlite "sqlite://$TMP/finconn.db" "sqlite://$TMP/finconn-reads.db"
 fi
 
 if [ "${BENCH_PG:-0}" = 1 ]; then
@@ -551,10 +565,14 @@ if [ "${BENCH_PG:-0}" = 1 ]; then
   PG_BASE="$(sed -E 's#^(postgres(ql)?://[^/?]+).*#\1#' <<<"$PG_BASE_IN")"
   case "$PG_BASE" in postgres://*|postgresql://*) ;; *) die "BENCH_PG_URL must be a postgres:// URL";; esac
   PG_ADMIN="$PG_BASE/postgres"
-  PG_DB="finconn_bench_$$_$RANDOM"
-  psql "$PG_ADMIN" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PG_DB\"" >/dev/null \
-    || { PG_DB=""; die "cannot create database on $PG_BASE"; }
-  bench_finconn postgres "$PG_BASE/$PG_DB"
+  pg_writes="finconn_bench_$$_$RANDOM"
+  pg_reads="${pg_writes}_reads"
+  for d in "$pg_writes" "$pg_reads"; do
+    psql "$PG_ADMIN" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$d\"" >/dev/null \
+      || die "cannot create database $d on $PG_BASE"
+    PG_DB+=" $d"
+  done
+  bench_finconn postgres "$PG_BASE/$pg_writes" "$PG_BASE/$pg_reads"
 fi
 
 # ----------------------------------------------------------------- table -----
@@ -638,6 +656,8 @@ RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
   for tag in "${tags[@]}"; do
     [ -z "${PAGES[$tag]:-}" ] || echo "- list pages ($tag): ${PAGES[$tag]}"
   done
+  echo "- the creates run on a fresh database, which holds what they created by their end; retrieve, the list pages and"
+  echo "  the large runs on a second fresh one (the small db of the large runs' ratios: the 1000 sessions retrieved)"
   echo "- large runs: $N_SESSIONS sessions stored in the benchmark's tenant, $N_TRANSACTIONS transactions in one account"
   echo "  (copied with SQL while the server was stopped); the deep page starts after the transaction $((N_TRANSACTIONS * 9 / 10)) places down."
 } | tee "$RESULTS.tmp"
