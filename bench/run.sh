@@ -289,14 +289,22 @@ bench_finconn() {
   say "finconn ($tag): $db, then $reads"
   local envs=(env)
   [ -z "${FINCONN_LOG:-}" ] || envs+=(FINCONN_LOG="$FINCONN_LOG")
-  start_server "finconn-$tag" /healthz "${envs[@]}" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
+  # start_finconn NAME: finconn on $db, then (set_up) a customer and a session of the benchmark's key in it,
+  # checked to answer a retrieve: cus, sess and BENCH_CUSTOMER.
   local cus sess
-  cus="$(curl_200 POST /v1/customers "email=bench@example.com" | json_id)"
-  [[ "$cus" == cus_* ]] || die "could not create a customer on finconn ($tag)"
-  sess="$(curl_200 POST /v1/financial_connections/sessions "account_holder[customer]=$cus" "${SESSION_FORM[@]}" | json_id)"
-  [[ "$sess" == fcsess_* ]] || die "could not create a session on finconn ($tag)"
-  curl_200 GET "/v1/financial_connections/sessions/$sess" >/dev/null
-  export BENCH_CUSTOMER="$cus"
+  start_finconn() {
+    start_server "$1" /healthz "${envs[@]}" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
+  }
+  set_up() {
+    cus="$(curl_200 POST /v1/customers "email=bench@example.com" | json_id)"
+    [[ "$cus" == cus_* ]] || die "could not create a customer on finconn ($tag, $db)"
+    sess="$(curl_200 POST /v1/financial_connections/sessions "account_holder[customer]=$cus" "${SESSION_FORM[@]}" | json_id)"
+    [[ "$sess" == fcsess_* ]] || die "could not create a session on finconn ($tag, $db)"
+    curl_200 GET "/v1/financial_connections/sessions/$sess" >/dev/null
+    export BENCH_CUSTOMER="$cus"
+  }
+  start_finconn "finconn-$tag"
+  set_up
   export BENCH_RUN="$tag-$RANDOM$RANDOM"
   warmup create_key.lua
   paired "finconn/$tag create+key" create_key.lua "echo batch POST" create.lua "${ECHO_URL[batch]}"
@@ -305,12 +313,8 @@ bench_finconn() {
 
   # The reads on a fresh database: the same key (a sandbox tenant of its own there), a customer and a session.
   db="$reads"
-  start_server "finconn-$tag-reads" /healthz "${envs[@]}" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
-  cus="$(curl_200 POST /v1/customers "email=bench@example.com" | json_id)"
-  [[ "$cus" == cus_* ]] || die "could not create a customer on finconn ($tag, reads)"
-  sess="$(curl_200 POST /v1/financial_connections/sessions "account_holder[customer]=$cus" "${SESSION_FORM[@]}" | json_id)"
-  [[ "$sess" == fcsess_* ]] || die "could not create a session on finconn ($tag, reads)"
-  export BENCH_CUSTOMER="$cus"
+  start_finconn "finconn-$tag-reads"
+  set_up
 
   # Seed the retrieve run: N sessions over one keep-alive connection, ids scraped from the bodies.
   local cfg="$TMP/seed.curl" ids="$TMP/ids-$tag.txt" i
@@ -349,7 +353,7 @@ bench_finconn() {
   # written straight into the stopped server's database, then the same create / retrieve and the pages.
   say "finconn ($tag): storing $N_SESSIONS sessions and $N_TRANSACTIONS transactions of $big_account"
   seed_large "$db" "$sess" "$big_account"
-  start_server "finconn-$tag-large" /healthz "${envs[@]}" "$FINCONN_BIN" serve --listen "127.0.0.1:@PORT@" --database "$db"
+  start_finconn "finconn-$tag-large"
   local first deep body
   first="/v1/financial_connections/transactions?account=$big_account&limit=100"
   curl_200 GET "$first" >/dev/null

@@ -260,10 +260,7 @@ async fn a_refresh_pressed_in_the_dashboard_runs_and_the_chart_shows_it(backend:
 async fn the_request_log_records_a_request_and_finds_it_by_request_id(backend: Backend) {
     // The prune at the end keeps one row of every account in the database: on PostgreSQL this test gets a
     // database of its own, or it would empty the other tests' logs while they read them.
-    let own_database = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(crate::helpers::own_postgres_database("finconn_request_log").await),
-    };
+    let own_database = crate::helpers::own_database(backend, "finconn_request_log").await;
     let app = TestApp::spawn_with(backend, |c| {
         if let Some(url) = own_database {
             c.database_url = url;

@@ -35,18 +35,22 @@ pub async fn postgres_url() -> String {
     "postgres://postgres@127.0.0.1:5432/finconn_test".to_owned()
 }
 
-/// A PostgreSQL database for one test alone, emptied first (a fixed name per test, so no run leaves one
-/// behind), for a test whose work reaches every tenant's rows: a prune, a running job runner. The other
-/// tests share `postgres_url()`'s database and would see that work, or do it to this test.
-pub async fn own_postgres_database(name: &str) -> String {
+/// A database for one test alone, for a test whose work reaches every tenant's rows (a prune, a running job
+/// runner): on PostgreSQL the URL of `name`, emptied first (a fixed name per test, so no run leaves one
+/// behind), since the other tests share `postgres_url()`'s database and would see that work, or do it to
+/// this test; on SQLite `None`, as every `TestApp` has a file of its own.
+pub async fn own_database(backend: Backend, name: &str) -> Option<String> {
     use sqlx::Connection;
+    if matches!(backend, Backend::Sqlite) {
+        return None;
+    }
     let shared = postgres_url().await;
     let mut admin = sqlx::PgConnection::connect(&shared).await.expect("connect to the shared database");
     for statement in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), format!("CREATE DATABASE {name}")] {
         sqlx::query(&statement).execute(&mut admin).await.expect("a database of its own");
     }
     let (base, _) = shared.rsplit_once('/').expect("a database URL ends with its name");
-    format!("{base}/{name}")
+    Some(format!("{base}/{name}"))
 }
 
 pub struct Resp {

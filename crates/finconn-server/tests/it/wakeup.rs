@@ -11,10 +11,7 @@ use crate::helpers::{flow, Backend, TestApp};
 /// A runner that would only find work by polling once an hour. On PostgreSQL it gets a database of its
 /// own: a running job runner claims every tenant's jobs, and the other tests run theirs when they say so.
 async fn sleepy_runner(backend: Backend) -> TestApp {
-    let own_database = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(crate::helpers::own_postgres_database("finconn_wakeup").await),
-    };
+    let own_database = crate::helpers::own_database(backend, "finconn_wakeup").await;
     TestApp::spawn_with(backend, |c| {
         c.run_jobs = true;
         c.job_poll_interval = Duration::from_secs(3600);
