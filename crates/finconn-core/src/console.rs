@@ -47,16 +47,6 @@ pub struct RequestLogRetention {
     pub max_rows: i64,
 }
 
-/// What a trim of one account and mode's request log did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Trimmed {
-    /// Rows removed.
-    pub removed: u64,
-    /// The `seq` of the newest row removed: every row of this account and mode at or below it is gone, so
-    /// the next trim starts its walk above it (`Console::trim_request_log`'s `above`).
-    pub through: Option<i64>,
-}
-
 /// A session's state as the dashboard filters on it: `expired` is an open session whose client secret can
 /// no longer be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -401,16 +391,10 @@ impl Finconn {
         Ok(self.store.prune_dashboard_auth(self.now()).await?)
     }
 
-    /// Removes the rows of one account and mode beyond `retention`'s row limit (as rows arrive). `above`: the
-    /// `through` of this account and mode's previous trim by this process (`i64::MIN` if none): the rows at or
-    /// below it are known gone, and the walk starts above them.
-    pub async fn trim_request_log(
-        &self,
-        scope: &Scope,
-        retention: RequestLogRetention,
-        above: i64,
-    ) -> Result<Trimmed, DomainError> {
-        Ok(self.store.trim_request_log(scope, retention.max_rows, above).await?)
+    /// Removes the rows of one account and mode beyond `retention`'s row limit (as rows arrive); returns how
+    /// many.
+    pub async fn trim_request_log(&self, scope: &Scope, retention: RequestLogRetention) -> Result<u64, DomainError> {
+        Ok(self.store.trim_request_log(scope, retention.max_rows).await?)
     }
 
     /// Removes request log rows past `retention` (housekeeping).

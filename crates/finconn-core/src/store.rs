@@ -546,17 +546,8 @@ pub trait Console: ConsoleAuth + ConsoleLists + Send + Sync + 'static {
     /// Removes rows that arrived before `before_ms`, and in each account and mode every row beyond the
     /// newest `keep`; returns how many.
     async fn prune_request_log(&self, before_ms: i64, keep: i64) -> Result<u64, StoreError>;
-    /// Removes the rows of one account and mode beyond its newest `keep`, looking only at rows with a `seq`
-    /// above `above` (those at or below it are known gone: a previous trim's `through`, or `i64::MIN`).
-    ///
-    /// Bounding the walk matters on PostgreSQL: deleted rows stay in the index until a vacuum, and a walk from
-    /// an account's oldest entry would step over every row trimmed since.
-    async fn trim_request_log(
-        &self,
-        scope: &Scope,
-        keep: i64,
-        above: i64,
-    ) -> Result<crate::console::Trimmed, StoreError>;
+    /// Removes the rows of one account and mode beyond its newest `keep`; returns how many.
+    async fn trim_request_log(&self, scope: &Scope, keep: i64) -> Result<u64, StoreError>;
 }
 
 /// The dashboard's sign-ins: one-time sign-in links and the sessions a sign-in opens, both stored only as

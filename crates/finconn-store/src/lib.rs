@@ -12,6 +12,7 @@ mod idempotency;
 mod keys;
 mod memo;
 mod objects;
+mod request_log;
 mod sql;
 mod test_clocks;
 mod writes;
@@ -425,7 +426,7 @@ impl Console for Db {
     }
 
     async fn insert_request_log(&self, rows: &[finconn_core::console::RequestLogRecord]) -> Result<(), StoreError> {
-        console::insert_request_log(&self.pool, rows).await
+        request_log::insert(&self.pool, rows).await
     }
 
     async fn list_request_log(
@@ -435,19 +436,14 @@ impl Console for Db {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Page<finconn_core::console::RequestLogRecord>, StoreError> {
-        console::list_request_log(&self.pool, scope, filter, before, limit).await
+        request_log::list(&self.pool, scope, filter, before, limit).await
     }
 
     async fn prune_request_log(&self, before_ms: i64, keep: i64) -> Result<u64, StoreError> {
-        console::prune_request_log(&self.pool, before_ms, keep).await
+        request_log::prune(&self.pool, before_ms, keep).await
     }
 
-    async fn trim_request_log(
-        &self,
-        scope: &Scope,
-        keep: i64,
-        above: i64,
-    ) -> Result<finconn_core::console::Trimmed, StoreError> {
-        console::trim_request_log(&self.pool, scope, keep, above).await
+    async fn trim_request_log(&self, scope: &Scope, keep: i64) -> Result<u64, StoreError> {
+        request_log::trim(&self.pool, scope, keep).await
     }
 }

@@ -389,25 +389,14 @@ impl Exec for Pools {
 /// own file those commits made every reader connection drop its page cache (SQLite starts a read
 /// transaction over with a cold cache whenever the file changed since the last) and queued with the
 /// units of work. In a file of its own, a read-only load leaves the database untouched (in throughput the
-/// move measured within the benchmark's noise). PostgreSQL keeps the log in its `request_log` table.
+/// move measured within the benchmark's noise). PostgreSQL keeps the log in its
+/// `request_log_blocks` table (`request_log` has the layout).
 #[derive(Clone, Debug)]
 pub(crate) struct LogFile {
     path: std::path::PathBuf,
     writer: crate::writes::Writer,
     readers: std::sync::Arc<crate::sql::Readers>,
 }
-
-/// The request log file's schema: the database's own migrations that made the table (0010) and dropped
-/// its index on `request_id` (0012), run once on a new file. (0013 removes the table from the database;
-/// `LOG_UPGRADE` follows.)
-const LOG_SCHEMA: [&str; 2] = [
-    include_str!("../migrations/sqlite/0010_request_log.sql"),
-    include_str!("../migrations/sqlite/0012_request_log_lean.sql"),
-];
-
-/// Run on every open, new file or old, as PostgreSQL's migration 0014: the index that `created_ms` no longer
-/// has (the log is pruned by age through `request_log_by_account`).
-const LOG_UPGRADE: &str = "DROP INDEX IF EXISTS request_log_by_created;";
 
 impl LogFile {
     /// `finconn.db` → `finconn.db-requests` (beside SQLite's own `-wal` and `-shm`).
@@ -420,20 +409,29 @@ impl LogFile {
     fn open(path: &std::path::Path, keep: usize) -> Result<Self, StoreError> {
         let conn = crate::sql::open_lite(path)?;
         conn.execute_batch("PRAGMA journal_mode = WAL").map_err(crate::sql::lite_err)?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'request_log'", [], |r| {
-                r.get(0)
+        let table = |name: &str| -> Result<bool, StoreError> {
+            conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
             })
-            .map_err(crate::sql::lite_err)?;
-        if tables == 0 {
+            .map(|n| n > 0)
+            .map_err(crate::sql::lite_err)
+        };
+        if !table("request_log_blocks")? {
+            // A new file, or one from before blocks: its one-row-per-request table's rows become blocks of one
+            // row each (`block` = their `seq`, so their order and the numbering after them hold), in the same
+            // transaction that drops the table.
             let tx = conn.unchecked_transaction().map_err(crate::sql::lite_err)?;
-            for sql in LOG_SCHEMA {
-                tx.execute_batch(sql).map_err(crate::sql::lite_err)?;
+            tx.execute_batch(crate::request_log::SQLITE_SCHEMA).map_err(crate::sql::lite_err)?;
+            if table("request_log")? {
+                tx.execute_batch(&format!(
+                    "{}{} FROM request_log; DROP TABLE request_log;",
+                    crate::request_log::SQLITE_FROM_ROWS,
+                    crate::request_log::SQLITE_ROW_AS_BODY
+                ))
+                .map_err(crate::sql::lite_err)?;
             }
             tx.commit().map_err(crate::sql::lite_err)?;
         }
-        // A file made before this version still has the index.
-        conn.execute_batch(LOG_UPGRADE).map_err(crate::sql::lite_err)?;
         drop(conn);
         let readers = std::sync::Arc::new(crate::sql::Readers::new(path.into(), keep)?);
         let writer = crate::writes::Writer::start(path, "finconn-request-log", readers.changes().clone())?;
@@ -441,7 +439,8 @@ impl LogFile {
     }
 
     /// Copies the rows of a database that kept its request log in its own `request_log` table (before
-    /// migration 0013, which drops it) into this file, keeping their `seq`. Run before the migrations;
+    /// migration 0013, which drops it) into this file, each as a block of its own (`block` = its `seq`, so the
+    /// order holds). Run before the migrations;
     /// a copy interrupted before 0013 ran is run again, and rows already copied are skipped.
     async fn adopt_old_rows(&self, db: &SqlitePool) -> Result<(), StoreError> {
         let (old,): (i64,) =
@@ -466,10 +465,11 @@ impl LogFile {
             let mut plan = Plan::default();
             for r in &rows {
                 plan.push(
-                    Q::new(format!(
-                        "INSERT OR IGNORE INTO request_log ({LOG_COLUMNS}) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-                    ))
+                    Q::new(
+                        "INSERT OR IGNORE INTO request_log_blocks (block, account_id, livemode, oldest_ms, newest_ms, \
+                         n, body) SELECT $1, $2, $3, $5, $5, 1, json_array(json_array(0, $5, $4, $6, $7, $8, $9, \
+                         $10, $11, $12, $13))",
+                    )
                     .bind(r.0)
                     .bind(&r.1)
                     .bind(r.2)

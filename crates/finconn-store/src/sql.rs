@@ -64,21 +64,11 @@ fn bind_lite(stmt: &mut rusqlite::Statement<'_>, i: usize, arg: &Arg) -> Result<
 pub(crate) struct Q {
     pub sql: Cow<'static, str>,
     pub args: Vec<Arg>,
-    /// The statement's parameters are `$1`, `$2`, … `$n`, each first written in that order (generated
-    /// statements): SQLite numbers them as written, so argument `i` binds to parameter `i` without asking
-    /// SQLite their names (`sqlite3_bind_parameter_name` scans a list: quadratic in a statement with
-    /// hundreds of parameters).
-    in_order: bool,
 }
 
 impl Q {
     pub(crate) fn new(sql: impl Into<Cow<'static, str>>) -> Self {
-        Self { sql: sql.into(), args: Vec::new(), in_order: false }
-    }
-
-    /// A statement whose parameters are `$1` … `$n`, each first written in that order (see `in_order`).
-    pub(crate) fn numbered_in_order(sql: impl Into<Cow<'static, str>>) -> Self {
-        Self { in_order: true, ..Self::new(sql) }
+        Self { sql: sql.into(), args: Vec::new() }
     }
 
     pub(crate) fn bind(mut self, arg: impl Into<Arg>) -> Self {
@@ -110,20 +100,6 @@ impl Q {
     /// The prepared (cached) statement with every `$n` bound to argument `n`.
     fn prepare<'c>(&self, conn: &'c rusqlite::Connection) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
         let mut stmt = conn.prepare_cached(&self.sql).map_err(lite_err)?;
-        if self.in_order {
-            if stmt.parameter_count() != self.args.len() {
-                return Err(StoreError::Corrupt(format!(
-                    "statement has {} parameters, {} arguments: {}",
-                    stmt.parameter_count(),
-                    self.args.len(),
-                    self.sql
-                )));
-            }
-            for (i, arg) in self.args.iter().enumerate() {
-                bind_lite(&mut stmt, i + 1, arg)?;
-            }
-            return Ok(stmt);
-        }
         for i in 1..=stmt.parameter_count() {
             let n = stmt
                 .parameter_name(i)

@@ -85,7 +85,7 @@ const TRIM_TRACKED: usize = 10_000;
 
 async fn write_batches(core: Finconn, retention: RequestLogRetention, mut rx: mpsc::Receiver<RequestLogRecord>) {
     let mut batch = Vec::with_capacity(BATCH);
-    let mut written: std::collections::HashMap<Scope, Written> = std::collections::HashMap::new();
+    let mut written: std::collections::HashMap<Scope, u64> = std::collections::HashMap::new();
     // Rows are taken as many at a time as have arrived (`recv_many`), not one by one: under load a wake-up
     // of this task collects hundreds.
     while rx.recv_many(&mut batch, BATCH).await > 0 {
@@ -132,23 +132,16 @@ pub(crate) async fn off_the_workers<F: std::future::Future>(work: F) -> F::Outpu
     }
 }
 
-/// An account and mode's rows since its last trim, and the newest row that trim removed: every row of it at or
-/// below that `seq` is gone (this task's rows were committed before it trimmed; another process's rows
-/// committed later below it are left to the minute's prune), so the next trim walks only above it.
-struct Written {
-    rows: u64,
-    above: i64,
-}
-
-/// Counts the batch's rows per account and mode, and trims those that reached `trim_every`.
+/// Counts the batch's rows per account and mode (`written`: rows since its last trim), and trims those that
+/// reached `trim_every`.
 async fn trim(
     core: &Finconn,
     retention: RequestLogRetention,
     batch: &[RequestLogRecord],
-    written: &mut std::collections::HashMap<Scope, Written>,
+    written: &mut std::collections::HashMap<Scope, u64>,
 ) {
     let every = trim_every(retention);
-    let mut due = Vec::new();
+    let mut due: Vec<&Scope> = Vec::new();
     for row in batch {
         let w = match written.get_mut(&row.scope) {
             Some(w) => w,
@@ -156,27 +149,23 @@ async fn trim(
                 if written.len() >= TRIM_TRACKED {
                     written.clear();
                 }
-                written.entry(row.scope.clone()).or_insert(Written { rows: 0, above: i64::MIN })
+                written.entry(row.scope.clone()).or_insert(0)
             }
         };
-        w.rows += 1;
-        if w.rows >= every {
-            w.rows = 0;
-            if !due.iter().any(|(s, _)| s == &row.scope) {
-                due.push((row.scope.clone(), w.above));
+        *w += 1;
+        if *w >= every {
+            *w = 0;
+            if !due.contains(&&row.scope) {
+                due.push(&row.scope);
             }
         }
     }
-    for (scope, above) in due {
-        match core.trim_request_log(&scope, retention, above).await {
-            Ok(t) => {
-                if t.removed > 0 {
-                    tracing::debug!(removed = t.removed, account = %scope.account, "trimmed the request log");
-                }
-                if let (Some(through), Some(w)) = (t.through, written.get_mut(&scope)) {
-                    w.above = through;
-                }
+    for scope in due {
+        match core.trim_request_log(scope, retention).await {
+            Ok(removed) if removed > 0 => {
+                tracing::debug!(removed, account = %scope.account, "trimmed the request log");
             }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "trimming the request log failed"),
         }
     }

@@ -541,37 +541,81 @@ async fn concurrent_lookups_each_get_their_own_object(db: &Db) {
     assert_eq!(theirs_seen.and_then(|c| c.email).as_deref(), Some("stranger@theirs.test"));
 }
 
-/// A trim as rows arrive keeps the newest `keep` and says which row it removed last; the next trim walks only
-/// above that row, so rows at or below it are left to the minute's prune.
-async fn request_log_trims_walk_above_the_previous_trim(db: &Db) {
+/// A trim as rows arrive keeps exactly the newest `keep` of one account and mode and says how many rows it
+/// removed: the blocks wholly older go, the block the limit cuts through keeps its newest rows (and their
+/// `seq`), and the other mode and accounts are not touched.
+async fn request_log_trims_keep_exactly_the_newest(db: &Db) {
     let now_ms = 1_800_000_000_000;
     let s = scope();
-    let rows: Vec<_> = (0..600).map(|i| log_row(&s, now_ms - 600 + i)).collect();
-    db.insert_request_log(&rows).await.unwrap();
+    let live = Scope { account: s.account.clone(), livemode: true };
+    let other = scope();
+    // Three batches of 200: three blocks.
+    for b in 0..3 {
+        let rows: Vec<_> = (0..200).map(|i| log_row(&s, now_ms - 600 + b * 200 + i)).collect();
+        db.insert_request_log(&rows).await.unwrap();
+    }
+    db.insert_request_log(&[log_row(&live, now_ms), log_row(&other, now_ms)]).await.unwrap();
     let before = logged(db, &s).await;
-    let first = db.trim_request_log(&s, 100, i64::MIN).await.unwrap();
-    assert_eq!(first.removed, 500);
-    assert_eq!(first.through, Some(before[100]), "the newest row removed");
-    assert_eq!(logged(db, &s).await, before[..100]);
+    assert_eq!(before.len(), 600);
+    assert!(before.windows(2).all(|w| w[0] > w[1]), "newest first, each seq once");
+    assert_eq!(db.trim_request_log(&s, 250).await.unwrap(), 350);
+    assert_eq!(logged(db, &s).await, before[..250], "the newest 250, their seq unchanged");
+    assert_eq!(db.trim_request_log(&s, 250).await.unwrap(), 0, "nothing beyond the limit");
 
     let more: Vec<_> = (0..300).map(|i| log_row(&s, now_ms + i)).collect();
     db.insert_request_log(&more).await.unwrap();
     let before = logged(db, &s).await;
-    assert_eq!(before.len(), 400);
-    let through = first.through.unwrap();
-    let second = db.trim_request_log(&s, 100, through).await.unwrap();
-    assert_eq!((second.removed, second.through), (300, Some(before[100])));
+    assert_eq!(before.len(), 550);
+    assert_eq!(db.trim_request_log(&s, 100).await.unwrap(), 450);
     assert_eq!(logged(db, &s).await, before[..100]);
+    assert_eq!(logged(db, &live).await.len(), 1, "the other mode keeps its row");
+    assert_eq!(logged(db, &other).await.len(), 1, "and the other account");
+    assert_eq!(db.trim_request_log(&s, 0).await.unwrap(), 100);
+    assert!(logged(db, &s).await.is_empty());
+}
 
-    // Rows at or below `above` are taken as gone: a trim bounded above the newest row removes nothing.
-    let rows: Vec<_> = (0..150).map(|i| log_row(&s, now_ms + 1000 + i)).collect();
-    db.insert_request_log(&rows).await.unwrap();
-    let before = logged(db, &s).await;
-    let none = db.trim_request_log(&s, 100, before[0]).await.unwrap();
-    assert_eq!((none.removed, none.through), (0, None));
-    assert_eq!(logged(db, &s).await.len(), 250);
-    db.prune_request_log(now_ms - 86_400_000, 100).await.unwrap();
-    assert_eq!(logged(db, &s).await, before[..100], "the prune catches what the bounded trim left");
+/// The request log's filters and cursor: a page holds rows of one scope newest first; `errors_only` and a
+/// request id pick across blocks; `before` continues exactly after the last row shown.
+async fn request_log_pages_and_filters_across_blocks(db: &Db) {
+    let now_ms = 1_800_000_000_000;
+    let s = scope();
+    let mut all = Vec::new();
+    for b in 0..40 {
+        let rows: Vec<_> = (0..7)
+            .map(|i| {
+                let mut r = log_row(&s, now_ms + b * 7 + i);
+                if (b * 7 + i) % 5 == 0 {
+                    r.status = 402;
+                    r.error_type = Some("card_error".into());
+                }
+                r
+            })
+            .collect();
+        all.extend(rows.iter().map(|r| (r.request_id.clone(), r.status)));
+        db.insert_request_log(&rows).await.unwrap();
+    }
+    all.reverse();
+    let errors = finconn_core::console::RequestLogFilter { errors_only: true, ..Default::default() };
+    let (mut seen, mut before) = (Vec::new(), None);
+    loop {
+        let page = db.list_request_log(&s, &errors, before, 9).await.unwrap();
+        assert!(page.items.len() <= 9);
+        seen.extend(page.items.iter().map(|r| (r.request_id.clone(), r.status)));
+        before = page.items.last().map(|r| r.seq);
+        if !page.has_more {
+            break;
+        }
+    }
+    let want: Vec<_> = all.iter().filter(|(_, status)| *status >= 400).cloned().collect();
+    assert_eq!(want.len(), 56);
+    assert_eq!(seen, want, "every error, newest first, once");
+    let (id, _) = &all[137];
+    let by_id = finconn_core::console::RequestLogFilter { request_id: Some(id.clone()), ..Default::default() };
+    let found = db.list_request_log(&s, &by_id, None, 50).await.unwrap();
+    assert_eq!(found.items.iter().map(|r| &r.request_id).collect::<Vec<_>>(), [id]);
+    assert!(!found.has_more);
+    let stranger = db.list_request_log(&scope(), &Default::default(), None, 50).await.unwrap();
+    assert!(stranger.items.is_empty(), "another account sees none of it");
 }
 
 macro_rules! conformance {
@@ -598,7 +642,8 @@ conformance!(
     test_clocks_attach_customers_once,
     the_request_log_prunes_by_age_and_rows_per_mode,
     concurrent_lookups_each_get_their_own_object,
-    request_log_trims_walk_above_the_previous_trim,
+    request_log_trims_keep_exactly_the_newest,
+    request_log_pages_and_filters_across_blocks,
 );
 
 #[tokio::test]
@@ -664,7 +709,7 @@ async fn sqlite_two_processes_on_one_file_wait_for_each_other() {
 }
 
 /// SQLite keeps the request log in a file of its own (`<file>-requests`). A database from before migration
-/// 0013 kept it in its `request_log` table: opening it moves those rows into the file, with their `seq`,
+/// 0013 kept it in its `request_log` table: opening it moves those rows into the file in their order,
 /// drops the table, and new rows are numbered after them.
 #[tokio::test]
 async fn sqlite_request_log_moves_to_its_own_file() {
@@ -716,13 +761,14 @@ async fn sqlite_request_log_moves_to_its_own_file() {
     db.migrate().await.unwrap();
     assert!(db.migration_status().await.unwrap().is_current());
     let rows = db.list_request_log(&s, &Default::default(), None, 100).await.unwrap().items;
-    let seen: Vec<_> = rows.iter().map(|r| (r.seq, r.request_id.as_str(), r.status)).collect();
-    assert_eq!(seen, [(40, "req_old40", 200), (8, "req_old8", 402), (7, "req_old7", 200)]);
+    let seen: Vec<_> = rows.iter().map(|r| (r.request_id.as_str(), r.status)).collect();
+    assert_eq!(seen, [("req_old40", 200), ("req_old8", 402), ("req_old7", 200)]);
+    assert!(rows.windows(2).all(|w| w[0].seq > w[1].seq), "in their order");
     assert_eq!(rows[1].error_type.as_deref(), Some("card_error"));
     assert_eq!(rows[1].idempotency_key.as_deref(), Some("k1"));
     db.insert_request_log(&[log_row(&s, 1_800_000_000_001)]).await.unwrap();
     let newest = db.list_request_log(&s, &Default::default(), None, 1).await.unwrap().items;
-    assert!(newest[0].seq > 40, "new rows come after the moved ones: {}", newest[0].seq);
+    assert!(newest[0].seq > rows[0].seq, "new rows come after the moved ones: {}", newest[0].seq);
     db.close().await;
 
     let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -732,4 +778,125 @@ async fn sqlite_request_log_moves_to_its_own_file() {
         .unwrap();
     assert_eq!(tables, 0, "the database's own table is gone");
     assert!(std::path::Path::new(&format!("{}-requests", path.display())).exists());
+}
+
+/// The rows of the old one-row-per-request layout, as both backends held them before blocks.
+const OLD_LOG_ROWS: [(i64, i64, Option<&str>); 3] = [(7, 200, None), (8, 402, Some("card_error")), (40, 200, None)];
+
+/// Checks the three `OLD_LOG_ROWS` of `s` came through a conversion: newest first, in their order, every
+/// field, and a new row is numbered after them.
+async fn converted_old_rows(db: &Db, s: &Scope) {
+    let rows = db.list_request_log(s, &Default::default(), None, 100).await.unwrap().items;
+    let seen: Vec<_> = rows.iter().map(|r| (r.request_id.as_str(), r.status, r.error_type.as_deref())).collect();
+    assert_eq!(seen, [("req_old40", 200, None), ("req_old8", 402, Some("card_error")), ("req_old7", 200, None)]);
+    assert!(rows.windows(2).all(|w| w[0].seq > w[1].seq), "in their order");
+    let r = &rows[1];
+    assert_eq!(
+        (r.created_ms, r.method.as_str(), r.path.as_str(), r.duration_ms, r.idempotency_key.as_deref()),
+        (1_800_000_000_008, "POST", "/v1/customers", 3, Some("k1"))
+    );
+    assert_eq!((r.error_code.as_deref(), r.error_param.as_deref()), (None, None));
+    db.insert_request_log(&[log_row(s, 1_800_000_000_100)]).await.unwrap();
+    let newest = db.list_request_log(s, &Default::default(), None, 1).await.unwrap().items;
+    assert!(newest[0].seq > rows[0].seq, "new rows come after the converted ones: {}", newest[0].seq);
+    let errors = finconn_core::console::RequestLogFilter { errors_only: true, ..Default::default() };
+    assert_eq!(db.list_request_log(s, &errors, None, 10).await.unwrap().items.len(), 1);
+}
+
+const OLD_LOG_TABLE: &str = "CREATE TABLE request_log (seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, \
+     livemode BOOLEAN NOT NULL, request_id TEXT NOT NULL, created_ms BIGINT NOT NULL, method TEXT NOT NULL, \
+     path TEXT NOT NULL, status INTEGER NOT NULL, duration_ms BIGINT NOT NULL, idempotency_key TEXT, \
+     error_type TEXT, error_code TEXT, error_param TEXT)";
+
+const OLD_LOG_INSERT: &str = "INSERT INTO request_log (seq, account_id, livemode, request_id, created_ms, method, \
+     path, status, duration_ms, idempotency_key, error_type, error_code, error_param) \
+     VALUES ($1, $2, false, $3, $4, 'POST', '/v1/customers', $5, 3, 'k1', $6, NULL, NULL)";
+
+/// A SQLite log file written before blocks (one table row per request) is converted when opened: its rows
+/// become blocks in the same order, its table is dropped.
+#[tokio::test]
+async fn sqlite_request_log_file_from_before_blocks_is_converted() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.db");
+    let url = format!("sqlite://{}", path.display());
+    let s = scope();
+    {
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        db.close().await;
+    }
+    let file = format!("sqlite://{}-requests", path.display());
+    {
+        let mut c = sqlx::SqliteConnection::connect(&file).await.unwrap();
+        sqlx::raw_sql("DROP TABLE request_log_blocks").execute(&mut c).await.unwrap();
+        sqlx::raw_sql(OLD_LOG_TABLE).execute(&mut c).await.unwrap();
+        for (seq, status, kind) in OLD_LOG_ROWS {
+            sqlx::query(OLD_LOG_INSERT)
+                .bind(seq)
+                .bind(&s.account)
+                .bind(format!("req_old{seq}"))
+                .bind(1_800_000_000_000 + seq)
+                .bind(status)
+                .bind(kind)
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        c.close().await.unwrap();
+    }
+    let db = Db::connect(&url).await.unwrap();
+    converted_old_rows(&db, &s).await;
+    db.close().await;
+    let mut c = sqlx::SqliteConnection::connect(&file).await.unwrap();
+    let (tables,): (i64,) = sqlx::query_as("SELECT count(*) FROM sqlite_master WHERE name = 'request_log'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(tables, 0, "the old table is gone");
+}
+
+/// PostgreSQL's migration 0015 converts the `request_log` table into blocks (a database of its own: it
+/// drops and recreates the log's tables).
+#[tokio::test]
+async fn postgres_request_log_table_becomes_blocks() {
+    use sqlx::Connection;
+    let base = postgres_url().await;
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
+    let name = "finconn_log_blocks";
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let url = format!("{server}/{name}");
+    let s = scope();
+    {
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate().await.unwrap();
+        db.close().await;
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("DROP TABLE request_log_blocks; DELETE FROM _sqlx_migrations WHERE version = 15")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::raw_sql(OLD_LOG_TABLE).execute(&mut c).await.unwrap();
+        for (seq, status, kind) in OLD_LOG_ROWS {
+            sqlx::query(OLD_LOG_INSERT)
+                .bind(seq)
+                .bind(&s.account)
+                .bind(format!("req_old{seq}"))
+                .bind(1_800_000_000_000 + seq)
+                .bind(status as i32)
+                .bind(kind)
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        c.close().await.unwrap();
+    }
+    let db = Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    assert!(db.migration_status().await.unwrap().is_current());
+    converted_old_rows(&db, &s).await;
+    db.close().await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
 }
