@@ -184,7 +184,7 @@ pub trait Connector: Send + Sync + 'static {
 
 /// The connectors configured for live mode.
 #[derive(Clone, Default)]
-pub struct Connectors(pub Vec<Arc<dyn Connector>>);
+pub struct Connectors(pub Arc<[Arc<dyn Connector>]>);
 
 impl Connectors {
     pub fn institutions(&self) -> Vec<Institution> {

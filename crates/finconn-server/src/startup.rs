@@ -206,7 +206,7 @@ pub fn connectors(config: &Config) -> Connectors {
             Err(e) => tracing::error!(error = %e, "the outbound HTTP client could not be built; SimpleFIN is off"),
         }
     }
-    Connectors(out)
+    Connectors(out.into())
 }
 
 /// Loads every connector's institution list now and again daily (Enable Banking's banks per country);
@@ -214,7 +214,7 @@ pub fn connectors(config: &Config) -> Connectors {
 pub async fn refresh_institutions(app: AppState) {
     loop {
         let mut failed = false;
-        for c in &app.core.providers.connectors.0 {
+        for c in app.core.providers.connectors.0.iter() {
             match c.refresh_institutions().await {
                 Ok(n) => tracing::info!(connector = c.name(), institutions = n, "loaded the connector's institutions"),
                 Err(e) => {
