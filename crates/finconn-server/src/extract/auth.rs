@@ -209,9 +209,17 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
     };
     let (parts, body) = req.into_parts();
     let limit = app.config.max_body_bytes;
-    let bytes = tokio::time::timeout(app.config.body_read_timeout, read_body(body, limit))
-        .await
-        .map_err(|_| ApiError::request_timeout())??;
+    // A request without a body (neither `Content-Length` nor `Transfer-Encoding`, RFC 9112 6.3: every GET
+    // the SDKs send) has nothing to wait for, so no deadline is armed for it.
+    let no_body = !parts.headers.contains_key(header::TRANSFER_ENCODING)
+        && parts.headers.get(header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() == b"0");
+    let bytes = if no_body {
+        Bytes::new()
+    } else {
+        tokio::time::timeout(app.config.body_read_timeout, read_body(body, limit))
+            .await
+            .map_err(|_| ApiError::request_timeout())??
+    };
     let input: &[u8] = if parts.method == Method::POST {
         if !bytes.is_empty() {
             let ct =
