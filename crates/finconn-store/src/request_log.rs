@@ -256,28 +256,7 @@ async fn beyond(log: &RequestLog<'_>, account: &str, livemode: bool, keep: i64) 
         )
         .await?;
     let Some((block, n, total)) = cut else { return Ok(0) };
-    let (whole,): (i64,) = log
-        .one(
-            Q::new(
-                "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM request_log_blocks WHERE account_id = $1 \
-                 AND livemode = $2 AND block < $3",
-            )
-            .bind(account)
-            .bind(livemode)
-            .bind(block),
-        )
-        .await?;
-    let mut removed = 0;
-    if whole > 0 {
-        let mut plan = Plan::default();
-        plan.push(
-            Q::new("DELETE FROM request_log_blocks WHERE account_id = $1 AND livemode = $2 AND block < $3")
-                .bind(account)
-                .bind(livemode)
-                .bind(block),
-        );
-        removed += applied(log, plan, whole).await?;
-    }
+    let removed = delete_blocks(log, account, livemode, "block < $3", block).await?;
     // Of the cut block, the newest `n - drop` rows stay.
     let drop = total - keep;
     let Some((body,)) = read_block(log, block, n).await? else { return Ok(removed) };
@@ -290,28 +269,7 @@ async fn beyond(log: &RequestLog<'_>, account: &str, livemode: bool, keep: i64) 
 /// The rows of one account and mode that arrived before `before_ms`: blocks wholly older go, and a block
 /// that holds older and newer rows is rewritten with the newer.
 async fn older(log: &RequestLog<'_>, account: &str, livemode: bool, before_ms: i64) -> Result<u64, StoreError> {
-    let (whole,): (i64,) = log
-        .one(
-            Q::new(
-                "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM request_log_blocks WHERE account_id = $1 \
-                 AND livemode = $2 AND newest_ms < $3",
-            )
-            .bind(account)
-            .bind(livemode)
-            .bind(before_ms),
-        )
-        .await?;
-    let mut removed = 0;
-    if whole > 0 {
-        let mut plan = Plan::default();
-        plan.push(
-            Q::new("DELETE FROM request_log_blocks WHERE account_id = $1 AND livemode = $2 AND newest_ms < $3")
-                .bind(account)
-                .bind(livemode)
-                .bind(before_ms),
-        );
-        removed += applied(log, plan, whole).await?;
-    }
+    let mut removed = delete_blocks(log, account, livemode, "newest_ms < $3", before_ms).await?;
     let straddling: Vec<(i64, i64, String)> = log
         .all(
             Q::new(
@@ -328,6 +286,39 @@ async fn older(log: &RequestLog<'_>, account: &str, livemode: bool, before_ms: i
         removed += rewrite(log, block, n, &kept).await?;
     }
     Ok(removed)
+}
+
+/// Deletes the blocks of one account and mode where `condition` holds (`$3` is `bound`); returns the rows
+/// they held.
+async fn delete_blocks(
+    log: &RequestLog<'_>,
+    account: &str,
+    livemode: bool,
+    condition: &'static str,
+    bound: i64,
+) -> Result<u64, StoreError> {
+    let (rows,): (i64,) = log
+        .one(
+            Q::new(format!(
+                "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM request_log_blocks WHERE account_id = $1 \
+                 AND livemode = $2 AND {condition}"
+            ))
+            .bind(account)
+            .bind(livemode)
+            .bind(bound),
+        )
+        .await?;
+    if rows == 0 {
+        return Ok(0);
+    }
+    let mut plan = Plan::default();
+    plan.push(
+        Q::new(format!("DELETE FROM request_log_blocks WHERE account_id = $1 AND livemode = $2 AND {condition}"))
+            .bind(account)
+            .bind(livemode)
+            .bind(bound),
+    );
+    applied(log, plan, rows).await
 }
 
 /// The body of a block, if it still holds `n` rows.

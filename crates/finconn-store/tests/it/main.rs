@@ -708,6 +708,41 @@ async fn sqlite_two_processes_on_one_file_wait_for_each_other() {
     }
 }
 
+const OLD_LOG_TABLE: &str = "CREATE TABLE request_log (seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, \
+     livemode BOOLEAN NOT NULL, request_id TEXT NOT NULL, created_ms BIGINT NOT NULL, method TEXT NOT NULL, \
+     path TEXT NOT NULL, status INTEGER NOT NULL, duration_ms BIGINT NOT NULL, idempotency_key TEXT, \
+     error_type TEXT, error_code TEXT, error_param TEXT)";
+
+const OLD_LOG_INSERT: &str = "INSERT INTO request_log (seq, account_id, livemode, request_id, created_ms, method, \
+     path, status, duration_ms, idempotency_key, error_type, error_code, error_param) \
+     VALUES ($1, $2, false, $3, $4, 'POST', '/v1/customers', $5, 3, 'k1', $6, NULL, NULL)";
+
+/// Creates the old one-row-per-request table on connection `$c` and puts `OLD_LOG_ROWS` of scope `$s` in it.
+macro_rules! insert_old_log_rows {
+    ($c:ident, $s:ident) => {
+        sqlx::raw_sql(OLD_LOG_TABLE).execute(&mut $c).await.unwrap();
+        for (seq, status, kind) in OLD_LOG_ROWS {
+            sqlx::query(OLD_LOG_INSERT)
+                .bind(seq)
+                .bind(&$s.account)
+                .bind(format!("req_old{seq}"))
+                .bind(1_800_000_000_000 + seq)
+                .bind(status as i32)
+                .bind(kind)
+                .execute(&mut $c)
+                .await
+                .unwrap();
+        }
+    };
+}
+
+/// A database at `url` with every migration applied, closed.
+async fn migrated(url: &str) {
+    let db = Db::connect(url).await.unwrap();
+    db.migrate().await.unwrap();
+    db.close().await;
+}
+
 /// SQLite keeps the request log in a file of its own (`<file>-requests`). A database from before migration
 /// 0013 kept it in its `request_log` table: opening it moves those rows into the file in their order,
 /// drops the table, and new rows are numbered after them.
@@ -718,57 +753,22 @@ async fn sqlite_request_log_moves_to_its_own_file() {
     let path = dir.path().join("old.db");
     let url = format!("sqlite://{}", path.display());
     let s = scope();
-    {
-        let db = Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
-        db.close().await;
-    }
+    migrated(&url).await;
     // The database as 0012 left it: the table in the file, rows in it, 0013 not applied, no log file yet.
     for suffix in ["-requests", "-requests-wal", "-requests-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     {
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql(
-            "CREATE TABLE request_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, account_id TEXT NOT NULL, \
-             livemode INTEGER NOT NULL, request_id TEXT NOT NULL, created_ms INTEGER NOT NULL, method TEXT NOT NULL, \
-             path TEXT NOT NULL, status INTEGER NOT NULL, duration_ms INTEGER NOT NULL, idempotency_key TEXT, \
-             error_type TEXT, error_code TEXT, error_param TEXT); \
-             DELETE FROM _sqlx_migrations WHERE version = 13;",
-        )
-        .execute(&mut c)
-        .await
-        .unwrap();
-        for (seq, status) in [(7, 200), (8, 402), (40, 200)] {
-            sqlx::query(
-                "INSERT INTO request_log (seq, account_id, livemode, request_id, created_ms, method, path, status, \
-                 duration_ms, idempotency_key, error_type, error_code, error_param) \
-                 VALUES ($1, $2, 0, $3, 1800000000000, 'POST', '/v1/customers', $4, 3, 'k1', $5, NULL, NULL)",
-            )
-            .bind(seq)
-            .bind(&s.account)
-            .bind(format!("req_old{seq}"))
-            .bind(status)
-            .bind((status == 402).then_some("card_error"))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        }
+        sqlx::raw_sql("DELETE FROM _sqlx_migrations WHERE version = 13").execute(&mut c).await.unwrap();
+        insert_old_log_rows!(c, s);
         c.close().await.unwrap();
     }
 
     let db = Db::connect(&url).await.unwrap();
     db.migrate().await.unwrap();
     assert!(db.migration_status().await.unwrap().is_current());
-    let rows = db.list_request_log(&s, &Default::default(), None, 100).await.unwrap().items;
-    let seen: Vec<_> = rows.iter().map(|r| (r.request_id.as_str(), r.status)).collect();
-    assert_eq!(seen, [("req_old40", 200), ("req_old8", 402), ("req_old7", 200)]);
-    assert!(rows.windows(2).all(|w| w[0].seq > w[1].seq), "in their order");
-    assert_eq!(rows[1].error_type.as_deref(), Some("card_error"));
-    assert_eq!(rows[1].idempotency_key.as_deref(), Some("k1"));
-    db.insert_request_log(&[log_row(&s, 1_800_000_000_001)]).await.unwrap();
-    let newest = db.list_request_log(&s, &Default::default(), None, 1).await.unwrap().items;
-    assert!(newest[0].seq > rows[0].seq, "new rows come after the moved ones: {}", newest[0].seq);
+    converted_old_rows(&db, &s).await;
     db.close().await;
 
     let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -803,15 +803,6 @@ async fn converted_old_rows(db: &Db, s: &Scope) {
     assert_eq!(db.list_request_log(s, &errors, None, 10).await.unwrap().items.len(), 1);
 }
 
-const OLD_LOG_TABLE: &str = "CREATE TABLE request_log (seq INTEGER PRIMARY KEY, account_id TEXT NOT NULL, \
-     livemode BOOLEAN NOT NULL, request_id TEXT NOT NULL, created_ms BIGINT NOT NULL, method TEXT NOT NULL, \
-     path TEXT NOT NULL, status INTEGER NOT NULL, duration_ms BIGINT NOT NULL, idempotency_key TEXT, \
-     error_type TEXT, error_code TEXT, error_param TEXT)";
-
-const OLD_LOG_INSERT: &str = "INSERT INTO request_log (seq, account_id, livemode, request_id, created_ms, method, \
-     path, status, duration_ms, idempotency_key, error_type, error_code, error_param) \
-     VALUES ($1, $2, false, $3, $4, 'POST', '/v1/customers', $5, 3, 'k1', $6, NULL, NULL)";
-
 /// A SQLite log file written before blocks (one table row per request) is converted when opened: its rows
 /// become blocks in the same order, its table is dropped.
 #[tokio::test]
@@ -821,28 +812,12 @@ async fn sqlite_request_log_file_from_before_blocks_is_converted() {
     let path = dir.path().join("f.db");
     let url = format!("sqlite://{}", path.display());
     let s = scope();
-    {
-        let db = Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
-        db.close().await;
-    }
+    migrated(&url).await;
     let file = format!("sqlite://{}-requests", path.display());
     {
         let mut c = sqlx::SqliteConnection::connect(&file).await.unwrap();
         sqlx::raw_sql("DROP TABLE request_log_blocks").execute(&mut c).await.unwrap();
-        sqlx::raw_sql(OLD_LOG_TABLE).execute(&mut c).await.unwrap();
-        for (seq, status, kind) in OLD_LOG_ROWS {
-            sqlx::query(OLD_LOG_INSERT)
-                .bind(seq)
-                .bind(&s.account)
-                .bind(format!("req_old{seq}"))
-                .bind(1_800_000_000_000 + seq)
-                .bind(status)
-                .bind(kind)
-                .execute(&mut c)
-                .await
-                .unwrap();
-        }
+        insert_old_log_rows!(c, s);
         c.close().await.unwrap();
     }
     let db = Db::connect(&url).await.unwrap();
@@ -870,27 +845,13 @@ async fn postgres_request_log_table_becomes_blocks() {
     let url = format!("{server}/{name}");
     let s = scope();
     {
-        let db = Db::connect(&url).await.unwrap();
-        db.migrate().await.unwrap();
-        db.close().await;
+        migrated(&url).await;
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
         sqlx::raw_sql("DROP TABLE request_log_blocks; DELETE FROM _sqlx_migrations WHERE version = 15")
             .execute(&mut c)
             .await
             .unwrap();
-        sqlx::raw_sql(OLD_LOG_TABLE).execute(&mut c).await.unwrap();
-        for (seq, status, kind) in OLD_LOG_ROWS {
-            sqlx::query(OLD_LOG_INSERT)
-                .bind(seq)
-                .bind(&s.account)
-                .bind(format!("req_old{seq}"))
-                .bind(1_800_000_000_000 + seq)
-                .bind(status as i32)
-                .bind(kind)
-                .execute(&mut c)
-                .await
-                .unwrap();
-        }
+        insert_old_log_rows!(c, s);
         c.close().await.unwrap();
     }
     let db = Db::connect(&url).await.unwrap();
