@@ -390,7 +390,7 @@ impl Exec for Pools {
 /// transaction over with a cold cache whenever the file changed since the last) and queued with the
 /// units of work. In a file of its own, a read-only load leaves the database untouched (in throughput the
 /// move measured within the benchmark's noise). PostgreSQL keeps the log in its
-/// `request_log_blocks` table (`request_log` has the layout).
+/// `request_log_blocks` table (the layout: `request_log.rs`).
 #[derive(Clone, Debug)]
 pub(crate) struct LogFile {
     path: std::path::PathBuf,
@@ -424,9 +424,8 @@ impl LogFile {
             tx.execute_batch(crate::request_log::SQLITE_SCHEMA).map_err(crate::sql::lite_err)?;
             if table("request_log")? {
                 tx.execute_batch(&format!(
-                    "{}{} FROM request_log; DROP TABLE request_log;",
-                    crate::request_log::SQLITE_FROM_ROWS,
-                    crate::request_log::SQLITE_ROW_AS_BODY
+                    "{}request_log; DROP TABLE request_log;",
+                    crate::request_log::SQLITE_OLD_ROWS_AS_BLOCKS
                 ))
                 .map_err(crate::sql::lite_err)?;
             }
@@ -465,24 +464,20 @@ impl LogFile {
             let mut plan = Plan::default();
             for r in &rows {
                 plan.push(
-                    Q::new(
-                        "INSERT OR IGNORE INTO request_log_blocks (block, account_id, livemode, oldest_ms, newest_ms, \
-                         n, body) SELECT $1, $2, $3, $5, $5, 1, json_array(json_array(0, $5, $4, $6, $7, $8, $9, \
-                         $10, $11, $12, $13))",
-                    )
-                    .bind(r.0)
-                    .bind(&r.1)
-                    .bind(r.2)
-                    .bind(&r.3)
-                    .bind(r.4)
-                    .bind(&r.5)
-                    .bind(&r.6)
-                    .bind(r.7)
-                    .bind(r.8)
-                    .bind(&r.9)
-                    .bind(&r.10)
-                    .bind(&r.11)
-                    .bind(&r.12),
+                    Q::new(ADOPT_ROW.as_str())
+                        .bind(r.0)
+                        .bind(&r.1)
+                        .bind(r.2)
+                        .bind(&r.3)
+                        .bind(r.4)
+                        .bind(&r.5)
+                        .bind(&r.6)
+                        .bind(r.7)
+                        .bind(r.8)
+                        .bind(&r.9)
+                        .bind(&r.10)
+                        .bind(&r.11)
+                        .bind(&r.12),
                 );
             }
             self.apply(plan).await?;
@@ -490,6 +485,13 @@ impl LogFile {
         Ok(())
     }
 }
+
+/// One row of the database's old table into the file, as `request_log::SQLITE_OLD_ROWS_AS_BLOCKS` makes a
+/// block of it: `$1` … `$13` in `LOG_COLUMNS`' order.
+static ADOPT_ROW: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let row: Vec<String> = LOG_COLUMNS.split(", ").zip(1..).map(|(c, i)| format!("${i} AS {c}")).collect();
+    format!("{}(SELECT {})", crate::request_log::SQLITE_OLD_ROWS_AS_BLOCKS, row.join(", "))
+});
 
 const LOG_COLUMNS: &str = "seq, account_id, livemode, request_id, created_ms, method, path, status, duration_ms, \
      idempotency_key, error_type, error_code, error_param";

@@ -37,14 +37,13 @@ CREATE TABLE request_log_blocks (
 );
 CREATE INDEX request_log_blocks_by_account ON request_log_blocks (account_id, livemode, block);";
 
-/// A row of the old one-row-per-request table as a block body of its own, in SQLite's SQL (the JSON array's
-/// order is [`Stored`]'s).
-pub(crate) const SQLITE_ROW_AS_BODY: &str = "json_array(json_array(0, created_ms, request_id, method, path, status, \
-     duration_ms, idempotency_key, error_type, error_code, error_param))";
-
-/// The old table's rows, each as a block of its own (`block` = its `seq`), in a log file made before blocks.
-pub(crate) const SQLITE_FROM_ROWS: &str = "INSERT INTO request_log_blocks (block, account_id, livemode, oldest_ms, \
-     newest_ms, n, body) SELECT seq, account_id, livemode, created_ms, created_ms, 1, ";
+/// Rows of the old one-row-per-request layout (its column names), each as a block of its own (`block` = its
+/// `seq`, so the order holds and new blocks are numbered after), in SQLite's SQL: the body's JSON array is in
+/// [`Stored`]'s order. The caller appends the rows' source. A row already there is skipped.
+pub(crate) const SQLITE_OLD_ROWS_AS_BLOCKS: &str = "INSERT OR IGNORE INTO request_log_blocks (block, account_id, \
+     livemode, oldest_ms, newest_ms, n, body) SELECT seq, account_id, livemode, created_ms, created_ms, 1, \
+     json_array(json_array(0, created_ms, request_id, method, path, status, duration_ms, idempotency_key, \
+     error_type, error_code, error_param)) FROM ";
 
 /// One row as a block's body holds it: `[i, created_ms, request_id, method, path, status, duration_ms,
 /// idempotency_key, error_type, error_code, error_param]`.
