@@ -329,8 +329,10 @@ impl IntoResponse for ApiError {
         // Stripe sends no Stripe-Should-Retry on a rate limit (errors.md §7).
         let rate_limited = self.code == Some("rate_limit");
         if (self.status.is_client_error() || self.should_retry.is_some()) && !rate_limited {
-            res.headers_mut()
-                .insert("stripe-should-retry", HeaderValue::from_static(if retry { "true" } else { "false" }));
+            res.headers_mut().insert(
+                crate::headers::STRIPE_SHOULD_RETRY,
+                HeaderValue::from_static(if retry { "true" } else { "false" }),
+            );
         }
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
         res.extensions_mut().insert(self.meta);

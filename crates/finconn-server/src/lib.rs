@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod error;
 pub mod expand;
 pub mod extract;
+pub mod headers;
 pub mod health;
 pub mod jobs;
 pub mod json;

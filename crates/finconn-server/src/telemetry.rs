@@ -543,7 +543,7 @@ impl RequestScope {
 /// Opens a request's context or span (the edge middleware, `router::edge`, runs the request inside it) and
 /// gives the request its id.
 pub fn request_scope(req: &mut Request) -> RequestScope {
-    let request_id = format!("{}{}", finconn_core::ids::REQUEST, finconn_core::ids::random_base62(14));
+    let request_id = finconn_core::ids::new_request_id();
     // The path holds object ids, never secrets: finconn takes keys and client secrets only in headers and
     // bodies.
     let path = loggable_path(req.uri().path());

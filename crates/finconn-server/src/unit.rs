@@ -196,9 +196,9 @@ fn answer_with(first: IdempotencyRecord, key: &str, method: &str, path: &str, pr
     let mut res = (status, Body::from(stored.body)).into_response();
     let h = res.headers_mut();
     h.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    h.insert(crate::headers::IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     if let Ok(v) = HeaderValue::from_str(&stored.request_id) {
-        h.insert("original-request", v);
+        h.insert(crate::headers::ORIGINAL_REQUEST, v);
     }
     res
 }

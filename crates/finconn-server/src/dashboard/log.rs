@@ -203,7 +203,7 @@ impl Pending {
             path: prefix_chars(req.uri().path(), 500).to_owned(),
             idempotency_key: req
                 .headers()
-                .get("idempotency-key")
+                .get(crate::headers::IDEMPOTENCY_KEY)
                 .and_then(|v| v.to_str().ok())
                 .map(|v| prefix_chars(v, 255).to_owned()),
         }
@@ -216,7 +216,8 @@ impl Pending {
             return;
         };
         let error = res.extensions().get::<ErrorSummary>().cloned().unwrap_or_default();
-        let request_id = res.headers().get("request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let request_id =
+            res.headers().get(crate::headers::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         app.dashboard.log.send(RequestLogRecord {
             seq: 0,
             scope,

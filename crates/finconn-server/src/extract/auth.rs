@@ -15,6 +15,7 @@ use http_body_util::BodyExt;
 
 use super::form::{self, Form};
 use crate::error::{ApiError, ErrorMeta};
+use crate::headers;
 use crate::startup::AppState;
 
 /// Everything a `/v1` handler knows about its request.
@@ -66,16 +67,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-fn new_request_id() -> String {
-    format!("{}{}", finconn_core::ids::REQUEST, finconn_core::ids::random_base62(14))
-}
-
 /// The key in `Authorization`, as Bearer or as Basic user name.
 fn key_from_header(headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(raw) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::no_api_key(None));
     };
-    let raw = String::from_utf8_lossy(raw.as_bytes()).into_owned();
+    let raw = String::from_utf8_lossy(raw.as_bytes());
     let no_key = || ApiError::no_api_key(Some(&raw));
     let (scheme, rest) = raw.trim().split_once(' ').unwrap_or((raw.trim(), ""));
     let key = if scheme.eq_ignore_ascii_case("bearer") {
@@ -188,14 +185,14 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
     }
     let versions: Vec<String> = req
         .headers()
-        .get_all("stripe-version")
+        .get_all(headers::STRIPE_VERSION)
         .iter()
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .collect();
     if !versions.is_empty() && (versions.len() > 1 || !valid_version(&versions[0])) {
         return Err(ApiError::invalid_version(&versions.join(", ")));
     }
-    let idempotency_key = match req.headers().get("idempotency-key") {
+    let idempotency_key = match req.headers().get(headers::IDEMPOTENCY_KEY) {
         Some(v) if req.method() == Method::POST => {
             let key = String::from_utf8_lossy(v.as_bytes()).into_owned();
             if key.is_empty() || key.chars().count() > 255 {
@@ -239,7 +236,8 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
         Some(p) => ApiError::invalid(p.to_owned(), e.to_string()),
         None => ApiError::invalid_request(e.to_string()),
     })?;
-    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
+    let request_id =
+        parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(finconn_core::ids::new_request_id);
     let ctx = Ctx { request_id, caller, form, idempotency_key, core: app.core.clone() };
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(ctx.clone());
@@ -249,15 +247,16 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
 /// Every `/v1` request's key, version and unit of work (the innermost part of `router::v1`): the answer
 /// carries `Request-Id`, `Stripe-Version`, `Idempotency-Key` and `Cache-Control` headers.
 pub async fn api_context(app: &AppState, req: Request, next: Next) -> Response {
+    // The version the request named, when well formed (`prepare` refuses it otherwise), else finconn's own.
     let version = req
         .headers()
-        .get("stripe-version")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| valid_version(v))
-        .unwrap_or(finconn_types::API_VERSION)
-        .to_owned();
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(new_request_id);
-    let idem_header = req.headers().get("idempotency-key").cloned();
+        .get(headers::STRIPE_VERSION)
+        .filter(|v| v.to_str().is_ok_and(valid_version))
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(finconn_types::API_VERSION));
+    let request_id =
+        req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(finconn_core::ids::new_request_id);
+    let idem_header = req.headers().get(headers::IDEMPOTENCY_KEY).cloned();
     let mut res = match prepare(app, req).await {
         Ok((req, ctx)) => {
             // Whose request this was, for the dashboard's request log (`dashboard::log`).
@@ -272,17 +271,15 @@ pub async fn api_context(app: &AppState, req: Request, next: Next) -> Response {
     let h = res.headers_mut();
     if meta.is_none_or(|m| m.request_id) {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
-            h.insert("request-id", v.clone());
-            if !h.contains_key("original-request") && idem_header.is_some() {
-                h.insert("original-request", v);
+            h.insert(headers::REQUEST_ID, v.clone());
+            if !h.contains_key(headers::ORIGINAL_REQUEST) && idem_header.is_some() {
+                h.insert(headers::ORIGINAL_REQUEST, v);
             }
         }
-        if let Ok(v) = HeaderValue::from_str(&version) {
-            h.insert("stripe-version", v);
-        }
+        h.insert(headers::STRIPE_VERSION, version);
     }
     if let Some(k) = idem_header {
-        h.insert("idempotency-key", k);
+        h.insert(headers::IDEMPOTENCY_KEY, k);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
     res
