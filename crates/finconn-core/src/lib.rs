@@ -52,6 +52,9 @@ impl Default for Settings {
     }
 }
 
+/// Accepted keys by their SHA-256 (hex), already uniform: hashed with foldhash (randomly seeded), not SipHash.
+type KeyCache = std::collections::HashMap<String, (keys::Caller, i64), foldhash::fast::RandomState>;
+
 /// The domain's entry point: every handler calls one method of this.
 #[derive(Clone)]
 pub struct Finconn {
@@ -66,7 +69,7 @@ pub struct Finconn {
     /// Seals live connectors' credentials; `None` when no master key is configured (live links refused).
     pub vault: Option<Arc<vault::Vault>>,
     /// Recently authenticated keys (digest → caller), so a request does not pay a key lookup.
-    key_cache: Arc<std::sync::Mutex<std::collections::HashMap<String, (keys::Caller, i64)>>>,
+    key_cache: Arc<std::sync::Mutex<KeyCache>>,
 }
 
 impl Finconn {

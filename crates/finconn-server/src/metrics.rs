@@ -91,7 +91,9 @@ impl RouteMetrics {
 }
 
 fn route_metrics(method: &Method, route: &str) -> Arc<RouteMetrics> {
-    type Routes = RwLock<HashMap<Method, HashMap<String, Arc<RouteMetrics>>>>;
+    // Methods and route templates are the router's own (no untrusted keys): foldhash, not SipHash.
+    type Map<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+    type Routes = RwLock<Map<Method, Map<String, Arc<RouteMetrics>>>>;
     static ROUTES: OnceLock<Routes> = OnceLock::new();
     let routes = ROUTES.get_or_init(Routes::default);
     let known = routes.read().unwrap_or_else(PoisonError::into_inner).get(method).and_then(|m| m.get(route)).cloned();
