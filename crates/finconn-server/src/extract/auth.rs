@@ -163,8 +163,9 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
     Ok(buf.freeze())
 }
 
-/// The checks before a handler, in Stripe's order: key, version, content type, parameters.
-async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiError> {
+/// The checks before a handler, in Stripe's order: key, version, content type, parameters. `request_id` is
+/// the one `api_context` answers with, so the handler and its events record the same id.
+async fn prepare(app: &AppState, req: Request, request_id: &str) -> Result<(Request, Ctx), ApiError> {
     let (caller, key_hash) = authenticate(app, req.headers()).await?;
     if !app.limiter.allow(&key_hash, req.method() != Method::GET) {
         return Err(ApiError::rate_limit(caller.scope.livemode));
@@ -236,9 +237,7 @@ async fn prepare(app: &AppState, req: Request) -> Result<(Request, Ctx), ApiErro
         Some(p) => ApiError::invalid(p.to_owned(), e.to_string()),
         None => ApiError::invalid_request(e.to_string()),
     })?;
-    let request_id =
-        parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(finconn_core::ids::new_request_id);
-    let ctx = Ctx { request_id, caller, form, idempotency_key, core: app.core.clone() };
+    let ctx = Ctx { request_id: request_id.to_owned(), caller, form, idempotency_key, core: app.core.clone() };
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(ctx.clone());
     Ok((req, ctx))
@@ -257,7 +256,7 @@ pub async fn api_context(app: &AppState, req: Request, next: Next) -> Response {
     let request_id =
         req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_else(finconn_core::ids::new_request_id);
     let idem_header = req.headers().get(headers::IDEMPOTENCY_KEY).cloned();
-    let mut res = match prepare(app, req).await {
+    let mut res = match prepare(app, req, &request_id).await {
         Ok((req, ctx)) => {
             // Whose request this was, for the dashboard's request log (`dashboard::log`).
             let scope = crate::dashboard::log::RequestScope(ctx.caller.scope.clone());
